@@ -1,0 +1,55 @@
+/*
+ * config.h - the server's configuration: one JSON file read with jansson.
+ *
+ * Key names follow upstream BBS where upstream has the key. Every key has
+ * a row in one table (name, type, offset, default, validator) in config.c.
+ * A value of the wrong type or out of range is refused with the key named;
+ * keys upstream has that we do not use are accepted and logged; unknown
+ * keys are logged as warnings (upstream ignores them too).
+ */
+#ifndef BBS_CONFIG_H
+#define BBS_CONFIG_H
+
+#include <stdint.h>
+
+#include "bbs/error.h"
+
+struct bbs_config {
+    char *listen_address;             /* "host:port" of the API listener */
+    char *health_address;             /* "host:port" of the plain-HTTP health listener */
+    char *database_driver;            /* only "postgres" */
+    char *database_connection_string; /* libpq conninfo; "" = embedded cluster */
+    int max_open_database_connections;
+    char *auctioneer_address; /* "http://host:port"; "" = no auction requests */
+    int64_t communication_timeout_ns;
+    char *log_level;
+    int http_worker_threads;
+    int64_t max_request_body_bytes;
+    int64_t http_idle_timeout_ns;
+    int64_t http_read_timeout_ns;
+    int max_connections;
+    char *data_dir;         /* embedded PostgreSQL lives in data_dir/postgres */
+    char *postgres_bin_dir; /* "" = find initdb/pg_ctl under /usr/lib/postgresql */
+    char *migrations_dir;
+    int database_retries; /* attempts for a transaction hitting 40001/40P01/lost connection */
+};
+
+/*
+ * Fill `cfg` with the defaults, then, if `path` is non-NULL, apply the
+ * JSON object in that file. On failure returns -1 and `err` names the
+ * offending key (or the file/parse problem). Free with bbs_config_clear().
+ */
+BBS_MUST_CHECK int bbs_config_load(struct bbs_config *cfg, const char *path,
+                                   struct bbs_error *err);
+
+/* Same, from a JSON text (used by tests). */
+BBS_MUST_CHECK int bbs_config_load_string(struct bbs_config *cfg, const char *json,
+                                          struct bbs_error *err);
+
+/* Release the strings a loaded config owns. Accepts a zeroed config. */
+void bbs_config_clear(struct bbs_config *cfg);
+
+/* Parse a Go duration ("10s", "1m30s", "500ms", "2h"); -1 on error. */
+int bbs_config_parse_duration(const char *s, int64_t *out_ns);
+
+#endif /* BBS_CONFIG_H */

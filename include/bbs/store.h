@@ -1,0 +1,115 @@
+/*
+ * store.h - persistence over PostgreSQL (libpq): connection pool,
+ * migrations, and one function per state change, each one transaction.
+ *
+ * Every function that changes state runs in a single transaction that
+ * locks the rows it decides on (SELECT ... FOR UPDATE) and lets the pure
+ * core decide. Serialization failures, deadlocks and lost connections are
+ * retried as a whole (database_retries attempts), then answered with
+ * Deadlock (or the connection error as UnknownError). SQLSTATE mapping at
+ * this boundary: 23505 -> ResourceExists, 22001 -> InvalidRequest,
+ * 42P01 -> Unrecoverable, others -> UnknownError.
+ */
+#ifndef BBS_STORE_H
+#define BBS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bbs/alrp.h"
+#include "bbs/arena.h"
+#include "bbs/buf.h"
+#include "bbs/error.h"
+
+struct bbs_store;
+
+/*
+ * Open a pool of up to `max_conns` connections to `conninfo` (one is
+ * opened now to fail early). `retries` = attempts per transaction.
+ */
+struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries,
+                                struct bbs_error *err);
+void bbs_store_free(struct bbs_store *st);
+
+/*
+ * Apply migrations/NNNN_*.sql from `dir` not yet recorded in
+ * schema_migrations, in order, each in its own transaction, all under a
+ * session advisory lock so concurrent servers apply each file once.
+ */
+BBS_MUST_CHECK int bbs_store_migrate(struct bbs_store *st, const char *dir, struct bbs_error *err);
+
+/* ---- domains (reference 2.9) ---- */
+BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
+                                           int64_t now_ns, struct bbs_error *err);
+/* Append each fresh domain as a string field `field` to `out`. */
+BBS_MUST_CHECK int bbs_store_domains_list(struct bbs_store *st, int64_t now_ns, uint32_t field,
+                                          struct bbs_buf *out, struct bbs_error *err);
+
+/* ---- ActualLRP reads (3.11) ---- */
+struct bbs_alrp_filter {
+    const char *domain;       /* "" = any */
+    const char *cell_id;      /* "" = any */
+    const char *process_guid; /* "" = any */
+    int has_index;
+    int32_t index;
+    const char *const *process_guids; /* non-NULL: process_guid IN (...) */
+    size_t n_process_guids;
+};
+
+/* Append every matching row (all presences) as ActualLRP field `field`. */
+BBS_MUST_CHECK int bbs_store_alrp_list(struct bbs_store *st, const struct bbs_alrp_filter *f,
+                                       uint32_t field, struct bbs_buf *out,
+                                       struct bbs_error *err);
+
+/*
+ * Fold matching rows into ActualLRPGroups (3.11) appended as field
+ * `field`. `*n_groups` says how many were written.
+ */
+BBS_MUST_CHECK int bbs_store_alrp_groups(struct bbs_store *st, const struct bbs_alrp_filter *f,
+                                         uint32_t field, struct bbs_buf *out, size_t *n_groups,
+                                         struct bbs_error *err);
+
+/* ---- ActualLRP lifecycle (3.3-3.8) ---- */
+BBS_MUST_CHECK int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
+                                        const struct bbs_instance_key *claimer, int64_t now_ns,
+                                        struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
+                                        int64_t now_ns, struct bbs_error *err);
+/* `*restart_now` is set when the crash left the row UNCLAIMED (auction due). */
+BBS_MUST_CHECK int bbs_store_alrp_crash(struct bbs_store *st, const struct bbs_alrp_key *key,
+                                        const struct bbs_instance_key *inst, const char *reason,
+                                        int64_t now_ns, int *restart_now, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_alrp_fail(struct bbs_store *st, const struct bbs_alrp_key *key,
+                                       const char *message, int64_t now_ns,
+                                       struct bbs_error *err);
+/* `inst` NULL = match any instance key. */
+BBS_MUST_CHECK int bbs_store_alrp_remove(struct bbs_store *st, const char *guid, int32_t index,
+                                         const struct bbs_instance_key *inst,
+                                         struct bbs_error *err);
+/*
+ * Retire (3.8) while no cell registry exists: every cell is unknown, so a
+ * CLAIMED/RUNNING row is deleted like an UNCLAIMED/CRASHED one.
+ */
+BBS_MUST_CHECK int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
+                                         struct bbs_error *err);
+
+/*
+ * Insert ORDINARY UNCLAIMED rows for indices [from, to) of `guid` (each
+ * its own statement; an index that already has a row is skipped). The
+ * created indices are written to `created` (capacity to - from) and
+ * counted in `*n_created`.
+ */
+BBS_MUST_CHECK int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const char *guid,
+                                                   const char *domain, int32_t from, int32_t to,
+                                                   int64_t now_ns, int32_t *created,
+                                                   size_t *n_created, struct bbs_error *err);
+
+/*
+ * "Stop instances from index `from`" (5.6) with no cell registry: delete
+ * UNCLAIMED/CRASHED non-evacuating rows with index >= from; leave
+ * CLAIMED/RUNNING rows as they are (their cells are unknown).
+ */
+BBS_MUST_CHECK int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,
+                                            struct bbs_error *err);
+
+#endif /* BBS_STORE_H */

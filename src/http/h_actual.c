@@ -1,0 +1,308 @@
+/*
+ * h_actual.c - ActualLRP reads and lifecycle handlers (reference 3).
+ *
+ * Each handler decodes, validates, then hands the decision to the store,
+ * which runs it as one transaction through the pure core.
+ */
+#include <stdlib.h>
+
+#include "actual_lrp_requests.pb-c.h"
+#include "bbs/codec.h"
+#include "bbs/dlrp_store.h"
+#include "bbs/log.h"
+#include "bbs/validate.h"
+#include "handlers.h"
+
+static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d,
+                    struct bbs_error *err)
+{
+    return bbs_codec_decode(req->arena, d, req->body, req->len, err);
+}
+
+static struct bbs_alrp_key key_of(const Models__ActualLRPKey *k)
+{
+    struct bbs_alrp_key key = {k->process_guid, k->index, k->domain};
+
+    return key;
+}
+
+static struct bbs_instance_key instance_of(const Models__ActualLRPInstanceKey *k)
+{
+    struct bbs_instance_key inst = {k->instance_guid, k->cell_id};
+
+    return inst;
+}
+
+/* ---- reads ---- */
+
+int bbs_h_alrp_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__ActualLRPsRequest *m = decode(req, &models__actual_lrps_request__descriptor, err);
+    struct bbs_alrp_filter f = {0};
+
+    if (m == NULL) {
+        return -1;
+    }
+    f.domain = m->domain;
+    f.cell_id = m->cell_id;
+    f.process_guid = m->process_guid;
+    f.has_index = m->optional_index_case == MODELS__ACTUAL_LRPS_REQUEST__OPTIONAL_INDEX_INDEX;
+    f.index = m->index;
+    return bbs_store_alrp_list(req->ctx->store, &f, 2, out, err);
+}
+
+int bbs_h_alrp_list_by_guids(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__ActualLRPsByProcessGuidsRequest *m =
+        decode(req, &models__actual_lrps_by_process_guids_request__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_alrp_filter f = {0};
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_by_guids(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    f.process_guids = (const char *const *)m->process_guids;
+    f.n_process_guids = m->n_process_guids;
+    return bbs_store_alrp_list(req->ctx->store, &f, 2, out, err);
+}
+
+int bbs_h_groups_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__ActualLRPGroupsRequest *m =
+        decode(req, &models__actual_lrpgroups_request__descriptor, err);
+    struct bbs_alrp_filter f = {0};
+    size_t n;
+
+    if (m == NULL) {
+        return -1;
+    }
+    f.domain = m->domain;
+    f.cell_id = m->cell_id;
+    return bbs_store_alrp_groups(req->ctx->store, &f, 2, out, &n, err);
+}
+
+int bbs_h_groups_by_guid(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__ActualLRPGroupsByProcessGuidRequest *m =
+        decode(req, &models__actual_lrpgroups_by_process_guid_request__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_alrp_filter f = {0};
+    size_t n;
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_groups_by_guid(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    f.process_guid = m->process_guid;
+    return bbs_store_alrp_groups(req->ctx->store, &f, 2, out, &n, err);
+}
+
+int bbs_h_group_by_guid_index(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__ActualLRPGroupByProcessGuidAndIndexRequest *m =
+        decode(req, &models__actual_lrpgroup_by_process_guid_and_index_request__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_alrp_filter f = {0};
+    size_t n;
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_group_by_guid_index(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    f.process_guid = m->process_guid;
+    f.has_index = 1;
+    f.index = m->index;
+    if (bbs_store_alrp_groups(req->ctx->store, &f, 2, out, &n, err) != 0) {
+        return -1;
+    }
+    if (n == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int bbs_h_claim(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__ClaimActualLRPRequest *m =
+        decode(req, &models__claim_actual_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_instance_key inst;
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_claim(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    inst = instance_of(m->actual_lrp_instance_key);
+    return bbs_store_alrp_claim(req->ctx->store, m->process_guid, m->index, &inst, bbs_now_ns(),
+                                err);
+}
+
+/* `deprecated`: the old /start stores internal routes as an empty list
+ * and metric tags as absent, whatever the request carried (3.4). */
+static int start(struct bbs_req *req, int deprecated, struct bbs_error *err)
+{
+    Models__StartActualLRPRequest *m =
+        decode(req, &models__start_actual_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_start_input in;
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_start(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    in.key = key_of(m->actual_lrp_key);
+    in.instance = instance_of(m->actual_lrp_instance_key);
+    in.net_info = bbs_codec_net_info(req->arena, m->actual_lrp_net_info);
+    if (deprecated) {
+        in.internal_routes = (struct bbs_blob){NULL, 0, 1};
+        in.metric_tags = (struct bbs_blob){NULL, 0, 0};
+    } else {
+        in.internal_routes =
+            bbs_codec_internal_routes(req->arena, m->actual_lrp_internal_routes,
+                                      m->n_actual_lrp_internal_routes, 0);
+        struct bbs_kv *kv = bbs_arena_alloc(req->arena, (m->n_metric_tags + 1) * sizeof(*kv));
+
+        for (size_t i = 0; i < m->n_metric_tags; i++) {
+            kv[i].key = m->metric_tags[i]->key;
+            kv[i].value = m->metric_tags[i]->value;
+        }
+        in.metric_tags = bbs_codec_string_map(req->arena, kv, m->n_metric_tags, 0);
+    }
+    /* Routable unset means true (quirk 2). */
+    in.routable = m->optional_routable_case !=
+                      MODELS__START_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
+                  m->routable;
+    in.availability_zone = m->availability_zone;
+    return bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), err);
+}
+
+int bbs_h_start_r1(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    (void)out;
+    return start(req, 0, err);
+}
+
+int bbs_h_start_r0(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    (void)out;
+    return start(req, 1, err);
+}
+
+int bbs_h_crash(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__CrashActualLRPRequest *m =
+        decode(req, &models__crash_actual_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_alrp_key key;
+    struct bbs_instance_key inst;
+    struct bbs_auction_start start_req;
+    int restart_now = 0;
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_crash(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    key = key_of(m->actual_lrp_key);
+    inst = instance_of(m->actual_lrp_instance_key);
+    if (bbs_store_alrp_crash(req->ctx->store, &key, &inst, m->error_message, bbs_now_ns(),
+                             &restart_now, err) != 0) {
+        return -1;
+    }
+    if (!restart_now) {
+        return 0;
+    }
+    /* Restart at once: ask for a placement of this one index. If the
+     * desired LRP is gone the crash stays committed and the caller hears
+     * ResourceNotFound, as upstream answers (quirk 7). */
+    if (bbs_store_dlrp_auction_start(req->ctx->store, req->arena, key.process_guid, &start_req,
+                                     err) != 0) {
+        return -1;
+    }
+    start_req.indices = &key.index;
+    start_req.n_indices = 1;
+    bbs_auction_request(req->ctx->auction, &start_req, 1, req->trace_id);
+    return 0;
+}
+
+int bbs_h_fail(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__FailActualLRPRequest *m = decode(req, &models__fail_actual_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_alrp_key key;
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_fail(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    key = key_of(m->actual_lrp_key);
+    return bbs_store_alrp_fail(req->ctx->store, &key, m->error_message, bbs_now_ns(), err);
+}
+
+int bbs_h_remove(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__RemoveActualLRPRequest *m =
+        decode(req, &models__remove_actual_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_instance_key inst;
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_remove_actual(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    if (m->actual_lrp_instance_key != NULL) {
+        inst = instance_of(m->actual_lrp_instance_key);
+    }
+    return bbs_store_alrp_remove(req->ctx->store, m->process_guid, m->index,
+                                 m->actual_lrp_instance_key != NULL ? &inst : NULL, err);
+}
+
+int bbs_h_retire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__RetireActualLRPRequest *m =
+        decode(req, &models__retire_actual_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_retire(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    /* The domain of the request key is not compared (quirk 25). */
+    return bbs_store_alrp_retire(req->ctx->store, m->actual_lrp_key->process_guid,
+                                 m->actual_lrp_key->index, err);
+}

@@ -1,0 +1,121 @@
+/*
+ * main.c - argv, config, wiring, signals and shutdown order; nothing else.
+ *
+ *   bbs [-config FILE]
+ *
+ * Without a database_connection_string the server runs its own PostgreSQL
+ * cluster under data_dir and stops it on exit.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bbs/auction.h"
+#include "bbs/config.h"
+#include "bbs/http.h"
+#include "bbs/log.h"
+#include "bbs/pgembed.h"
+#include "bbs/store.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static int usage(void)
+{
+    fputs("usage: bbs [-config FILE]\n", stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    struct bbs_config cfg = {0};
+    struct bbs_error err = {0};
+    struct bbs_pgembed *pg = NULL;
+    struct bbs_store *store = NULL;
+    struct bbs_auction *auction = NULL;
+    struct bbs_http *http = NULL;
+    struct bbs_ctx ctx;
+    struct sigaction sa;
+    char conninfo[1024];
+    int rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-config") == 0 || strcmp(argv[i], "--config") == 0) &&
+            i + 1 < argc) {
+            config_path = argv[++i];
+        } else {
+            return usage();
+        }
+    }
+    if (bbs_config_load(&cfg, config_path, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+        return 2;
+    }
+    bbs_log_set_level((enum bbs_log_level)bbs_log_parse_level(cfg.log_level));
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (cfg.database_connection_string[0] == '\0') {
+        if (bbs_pgembed_start(cfg.data_dir, cfg.postgres_bin_dir, &pg, conninfo,
+                              sizeof(conninfo), &err) != 0) {
+            bbs_log(BBS_LOG_FATAL, "embedded-postgres.failed", "{s:s}", "error", err.message);
+            goto out;
+        }
+        bbs_log(BBS_LOG_INFO, "embedded-postgres.started", "{s:s}", "conninfo", conninfo);
+    } else {
+        snprintf(conninfo, sizeof(conninfo), "%s", cfg.database_connection_string);
+    }
+    store = bbs_store_new(conninfo, cfg.max_open_database_connections, cfg.database_retries,
+                          &err);
+    if (store == NULL) {
+        bbs_log(BBS_LOG_FATAL, "database.connect-failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    if (bbs_store_migrate(store, cfg.migrations_dir, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "migrate.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    if (cfg.auctioneer_address[0] == '\0') {
+        bbs_log(BBS_LOG_INFO, "auctioneer.disabled",
+                "{s:s}", "reason", "auctioneer_address is empty: no placement requests are sent");
+    }
+    auction = bbs_auction_new(cfg.auctioneer_address, cfg.communication_timeout_ns);
+    ctx.store = store;
+    ctx.auction = auction;
+    ctx.cfg = &cfg;
+    http = bbs_http_start(&cfg, &ctx, &err);
+    if (http == NULL) {
+        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    bbs_log(BBS_LOG_INFO, "started", "{s:s}", "listen_address", cfg.listen_address);
+
+    while (!stop_signal && !bbs_http_unrecoverable(http)) {
+        struct timespec ts = {0, 50 * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
+    rc = bbs_http_unrecoverable(http) ? 1 : 0;
+    bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
+            rc != 0);
+out:
+    bbs_http_stop(http);
+    bbs_auction_free(auction);
+    bbs_store_free(store);
+    bbs_pgembed_stop(pg);
+    bbs_config_clear(&cfg);
+    if (rc == 0) {
+        bbs_log(BBS_LOG_INFO, "exited", NULL);
+    }
+    return rc;
+}

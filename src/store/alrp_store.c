@@ -1,0 +1,512 @@
+/*
+ * alrp_store.c - ActualLRP reads and lifecycle transactions.
+ *
+ * A lifecycle call is one transaction: lock every row of (guid, index)
+ * with one SELECT ... FOR UPDATE (the ordinary row is the one decided on;
+ * the suspect and evacuating rows feed the special cases), let the core
+ * decide, write the decision. Concurrent calls on one instance queue on
+ * the row locks, so two cells claiming one instance get one winner.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbs/codec.h"
+#include "bbs/log.h"
+#include "store_int.h"
+
+const struct bbs_stmt bbs_alrp_stmts[] = {
+    {"alrp_lock_set", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
+                      " WHERE process_guid = $1::text AND instance_index = $2::int4"
+                      " FOR UPDATE"},
+    {"alrp_update",
+     "UPDATE actual_lrps SET domain = $4::text, state = $5::text, instance_guid = $6::text,"
+     " cell_id = $7::text, since = $8::int8, crash_count = $9::int4, crash_reason = $10::text,"
+     " placement_error = $11::text, net_info = $12::bytea, internal_routes = $13::bytea,"
+     " metric_tags = $14::bytea, routable = $15::bool, availability_zone = $16::text,"
+     " modification_tag_index = $17::int4"
+     " WHERE process_guid = $1::text AND instance_index = $2::int4 AND presence = $3::int4"},
+    {"alrp_insert",
+     "INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state,"
+     " instance_guid, cell_id, since, crash_count, crash_reason, placement_error, net_info,"
+     " internal_routes, metric_tags, routable, availability_zone, modification_tag_index,"
+     " modification_tag_epoch)"
+     " VALUES ($1::text, $2::int4, $3::int4, $4::text, $5::text, $6::text, $7::text, $8::int8,"
+     " $9::int4, $10::text, $11::text, $12::bytea, $13::bytea, $14::bytea, $15::bool,"
+     " $16::text, $17::int4, $18::text)"},
+    {"alrp_delete", "DELETE FROM actual_lrps WHERE process_guid = $1::text"
+                    " AND instance_index = $2::int4 AND presence = $3::int4"},
+    {"alrp_insert_unclaimed",
+     "INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state, since,"
+     " net_info, internal_routes, metric_tags, routable, modification_tag_epoch,"
+     " modification_tag_index)"
+     " SELECT $1::text, g, 0, $2::text, 'UNCLAIMED', $5::int8, ''::bytea, ''::bytea,"
+     " ''::bytea, false, gen_random_uuid()::text, 0"
+     " FROM generate_series($3::int4, $4::int4 - 1) AS g"
+     " ON CONFLICT DO NOTHING RETURNING instance_index"},
+    {"alrp_stop_from", "DELETE FROM actual_lrps WHERE process_guid = $1::text"
+                       " AND instance_index >= $2::int4 AND presence = 0"
+                       " AND state IN ('UNCLAIMED', 'CRASHED')"},
+};
+const size_t bbs_alrp_n_stmts = sizeof(bbs_alrp_stmts) / sizeof(bbs_alrp_stmts[0]);
+
+/* The locked rows of one (guid, index); borrowed from `res`. */
+struct locked_set {
+    PGresult *res;
+    struct bbs_alrp rows[3];
+    struct bbs_alrp_set set;
+};
+
+static void locked_set_clear(struct locked_set *ls)
+{
+    PQclear(ls->res);
+    memset(ls, 0, sizeof(*ls));
+}
+
+static int lock_set(PGconn *conn, const char *guid, int32_t index, struct locked_set *ls,
+                    struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    int n;
+
+    locked_set_clear(ls);
+    bbs_params_text(&p, guid);
+    bbs_params_int4(&p, index);
+    ls->res = bbs_exec(conn, "alrp_lock_set", &p, err);
+    if (ls->res == NULL) {
+        return -1;
+    }
+    n = PQntuples(ls->res);
+    for (int i = 0; i < n && i < 3; i++) {
+        struct bbs_alrp *a = &ls->rows[i];
+
+        if (bbs_alrp_from_row(ls->res, i, a) != 0) {
+            continue; /* an unreadable row is treated as absent */
+        }
+        switch (a->presence) {
+        case BBS_PRESENCE_ORDINARY:
+            ls->set.ordinary = a;
+            break;
+        case BBS_PRESENCE_EVACUATING:
+            ls->set.evacuating = a;
+            break;
+        case BBS_PRESENCE_SUSPECT:
+            ls->set.suspect = a;
+            break;
+        }
+    }
+    return 0;
+}
+
+static void params_row(struct bbs_params *p, const struct bbs_alrp *a)
+{
+    bbs_params_text(p, a->key.process_guid);
+    bbs_params_int4(p, a->key.index);
+    bbs_params_int4(p, (int32_t)a->presence);
+    bbs_params_text(p, a->key.domain);
+    bbs_params_text(p, bbs_alrp_state_name(a->state));
+    bbs_params_text(p, a->instance.instance_guid);
+    bbs_params_text(p, a->instance.cell_id);
+    bbs_params_int8(p, a->since_ns);
+    bbs_params_int4(p, a->crash_count);
+    bbs_params_text(p, a->crash_reason);
+    bbs_params_text(p, a->placement_error);
+    bbs_params_bytes(p, a->net_info.data, a->net_info.len);
+    bbs_params_blob(p, &a->internal_routes);
+    bbs_params_blob(p, &a->metric_tags);
+    bbs_params_bool(p, a->routable);
+    bbs_params_text(p, a->availability_zone);
+    bbs_params_int4(p, (int32_t)a->mod_index);
+}
+
+static int exec_command(PGconn *conn, const char *name, const struct bbs_params *p,
+                        int *affected, struct bbs_error *err)
+{
+    PGresult *res = bbs_exec(conn, name, p, err);
+
+    if (res == NULL) {
+        return -1;
+    }
+    if (affected != NULL) {
+        *affected = atoi(PQcmdTuples(res));
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+
+    params_row(&p, a);
+    return exec_command(conn, "alrp_update", &p, NULL, err);
+}
+
+static int write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    char epoch[37];
+
+    bbs_new_epoch(epoch);
+    params_row(&p, a);
+    bbs_params_text(&p, epoch);
+    return exec_command(conn, "alrp_insert", &p, NULL, err);
+}
+
+static int write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
+                        struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+
+    bbs_params_text(&p, a->key.process_guid);
+    bbs_params_int4(&p, a->key.index);
+    bbs_params_int4(&p, (int32_t)a->presence);
+    return exec_command(conn, "alrp_delete", &p, affected, err);
+}
+
+/* ---- claim ---- */
+
+struct claim_ctx {
+    const char *guid;
+    int32_t index;
+    const struct bbs_instance_key *claimer;
+    int64_t now_ns;
+};
+
+static int claim_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct claim_ctx *c = arg;
+    struct locked_set ls = {0};
+    struct bbs_alrp next;
+    enum bbs_alrp_write w;
+    int rc = -1;
+
+    if (lock_set(conn, c->guid, c->index, &ls, err) != 0) {
+        goto out;
+    }
+    if (bbs_alrp_claim(&ls.set, c->claimer, c->now_ns, &next, &w, err) != 0) {
+        goto out;
+    }
+    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+        goto out;
+    }
+    rc = 0;
+out:
+    locked_set_clear(&ls);
+    return rc;
+}
+
+int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
+                         const struct bbs_instance_key *claimer, int64_t now_ns,
+                         struct bbs_error *err)
+{
+    struct claim_ctx c = {guid, index, claimer, now_ns};
+
+    return bbs_store_tx(st, claim_tx, &c, err);
+}
+
+/* ---- start ---- */
+
+struct start_ctx {
+    const struct bbs_start_input *in;
+    int64_t now_ns;
+};
+
+static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct start_ctx *c = arg;
+    struct locked_set ls = {0};
+    struct bbs_alrp next;
+    enum bbs_alrp_write w;
+    int rc = -1;
+
+    if (lock_set(conn, c->in->key.process_guid, c->in->key.index, &ls, err) != 0) {
+        goto out;
+    }
+    if (bbs_alrp_start(&ls.set, c->in, c->now_ns, &next, &w, err) != 0) {
+        goto out;
+    }
+    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+        goto out;
+    }
+    if (w == BBS_ALRP_WRITE_INSERT && write_insert(conn, &next, err) != 0) {
+        goto out;
+    }
+    /* The replacement runs: the evacuating and suspect copies go (3.4 step 5).
+     * Only after a real start, never after a suspect match. */
+    if (!bbs_alrp_start_matches_suspect(&ls.set, &c->in->instance)) {
+        if (ls.set.evacuating != NULL && write_delete(conn, ls.set.evacuating, NULL, err) != 0) {
+            goto out;
+        }
+        if (ls.set.suspect != NULL && write_delete(conn, ls.set.suspect, NULL, err) != 0) {
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    locked_set_clear(&ls);
+    return rc;
+}
+
+int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in, int64_t now_ns,
+                         struct bbs_error *err)
+{
+    struct start_ctx c = {in, now_ns};
+
+    return bbs_store_tx(st, start_tx, &c, err);
+}
+
+/* ---- crash ---- */
+
+struct crash_ctx {
+    const struct bbs_alrp_key *key;
+    const struct bbs_instance_key *inst;
+    const char *reason;
+    int64_t now_ns;
+    int restart_now;
+    char trunc[BBS_REASON_MAX + 1];
+};
+
+static int crash_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct crash_ctx *c = arg;
+    struct locked_set ls = {0};
+    struct bbs_alrp next;
+    enum bbs_alrp_write w;
+    enum bbs_presence target;
+    int rc = -1;
+
+    if (lock_set(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
+        goto out;
+    }
+    if (bbs_alrp_crash(&ls.set, c->key, c->inst, c->reason, c->trunc, c->now_ns, &next, &w,
+                       &target, &c->restart_now, err) != 0) {
+        goto out;
+    }
+    if (w == BBS_ALRP_WRITE_DELETE && write_delete(conn, ls.set.suspect, NULL, err) != 0) {
+        goto out;
+    }
+    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+        goto out;
+    }
+    rc = 0;
+out:
+    locked_set_clear(&ls);
+    return rc;
+}
+
+int bbs_store_alrp_crash(struct bbs_store *st, const struct bbs_alrp_key *key,
+                         const struct bbs_instance_key *inst, const char *reason, int64_t now_ns,
+                         int *restart_now, struct bbs_error *err)
+{
+    struct crash_ctx *c = calloc(1, sizeof(*c));
+    int rc;
+
+    if (c == NULL) {
+        abort();
+    }
+    c->key = key;
+    c->inst = inst;
+    c->reason = reason;
+    c->now_ns = now_ns;
+    rc = bbs_store_tx(st, crash_tx, c, err);
+    *restart_now = rc == 0 && c->restart_now;
+    free(c);
+    return rc;
+}
+
+/* ---- fail ---- */
+
+struct fail_ctx {
+    const struct bbs_alrp_key *key;
+    const char *message;
+    int64_t now_ns;
+    char trunc[BBS_REASON_MAX + 1];
+};
+
+static int fail_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct fail_ctx *c = arg;
+    struct locked_set ls = {0};
+    struct bbs_alrp next;
+    enum bbs_alrp_write w;
+    int rc = -1;
+
+    if (lock_set(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
+        goto out;
+    }
+    if (bbs_alrp_fail(&ls.set, c->message, c->trunc, c->now_ns, &next, &w, err) != 0) {
+        goto out;
+    }
+    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+        goto out;
+    }
+    rc = 0;
+out:
+    locked_set_clear(&ls);
+    return rc;
+}
+
+int bbs_store_alrp_fail(struct bbs_store *st, const struct bbs_alrp_key *key, const char *message,
+                        int64_t now_ns, struct bbs_error *err)
+{
+    struct fail_ctx *c = calloc(1, sizeof(*c));
+    int rc;
+
+    if (c == NULL) {
+        abort();
+    }
+    c->key = key;
+    c->message = message;
+    c->now_ns = now_ns;
+    rc = bbs_store_tx(st, fail_tx, c, err);
+    free(c);
+    return rc;
+}
+
+/* ---- remove and retire ---- */
+
+struct remove_ctx {
+    const char *guid;
+    int32_t index;
+    const struct bbs_instance_key *inst; /* NULL = any (remove); unused by retire */
+    int retire;
+};
+
+static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct remove_ctx *c = arg;
+    struct locked_set ls = {0};
+    int affected = 0;
+    int rc = -1;
+
+    if (lock_set(conn, c->guid, c->index, &ls, err) != 0) {
+        goto out;
+    }
+    if (c->retire) {
+        /* No cell registry yet: every cell is unknown, so CLAIMED/RUNNING
+         * rows are deleted directly like UNCLAIMED/CRASHED ones (3.8). */
+        if (ls.set.ordinary == NULL) {
+            bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+            goto out;
+        }
+    } else if (bbs_alrp_remove(&ls.set, c->inst, err) != 0) {
+        goto out;
+    }
+    if (write_delete(conn, ls.set.ordinary, &affected, err) != 0) {
+        goto out;
+    }
+    if (affected == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        goto out;
+    }
+    rc = 0;
+out:
+    locked_set_clear(&ls);
+    return rc;
+}
+
+int bbs_store_alrp_remove(struct bbs_store *st, const char *guid, int32_t index,
+                          const struct bbs_instance_key *inst, struct bbs_error *err)
+{
+    struct remove_ctx c = {guid, index, inst, 0};
+
+    return bbs_store_tx(st, remove_tx, &c, err);
+}
+
+int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
+                          struct bbs_error *err)
+{
+    struct remove_ctx c = {guid, index, NULL, 1};
+
+    return bbs_store_tx(st, remove_tx, &c, err);
+}
+
+/* ---- bulk creation and scale-down ---- */
+
+struct create_ctx {
+    const char *guid;
+    const char *domain;
+    int32_t from;
+    int32_t to;
+    int64_t now_ns;
+    int32_t *created;
+    size_t n_created;
+};
+
+static int create_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct create_ctx *c = arg;
+    struct bbs_params p = {0};
+    PGresult *res;
+    int n;
+
+    bbs_params_text(&p, c->guid);
+    bbs_params_text(&p, c->domain);
+    bbs_params_int4(&p, c->from);
+    bbs_params_int4(&p, c->to);
+    bbs_params_int8(&p, c->now_ns);
+    res = bbs_exec(conn, "alrp_insert_unclaimed", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    n = PQntuples(res);
+    c->n_created = 0;
+    for (int i = 0; i < n && c->n_created < (size_t)(c->to - c->from); i++) {
+        c->created[c->n_created++] = bbs_get_int4(res, i, 0);
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int cmp_int32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a;
+    int32_t y = *(const int32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const char *guid, const char *domain,
+                                    int32_t from, int32_t to, int64_t now_ns, int32_t *created,
+                                    size_t *n_created, struct bbs_error *err)
+{
+    struct create_ctx c = {guid, domain, from, to, now_ns, created, 0};
+    int rc;
+
+    *n_created = 0;
+    if (to <= from) {
+        return 0;
+    }
+    /* One statement for all indices: an index that already has an
+     * ordinary row (say, started before the desire) is skipped. */
+    rc = bbs_store_run(st, create_tx, &c, err);
+    if (rc == 0) {
+        qsort(created, c.n_created, sizeof(int32_t), cmp_int32);
+        *n_created = c.n_created;
+    }
+    return rc;
+}
+
+struct stop_ctx {
+    const char *guid;
+    int32_t from;
+};
+
+static int stop_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct stop_ctx *c = arg;
+    struct bbs_params p = {0};
+
+    bbs_params_text(&p, c->guid);
+    bbs_params_int4(&p, c->from);
+    return exec_command(conn, "alrp_stop_from", &p, NULL, err);
+}
+
+int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,
+                             struct bbs_error *err)
+{
+    struct stop_ctx c = {guid, from};
+
+    return bbs_store_run(st, stop_tx, &c, err);
+}

@@ -1,0 +1,79 @@
+/*
+ * domain_store.c - domains with a time to live (reference 2.9).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbs/pbw.h"
+#include "store_int.h"
+
+const struct bbs_stmt bbs_domain_stmts[] = {
+    {"domain_upsert", "INSERT INTO domains (domain, expire_time) VALUES ($1::text, $2::int8)"
+                      " ON CONFLICT (domain) DO UPDATE SET expire_time = EXCLUDED.expire_time"},
+    {"domain_list", "SELECT domain FROM domains WHERE expire_time > $1::int8"},
+};
+const size_t bbs_domain_n_stmts = sizeof(bbs_domain_stmts) / sizeof(bbs_domain_stmts[0]);
+
+struct upsert_ctx {
+    const char *domain;
+    int64_t expire;
+};
+
+static int upsert_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct upsert_ctx *c = arg;
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    bbs_params_text(&p, c->domain);
+    bbs_params_int8(&p, c->expire);
+    res = bbs_exec(conn, "domain_upsert", &p, err);
+    PQclear(res);
+    return res == NULL ? -1 : 0;
+}
+
+int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
+                            int64_t now_ns, struct bbs_error *err)
+{
+    struct upsert_ctx c = {domain, INT64_MAX};
+
+    if (ttl != 0) {
+        c.expire = now_ns + (int64_t)ttl * 1000000000;
+    }
+    return bbs_store_run(st, upsert_tx, &c, err);
+}
+
+struct list_ctx {
+    int64_t now;
+    uint32_t field;
+    struct bbs_buf *out;
+};
+
+static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct list_ctx *c = arg;
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    bbs_params_int8(&p, c->now);
+    res = bbs_exec(conn, "domain_list", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        bbs_pbw_bytes_always(c->out, c->field, PQgetvalue(res, i, 0),
+                             (size_t)PQgetlength(res, i, 0));
+    }
+    PQclear(res);
+    return 0;
+}
+
+int bbs_store_domains_list(struct bbs_store *st, int64_t now_ns, uint32_t field,
+                           struct bbs_buf *out, struct bbs_error *err)
+{
+    /* Upstream compares with now rounded to the nearest second. */
+    int64_t now = (now_ns + 500000000) / 1000000000 * 1000000000;
+    struct list_ctx c = {now, field, out};
+
+    return bbs_store_run(st, list_tx, &c, err);
+}

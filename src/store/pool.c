@@ -1,0 +1,441 @@
+/*
+ * pool.c - the connection pool, the transaction helper with retries, and
+ * binary parameter/result helpers (store_int.h).
+ *
+ * A connection is prepared with every statement when it is opened. A
+ * connection that comes back broken, or not idle, is closed; the next
+ * borrower opens a fresh one, so a database restart heals without
+ * restarting the server.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uuid/uuid.h>
+
+#include "bbs/log.h"
+#include "store_int.h"
+
+struct bbs_store {
+    char *conninfo;
+    int max_conns;
+    int retries;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    PGconn **idle;
+    int n_idle;
+    int n_open;
+};
+
+static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n,
+                       struct bbs_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        PGresult *res = PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL);
+
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "preparing %s: %s", stmts[i].name,
+                           PQresultErrorMessage(res));
+            PQclear(res);
+            return -1;
+        }
+        PQclear(res);
+    }
+    return 0;
+}
+
+PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
+{
+    PGconn *conn = PQconnectdb(st->conninfo);
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection failed: %s",
+                       PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* Statements exist only once migrations created the tables. */
+static int conn_prepare(PGconn *conn, struct bbs_error *err)
+{
+    if (prepare_all(conn, bbs_alrp_stmts, bbs_alrp_n_stmts, err) != 0 ||
+        prepare_all(conn, bbs_dlrp_stmts, bbs_dlrp_n_stmts, err) != 0 ||
+        prepare_all(conn, bbs_domain_stmts, bbs_domain_n_stmts, err) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries,
+                                struct bbs_error *err)
+{
+    struct bbs_store *st = calloc(1, sizeof(*st));
+    PGconn *probe;
+
+    if (st == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
+        return NULL;
+    }
+    st->conninfo = strdup(conninfo);
+    st->max_conns = max_conns;
+    st->retries = retries;
+    st->idle = calloc((size_t)max_conns, sizeof(PGconn *));
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    probe = bbs_store_conn_open(st, err);
+    if (probe == NULL) {
+        bbs_store_free(st);
+        return NULL;
+    }
+    PQfinish(probe); /* not prepared: migrations may not have run yet */
+    return st;
+}
+
+void bbs_store_free(struct bbs_store *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    for (int i = 0; i < st->n_idle; i++) {
+        PQfinish(st->idle[i]);
+    }
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st->idle);
+    free(st->conninfo);
+    free(st);
+}
+
+/* Borrow a prepared connection, opening one if the pool is not full. */
+static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
+{
+    PGconn *conn = NULL;
+
+    pthread_mutex_lock(&st->mu);
+    while (st->n_idle == 0 && st->n_open >= st->max_conns) {
+        pthread_cond_wait(&st->cv, &st->mu);
+    }
+    if (st->n_idle > 0) {
+        conn = st->idle[--st->n_idle];
+        pthread_mutex_unlock(&st->mu);
+        return conn;
+    }
+    st->n_open++;
+    pthread_mutex_unlock(&st->mu);
+
+    conn = bbs_store_conn_open(st, err);
+    if (conn != NULL && conn_prepare(conn, err) != 0) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    if (conn == NULL) {
+        pthread_mutex_lock(&st->mu);
+        st->n_open--;
+        pthread_cond_signal(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+    }
+    return conn;
+}
+
+static void conn_put(struct bbs_store *st, PGconn *conn)
+{
+    int healthy;
+
+    if (conn == NULL) {
+        return;
+    }
+    healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+    if (!healthy) {
+        PQfinish(conn);
+    }
+    pthread_mutex_lock(&st->mu);
+    if (healthy) {
+        st->idle[st->n_idle++] = conn;
+    } else {
+        st->n_open--;
+    }
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static int simple(PGconn *conn, const char *sql, struct bbs_error *err)
+{
+    PGresult *res = PQexec(conn, sql);
+    int rc = 0;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        bbs_store_map_error(conn, res, err);
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Worth running the whole transaction again? */
+static int retryable(PGconn *conn, const struct bbs_error *err, int sqlstate_retry)
+{
+    return sqlstate_retry || conn == NULL || PQstatus(conn) != CONNECTION_OK ||
+           err->type == BBS_ERR_DEADLOCK;
+}
+
+static void backoff(int attempt)
+{
+    struct timespec ts = {0, (long)(20 + 40 * attempt) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct bbs_error *err)
+{
+    int rc = -1;
+
+    for (int attempt = 0; attempt < st->retries; attempt++) {
+        PGconn *conn = conn_get(st, err);
+
+        if (conn == NULL) {
+            rc = -1;
+            backoff(attempt);
+            continue;
+        }
+        rc = -1;
+        if (in_tx && simple(conn, "BEGIN", err) != 0) {
+            goto next;
+        }
+        if (fn(conn, ctx, err) != 0) {
+            goto next;
+        }
+        if (in_tx && simple(conn, "COMMIT", err) != 0) {
+            goto next;
+        }
+        rc = 0;
+    next:
+        if (rc != 0 && in_tx && PQstatus(conn) == CONNECTION_OK &&
+            PQtransactionStatus(conn) != PQTRANS_IDLE) {
+            PGresult *res = PQexec(conn, "ROLLBACK");
+
+            PQclear(res);
+        }
+        if (rc == 0 || !retryable(conn, err, 0)) {
+            conn_put(st, conn);
+            return rc;
+        }
+        conn_put(st, conn);
+        bbs_log(BBS_LOG_INFO, "store.retrying", "{s:i, s:s}", "attempt", attempt + 1, "error",
+                err->message);
+        backoff(attempt);
+    }
+    return rc;
+}
+
+int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
+{
+    return run(st, fn, ctx, 1, err);
+}
+
+int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
+{
+    return run(st, fn, ctx, 0, err);
+}
+
+void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s",
+                       PQerrorMessage(conn));
+        return;
+    }
+    if (state == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "database error: %s",
+                       res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+        return;
+    }
+    if (strcmp(state, "23505") == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_EXISTS);
+    } else if (strcmp(state, "22001") == 0) {
+        bbs_error_set(err, BBS_ERR_INVALID_REQUEST);
+    } else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+        bbs_error_set(err, BBS_ERR_DEADLOCK);
+    } else if (strcmp(state, "42P01") == 0) {
+        bbs_error_setf(err, BBS_ERR_UNRECOVERABLE, "Unrecoverable Error: %s",
+                       PQresultErrorMessage(res));
+    } else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s",
+                       PQresultErrorMessage(res));
+    } else {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "sql-unknown, error code: %s, flavor: postgres",
+                       state);
+    }
+}
+
+PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
+                   struct bbs_error *err)
+{
+    PGresult *res = PQexecPrepared(conn, name, p ? p->n : 0, p ? p->values : NULL,
+                                   p ? p->lengths : NULL, p ? p->formats : NULL, 1);
+    ExecStatusType s = PQresultStatus(res);
+
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        bbs_store_map_error(conn, res, err);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* ---- binary parameters ---- */
+
+/* Network order for 64-bit values (htobe64 is not POSIX). */
+static uint64_t hton64(uint64_t v)
+{
+    return ((uint64_t)htonl((uint32_t)v) << 32) | htonl((uint32_t)(v >> 32));
+}
+
+static void param(struct bbs_params *p, const void *v, int len)
+{
+    if (p->n >= BBS_MAX_PARAMS) {
+        abort(); /* a statement with more parameters is a programming error */
+    }
+    p->values[p->n] = v;
+    p->lengths[p->n] = len;
+    p->formats[p->n] = 1;
+    p->n++;
+}
+
+void bbs_params_text(struct bbs_params *p, const char *s)
+{
+    param(p, s, (int)strlen(s));
+}
+
+void bbs_params_bytes(struct bbs_params *p, const void *d, size_t n)
+{
+    /* libpq wants a non-NULL pointer for a non-NULL zero-length value. */
+    param(p, d != NULL ? d : (const void *)"", (int)n);
+}
+
+void bbs_params_null(struct bbs_params *p)
+{
+    param(p, NULL, 0);
+}
+
+void bbs_params_int4(struct bbs_params *p, int32_t v)
+{
+    uint32_t *slot = (uint32_t *)&p->ints[p->n];
+
+    *slot = htonl((uint32_t)v);
+    param(p, slot, 4);
+}
+
+void bbs_params_int8(struct bbs_params *p, int64_t v)
+{
+    uint64_t *slot = &p->ints[p->n];
+
+    *slot = hton64((uint64_t)v);
+    param(p, slot, 8);
+}
+
+void bbs_params_bool(struct bbs_params *p, int v)
+{
+    unsigned char *slot = (unsigned char *)&p->ints[p->n];
+
+    *slot = v ? 1 : 0;
+    param(p, slot, 1);
+}
+
+void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob)
+{
+    if (!blob->present) {
+        bbs_params_null(p);
+    } else {
+        bbs_params_bytes(p, blob->data, blob->len);
+    }
+}
+
+/* ---- binary results ---- */
+
+int32_t bbs_get_int4(const PGresult *r, int row, int col)
+{
+    uint32_t v;
+
+    if (PQgetisnull(r, row, col)) {
+        return 0;
+    }
+    memcpy(&v, PQgetvalue(r, row, col), 4);
+    return (int32_t)ntohl(v);
+}
+
+int64_t bbs_get_int8(const PGresult *r, int row, int col)
+{
+    uint64_t v;
+
+    if (PQgetisnull(r, row, col)) {
+        return 0;
+    }
+    memcpy(&v, PQgetvalue(r, row, col), 8);
+    return (int64_t)hton64(v); /* the swap is its own inverse */
+}
+
+int bbs_get_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] != 0;
+}
+
+const char *bbs_get_text(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+}
+
+struct bbs_blob bbs_get_blob(const PGresult *r, int row, int col)
+{
+    struct bbs_blob b = {NULL, 0, 0};
+
+    if (!PQgetisnull(r, row, col)) {
+        b.data = (const uint8_t *)PQgetvalue(r, row, col);
+        b.len = (size_t)PQgetlength(r, row, col);
+        b.present = 1;
+    }
+    return b;
+}
+
+void bbs_new_epoch(char *out)
+{
+    uuid_t u;
+
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *a)
+{
+    const char *state = bbs_get_text(r, row, 4);
+    int s = bbs_alrp_state_parse(state, strlen(state));
+
+    if (s < 0) {
+        return -1;
+    }
+    a->key.process_guid = bbs_get_text(r, row, 0);
+    a->key.index = bbs_get_int4(r, row, 1);
+    a->presence = (enum bbs_presence)bbs_get_int4(r, row, 2);
+    a->key.domain = bbs_get_text(r, row, 3);
+    a->state = (enum bbs_alrp_state)s;
+    a->instance.instance_guid = bbs_get_text(r, row, 5);
+    a->instance.cell_id = bbs_get_text(r, row, 6);
+    a->since_ns = bbs_get_int8(r, row, 7);
+    a->crash_count = bbs_get_int4(r, row, 8);
+    a->crash_reason = bbs_get_text(r, row, 9);
+    a->placement_error = bbs_get_text(r, row, 10);
+    a->net_info = bbs_get_blob(r, row, 11);
+    a->net_info.present = 1;
+    a->internal_routes = bbs_get_blob(r, row, 12);
+    a->metric_tags = bbs_get_blob(r, row, 13);
+    a->routable = bbs_get_bool(r, row, 14);
+    a->availability_zone = bbs_get_text(r, row, 15);
+    a->mod_epoch = bbs_get_text(r, row, 16);
+    a->mod_index = (uint32_t)bbs_get_int4(r, row, 17);
+    return 0;
+}

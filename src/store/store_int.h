@@ -1,0 +1,103 @@
+/*
+ * store_int.h - private to the store: pool, transactions, binary params.
+ *
+ * Queries use the extended protocol with every parameter and result in
+ * binary format: strings and bytea travel as raw bytes, integers in
+ * network order, so rows are read without parsing or unescaping.
+ */
+#ifndef BBS_STORE_INT_H
+#define BBS_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "bbs/alrp.h"
+#include "bbs/error.h"
+#include "bbs/store.h"
+
+/* A transaction body: runs between BEGIN and COMMIT on `conn`. Must be
+ * safe to run again from the start (it is retried on serialization
+ * failures, deadlocks and lost connections). */
+typedef int (*bbs_tx_fn)(PGconn *conn, void *ctx, struct bbs_error *err);
+
+/*
+ * Run `fn` in one transaction with retries. Returns 0 after COMMIT, or -1
+ * with `err` set (the transaction rolled back).
+ */
+BBS_MUST_CHECK int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                struct bbs_error *err);
+
+/* Run `fn` on a pooled connection outside a transaction block (reads). */
+BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                 struct bbs_error *err);
+
+/* Up to 16 binary parameters for one statement. */
+#define BBS_MAX_PARAMS 20
+struct bbs_params {
+    int n;
+    const char *values[BBS_MAX_PARAMS];
+    int lengths[BBS_MAX_PARAMS];
+    int formats[BBS_MAX_PARAMS];
+    uint64_t ints[BBS_MAX_PARAMS]; /* storage for network-order integers */
+};
+
+void bbs_params_text(struct bbs_params *p, const char *s);       /* text/varchar, NUL-terminated */
+void bbs_params_bytes(struct bbs_params *p, const void *d, size_t n); /* bytea */
+void bbs_params_null(struct bbs_params *p);
+void bbs_params_int4(struct bbs_params *p, int32_t v);
+void bbs_params_int8(struct bbs_params *p, int64_t v);
+void bbs_params_bool(struct bbs_params *p, int v);
+/* bytea or NULL when !blob->present */
+void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
+
+/*
+ * Execute prepared statement `name` (see statements in pool.c) with
+ * binary results. On error returns NULL with `err` mapped from SQLSTATE
+ * (the PGresult is cleared); otherwise the caller PQclear()s the result.
+ */
+PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
+                   struct bbs_error *err);
+
+/* Map a failed result or connection to `err`. */
+void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *err);
+
+/* Binary result readers. */
+int32_t bbs_get_int4(const PGresult *r, int row, int col);
+int64_t bbs_get_int8(const PGresult *r, int row, int col);
+int bbs_get_bool(const PGresult *r, int row, int col);
+const char *bbs_get_text(const PGresult *r, int row, int col); /* "" when NULL */
+struct bbs_blob bbs_get_blob(const PGresult *r, int row, int col);
+
+/* A new unprepared connection outside the pool (migrations); caller PQfinish()es. */
+PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err);
+
+/* Fresh UUID v4 (lowercase canonical) into `out` (37 bytes). */
+void bbs_new_epoch(char *out);
+
+/*
+ * ActualLRP rows: the SELECT list every query that reads actual rows
+ * uses, and the decoder for it (strings borrowed from `r`).
+ */
+#define BBS_ALRP_COLUMNS                                                                           \
+    "process_guid, instance_index, presence, domain, state, instance_guid, cell_id, since, "     \
+    "crash_count, crash_reason, placement_error, net_info, internal_routes, metric_tags, "       \
+    "routable, availability_zone, modification_tag_epoch, modification_tag_index"
+int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *out);
+
+/* Prepared statement registry entry. */
+struct bbs_stmt {
+    const char *name;
+    const char *sql;
+};
+
+/* The statements of each store module, prepared on every new connection. */
+extern const struct bbs_stmt bbs_alrp_stmts[];
+extern const size_t bbs_alrp_n_stmts;
+extern const struct bbs_stmt bbs_dlrp_stmts[];
+extern const size_t bbs_dlrp_n_stmts;
+extern const struct bbs_stmt bbs_domain_stmts[];
+extern const size_t bbs_domain_n_stmts;
+
+#endif /* BBS_STORE_INT_H */

@@ -1,0 +1,382 @@
+/*
+ * config.c - the configuration key table and its JSON loader (config.h).
+ *
+ * One row per key: name, type, offset into struct bbs_config, default and
+ * bounds. Loading walks the JSON object once; every problem names its key.
+ */
+#include "bbs/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bbs/log.h"
+
+enum key_type {
+    KEY_STRING,
+    KEY_INT,
+    KEY_INT64,
+    KEY_DURATION,
+};
+
+struct config_key {
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    const char *def; /* default, as the string the JSON value would parse from */
+    int64_t min;
+    int64_t max;
+    int (*check)(const char *value, struct bbs_error *err, const char *name);
+};
+
+static int check_address(const char *v, struct bbs_error *err, const char *name)
+{
+    const char *colon = strrchr(v, ':');
+    char *end = NULL;
+    long port;
+
+    if (colon == NULL) {
+        goto bad;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || port < 0 || port > 65535) {
+        goto bad;
+    }
+    return 0;
+bad:
+    bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: \"%s\" is not host:port", name,
+                   v);
+    return -1;
+}
+
+static int check_driver(const char *v, struct bbs_error *err, const char *name)
+{
+    if (strcmp(v, "postgres") == 0) {
+        return 0;
+    }
+    bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                   "config key %s: \"%s\" is not supported (only \"postgres\")", name, v);
+    return -1;
+}
+
+static int check_log_level(const char *v, struct bbs_error *err, const char *name)
+{
+    if (bbs_log_parse_level(v) >= 0) {
+        return 0;
+    }
+    bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                   "config key %s: \"%s\" is not one of debug, info, error, fatal", name, v);
+    return -1;
+}
+
+static int check_http_url(const char *v, struct bbs_error *err, const char *name)
+{
+    if (v[0] == '\0' || strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) {
+        return 0;
+    }
+    bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                   "config key %s: \"%s\" must start with http:// or https://", name, v);
+    return -1;
+}
+
+#define OFF(f) offsetof(struct bbs_config, f)
+
+static const struct config_key config_keys[] = {
+    {"listen_address", KEY_STRING, OFF(listen_address), "0.0.0.0:8889", 0, 0, check_address},
+    {"health_address", KEY_STRING, OFF(health_address), "127.0.0.1:8890", 0, 0, check_address},
+    {"database_driver", KEY_STRING, OFF(database_driver), "postgres", 0, 0, check_driver},
+    {"database_connection_string", KEY_STRING, OFF(database_connection_string), "", 0, 0, NULL},
+    {"max_open_database_connections", KEY_INT, OFF(max_open_database_connections), "32", 1, 1000,
+     NULL},
+    {"auctioneer_address", KEY_STRING, OFF(auctioneer_address), "", 0, 0, check_http_url},
+    {"communication_timeout", KEY_DURATION, OFF(communication_timeout_ns), "10s", 1, INT64_MAX,
+     NULL},
+    {"log_level", KEY_STRING, OFF(log_level), "info", 0, 0, check_log_level},
+    {"http_worker_threads", KEY_INT, OFF(http_worker_threads), "8", 1, 1024, NULL},
+    {"max_request_body_bytes", KEY_INT64, OFF(max_request_body_bytes), "1048576", 1,
+     INT64_C(1) << 32, NULL},
+    {"http_idle_timeout", KEY_DURATION, OFF(http_idle_timeout_ns), "60s", 1000000000, INT64_MAX,
+     NULL},
+    {"http_read_timeout", KEY_DURATION, OFF(http_read_timeout_ns), "30s", 1000000, INT64_MAX,
+     NULL},
+    {"max_connections", KEY_INT, OFF(max_connections), "1024", 1, 1000000, NULL},
+    {"data_dir", KEY_STRING, OFF(data_dir), "bbs-data", 0, 0, NULL},
+    {"postgres_bin_dir", KEY_STRING, OFF(postgres_bin_dir), "", 0, 0, NULL},
+    {"migrations_dir", KEY_STRING, OFF(migrations_dir), BBS_MIGRATIONS_DIR, 0, 0, NULL},
+    {"database_retries", KEY_INT, OFF(database_retries), "3", 1, 100, NULL},
+};
+
+/* Keys upstream's BBS takes that this server accepts and does not use (yet). */
+static const char *const upstream_keys[] = {
+    "access_log_path", "active_key_label", "advertise_url", "auctioneer_ca_cert",
+    "auctioneer_client_cert", "auctioneer_client_key", "auctioneer_require_tls", "ca_file",
+    "cell_registrations_locket_enabled", "cert_file", "consul_cluster",
+    "convergence_workers", "converge_repeat_interval", "debug_address",
+    "desired_lrp_creation_timeout", "detect_consul_cell_registrations", "dropsonde_port",
+    "enable_consul_service_registration", "encryption_keys", "expire_completed_task_duration",
+    "expire_pending_task_duration", "key_file", "kick_task_duration", "lock_retry_interval",
+    "lock_ttl", "locket_address", "locket_ca_cert_file", "locket_client_cert_file",
+    "locket_client_key_file", "locks_locket_enabled", "loggregator", "max_data_string_length",
+    "max_idle_database_connections", "max_task_retries", "rep_ca_cert", "rep_client_cert",
+    "rep_client_key", "rep_client_session_cache_size", "rep_require_tls", "report_interval",
+    "require_ssl", "session_name", "skip_consul_lock", "sql_ca_cert_file",
+    "sql_enable_identity_verification", "task_callback_workers", "update_workers", "uuid",
+    "time_format", "lager_config", "database_connection_max_lifetime",
+    "db_health_check_enabled", "db_health_check_interval", "db_health_check_timeout",
+    "db_health_check_failure_threshold", "max_open_database_connections_per_host",
+};
+
+int bbs_config_parse_duration(const char *s, int64_t *out_ns)
+{
+    static const struct {
+        const char *unit;
+        int64_t ns;
+    } units[] = {
+        {"ns", 1},        {"us", 1000},           {"µs", 1000},
+        {"ms", 1000000},  {"s", 1000000000},      {"m", INT64_C(60) * 1000000000},
+        {"h", INT64_C(3600) * 1000000000},
+    };
+    int64_t total = 0;
+    const char *p = s;
+
+    if (*p == '\0') {
+        return -1;
+    }
+    if (strcmp(p, "0") == 0) {
+        *out_ns = 0;
+        return 0;
+    }
+    while (*p != '\0') {
+        double v;
+        char *end;
+        size_t best = 0;
+        int found = -1;
+
+        if (!isdigit((unsigned char)*p) && *p != '.') {
+            return -1;
+        }
+        errno = 0;
+        v = strtod(p, &end);
+        if (errno != 0 || end == p) {
+            return -1;
+        }
+        p = end;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t n = strlen(units[i].unit);
+
+            if (strncmp(p, units[i].unit, n) == 0 && n > best) {
+                best = n;
+                found = (int)i;
+            }
+        }
+        if (found < 0) {
+            return -1;
+        }
+        p += best;
+        if (v * (double)units[found].ns > 9.2e18) {
+            return -1;
+        }
+        total += (int64_t)(v * (double)units[found].ns);
+    }
+    *out_ns = total;
+    return 0;
+}
+
+static int set_value(struct bbs_config *cfg, const struct config_key *k, const char *text,
+                     json_t *json, struct bbs_error *err)
+{
+    char *base = (char *)cfg;
+    int64_t n = 0;
+
+    switch (k->type) {
+    case KEY_STRING: {
+        char **dst = (char **)(base + k->offset);
+        const char *v = text;
+
+        if (json != NULL) {
+            if (!json_is_string(json)) {
+                bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: must be a string",
+                               k->name);
+                return -1;
+            }
+            v = json_string_value(json);
+        }
+        if (k->check != NULL && !(v[0] == '\0' && k->check != check_address &&
+                                  k->check != check_driver && k->check != check_log_level)) {
+            if (k->check(v, err, k->name) != 0) {
+                return -1;
+            }
+        }
+        free(*dst);
+        *dst = strdup(v);
+        return 0;
+    }
+    case KEY_INT:
+    case KEY_INT64:
+        if (json != NULL) {
+            if (!json_is_integer(json)) {
+                bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: must be an integer",
+                               k->name);
+                return -1;
+            }
+            n = json_integer_value(json);
+        } else {
+            n = strtoll(text, NULL, 10);
+        }
+        break;
+    case KEY_DURATION:
+        if (json != NULL && json_is_integer(json)) {
+            n = json_integer_value(json); /* Go encodes durations as integer ns too */
+        } else if (json != NULL && !json_is_string(json)) {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: must be a duration such as \"10s\"", k->name);
+            return -1;
+        } else if (bbs_config_parse_duration(json ? json_string_value(json) : text, &n) != 0) {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: \"%s\" is not a duration such as \"10s\"", k->name,
+                           json ? json_string_value(json) : text);
+            return -1;
+        }
+        break;
+    }
+    if (n < k->min || n > k->max) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                       "config key %s: %lld is out of range [%lld, %lld]", k->name, (long long)n,
+                       (long long)k->min, (long long)k->max);
+        return -1;
+    }
+    if (k->type == KEY_INT) {
+        *(int *)(base + k->offset) = (int)n;
+    } else {
+        *(int64_t *)(base + k->offset) = n;
+    }
+    return 0;
+}
+
+static int apply_defaults(struct bbs_config *cfg, struct bbs_error *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+        if (set_value(cfg, &config_keys[i], config_keys[i].def, NULL, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int is_upstream_key(const char *name)
+{
+    for (size_t i = 0; i < sizeof(upstream_keys) / sizeof(upstream_keys[0]); i++) {
+        if (strcmp(upstream_keys[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *err)
+{
+    const char *name;
+    json_t *value;
+
+    if (!json_is_object(root)) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config: the file must hold a JSON object");
+        return -1;
+    }
+    json_object_foreach(root, name, value)
+    {
+        const struct config_key *k = NULL;
+
+        for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+            if (strcmp(config_keys[i].name, name) == 0) {
+                k = &config_keys[i];
+                break;
+            }
+        }
+        if (k == NULL) {
+            if (is_upstream_key(name)) {
+                bbs_log(BBS_LOG_DEBUG, "config.ignored-upstream-key", "{s:s}", "key", name);
+            } else {
+                bbs_log(BBS_LOG_ERROR, "config.unknown-key", "{s:s}", "key", name);
+            }
+            continue;
+        }
+        if (set_value(cfg, k, NULL, value, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int load(struct bbs_config *cfg, json_t *root, struct bbs_error *err)
+{
+    int rc = -1;
+
+    if (apply_defaults(cfg, err) != 0) {
+        goto out;
+    }
+    if (root != NULL && apply_json(cfg, root, err) != 0) {
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        bbs_config_clear(cfg);
+    }
+    return rc;
+}
+
+int bbs_config_load_string(struct bbs_config *cfg, const char *text, struct bbs_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    int rc;
+
+    if (root == NULL) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config: line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+        return -1;
+    }
+    rc = load(cfg, root, err);
+    json_decref(root);
+    return rc;
+}
+
+int bbs_config_load(struct bbs_config *cfg, const char *path, struct bbs_error *err)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc;
+
+    if (path == NULL) {
+        return load(cfg, NULL, err);
+    }
+    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config %s: line %d column %d: %s", path,
+                       jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    rc = load(cfg, root, err);
+    json_decref(root);
+    return rc;
+}
+
+void bbs_config_clear(struct bbs_config *cfg)
+{
+    char *base = (char *)cfg;
+
+    for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+        if (config_keys[i].type == KEY_STRING) {
+            char **p = (char **)(base + config_keys[i].offset);
+
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
