@@ -46,8 +46,7 @@ int main(int argc, char **argv)
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-config") == 0 || strcmp(argv[i], "--config") == 0) &&
-            i + 1 < argc) {
+        if ((strcmp(argv[i], "-config") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             config_path = argv[++i];
         } else {
             return usage();
@@ -66,8 +65,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (cfg.database_connection_string[0] == '\0') {
-        if (bbs_pgembed_start(cfg.data_dir, cfg.postgres_bin_dir, &pg, conninfo,
-                              sizeof(conninfo), &err) != 0) {
+        if (bbs_pgembed_start(cfg.data_dir, cfg.postgres_bin_dir, &pg, conninfo, sizeof(conninfo),
+                              &err) != 0) {
             bbs_log(BBS_LOG_FATAL, "embedded-postgres.failed", "{s:s}", "error", err.message);
             goto out;
         }
@@ -75,8 +74,7 @@ int main(int argc, char **argv)
     } else {
         snprintf(conninfo, sizeof(conninfo), "%s", cfg.database_connection_string);
     }
-    store = bbs_store_new(conninfo, cfg.max_open_database_connections, cfg.database_retries,
-                          &err);
+    store = bbs_store_new(conninfo, cfg.max_open_database_connections, cfg.database_retries, &err);
     if (store == NULL) {
         bbs_log(BBS_LOG_FATAL, "database.connect-failed", "{s:s}", "error", err.message);
         goto out;
@@ -86,8 +84,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.auctioneer_address[0] == '\0') {
-        bbs_log(BBS_LOG_INFO, "auctioneer.disabled",
-                "{s:s}", "reason", "auctioneer_address is empty: no placement requests are sent");
+        bbs_log(BBS_LOG_INFO, "auctioneer.disabled", "{s:s}", "reason",
+                "auctioneer_address is empty: no placement requests are sent");
     }
     auction = bbs_auction_new(cfg.auctioneer_address, cfg.communication_timeout_ns);
     ctx.store = store;

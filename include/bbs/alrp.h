@@ -29,12 +29,12 @@ enum bbs_presence {
 };
 
 /* Crash restart policy constants (reference 3.9). */
-#define BBS_CRASH_IMMEDIATE_RESTARTS 3
+#define BBS_CRASH_IMMEDIATE_RESTARTS   3
 #define BBS_CRASH_MAX_RESTART_ATTEMPTS 200
-#define BBS_CRASH_MIN_BACKOFF_NS (INT64_C(30) * 1000000000)
-#define BBS_CRASH_MAX_BACKOFF_NS (INT64_C(16) * 60 * 1000000000)
+#define BBS_CRASH_MIN_BACKOFF_NS       (INT64_C(30) * 1000000000)
+#define BBS_CRASH_MAX_BACKOFF_NS       (INT64_C(16) * 60 * 1000000000)
 #define BBS_CRASH_MAX_BACKOFF_EXPONENT 5
-#define BBS_CRASH_RESET_WINDOW_NS (INT64_C(5) * 60 * 1000000000)
+#define BBS_CRASH_RESET_WINDOW_NS      (INT64_C(5) * 60 * 1000000000)
 
 /* crash_reason and placement_error storage limit (reference 6.4). */
 #define BBS_REASON_MAX 1024
@@ -138,9 +138,8 @@ BBS_MUST_CHECK int bbs_alrp_claim(const struct bbs_alrp_set *set,
  * write the store removes `set->evacuating` and `set->suspect` (step 5);
  * not after a suspect match (no-op).
  */
-BBS_MUST_CHECK int bbs_alrp_start(const struct bbs_alrp_set *set,
-                                  const struct bbs_start_input *in, int64_t now_ns,
-                                  struct bbs_alrp *next, enum bbs_alrp_write *write,
+BBS_MUST_CHECK int bbs_alrp_start(const struct bbs_alrp_set *set, const struct bbs_start_input *in,
+                                  int64_t now_ns, struct bbs_alrp *next, enum bbs_alrp_write *write,
                                   struct bbs_error *err);
 
 /* Did start match a SUSPECT row (so nothing may be written or removed)? */

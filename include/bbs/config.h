@@ -28,7 +28,7 @@ struct bbs_config {
     int64_t http_idle_timeout_ns;
     int64_t http_read_timeout_ns;
     int max_connections;
-    char *data_dir;         /* embedded PostgreSQL lives in data_dir/postgres */
+    char *data_dir;         /* embedded PostgreSQL; "" = /var/lib/bbs as root, else ./bbs-data */
     char *postgres_bin_dir; /* "" = find initdb/pg_ctl under /usr/lib/postgresql */
     char *migrations_dir;
     int database_retries; /* attempts for a transaction hitting 40001/40P01/lost connection */
@@ -39,8 +39,7 @@ struct bbs_config {
  * JSON object in that file. On failure returns -1 and `err` names the
  * offending key (or the file/parse problem). Free with bbs_config_clear().
  */
-BBS_MUST_CHECK int bbs_config_load(struct bbs_config *cfg, const char *path,
-                                   struct bbs_error *err);
+BBS_MUST_CHECK int bbs_config_load(struct bbs_config *cfg, const char *path, struct bbs_error *err);
 
 /* Same, from a JSON text (used by tests). */
 BBS_MUST_CHECK int bbs_config_load_string(struct bbs_config *cfg, const char *json,

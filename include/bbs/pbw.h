@@ -58,7 +58,7 @@ int bbs_pbw_retag(struct bbs_buf *b, uint32_t field, const uint8_t *p, size_t n)
  * `*field`, `*data`, `*len` and returns 1; 0 at the end; -1 if malformed.
  * Non-length-delimited fields are skipped. `*pos` starts at 0.
  */
-int bbs_pbr_next_len(const uint8_t *p, size_t n, size_t *pos, uint32_t *field,
-                     const uint8_t **data, size_t *len);
+int bbs_pbr_next_len(const uint8_t *p, size_t n, size_t *pos, uint32_t *field, const uint8_t **data,
+                     size_t *len);
 
 #endif /* BBS_PBW_H */

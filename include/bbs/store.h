@@ -58,8 +58,7 @@ struct bbs_alrp_filter {
 
 /* Append every matching row (all presences) as ActualLRP field `field`. */
 BBS_MUST_CHECK int bbs_store_alrp_list(struct bbs_store *st, const struct bbs_alrp_filter *f,
-                                       uint32_t field, struct bbs_buf *out,
-                                       struct bbs_error *err);
+                                       uint32_t field, struct bbs_buf *out, struct bbs_error *err);
 
 /*
  * Fold matching rows into ActualLRPGroups (3.11) appended as field
@@ -80,8 +79,7 @@ BBS_MUST_CHECK int bbs_store_alrp_crash(struct bbs_store *st, const struct bbs_a
                                         const struct bbs_instance_key *inst, const char *reason,
                                         int64_t now_ns, int *restart_now, struct bbs_error *err);
 BBS_MUST_CHECK int bbs_store_alrp_fail(struct bbs_store *st, const struct bbs_alrp_key *key,
-                                       const char *message, int64_t now_ns,
-                                       struct bbs_error *err);
+                                       const char *message, int64_t now_ns, struct bbs_error *err);
 /* `inst` NULL = match any instance key. */
 BBS_MUST_CHECK int bbs_store_alrp_remove(struct bbs_store *st, const char *guid, int32_t index,
                                          const struct bbs_instance_key *inst,

@@ -94,8 +94,7 @@ void bbs_codec_strip_unknown(ProtobufCMessage *m)
 ProtobufCMessage *bbs_codec_decode(struct bbs_arena *arena, const ProtobufCMessageDescriptor *d,
                                    const uint8_t *data, size_t len, struct bbs_error *err)
 {
-    ProtobufCMessage *m =
-        protobuf_c_message_unpack(d, bbs_arena_pb_allocator(arena), len, data);
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, bbs_arena_pb_allocator(arena), len, data);
 
     if (m == NULL) {
         bbs_error_set(err, BBS_ERR_INVALID_REQUEST);

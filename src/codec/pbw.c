@@ -122,8 +122,8 @@ static int read_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *out)
     return -1;
 }
 
-int bbs_pbr_next_len(const uint8_t *p, size_t n, size_t *pos, uint32_t *field,
-                     const uint8_t **data, size_t *len)
+int bbs_pbr_next_len(const uint8_t *p, size_t n, size_t *pos, uint32_t *field, const uint8_t **data,
+                     size_t *len)
 {
     while (*pos < n) {
         uint64_t key;

@@ -150,9 +150,8 @@ static int start_is_identical(const struct bbs_alrp *cur, const struct bbs_start
            strcmp(cur->availability_zone, in->availability_zone) == 0;
 }
 
-int bbs_alrp_start(const struct bbs_alrp_set *set, const struct bbs_start_input *in,
-                   int64_t now_ns, struct bbs_alrp *next, enum bbs_alrp_write *write,
-                   struct bbs_error *err)
+int bbs_alrp_start(const struct bbs_alrp_set *set, const struct bbs_start_input *in, int64_t now_ns,
+                   struct bbs_alrp *next, enum bbs_alrp_write *write, struct bbs_error *err)
 {
     const struct bbs_alrp *cur = set->ordinary;
 
@@ -257,8 +256,8 @@ int bbs_alrp_fail(const struct bbs_alrp_set *set, const char *message, char *tru
     return 0;
 }
 
-int bbs_alrp_unclaim(const struct bbs_alrp *cur, int stale, int64_t now_ns,
-                     struct bbs_alrp *next, struct bbs_error *err)
+int bbs_alrp_unclaim(const struct bbs_alrp *cur, int stale, int64_t now_ns, struct bbs_alrp *next,
+                     struct bbs_error *err)
 {
     if (cur == NULL) {
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);

@@ -13,8 +13,7 @@
 #include "bbs/validate.h"
 #include "handlers.h"
 
-static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d,
-                    struct bbs_error *err)
+static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d, struct bbs_error *err)
 {
     return bbs_codec_decode(req->arena, d, req->body, req->len, err);
 }
@@ -177,9 +176,8 @@ static int start(struct bbs_req *req, int deprecated, struct bbs_error *err)
         in.internal_routes = (struct bbs_blob){NULL, 0, 1};
         in.metric_tags = (struct bbs_blob){NULL, 0, 0};
     } else {
-        in.internal_routes =
-            bbs_codec_internal_routes(req->arena, m->actual_lrp_internal_routes,
-                                      m->n_actual_lrp_internal_routes, 0);
+        in.internal_routes = bbs_codec_internal_routes(req->arena, m->actual_lrp_internal_routes,
+                                                       m->n_actual_lrp_internal_routes, 0);
         struct bbs_kv *kv = bbs_arena_alloc(req->arena, (m->n_metric_tags + 1) * sizeof(*kv));
 
         for (size_t i = 0; i < m->n_metric_tags; i++) {
@@ -189,9 +187,9 @@ static int start(struct bbs_req *req, int deprecated, struct bbs_error *err)
         in.metric_tags = bbs_codec_string_map(req->arena, kv, m->n_metric_tags, 0);
     }
     /* Routable unset means true (quirk 2). */
-    in.routable = m->optional_routable_case !=
-                      MODELS__START_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
-                  m->routable;
+    in.routable =
+        m->optional_routable_case != MODELS__START_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
+        m->routable;
     in.availability_zone = m->availability_zone;
     return bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), err);
 }

@@ -103,8 +103,8 @@ static void log_request(const char *path, const char *method, unsigned status, i
     if (!bbs_log_enabled(BBS_LOG_INFO)) {
         return;
     }
-    data = json_pack("{s:s, s:s, s:i, s:f}", "route", path, "method", method, "status",
-                     (int)status, "duration_ms", (double)(mono_ns() - start) / 1e6);
+    data = json_pack("{s:s, s:s, s:i, s:f}", "route", path, "method", method, "status", (int)status,
+                     "duration_ms", (double)(mono_ns() - start) / 1e6);
     if (data == NULL) {
         return;
     }
@@ -115,8 +115,8 @@ static void log_request(const char *path, const char *method, unsigned status, i
     bbs_log_take(BBS_LOG_INFO, "request.served", data);
 }
 
-static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn,
-                                 struct request *r, const char *url, const char *method)
+static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn, struct request *r,
+                                 const char *url, const char *method)
 {
     struct bbs_error err;
     struct bbs_buf b = {0};
@@ -129,8 +129,8 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
     return queue(conn, MHD_HTTP_CONTENT_TOO_LARGE, PROTOBUF_TYPE, &b, NULL);
 }
 
-static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
-                                struct request *r, const char *url, const char *method)
+static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn, struct request *r,
+                                const char *url, const char *method)
 {
     struct bbs_req req;
     struct bbs_buf out = {0};
@@ -155,9 +155,8 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct bbs_http *h = cls;
     struct request *r = *con_cls;
@@ -271,12 +270,11 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
     h->cfg = cfg;
     h->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-        ntohs(sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->http_worker_threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(cfg->http_idle_timeout_ns / 1000000000), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        ntohs(sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_worker_threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->http_idle_timeout_ns / 1000000000),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (h->daemon == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "cannot listen on %s", cfg->listen_address);
         free(h);

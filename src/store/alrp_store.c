@@ -119,8 +119,8 @@ static void params_row(struct bbs_params *p, const struct bbs_alrp *a)
     bbs_params_int4(p, (int32_t)a->mod_index);
 }
 
-static int exec_command(PGconn *conn, const char *name, const struct bbs_params *p,
-                        int *affected, struct bbs_error *err)
+static int exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
+                        struct bbs_error *err)
 {
     PGresult *res = bbs_exec(conn, name, p, err);
 
@@ -279,8 +279,8 @@ static int crash_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (lock_set(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
         goto out;
     }
-    if (bbs_alrp_crash(&ls.set, c->key, c->inst, c->reason, c->trunc, c->now_ns, &next, &w,
-                       &target, &c->restart_now, err) != 0) {
+    if (bbs_alrp_crash(&ls.set, c->key, c->inst, c->reason, c->trunc, c->now_ns, &next, &w, &target,
+                       &c->restart_now, err) != 0) {
         goto out;
     }
     if (w == BBS_ALRP_WRITE_DELETE && write_delete(conn, ls.set.suspect, NULL, err) != 0) {

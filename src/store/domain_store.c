@@ -32,8 +32,8 @@ static int upsert_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return res == NULL ? -1 : 0;
 }
 
-int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
-                            int64_t now_ns, struct bbs_error *err)
+int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl, int64_t now_ns,
+                            struct bbs_error *err)
 {
     struct upsert_ctx c = {domain, INT64_MAX};
 

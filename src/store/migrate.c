@@ -17,7 +17,7 @@
 #include "store_int.h"
 
 #define MIGRATE_LOCK_KEY "7308447151239120531" /* arbitrary, fixed: "bbs migrate" */
-#define MAX_MIGRATIONS 1000
+#define MAX_MIGRATIONS   1000
 
 struct migration {
     long version;
@@ -119,8 +119,7 @@ static int apply_one(PGconn *conn, const char *dir, const struct migration *m,
         goto out;
     }
     if (exec_ok(conn, (const char *)sql.data, err) != 0) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "migration %s failed: %.3000s", m->name,
-                       err->message);
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "migration %s failed: %.3000s", m->name, err->message);
         goto out;
     }
     snprintf(version, sizeof(version), "%ld", m->version);

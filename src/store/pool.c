@@ -29,8 +29,7 @@ struct bbs_store {
     int n_open;
 };
 
-static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n,
-                       struct bbs_error *err)
+static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n, struct bbs_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         PGresult *res = PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL);
@@ -246,8 +245,7 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
     if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s",
-                       PQerrorMessage(conn));
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s", PQerrorMessage(conn));
         return;
     }
     if (state == NULL) {

@@ -43,7 +43,7 @@ struct bbs_params {
     uint64_t ints[BBS_MAX_PARAMS]; /* storage for network-order integers */
 };
 
-void bbs_params_text(struct bbs_params *p, const char *s);       /* text/varchar, NUL-terminated */
+void bbs_params_text(struct bbs_params *p, const char *s); /* text/varchar, NUL-terminated */
 void bbs_params_bytes(struct bbs_params *p, const void *d, size_t n); /* bytea */
 void bbs_params_null(struct bbs_params *p);
 void bbs_params_int4(struct bbs_params *p, int32_t v);
@@ -81,8 +81,8 @@ void bbs_new_epoch(char *out);
  * uses, and the decoder for it (strings borrowed from `r`).
  */
 #define BBS_ALRP_COLUMNS                                                                           \
-    "process_guid, instance_index, presence, domain, state, instance_guid, cell_id, since, "     \
-    "crash_count, crash_reason, placement_error, net_info, internal_routes, metric_tags, "       \
+    "process_guid, instance_index, presence, domain, state, instance_guid, cell_id, since, "       \
+    "crash_count, crash_reason, placement_error, net_info, internal_routes, metric_tags, "         \
     "routable, availability_zone, modification_tag_epoch, modification_tag_index"
 int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *out);
 

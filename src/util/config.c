@@ -49,8 +49,7 @@ static int check_address(const char *v, struct bbs_error *err, const char *name)
     }
     return 0;
 bad:
-    bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: \"%s\" is not host:port", name,
-                   v);
+    bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: \"%s\" is not host:port", name, v);
     return -1;
 }
 
@@ -102,10 +101,9 @@ static const struct config_key config_keys[] = {
      INT64_C(1) << 32, NULL},
     {"http_idle_timeout", KEY_DURATION, OFF(http_idle_timeout_ns), "60s", 1000000000, INT64_MAX,
      NULL},
-    {"http_read_timeout", KEY_DURATION, OFF(http_read_timeout_ns), "30s", 1000000, INT64_MAX,
-     NULL},
+    {"http_read_timeout", KEY_DURATION, OFF(http_read_timeout_ns), "30s", 1000000, INT64_MAX, NULL},
     {"max_connections", KEY_INT, OFF(max_connections), "1024", 1, 1000000, NULL},
-    {"data_dir", KEY_STRING, OFF(data_dir), "bbs-data", 0, 0, NULL},
+    {"data_dir", KEY_STRING, OFF(data_dir), "", 0, 0, NULL},
     {"postgres_bin_dir", KEY_STRING, OFF(postgres_bin_dir), "", 0, 0, NULL},
     {"migrations_dir", KEY_STRING, OFF(migrations_dir), BBS_MIGRATIONS_DIR, 0, 0, NULL},
     {"database_retries", KEY_INT, OFF(database_retries), "3", 1, 100, NULL},
@@ -113,22 +111,62 @@ static const struct config_key config_keys[] = {
 
 /* Keys upstream's BBS takes that this server accepts and does not use (yet). */
 static const char *const upstream_keys[] = {
-    "access_log_path", "active_key_label", "advertise_url", "auctioneer_ca_cert",
-    "auctioneer_client_cert", "auctioneer_client_key", "auctioneer_require_tls", "ca_file",
-    "cell_registrations_locket_enabled", "cert_file", "consul_cluster",
-    "convergence_workers", "converge_repeat_interval", "debug_address",
-    "desired_lrp_creation_timeout", "detect_consul_cell_registrations", "dropsonde_port",
-    "enable_consul_service_registration", "encryption_keys", "expire_completed_task_duration",
-    "expire_pending_task_duration", "key_file", "kick_task_duration", "lock_retry_interval",
-    "lock_ttl", "locket_address", "locket_ca_cert_file", "locket_client_cert_file",
-    "locket_client_key_file", "locks_locket_enabled", "loggregator", "max_data_string_length",
-    "max_idle_database_connections", "max_task_retries", "rep_ca_cert", "rep_client_cert",
-    "rep_client_key", "rep_client_session_cache_size", "rep_require_tls", "report_interval",
-    "require_ssl", "session_name", "skip_consul_lock", "sql_ca_cert_file",
-    "sql_enable_identity_verification", "task_callback_workers", "update_workers", "uuid",
-    "time_format", "lager_config", "database_connection_max_lifetime",
-    "db_health_check_enabled", "db_health_check_interval", "db_health_check_timeout",
-    "db_health_check_failure_threshold", "max_open_database_connections_per_host",
+    "access_log_path",
+    "active_key_label",
+    "advertise_url",
+    "auctioneer_ca_cert",
+    "auctioneer_client_cert",
+    "auctioneer_client_key",
+    "auctioneer_require_tls",
+    "ca_file",
+    "cell_registrations_locket_enabled",
+    "cert_file",
+    "consul_cluster",
+    "convergence_workers",
+    "converge_repeat_interval",
+    "debug_address",
+    "desired_lrp_creation_timeout",
+    "detect_consul_cell_registrations",
+    "dropsonde_port",
+    "enable_consul_service_registration",
+    "encryption_keys",
+    "expire_completed_task_duration",
+    "expire_pending_task_duration",
+    "key_file",
+    "kick_task_duration",
+    "lock_retry_interval",
+    "lock_ttl",
+    "locket_address",
+    "locket_ca_cert_file",
+    "locket_client_cert_file",
+    "locket_client_key_file",
+    "locks_locket_enabled",
+    "loggregator",
+    "max_data_string_length",
+    "max_idle_database_connections",
+    "max_task_retries",
+    "rep_ca_cert",
+    "rep_client_cert",
+    "rep_client_key",
+    "rep_client_session_cache_size",
+    "rep_require_tls",
+    "report_interval",
+    "require_ssl",
+    "session_name",
+    "skip_consul_lock",
+    "sql_ca_cert_file",
+    "sql_enable_identity_verification",
+    "task_callback_workers",
+    "update_workers",
+    "uuid",
+    "time_format",
+    "lager_config",
+    "database_connection_max_lifetime",
+    "db_health_check_enabled",
+    "db_health_check_interval",
+    "db_health_check_timeout",
+    "db_health_check_failure_threshold",
+    "max_open_database_connections_per_host",
 };
 
 int bbs_config_parse_duration(const char *s, int64_t *out_ns)
@@ -137,8 +175,12 @@ int bbs_config_parse_duration(const char *s, int64_t *out_ns)
         const char *unit;
         int64_t ns;
     } units[] = {
-        {"ns", 1},        {"us", 1000},           {"µs", 1000},
-        {"ms", 1000000},  {"s", 1000000000},      {"m", INT64_C(60) * 1000000000},
+        {"ns", 1},
+        {"us", 1000},
+        {"µs", 1000},
+        {"ms", 1000000},
+        {"s", 1000000000},
+        {"m", INT64_C(60) * 1000000000},
         {"h", INT64_C(3600) * 1000000000},
     };
     int64_t total = 0;

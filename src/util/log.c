@@ -59,9 +59,9 @@ void bbs_log_take(enum bbs_log_level level, const char *message, json_t *data)
     if (data == NULL) {
         data = json_object();
     }
-    line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o}", "timestamp", stamp, "level",
-                     level_names[level], "source", "bbs", "message", name, "log_level",
-                     (int)level, "data", data);
+    line =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:o}", "timestamp", stamp, "level", level_names[level],
+                  "source", "bbs", "message", name, "log_level", (int)level, "data", data);
     if (line == NULL) {
         return;
     }

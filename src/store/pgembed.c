@@ -1,0 +1,792 @@
+/*
+ * pgembed.c - a private PostgreSQL cluster (see pgembed.h).
+ *
+ * Layout under <data_dir>: postgres/ (the cluster), run/ (its Unix socket;
+ * the server has no TCP listener) and postgres.log (output of initdb,
+ * pg_ctl and the server). The server keeps fsync on: when no database URL
+ * is configured this cluster *is* the store. Only the test fixture
+ * (tests/fixtures/pg_start.sh) trades durability for speed.
+ *
+ * Not done here: deciding between an external and the embedded database
+ * (main.c), migrations (migrate.c), pooling (the store).
+ *
+ * Programs run through fork/execv, never through a shell command we build.
+ * pg_ctl itself, however, hands -D, -l and -o to /bin/sh inside double
+ * quotes, and unix_socket_directories is a comma-separated list, so a
+ * data_dir with quote, shell or list characters is refused up front rather
+ * than escaped.
+ *
+ * The socket directory is 0700: the cluster uses trust authentication, so
+ * reaching the socket is what grants access (to the owner, and root).
+ */
+/* realpath() is POSIX but in the XSI option, which _POSIX_C_SOURCE alone hides. */
+#define _XOPEN_SOURCE 700
+
+#include "bbs/pgembed.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bbs/log.h"
+
+#define PGEMBED_PORT        "5432"
+#define PGEMBED_SOCKET_NAME "/.s.PGSQL." PGEMBED_PORT
+/* sizeof(((struct sockaddr_un *)0)->sun_path) - 1 on Linux. */
+#define PGEMBED_SUN_PATH_MAX 107
+#define PGEMBED_LOG_TAIL     1024
+#define PGEMBED_PG_ROOT      "/usr/lib/postgresql"
+/* Upper bound on descriptors closed in the child before exec. */
+#define PGEMBED_MAX_FD 65536
+
+struct bbs_pgembed {
+    char *bin_dir;   /* holds initdb and pg_ctl */
+    char *data_dir;  /* absolute, resolved */
+    char *pgdata;    /* <data_dir>/postgres */
+    char *sockdir;   /* <data_dir>/run */
+    char *logfile;   /* <data_dir>/postgres.log */
+    char *initdb;    /* <bin_dir>/initdb */
+    char *pg_ctl;    /* <bin_dir>/pg_ctl */
+    int as_postgres; /* euid 0: programs run via `runuser -u postgres --` */
+    char *runuser;   /* its absolute path, when as_postgres */
+    uid_t pg_uid;
+    gid_t pg_gid;
+    int running; /* started or reused: stop on bbs_pgembed_stop() */
+};
+
+__attribute__((noreturn)) static void pgembed_oom(void)
+{
+    bbs_log(BBS_LOG_FATAL, "pgembed.out-of-memory", NULL);
+    abort();
+}
+
+/* printf into a fresh heap string; out of memory aborts. */
+__attribute__((format(printf, 1, 2))) static char *pgembed_strf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    s = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (s == NULL) {
+        pgembed_oom();
+    }
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static void pgembed_free(struct bbs_pgembed *pg)
+{
+    if (pg == NULL) {
+        return;
+    }
+    free(pg->bin_dir);
+    free(pg->data_dir);
+    free(pg->pgdata);
+    free(pg->sockdir);
+    free(pg->logfile);
+    free(pg->initdb);
+    free(pg->pg_ctl);
+    free(pg->runuser);
+    free(pg);
+}
+
+/*
+ * The last PGEMBED_LOG_TAIL bytes of postgres.log, starting at a line
+ * boundary, with anything but printable ASCII and newlines replaced so the
+ * text is always valid UTF-8 for the JSON log line. "" if unreadable.
+ */
+static void pgembed_log_tail(const struct bbs_pgembed *pg, char *buf, size_t size)
+{
+    struct stat st;
+    ssize_t n = 0;
+    off_t start = 0;
+    char *p;
+    int fd;
+
+    buf[0] = '\0';
+    fd = open(pg->logfile, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    if (fstat(fd, &st) == 0 && st.st_size > (off_t)(size - 1)) {
+        start = st.st_size - (off_t)(size - 1);
+    }
+    if (lseek(fd, start, SEEK_SET) == start) {
+        n = read(fd, buf, size - 1);
+    }
+    close(fd);
+    if (n <= 0) {
+        return;
+    }
+    buf[n] = '\0';
+    p = buf;
+    if (start > 0 && (p = strchr(buf, '\n')) != NULL) {
+        p++; /* drop the partial first line */
+        memmove(buf, p, strlen(p) + 1);
+    }
+    for (p = buf; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c != '\n' && (c < 0x20 || c > 0x7e)) {
+            *p = '?';
+        }
+    }
+}
+
+/*
+ * Run `argv` (argv[0] an absolute path) to completion: as the postgres
+ * user when root, in data_dir, with stdin from /dev/null and stdout and
+ * stderr appended to postgres.log (our stdout carries JSON log lines).
+ * Returns the exit status, or -1 with `err` set if it could not be started
+ * or died of a signal.
+ *
+ * Everything the child needs is prepared before fork(): between fork and
+ * exec only async-signal-safe calls are allowed, since other threads may
+ * hold the malloc lock.
+ */
+static int pgembed_run(const struct bbs_pgembed *pg, const char *const *argv, struct bbs_error *err)
+{
+    const char *full[24];
+    size_t n = 0;
+    int null_fd = -1;
+    int log_fd = -1;
+    long max_fd;
+    sigset_t none;
+    pid_t pid;
+    int status;
+    int rc = -1;
+
+    if (pg->as_postgres) {
+        full[n++] = pg->runuser;
+        full[n++] = "-u";
+        full[n++] = "postgres";
+        full[n++] = "--";
+    }
+    for (size_t i = 0; argv[i] != NULL && n < sizeof(full) / sizeof(full[0]) - 1; i++) {
+        full[n++] = argv[i];
+    }
+    full[n] = NULL;
+    max_fd = sysconf(_SC_OPEN_MAX);
+    if (max_fd < 0 || max_fd > PGEMBED_MAX_FD) {
+        max_fd = PGEMBED_MAX_FD;
+    }
+    sigemptyset(&none);
+
+    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    log_fd = open(pg->logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (null_fd < 0 || log_fd < 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot open %s: %s",
+                       null_fd < 0 ? "/dev/null" : pg->logfile, strerror(errno));
+        goto out;
+    }
+
+    pid = fork();
+    if (pid < 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        /*
+         * A server may block or ignore signals before we get here; the
+         * postmaster must not inherit that, nor our sockets and files.
+         */
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
+            _exit(127);
+        }
+        for (long fd = 3; fd < max_fd; fd++) {
+            close((int)fd);
+        }
+        /* The caller's cwd may be unreadable for postgres (e.g. /root). */
+        if (chdir(pg->data_dir) != 0) {
+            _exit(127);
+        }
+        execv(full[0], (char *const *)full);
+        _exit(127);
+    }
+
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: waitpid %s: %s", argv[0],
+                           strerror(errno));
+            goto out;
+        }
+    }
+    if (WIFEXITED(status)) {
+        rc = WEXITSTATUS(status);
+    } else {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: %s killed by signal %d", argv[0],
+                       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+
+out:
+    if (null_fd >= 0) {
+        close(null_fd);
+    }
+    if (log_fd >= 0) {
+        close(log_fd);
+    }
+    return rc;
+}
+
+/* Set `err` for a program that exited with `status`, quoting postgres.log. */
+static void pgembed_fail(const struct bbs_pgembed *pg, const char *what, int status,
+                         struct bbs_error *err)
+{
+    char tail[PGEMBED_LOG_TAIL + 1];
+
+    pgembed_log_tail(pg, tail, sizeof(tail));
+    bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                   "embedded postgres: %s failed (exit status %d%s); see %s. Last log lines:\n%s",
+                   what, status, status == 127 ? ": could not execute it" : "", pg->logfile, tail);
+}
+
+/*
+ * Parse a /usr/lib/postgresql/<v> directory name ("15", "9.6") into a
+ * comparable number; -1 if it is not a version.
+ */
+static long pgembed_version(const char *name)
+{
+    char *end = NULL;
+    long major;
+    long minor = 0;
+
+    if (name[0] < '0' || name[0] > '9') {
+        return -1;
+    }
+    major = strtol(name, &end, 10);
+    if (*end == '.') {
+        minor = strtol(end + 1, &end, 10);
+    }
+    if (*end != '\0' || major > 100000 || minor > 99) {
+        return -1;
+    }
+    return major * 100 + minor;
+}
+
+/*
+ * runuser lives in /usr/sbin on Debian, which a root PATH may lack (cron,
+ * `su` without -l). Resolved here because execvp is not async-signal-safe
+ * and so cannot be used between fork and exec.
+ */
+static int pgembed_find_runuser(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    static const char *const dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
+    const char *path = getenv("PATH");
+    char *copy = NULL;
+    char *save = NULL;
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && pg->runuser == NULL; i++) {
+        char *cand = pgembed_strf("%s/runuser", dirs[i]);
+        if (access(cand, X_OK) == 0) {
+            pg->runuser = cand;
+        } else {
+            free(cand);
+        }
+    }
+    copy = pgembed_strf("%s", path != NULL ? path : "");
+    for (char *d = strtok_r(copy, ":", &save); d != NULL && pg->runuser == NULL;
+         d = strtok_r(NULL, ":", &save)) {
+        char *cand = pgembed_strf("%s/runuser", d);
+        if (d[0] == '/' && access(cand, X_OK) == 0) {
+            pg->runuser = cand;
+        } else {
+            free(cand);
+        }
+    }
+    free(copy);
+    if (pg->runuser == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "embedded postgres: running as root needs runuser (Debian package "
+                       "util-linux) to run PostgreSQL as user postgres, and it was not found");
+        return -1;
+    }
+    return 0;
+}
+
+/* Resolve bin_dir ("" = newest /usr/lib/postgresql/<v>/bin with pg_ctl). */
+static int pgembed_find_bin(struct bbs_pgembed *pg, const char *bin_dir, struct bbs_error *err)
+{
+    DIR *d = NULL;
+    struct dirent *e;
+    long best = -1;
+    int rc = -1;
+
+    if (bin_dir != NULL && bin_dir[0] != '\0') {
+        pg->bin_dir = pgembed_strf("%s", bin_dir);
+    } else {
+        d = opendir(PGEMBED_PG_ROOT);
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            long v = pgembed_version(e->d_name);
+            char *cand;
+
+            if (v <= best) {
+                continue;
+            }
+            cand = pgembed_strf("%s/%s/bin", PGEMBED_PG_ROOT, e->d_name);
+            char *ctl = pgembed_strf("%s/pg_ctl", cand);
+            if (access(ctl, X_OK) == 0) {
+                best = v;
+                free(pg->bin_dir);
+                pg->bin_dir = cand;
+                cand = NULL;
+            }
+            free(ctl);
+            free(cand);
+        }
+        if (pg->bin_dir == NULL) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "embedded postgres: no PostgreSQL server found under %s/<version>/bin "
+                           "(install the Debian package `postgresql`, or set the PostgreSQL "
+                           "binary directory in the config)",
+                           PGEMBED_PG_ROOT);
+            goto out;
+        }
+    }
+    pg->initdb = pgembed_strf("%s/initdb", pg->bin_dir);
+    pg->pg_ctl = pgembed_strf("%s/pg_ctl", pg->bin_dir);
+    if (access(pg->initdb, X_OK) != 0 || access(pg->pg_ctl, X_OK) != 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "embedded postgres: %s does not hold executable initdb and pg_ctl",
+                       pg->bin_dir);
+        goto out;
+    }
+    rc = 0;
+
+out:
+    if (d != NULL) {
+        closedir(d);
+    }
+    return rc;
+}
+
+/*
+ * mkdir -p. Directories we create get exactly `mode` (umask would
+ * otherwise strip the bits postgres needs to traverse them); existing ones
+ * are left alone.
+ */
+static int pgembed_mkdir_p(const char *path, mode_t mode, struct bbs_error *err)
+{
+    char *p = pgembed_strf("%s", path);
+    struct stat st;
+    int rc = -1;
+
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') {
+            continue;
+        }
+        char saved = *s;
+        *s = '\0';
+        if (mkdir(p, mode) == 0) {
+            if (chmod(p, mode) != 0) {
+                bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: chmod %s: %s", p,
+                               strerror(errno));
+                goto out;
+            }
+        } else if (errno != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "embedded postgres: cannot create directory %s: %s", p,
+                           errno == EEXIST ? "exists and is not a directory" : strerror(errno));
+            goto out;
+        }
+        *s = saved;
+        if (saved == '\0') {
+            break;
+        }
+    }
+    rc = 0;
+
+out:
+    free(p);
+    return rc;
+}
+
+/* pg_ctl builds a sh command line; see the file comment. */
+static int pgembed_check_chars(const char *path, struct bbs_error *err)
+{
+    for (const char *p = path; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || strchr("\"'\\$`,", c) != NULL) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "embedded postgres: data_dir %s contains a character pg_ctl cannot pass "
+                           "safely (one of \" ' \\ $ ` , or a control character); choose another "
+                           "data_dir",
+                           path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int pgembed_in_group(gid_t gid, const char *user)
+{
+    /* Only called during single-threaded start-up, so getgrgid is fine. */
+    struct group *gr = getgrgid(gid);
+
+    for (size_t i = 0; gr != NULL && gr->gr_mem[i] != NULL; i++) {
+        if (strcmp(gr->gr_mem[i], user) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * As root the server runs as postgres, which must be able to search every
+ * directory from / down to data_dir. A data_dir under /root (0700) is the
+ * usual way to get this wrong.
+ */
+static int pgembed_check_reach(const struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    char *p = pgembed_strf("%s", pg->data_dir);
+    struct stat st;
+    int rc = -1;
+
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') {
+            continue;
+        }
+        char saved = *s;
+        *s = '\0';
+        if (stat(p, &st) != 0) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: stat %s: %s", p,
+                           strerror(errno));
+            goto out;
+        }
+        mode_t bit = S_IXOTH;
+        if (st.st_uid == pg->pg_uid) {
+            bit = S_IXUSR;
+        } else if (st.st_gid == pg->pg_gid || pgembed_in_group(st.st_gid, "postgres")) {
+            bit = S_IXGRP;
+        }
+        if ((st.st_mode & bit) == 0) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "embedded postgres: running as root, the server runs as user postgres, "
+                           "which cannot reach %s: directory %s is not searchable by it (mode "
+                           "%04o). Choose a data_dir under /var/lib or /tmp (e.g. /var/lib/bbs), "
+                           "or chmod o+x %s",
+                           pg->data_dir, p, (unsigned)(st.st_mode & 07777), p);
+            goto out;
+        }
+        *s = saved;
+        if (saved == '\0') {
+            break;
+        }
+    }
+    rc = 0;
+
+out:
+    free(p);
+    return rc;
+}
+
+/*
+ * Create postgres/ and run/ (0700) and postgres.log, owned by postgres
+ * when root. Only these are handed over: data_dir itself stays the
+ * caller's.
+ */
+static int pgembed_prepare(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    const char *dirs[] = {pg->pgdata, pg->sockdir};
+    int fd;
+
+    for (size_t i = 0; i < 2; i++) {
+        if (pgembed_mkdir_p(dirs[i], 0700, err) != 0) {
+            return -1;
+        }
+        /* postgres refuses a group- or world-accessible data directory. */
+        if ((pg->as_postgres && chown(dirs[i], pg->pg_uid, pg->pg_gid) != 0) ||
+            chmod(dirs[i], 0700) != 0) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot hand %s to %s: %s",
+                           dirs[i], pg->as_postgres ? "user postgres" : "this user",
+                           strerror(errno));
+            return -1;
+        }
+    }
+    fd = open(pg->logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || (pg->as_postgres && fchown(fd, pg->pg_uid, pg->pg_gid) != 0)) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot create %s: %s", pg->logfile,
+                       strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/*
+ * initdb once. A failing initdb removes what it created, so PG_VERSION
+ * means a cluster; only a killed initdb leaves a half-made one, which
+ * pg_ctl start then rejects with a log line saying so.
+ */
+static int pgembed_initdb(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    char *version = pgembed_strf("%s/PG_VERSION", pg->pgdata);
+    int exists = access(version, F_OK) == 0;
+    int status;
+
+    free(version);
+    if (exists) {
+        return 0;
+    }
+    bbs_log(BBS_LOG_INFO, "pgembed.initdb", "{s:s}", "pgdata", pg->pgdata);
+    const char *argv[] = {pg->initdb, "-D",        pg->pgdata, "-A",   "trust",      "-U",
+                          "postgres", "--no-sync", "-E",       "UTF8", "--locale=C", NULL};
+    status = pgembed_run(pg, argv, err);
+    if (status < 0) {
+        return -1;
+    }
+    if (status != 0) {
+        pgembed_fail(pg, "initdb", status, err);
+        return -1;
+    }
+    return 0;
+}
+
+static PGPing pgembed_ping(const struct bbs_pgembed *pg)
+{
+    const char *const keys[] = {"host", "port", "user", "dbname", "connect_timeout", NULL};
+    const char *const vals[] = {pg->sockdir, PGEMBED_PORT, "postgres", "postgres", "5", NULL};
+
+    return PQpingParams(keys, vals, 0);
+}
+
+/*
+ * Reuse a server already running on this cluster (a previous bbs that
+ * died without stopping it), otherwise pg_ctl start. A stale
+ * postmaster.pid is pg_ctl's business: the server removes it when its
+ * process is gone.
+ */
+static int pgembed_start_server(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    char *pidfile = pgembed_strf("%s/postmaster.pid", pg->pgdata);
+    char *opts = NULL;
+    int status;
+    int rc = -1;
+
+    if (access(pidfile, F_OK) == 0) {
+        PGPing ping = pgembed_ping(pg);
+        /* REJECT: starting up or shutting down; give it a few seconds. */
+        for (int i = 0; i < 100 && ping == PQPING_REJECT; i++) {
+            nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+            ping = pgembed_ping(pg);
+        }
+        if (ping == PQPING_OK) {
+            bbs_log(BBS_LOG_INFO, "pgembed.reused", "{s:s}", "pgdata", pg->pgdata);
+            pg->running = 1;
+            rc = 0;
+            goto out;
+        }
+    }
+
+    /*
+     * Single quotes keep the socket directory one word for pg_ctl's shell;
+     * pgembed_check_chars() ruled out quotes inside it. port is explicit so
+     * a PGPORT in our environment cannot move the socket.
+     */
+    opts = pgembed_strf("-c listen_addresses='' -c port=" PGEMBED_PORT
+                        " -c unix_socket_directories='%s' -c max_connections=300",
+                        pg->sockdir);
+    const char *argv[] = {pg->pg_ctl, "-D",  pg->pgdata, "-l", pg->logfile, "-w",
+                          "-t",       "120", "-o",       opts, "start",     NULL};
+    status = pgembed_run(pg, argv, err);
+    if (status < 0) {
+        goto out;
+    }
+    if (status != 0) {
+        pgembed_fail(pg, "pg_ctl start", status, err);
+        goto out;
+    }
+    pg->running = 1;
+    bbs_log(BBS_LOG_INFO, "pgembed.started", "{s:s, s:s}", "pgdata", pg->pgdata, "socket_dir",
+            pg->sockdir);
+    rc = 0;
+
+out:
+    free(pidfile);
+    free(opts);
+    return rc;
+}
+
+static int pgembed_create_db(const struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    const char *const keys[] = {"host", "port", "user", "dbname", "connect_timeout", NULL};
+    const char *const vals[] = {pg->sockdir, PGEMBED_PORT, "postgres", "postgres", "10", NULL};
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    int rc = -1;
+
+    conn = PQconnectdbParams(keys, vals, 0);
+    if (conn == NULL) {
+        pgembed_oom();
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot connect via %s: %s",
+                       pg->sockdir, PQerrorMessage(conn));
+        goto out;
+    }
+    res = PQexec(conn, "SELECT 1 FROM pg_database WHERE datname = 'bbs'");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: looking up database bbs: %s",
+                       PQerrorMessage(conn));
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        res = PQexec(conn, "CREATE DATABASE bbs");
+        /* 42P04 duplicate_database: someone else just created it; fine. */
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+            (state == NULL || strcmp(state, "42P04") != 0)) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: CREATE DATABASE bbs: %s",
+                           PQerrorMessage(conn));
+            goto out;
+        }
+        bbs_log(BBS_LOG_INFO, "pgembed.created-database", "{s:s}", "database", "bbs");
+    }
+    rc = 0;
+
+out:
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
+
+int bbs_pgembed_start(const char *data_dir, const char *bin_dir, struct bbs_pgembed **out,
+                      char *conninfo, size_t size, struct bbs_error *err)
+{
+    struct bbs_pgembed *pg = NULL;
+    struct passwd *pw;
+    int n;
+    int rc = -1;
+
+    *out = NULL;
+    pg = calloc(1, sizeof(*pg));
+    if (pg == NULL) {
+        pgembed_oom();
+    }
+    pg->as_postgres = geteuid() == 0;
+    if (data_dir == NULL || data_dir[0] == '\0') {
+        data_dir = pg->as_postgres ? "/var/lib/bbs" : "bbs-data";
+    }
+    if (pg->as_postgres) {
+        /* Single-threaded start-up: getpwnam's static buffer is fine. */
+        pw = getpwnam("postgres");
+        if (pw == NULL) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "embedded postgres: running as root but there is no `postgres` user "
+                           "to run the server as (install the Debian package `postgresql`)");
+            goto out;
+        }
+        pg->pg_uid = pw->pw_uid;
+        pg->pg_gid = pw->pw_gid;
+        if (pgembed_find_runuser(pg, err) != 0) {
+            goto out;
+        }
+    }
+    if (pgembed_find_bin(pg, bin_dir, err) != 0) {
+        goto out;
+    }
+
+    /*
+     * Absolute from here on: the socket path and pg_ctl -D must not depend
+     * on cwd. The characters are checked before mkdir as well, so a refused
+     * path leaves nothing behind in the common case.
+     */
+    if (pgembed_check_chars(data_dir, err) != 0 || pgembed_mkdir_p(data_dir, 0755, err) != 0) {
+        goto out;
+    }
+    pg->data_dir = realpath(data_dir, NULL);
+    if (pg->data_dir == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: realpath %s: %s", data_dir,
+                       strerror(errno));
+        goto out;
+    }
+    if (pgembed_check_chars(pg->data_dir, err) != 0) {
+        goto out;
+    }
+    pg->pgdata = pgembed_strf("%s/postgres", pg->data_dir);
+    pg->sockdir = pgembed_strf("%s/run", pg->data_dir);
+    pg->logfile = pgembed_strf("%s/postgres.log", pg->data_dir);
+    if (strlen(pg->sockdir) + strlen(PGEMBED_SOCKET_NAME) > PGEMBED_SUN_PATH_MAX) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "embedded postgres: socket path %s" PGEMBED_SOCKET_NAME
+                       " is longer than the %d bytes a Unix socket path may have; choose a "
+                       "shorter data_dir",
+                       pg->sockdir, PGEMBED_SUN_PATH_MAX);
+        goto out;
+    }
+    if (pg->as_postgres && pgembed_check_reach(pg, err) != 0) {
+        goto out;
+    }
+    if (pgembed_prepare(pg, err) != 0 || pgembed_initdb(pg, err) != 0 ||
+        pgembed_start_server(pg, err) != 0 || pgembed_create_db(pg, err) != 0) {
+        goto out;
+    }
+
+    /* A space is the only conninfo metacharacter check_chars lets through. */
+    n = snprintf(conninfo, size,
+                 strchr(pg->sockdir, ' ') != NULL
+                     ? "host='%s' port=" PGEMBED_PORT " user=postgres dbname=bbs"
+                     : "host=%s port=" PGEMBED_PORT " user=postgres dbname=bbs",
+                 pg->sockdir);
+    if (n < 0 || (size_t)n >= size) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "embedded postgres: conninfo needs %d bytes, buffer has %zu", n, size);
+        goto out;
+    }
+    *out = pg;
+    pg = NULL;
+    rc = 0;
+
+out:
+    /* Do not leave a server behind that nobody holds a handle to. */
+    bbs_pgembed_stop(pg);
+    return rc;
+}
+
+void bbs_pgembed_stop(struct bbs_pgembed *pg)
+{
+    struct bbs_error err = {0};
+    int status;
+
+    if (pg == NULL) {
+        return;
+    }
+    if (pg->running) {
+        const char *argv[] = {pg->pg_ctl, "-D", pg->pgdata, "-m",   "fast",
+                              "-w",       "-t", "60",       "stop", NULL};
+        status = pgembed_run(pg, argv, &err);
+        if (status == 0) {
+            bbs_log(BBS_LOG_INFO, "pgembed.stopped", "{s:s}", "pgdata", pg->pgdata);
+        } else if (status > 0) {
+            pgembed_fail(pg, "pg_ctl stop", status, &err);
+        }
+        if (status != 0) {
+            bbs_log(BBS_LOG_ERROR, "pgembed.stop-failed", "{s:s}", "error", err.message);
+        }
+    }
+    pgembed_free(pg);
+}

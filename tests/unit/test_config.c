@@ -1,0 +1,132 @@
+/*
+ * test_config.c - the config key table: defaults, types, ranges, and that
+ * every refusal names its key.
+ */
+#include <setjmp.h> /* cmocka 1.1 needs these four first */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <string.h>
+
+#include "bbs/config.h"
+
+static void test_defaults(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load(&cfg, NULL, &err), 0);
+    assert_string_equal(cfg.listen_address, "0.0.0.0:8889");
+    assert_string_equal(cfg.health_address, "127.0.0.1:8890");
+    assert_string_equal(cfg.database_driver, "postgres");
+    assert_string_equal(cfg.database_connection_string, "");
+    assert_int_equal(cfg.max_request_body_bytes, 1048576);
+    assert_true(cfg.communication_timeout_ns == INT64_C(10000000000));
+    assert_string_equal(cfg.log_level, "info");
+    bbs_config_clear(&cfg);
+}
+
+static void test_values_applied(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"listen_address\":\"127.0.0.1:9000\","
+                                            "\"communication_timeout\":\"1m30s\","
+                                            "\"max_open_database_connections\":7,"
+                                            "\"encryption_keys\":[],\"something_new\":1}",
+                                            &err),
+                     0);
+    assert_string_equal(cfg.listen_address, "127.0.0.1:9000");
+    assert_true(cfg.communication_timeout_ns == INT64_C(90000000000));
+    assert_int_equal(cfg.max_open_database_connections, 7);
+    bbs_config_clear(&cfg);
+}
+
+struct bad_case {
+    const char *name;
+    const char *json;
+    const char *must_mention;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"listen_address_not_string", "{\"listen_address\": 8889}", "listen_address"},
+    {"listen_address_no_port", "{\"listen_address\": \"localhost\"}", "listen_address"},
+    {"driver_mysql", "{\"database_driver\": \"mysql\"}", "database_driver"},
+    {"connections_zero", "{\"max_open_database_connections\": 0}", "max_open_database_connections"},
+    {"connections_string", "{\"max_open_database_connections\": \"5\"}",
+     "max_open_database_connections"},
+    {"bad_duration", "{\"communication_timeout\": \"ten seconds\"}", "communication_timeout"},
+    {"bad_log_level", "{\"log_level\": \"loud\"}", "log_level"},
+    {"auctioneer_no_scheme", "{\"auctioneer_address\": \"auctioneer:9016\"}", "auctioneer_address"},
+    {"body_cap_negative", "{\"max_request_body_bytes\": -1}", "max_request_body_bytes"},
+    {"not_an_object", "[1, 2]", "object"},
+    {"not_json", "{\"listen_address\": ", "line"},
+    {"duplicate_key", "{\"log_level\":\"info\",\"log_level\":\"debug\"}", "duplicate"},
+};
+
+static void test_bad_case(void **state)
+{
+    const struct bad_case *c = *state;
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    assert_int_equal(bbs_config_load_string(&cfg, c->json, &err), -1);
+    assert_non_null(strstr(err.message, c->must_mention));
+}
+
+struct duration_case {
+    const char *name;
+    const char *text;
+    int64_t want; /* -1 = refused */
+};
+
+static const struct duration_case duration_cases[] = {
+    {"seconds", "10s", INT64_C(10000000000)},
+    {"millis", "500ms", INT64_C(500000000)},
+    {"compound", "1h2m3s", INT64_C(3723000000000)},
+    {"fraction", "1.5s", INT64_C(1500000000)},
+    {"zero", "0", 0},
+    {"no_unit", "15", -1},
+    {"empty", "", -1},
+    {"negative", "-1s", -1},
+};
+
+static void test_duration_case(void **state)
+{
+    const struct duration_case *c = *state;
+    int64_t out = -2;
+    int rc = bbs_config_parse_duration(c->text, &out);
+
+    if (c->want < 0) {
+        assert_int_equal(rc, -1);
+    } else {
+        assert_int_equal(rc, 0);
+        assert_true(out == c->want);
+    }
+}
+
+int main(void)
+{
+    struct CMUnitTest tests[64];
+    size_t n = 0;
+
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_values_applied);
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        tests[n++] = (struct CMUnitTest){.name = bad_cases[i].name,
+                                         .test_func = test_bad_case,
+                                         .initial_state = (void *)&bad_cases[i]};
+    }
+    for (size_t i = 0; i < sizeof(duration_cases) / sizeof(duration_cases[0]); i++) {
+        tests[n++] = (struct CMUnitTest){.name = duration_cases[i].name,
+                                         .test_func = test_duration_case,
+                                         .initial_state = (void *)&duration_cases[i]};
+    }
+    return _cmocka_run_group_tests("config", tests, n, NULL, NULL);
+}
