@@ -1,0 +1,98 @@
+/*
+ * dlrp_store.h - DesiredLRP persistence: desire, update, remove and the
+ * reads (reference 5.3-5.7, 6.5).
+ *
+ * Every state change is one transaction that locks the desired row
+ * (SELECT ... FOR UPDATE) before deciding; reads run as single statements.
+ * Rows are stored as dlrp_codec.h describes and read responses are built
+ * from the columns without unpacking run_info (except for V2).
+ *
+ * What this module does not do: validate requests, create or stop actual
+ * LRPs, request auctions (the handlers sequence those after the desired
+ * row committed).
+ */
+#ifndef BBS_DLRP_STORE_H
+#define BBS_DLRP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bbs/arena.h"
+#include "bbs/auction.h"
+#include "bbs/buf.h"
+#include "bbs/dlrp_codec.h"
+#include "bbs/error.h"
+#include "bbs/store.h"
+#include "desired_lrp.pb-c.h"
+
+/* Read filters; every member combines with AND, an empty one matches all. */
+struct bbs_dlrp_filter {
+    const char *domain;               /* NULL or "" = any domain */
+    const char *const *process_guids; /* process_guid IN (...); n = 0: any */
+    size_t n_process_guids;
+    const char *const *app_guids; /* process_guid starts with one of them; n = 0: any */
+    size_t n_app_guids;
+};
+
+/*
+ * Insert `row` (from bbs_dlrp_split) with a fresh modification tag epoch
+ * and index 0. Errors: ResourceExists (process guid taken), InvalidRequest
+ * (a value longer than its column), database errors.
+ */
+BBS_MUST_CHECK int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
+                                         struct bbs_error *err);
+
+/*
+ * Append every row matching `f` in `view` as field `field` of the message
+ * built in `out`; `*n_out` counts them. Rows whose blobs are malformed are
+ * logged and skipped. `arena` is scratch (V2 conversion).
+ */
+BBS_MUST_CHECK int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
+                                       const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view,
+                                       uint32_t field, struct bbs_buf *out, size_t *n_out,
+                                       struct bbs_error *err);
+
+/*
+ * Append the row of `guid` in `view` as field `field`. ResourceNotFound
+ * when there is none (or it is malformed, which is logged).
+ */
+BBS_MUST_CHECK int bbs_store_dlrp_get(struct bbs_store *st, struct bbs_arena *arena,
+                                      const char *guid, enum bbs_dlrp_view view, uint32_t field,
+                                      struct bbs_buf *out, struct bbs_error *err);
+
+/* The row before and after an update; both copied into the caller's arena. */
+struct bbs_dlrp_updated {
+    struct bbs_dlrp_row before;
+    struct bbs_dlrp_row after;
+};
+
+/*
+ * Update (5.4 step 2) in one transaction: lock the row (none:
+ * ResourceNotFound, whatever `u` carries), bump the tag index (always),
+ * then apply instances / annotation (oneofs set), routes (present;
+ * invalid JSON: InvalidRequest and nothing changes), metric tags
+ * (non-empty) and image credentials (rewrites run_info). `u` is borrowed;
+ * `out` strings and blobs live in `arena`.
+ */
+BBS_MUST_CHECK int bbs_store_dlrp_update(struct bbs_store *st, struct bbs_arena *arena,
+                                         const char *guid, const Models__DesiredLRPUpdate *u,
+                                         struct bbs_dlrp_updated *out, struct bbs_error *err);
+
+/*
+ * Remove (5.5 steps 2-3): lock and delete the row of `guid`. On success
+ * `*removed` (may be NULL) is the deleted row, copied into `arena`.
+ * ResourceNotFound when there is none.
+ */
+BBS_MUST_CHECK int bbs_store_dlrp_remove(struct bbs_store *st, struct bbs_arena *arena,
+                                         const char *guid, struct bbs_dlrp_row *removed,
+                                         struct bbs_error *err);
+
+/*
+ * Fill everything of `*out` except indices/n_indices from the stored row
+ * of `guid` (strings in `arena`). ResourceNotFound if there is none.
+ */
+BBS_MUST_CHECK int bbs_store_dlrp_auction_start(struct bbs_store *st, struct bbs_arena *arena,
+                                                const char *guid, struct bbs_auction_start *out,
+                                                struct bbs_error *err);
+
+#endif /* BBS_DLRP_STORE_H */

@@ -1,0 +1,244 @@
+/*
+ * h_desired.c - DesiredLRP handlers (reference 5.3-5.7).
+ *
+ * Desire, update and remove commit the desired row first (one transaction
+ * each, dlrp_store.h); the actual-LRP follow-ups (create UNCLAIMED rows and
+ * auction them, or stop instances) run after the commit and before the
+ * answer, and their failures are only logged, as upstream does: the
+ * desired state is what the caller changed, and convergence repairs the
+ * actual side.
+ */
+#include <stdint.h>
+
+#include "bbs/codec.h"
+#include "bbs/dlrp_codec.h"
+#include "bbs/dlrp_store.h"
+#include "bbs/log.h"
+#include "bbs/validate.h"
+#include "desired_lrp.pb-c.h"
+#include "handlers.h"
+
+static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d, struct bbs_error *err)
+{
+    return bbs_codec_decode(req->arena, d, req->body, req->len, err);
+}
+
+/*
+ * Create UNCLAIMED rows for indices [from, to) of `row` and ask for one
+ * auction of those actually created (5.3 steps 5-6). An index that already
+ * has a row is skipped by the store and left untouched.
+ */
+static void create_and_auction(struct bbs_req *req, const struct bbs_dlrp_row *row, int32_t from,
+                               int32_t to, int64_t now_ns)
+{
+    struct bbs_error e = {0};
+    struct bbs_auction_start start;
+    int32_t *created;
+    size_t n = 0;
+
+    if (to <= from) {
+        return;
+    }
+    created = bbs_arena_alloc(req->arena, (size_t)(to - from) * sizeof(*created));
+    if (bbs_store_alrp_create_unclaimed(req->ctx->store, row->process_guid, row->domain, from, to,
+                                        now_ns, created, &n, &e) != 0) {
+        bbs_log(BBS_LOG_ERROR, "desired-lrp.create-actual-lrps-failed", "{s:s, s:i, s:i, s:s}",
+                "process_guid", row->process_guid, "from", (int)from, "to", (int)to, "error",
+                e.message);
+        return;
+    }
+    if (n == 0) {
+        return;
+    }
+    if (bbs_dlrp_auction_start(req->arena, row, &start) != 0) {
+        bbs_log(BBS_LOG_ERROR, "desired-lrp.auction-start-unreadable", "{s:s}", "process_guid",
+                row->process_guid);
+        return;
+    }
+    start.indices = created;
+    start.n_indices = n;
+    bbs_auction_request(req->ctx->auction, &start, 1, req->trace_id);
+}
+
+/* Stop instances from index `from` (5.6); failures are only logged. */
+static void stop_from(struct bbs_req *req, const char *guid, int32_t from)
+{
+    struct bbs_error e = {0};
+
+    if (bbs_store_alrp_stop_from(req->ctx->store, guid, from, &e) != 0) {
+        bbs_log(BBS_LOG_ERROR, "desired-lrp.stop-instances-failed", "{s:s, s:i, s:s}",
+                "process_guid", guid, "from", (int)from, "error", e.message);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__DesireLRPRequest *m = decode(req, &models__desire_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_dlrp_row row;
+    int64_t now_ns = bbs_now_ns();
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_desire(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    /* Route values are checked as JSON only after validation, and a bad
+     * one stores nothing (2.6.3). */
+    if (bbs_dlrp_split(req->arena, m->desired_lrp, now_ns, &row, err) != 0) {
+        return -1;
+    }
+    if (bbs_store_dlrp_desire(req->ctx->store, &row, err) != 0) {
+        return -1;
+    }
+    create_and_auction(req, &row, 0, row.instances, now_ns);
+    return 0;
+}
+
+int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__UpdateDesiredLRPRequest *m =
+        decode(req, &models__update_desired_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+    struct bbs_dlrp_updated up;
+    int32_t before;
+    int32_t after;
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_update(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    if (m->update == NULL) { /* the validator reports it (quirk 10); never dereference it */
+        bbs_invalid(err, "Invalid field: update");
+        return -1;
+    }
+    if (bbs_store_dlrp_update(req->ctx->store, req->arena, m->process_guid, m->update, &up, err) !=
+        0) {
+        return -1;
+    }
+    if (m->update->optional_instances_case ==
+        MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
+        before = up.before.instances;
+        after = up.after.instances;
+        if (after > before) {
+            create_and_auction(req, &up.after, before, after, bbs_now_ns());
+        } else if (after < before) {
+            stop_from(req, m->process_guid, after);
+        }
+    }
+    /* 5.4 step 5 (push changed internal routes / metric tags to the reps of
+     * running instances) needs cell registration, which does not exist yet. */
+    return 0;
+}
+
+int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__RemoveDesiredLRPRequest *m =
+        decode(req, &models__remove_desired_lrprequest__descriptor, err);
+    struct bbs_problems p = {0};
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_remove_desired(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    if (bbs_store_dlrp_remove(req->ctx->store, req->arena, m->process_guid, NULL, err) != 0) {
+        return -1;
+    }
+    stop_from(req, m->process_guid, 0);
+    return 0;
+}
+
+/* ---- reads ---- */
+
+/*
+ * List `view` into field 2 of the response. Which request filters apply
+ * depends on the route (5.7): `use_domain`, `use_app_guids`.
+ */
+static int list(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view, int use_domain,
+                int use_app_guids, struct bbs_error *err)
+{
+    Models__DesiredLRPsRequest *m = decode(req, &models__desired_lrps_request__descriptor, err);
+    struct bbs_dlrp_filter f = {0};
+    size_t n;
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (use_domain) {
+        f.domain = m->domain;
+    }
+    f.process_guids = (const char *const *)m->process_guids;
+    f.n_process_guids = m->n_process_guids;
+    if (use_app_guids) {
+        f.app_guids = (const char *const *)m->app_guids;
+        f.n_app_guids = m->n_app_guids;
+    }
+    return bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, 2, out, &n, err);
+}
+
+static int get(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view,
+               struct bbs_error *err)
+{
+    Models__DesiredLRPByProcessGuidRequest *m =
+        decode(req, &models__desired_lrpby_process_guid_request__descriptor, err);
+    struct bbs_problems p = {0};
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_desired_by_guid(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    return bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, 2, out, err);
+}
+
+int bbs_h_desired_list_r3(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return list(req, out, BBS_DLRP_VIEW_V3, 1, 1, err);
+}
+
+int bbs_h_desired_list_r2(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return list(req, out, BBS_DLRP_VIEW_V2, 1, 1, err);
+}
+
+int bbs_h_desired_get_r3(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return get(req, out, BBS_DLRP_VIEW_V3, err);
+}
+
+int bbs_h_desired_get_r2(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return get(req, out, BBS_DLRP_VIEW_V2, err);
+}
+
+/* Scheduling infos: domain and process guids; app_guids ignored (5.7). */
+int bbs_h_sched_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return list(req, out, BBS_DLRP_VIEW_SCHED, 1, 0, err);
+}
+
+int bbs_h_sched_get(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return get(req, out, BBS_DLRP_VIEW_SCHED, err);
+}
+
+/* Routing infos: process guids only; domain ignored (5.7). */
+int bbs_h_routing_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return list(req, out, BBS_DLRP_VIEW_ROUTING, 0, 0, err);
+}

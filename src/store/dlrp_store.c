@@ -1,0 +1,533 @@
+/*
+ * dlrp_store.c - DesiredLRP rows: desire, update, remove, reads, and the
+ * scheduling facts an auction request needs (see dlrp_store.h).
+ *
+ * State changes lock the desired row with SELECT ... FOR UPDATE inside one
+ * transaction (6.5); concurrent updates of one process guid queue there,
+ * so the modification tag index moves by exactly one per update. Reads
+ * are encoded into the response straight from the binary result rows by
+ * dlrp_codec: no per-row protobuf structs (except for the V2 view).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbs/dlrp_codec.h"
+#include "bbs/dlrp_store.h"
+#include "bbs/log.h"
+#include "store_int.h"
+
+/* The SELECT list every desired read uses; column numbers below. */
+#define DLRP_COLUMNS_HEAD                                                                          \
+    "process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, max_pids,"         \
+    " rootfs, routes, volume_placement, placement_tags, metric_tags, metrics_guid,"                \
+    " update_strategy, modification_tag_epoch, modification_tag_index, "
+/* Full reads need run_info; scheduling and routing reads leave the bulky
+ * blob in the table. */
+#define DLRP_COLUMNS_FULL  DLRP_COLUMNS_HEAD "run_info, created_at"
+#define DLRP_COLUMNS_SHORT DLRP_COLUMNS_HEAD "''::bytea AS run_info, created_at"
+
+enum {
+    C_PROCESS_GUID,
+    C_DOMAIN,
+    C_LOG_GUID,
+    C_ANNOTATION,
+    C_INSTANCES,
+    C_MEMORY_MB,
+    C_DISK_MB,
+    C_MAX_PIDS,
+    C_ROOTFS,
+    C_ROUTES,
+    C_VOLUME_PLACEMENT,
+    C_PLACEMENT_TAGS,
+    C_METRIC_TAGS,
+    C_METRICS_GUID,
+    C_UPDATE_STRATEGY,
+    C_MOD_EPOCH,
+    C_MOD_INDEX,
+    C_RUN_INFO,
+    C_CREATED_AT,
+};
+
+const struct bbs_stmt bbs_dlrp_stmts[] = {
+    {"dlrp_insert",
+     "INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances,"
+     " memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, placement_tags,"
+     " metric_tags, metrics_guid, update_strategy, modification_tag_epoch,"
+     " modification_tag_index, run_info, created_at)"
+     " VALUES ($1::text, $2::text, $3::text, $4::text, $5::int4, $6::int4, $7::int4, $8::int4,"
+     " $9::text, $10::bytea, $11::bytea, $12::bytea, $13::bytea, $14::text, $15::int4,"
+     " $16::text, $17::int4, $18::bytea, $19::int8)"},
+    {"dlrp_get", "SELECT " DLRP_COLUMNS_FULL " FROM desired_lrps WHERE process_guid = $1::text"},
+    {"dlrp_get_short",
+     "SELECT " DLRP_COLUMNS_SHORT " FROM desired_lrps WHERE process_guid = $1::text"},
+    {"dlrp_lock",
+     "SELECT " DLRP_COLUMNS_FULL " FROM desired_lrps WHERE process_guid = $1::text FOR UPDATE"},
+    {"dlrp_update",
+     "UPDATE desired_lrps SET annotation = $2::text, instances = $3::int4, routes = $4::bytea,"
+     " metric_tags = $5::bytea, run_info = $6::bytea, modification_tag_index = $7::int4"
+     " WHERE process_guid = $1::text"},
+    {"dlrp_delete", "DELETE FROM desired_lrps WHERE process_guid = $1::text"},
+};
+const size_t bbs_dlrp_n_stmts = sizeof(bbs_dlrp_stmts) / sizeof(bbs_dlrp_stmts[0]);
+
+/* A blob column; never NULL data, so encoders need no special case. */
+static struct bbs_blob blob_col(const PGresult *r, int row, int col)
+{
+    struct bbs_blob b = bbs_get_blob(r, row, col);
+
+    if (b.data == NULL) {
+        b.data = (const uint8_t *)"";
+        b.len = 0;
+    }
+    b.present = 1;
+    return b;
+}
+
+/* Row `i` of `r` (selected with DLRP_COLUMNS_*), borrowed from `r`. */
+static void row_from_result(const PGresult *r, int i, struct bbs_dlrp_row *row)
+{
+    row->process_guid = bbs_get_text(r, i, C_PROCESS_GUID);
+    row->domain = bbs_get_text(r, i, C_DOMAIN);
+    row->log_guid = bbs_get_text(r, i, C_LOG_GUID);
+    row->annotation = bbs_get_text(r, i, C_ANNOTATION);
+    row->instances = bbs_get_int4(r, i, C_INSTANCES);
+    row->memory_mb = bbs_get_int4(r, i, C_MEMORY_MB);
+    row->disk_mb = bbs_get_int4(r, i, C_DISK_MB);
+    row->max_pids = bbs_get_int4(r, i, C_MAX_PIDS);
+    row->rootfs = bbs_get_text(r, i, C_ROOTFS);
+    row->routes = blob_col(r, i, C_ROUTES);
+    row->volume_placement = blob_col(r, i, C_VOLUME_PLACEMENT);
+    row->placement_tags = blob_col(r, i, C_PLACEMENT_TAGS);
+    row->metric_tags = blob_col(r, i, C_METRIC_TAGS);
+    row->metrics_guid = bbs_get_text(r, i, C_METRICS_GUID);
+    row->update_strategy = bbs_get_int4(r, i, C_UPDATE_STRATEGY);
+    row->mod_epoch = bbs_get_text(r, i, C_MOD_EPOCH);
+    row->mod_index = (uint32_t)bbs_get_int4(r, i, C_MOD_INDEX);
+    row->run_info = blob_col(r, i, C_RUN_INFO);
+    row->created_at_ns = bbs_get_int8(r, i, C_CREATED_AT);
+}
+
+static struct bbs_blob blob_dup(struct bbs_arena *arena, const struct bbs_blob *b)
+{
+    struct bbs_blob c = {(const uint8_t *)"", 0, 1};
+
+    if (b->len > 0) {
+        c.data = bbs_arena_memdup(arena, b->data, b->len);
+        c.len = b->len;
+    }
+    return c;
+}
+
+/* A copy of `in` that outlives its PGresult. */
+static void row_copy(struct bbs_arena *arena, const struct bbs_dlrp_row *in,
+                     struct bbs_dlrp_row *out)
+{
+    *out = *in;
+    out->process_guid = bbs_arena_strdup(arena, in->process_guid);
+    out->domain = bbs_arena_strdup(arena, in->domain);
+    out->log_guid = bbs_arena_strdup(arena, in->log_guid);
+    out->annotation = bbs_arena_strdup(arena, in->annotation);
+    out->rootfs = bbs_arena_strdup(arena, in->rootfs);
+    out->routes = blob_dup(arena, &in->routes);
+    out->volume_placement = blob_dup(arena, &in->volume_placement);
+    out->placement_tags = blob_dup(arena, &in->placement_tags);
+    out->metric_tags = blob_dup(arena, &in->metric_tags);
+    out->metrics_guid = bbs_arena_strdup(arena, in->metrics_guid);
+    out->mod_epoch = bbs_arena_strdup(arena, in->mod_epoch);
+    out->run_info = blob_dup(arena, &in->run_info);
+}
+
+static int exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
+                        struct bbs_error *err)
+{
+    PGresult *res = bbs_exec(conn, name, p, err);
+
+    if (res == NULL) {
+        return -1;
+    }
+    if (affected != NULL) {
+        *affected = atoi(PQcmdTuples(res));
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* ---- desire ---- */
+
+static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    const struct bbs_dlrp_row *row = arg;
+    struct bbs_params p = {0};
+    char epoch[37];
+
+    /* A fresh epoch per attempt: a retried insert is a new row. */
+    bbs_new_epoch(epoch);
+    bbs_params_text(&p, row->process_guid);
+    bbs_params_text(&p, row->domain);
+    bbs_params_text(&p, row->log_guid);
+    bbs_params_text(&p, row->annotation);
+    bbs_params_int4(&p, row->instances);
+    bbs_params_int4(&p, row->memory_mb);
+    bbs_params_int4(&p, row->disk_mb);
+    bbs_params_int4(&p, row->max_pids);
+    bbs_params_text(&p, row->rootfs);
+    bbs_params_bytes(&p, row->routes.data, row->routes.len);
+    bbs_params_bytes(&p, row->volume_placement.data, row->volume_placement.len);
+    bbs_params_bytes(&p, row->placement_tags.data, row->placement_tags.len);
+    bbs_params_bytes(&p, row->metric_tags.data, row->metric_tags.len);
+    bbs_params_text(&p, row->metrics_guid);
+    bbs_params_int4(&p, row->update_strategy);
+    bbs_params_text(&p, epoch);
+    bbs_params_int4(&p, 0);
+    bbs_params_bytes(&p, row->run_info.data, row->run_info.len);
+    bbs_params_int8(&p, row->created_at_ns);
+    return exec_command(conn, "dlrp_insert", &p, NULL, err);
+}
+
+int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
+                          struct bbs_error *err)
+{
+    /* One INSERT is its own transaction; the primary key turns a second
+     * desire of the same guid into 23505 -> ResourceExists. */
+    return bbs_store_tx(st, desire_tx, (void *)row, err);
+}
+
+/* ---- reads ---- */
+
+struct list_ctx {
+    struct bbs_arena *arena;
+    const struct bbs_dlrp_filter *f;
+    enum bbs_dlrp_view view;
+    uint32_t field;
+    struct bbs_buf *out;
+    size_t n_out;
+};
+
+static void log_unreadable(const struct bbs_dlrp_row *row)
+{
+    bbs_log(BBS_LOG_ERROR, "desired-lrps.unreadable-row", "{s:s}", "process_guid",
+            row->process_guid);
+}
+
+/* Append `v` as the next binary text parameter and return its number. */
+static int add_text_param(const char **values, int *lengths, int *formats, int *n, const char *v)
+{
+    values[*n] = v;
+    lengths[*n] = (int)strlen(v);
+    formats[*n] = 1;
+    return ++*n;
+}
+
+static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct list_ctx *c = arg;
+    const struct bbs_dlrp_filter *f = c->f;
+    size_t n_params = 1 + f->n_process_guids + f->n_app_guids;
+    const char **values = calloc(n_params, sizeof(char *));
+    int *lengths = calloc(n_params, sizeof(int));
+    int *formats = calloc(n_params, sizeof(int));
+    struct bbs_buf sql = {0};
+    PGresult *res = NULL;
+    const char *glue = " WHERE ";
+    size_t start = c->out->len;
+    int n = 0;
+    int rc = -1;
+
+    if (values == NULL || lengths == NULL || formats == NULL) {
+        abort();
+    }
+    /* The filter set varies per request: only the filters given appear. */
+    bbs_buf_printf(&sql, "SELECT %s FROM desired_lrps",
+                   c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2 ? DLRP_COLUMNS_FULL
+                                                                              : DLRP_COLUMNS_SHORT);
+    if (f->domain != NULL && f->domain[0] != '\0') {
+        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue,
+                       add_text_param(values, lengths, formats, &n, f->domain));
+        glue = " AND ";
+    }
+    if (f->n_process_guids > 0) {
+        bbs_buf_printf(&sql, "%sprocess_guid IN (", glue);
+        for (size_t i = 0; i < f->n_process_guids; i++) {
+            bbs_buf_printf(&sql, "%s$%d::text", i ? ", " : "",
+                           add_text_param(values, lengths, formats, &n, f->process_guids[i]));
+        }
+        bbs_buf_printf(&sql, ")");
+        glue = " AND ";
+    }
+    if (f->n_app_guids > 0) {
+        bbs_buf_printf(&sql, "%s(", glue);
+        for (size_t i = 0; i < f->n_app_guids; i++) {
+            bbs_buf_printf(&sql, "%sstarts_with(process_guid, $%d::text)", i ? " OR " : "",
+                           add_text_param(values, lengths, formats, &n, f->app_guids[i]));
+        }
+        bbs_buf_printf(&sql, ")");
+    }
+    bbs_buf_putc(&sql, 0);
+    res = PQexecParams(conn, (const char *)sql.data, n, NULL, values, lengths, formats, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        bbs_store_map_error(conn, res, err);
+        goto out;
+    }
+    /* A retried attempt starts the response over. */
+    c->out->len = start;
+    c->n_out = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct bbs_dlrp_row row;
+
+        row_from_result(res, i, &row);
+        if (bbs_dlrp_put(c->out, c->field, c->arena, &row, c->view) != 0) {
+            log_unreadable(&row);
+            continue;
+        }
+        c->n_out++;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    bbs_buf_free(&sql);
+    free(values);
+    free(lengths);
+    free(formats);
+    return rc;
+}
+
+int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
+                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view, uint32_t field,
+                        struct bbs_buf *out, size_t *n_out, struct bbs_error *err)
+{
+    struct list_ctx c = {arena, f, view, field, out, 0};
+    int rc = bbs_store_run(st, list_tx, &c, err);
+
+    *n_out = c.n_out;
+    return rc;
+}
+
+struct get_ctx {
+    struct bbs_arena *arena;
+    const char *guid;
+    enum bbs_dlrp_view view;
+    uint32_t field;
+    struct bbs_buf *out;
+};
+
+static int get_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct get_ctx *c = arg;
+    struct bbs_params p = {0};
+    struct bbs_dlrp_row row;
+    PGresult *res;
+    int full = c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2;
+    int rc = -1;
+
+    bbs_params_text(&p, c->guid);
+    res = bbs_exec(conn, full ? "dlrp_get" : "dlrp_get_short", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        goto out;
+    }
+    row_from_result(res, 0, &row);
+    if (bbs_dlrp_put(c->out, c->field, c->arena, &row, c->view) != 0) {
+        /* Upstream skips (and, on full reads, deletes) a row it cannot
+         * decode: to the caller it does not exist. */
+        log_unreadable(&row);
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int bbs_store_dlrp_get(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
+                       enum bbs_dlrp_view view, uint32_t field, struct bbs_buf *out,
+                       struct bbs_error *err)
+{
+    struct get_ctx c = {arena, guid, view, field, out};
+
+    return bbs_store_run(st, get_tx, &c, err);
+}
+
+/* ---- update ---- */
+
+struct update_ctx {
+    struct bbs_arena *arena;
+    const char *guid;
+    const Models__DesiredLRPUpdate *u;
+    struct bbs_dlrp_updated *out;
+};
+
+/* SELECT ... FOR UPDATE the row of `guid` and copy it into `arena`. */
+static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
+                    struct bbs_dlrp_row *row, struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    struct bbs_dlrp_row cur;
+    PGresult *res;
+    int rc = -1;
+
+    bbs_params_text(&p, guid);
+    res = bbs_exec(conn, "dlrp_lock", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        goto out;
+    }
+    row_from_result(res, 0, &cur);
+    row_copy(arena, &cur, row);
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct update_ctx *c = arg;
+    const Models__DesiredLRPUpdate *u = c->u;
+    struct bbs_dlrp_row *before = &c->out->before;
+    struct bbs_dlrp_row *after = &c->out->after;
+    struct bbs_params p = {0};
+
+    /* Not found wins over everything the update carries (5.4 step 2). */
+    if (lock_row(conn, c->arena, c->guid, before, err) != 0) {
+        return -1;
+    }
+    *after = *before;
+    /* The tag index moves on every accepted update, even an empty one. */
+    after->mod_index = before->mod_index + 1;
+    if (u->optional_instances_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
+        after->instances = u->instances;
+    }
+    if (u->optional_annotation_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_ANNOTATION_ANNOTATION) {
+        after->annotation = u->annotation != NULL ? u->annotation : "";
+    }
+    /* Invalid JSON in a route value fails here, before anything is
+     * written: the rollback keeps the tag index and the other fields. */
+    if (u->routes != NULL &&
+        bbs_dlrp_encode_routes(c->arena, u->routes, &after->routes, err) != 0) {
+        return -1;
+    }
+    /* An empty map cannot be told from an absent one: tags cannot be
+     * cleared, only replaced. */
+    if (u->n_metric_tags > 0) {
+        struct bbs_dlrp_tag *tags = bbs_arena_alloc(c->arena, u->n_metric_tags * sizeof(*tags));
+
+        for (size_t i = 0; i < u->n_metric_tags; i++) {
+            tags[i].key = u->metric_tags[i]->key;
+            tags[i].value = u->metric_tags[i]->value;
+        }
+        after->metric_tags = bbs_dlrp_encode_metric_tags(c->arena, tags, u->n_metric_tags);
+    }
+    if ((u->optional_image_username_case ==
+             MODELS__DESIRED_LRPUPDATE__OPTIONAL_IMAGE_USERNAME_IMAGE_USERNAME ||
+         u->optional_image_password_case ==
+             MODELS__DESIRED_LRPUPDATE__OPTIONAL_IMAGE_PASSWORD_IMAGE_PASSWORD) &&
+        bbs_dlrp_set_image_credentials(c->arena, &before->run_info, u, &after->run_info, err) !=
+            0) {
+        return -1;
+    }
+    bbs_params_text(&p, c->guid);
+    bbs_params_text(&p, after->annotation);
+    bbs_params_int4(&p, after->instances);
+    bbs_params_bytes(&p, after->routes.data, after->routes.len);
+    bbs_params_bytes(&p, after->metric_tags.data, after->metric_tags.len);
+    bbs_params_bytes(&p, after->run_info.data, after->run_info.len);
+    bbs_params_int4(&p, (int32_t)after->mod_index);
+    return exec_command(conn, "dlrp_update", &p, NULL, err);
+}
+
+int bbs_store_dlrp_update(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
+                          const Models__DesiredLRPUpdate *u, struct bbs_dlrp_updated *out,
+                          struct bbs_error *err)
+{
+    struct update_ctx c = {arena, guid, u, out};
+
+    return bbs_store_tx(st, update_tx, &c, err);
+}
+
+/* ---- remove ---- */
+
+struct remove_ctx {
+    struct bbs_arena *arena;
+    const char *guid;
+    struct bbs_dlrp_row row;
+};
+
+static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct remove_ctx *c = arg;
+    struct bbs_params p = {0};
+
+    if (lock_row(conn, c->arena, c->guid, &c->row, err) != 0) {
+        return -1;
+    }
+    bbs_params_text(&p, c->guid);
+    return exec_command(conn, "dlrp_delete", &p, NULL, err);
+}
+
+int bbs_store_dlrp_remove(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
+                          struct bbs_dlrp_row *removed, struct bbs_error *err)
+{
+    struct remove_ctx c = {arena, guid, {0}};
+    int rc = bbs_store_tx(st, remove_tx, &c, err);
+
+    if (rc == 0 && removed != NULL) {
+        *removed = c.row;
+    }
+    return rc;
+}
+
+/* ---- auction facts ---- */
+
+struct start_ctx {
+    struct bbs_arena *arena;
+    const char *guid;
+    struct bbs_dlrp_row row;
+};
+
+static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct start_ctx *c = arg;
+    struct bbs_params p = {0};
+    struct bbs_dlrp_row cur;
+    PGresult *res;
+    int rc = -1;
+
+    bbs_params_text(&p, c->guid);
+    res = bbs_exec(conn, "dlrp_get_short", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        goto out;
+    }
+    row_from_result(res, 0, &cur);
+    row_copy(c->arena, &cur, &c->row);
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int bbs_store_dlrp_auction_start(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
+                                 struct bbs_auction_start *out, struct bbs_error *err)
+{
+    struct start_ctx c = {arena, guid, {0}};
+
+    if (bbs_store_run(st, start_tx, &c, err) != 0) {
+        return -1;
+    }
+    if (bbs_dlrp_auction_start(arena, &c.row, out) != 0) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "stored desired LRP %s does not decode", guid);
+        return -1;
+    }
+    return 0;
+}
