@@ -38,7 +38,8 @@ struct request {
     const struct bbs_route *route;
     struct bbs_buf body;
     int64_t started_ns;
-    int responded; /* a response was queued early (413, timeout) */
+    int responded; /* a response was queued early (413 on Content-Length) */
+    int oversized; /* the body passed the cap while arriving: discarded, 413 at its end */
 };
 
 static int64_t mono_ns(void)
@@ -197,13 +198,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             bbs_log(BBS_LOG_ERROR, "request.read-timeout", "{s:s}", "route", url);
             return MHD_NO; /* close the connection */
         }
-        if ((int64_t)(r->body.len + *upload_data_size) > h->cfg->max_request_body_bytes) {
+        /* A body without Content-Length (chunked) can only be answered once
+         * it has ended (libmicrohttpd queues no response mid-body): past the
+         * cap nothing more is kept, and the read timeout bounds the wait. */
+        if (r->oversized ||
+            (int64_t)(r->body.len + *upload_data_size) > h->cfg->max_request_body_bytes) {
+            r->oversized = 1;
+            bbs_buf_free(&r->body);
             *upload_data_size = 0;
-            return too_large(h, conn, r, url, method);
+            return MHD_YES;
         }
         bbs_buf_append(&r->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (r->oversized) {
+        return too_large(h, conn, r, url, method);
     }
     return dispatch(h, conn, r, url, method);
 }
