@@ -110,4 +110,29 @@ BBS_MUST_CHECK int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const c
 BBS_MUST_CHECK int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,
                                             struct bbs_error *err);
 
+/* ---- evacuation (reference 4) ---- */
+enum bbs_evac_call {
+    BBS_EVAC_CALL_CLAIMED,
+    BBS_EVAC_CALL_CRASHED,
+    BBS_EVAC_CALL_STOPPED,
+    BBS_EVAC_CALL_RUNNING,
+    BBS_EVAC_CALL_REMOVE,
+};
+
+struct bbs_evac_request {
+    enum bbs_evac_call call;
+    struct bbs_start_input in; /* key and instance key always; the rest for RUNNING */
+    const char *reason;        /* CRASHED */
+};
+
+/*
+ * Run one evacuation call as one transaction: lock every row of the index
+ * (and, for RUNNING, the desired LRP), let the core decide (evac.h), apply
+ * the row changes. `*keep` is the keep_container answer (set on failure
+ * too) and `*auction` says a placement request is due for the index.
+ */
+BBS_MUST_CHECK int bbs_store_evacuate(struct bbs_store *st, const struct bbs_evac_request *req,
+                                      int64_t now_ns, int *keep, int *auction,
+                                      struct bbs_error *err);
+
 #endif /* BBS_STORE_H */

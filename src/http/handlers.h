@@ -69,6 +69,14 @@ int bbs_h_fail(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
 int bbs_h_remove(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
 int bbs_h_retire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
 
+/* evacuation (h_evac.c) */
+int bbs_h_evacuate_claimed(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
+int bbs_h_evacuate_crashed(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
+int bbs_h_evacuate_stopped(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
+int bbs_h_evacuate_running_r1(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
+int bbs_h_evacuate_running_r0(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
+int bbs_h_remove_evacuating(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
+
 /* desired LRPs (h_desired.c) */
 int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);
 int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err);

@@ -25,6 +25,13 @@ static const struct bbs_route routes[] = {
     {"/v1/actual_lrps/remove", bbs_h_remove, 0},
     {"/v1/actual_lrps/retire", bbs_h_retire, 0},
 
+    {"/v1/actual_lrps/evacuate_claimed", bbs_h_evacuate_claimed, BBS_ROUTE_KEEP_ON_ERROR},
+    {"/v1/actual_lrps/evacuate_crashed", bbs_h_evacuate_crashed, 0},
+    {"/v1/actual_lrps/evacuate_stopped", bbs_h_evacuate_stopped, 0},
+    {"/v1/actual_lrps/evacuate_running.r1", bbs_h_evacuate_running_r1, BBS_ROUTE_KEEP_ON_ERROR},
+    {"/v1/actual_lrps/evacuate_running", bbs_h_evacuate_running_r0, BBS_ROUTE_KEEP_ON_ERROR},
+    {"/v1/actual_lrps/remove_evacuating", bbs_h_remove_evacuating, 0},
+
     {"/v1/desired_lrp/desire.r2", bbs_h_desire, 0},
     {"/v1/desired_lrp/update", bbs_h_update_desired, 0},
     {"/v1/desired_lrp/remove", bbs_h_remove_desired, 0},

@@ -50,26 +50,19 @@ const struct bbs_stmt bbs_alrp_stmts[] = {
 };
 const size_t bbs_alrp_n_stmts = sizeof(bbs_alrp_stmts) / sizeof(bbs_alrp_stmts[0]);
 
-/* The locked rows of one (guid, index); borrowed from `res`. */
-struct locked_set {
-    PGresult *res;
-    struct bbs_alrp rows[3];
-    struct bbs_alrp_set set;
-};
-
-static void locked_set_clear(struct locked_set *ls)
+void bbs_alrp_unlock(struct bbs_alrp_lock *ls)
 {
     PQclear(ls->res);
     memset(ls, 0, sizeof(*ls));
 }
 
-static int lock_set(PGconn *conn, const char *guid, int32_t index, struct locked_set *ls,
-                    struct bbs_error *err)
+int bbs_alrp_lock(PGconn *conn, const char *guid, int32_t index, struct bbs_alrp_lock *ls,
+                  struct bbs_error *err)
 {
     struct bbs_params p = {0};
     int n;
 
-    locked_set_clear(ls);
+    bbs_alrp_unlock(ls);
     bbs_params_text(&p, guid);
     bbs_params_int4(&p, index);
     ls->res = bbs_exec(conn, "alrp_lock_set", &p, err);
@@ -134,7 +127,7 @@ static int exec_command(PGconn *conn, const char *name, const struct bbs_params 
     return 0;
 }
 
-static int write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
+int bbs_alrp_write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
 {
     struct bbs_params p = {0};
 
@@ -142,7 +135,7 @@ static int write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error
     return exec_command(conn, "alrp_update", &p, NULL, err);
 }
 
-static int write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
+int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
 {
     struct bbs_params p = {0};
     char epoch[37];
@@ -153,8 +146,8 @@ static int write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error
     return exec_command(conn, "alrp_insert", &p, NULL, err);
 }
 
-static int write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
-                        struct bbs_error *err)
+int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
+                          struct bbs_error *err)
 {
     struct bbs_params p = {0};
 
@@ -176,23 +169,23 @@ struct claim_ctx {
 static int claim_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct claim_ctx *c = arg;
-    struct locked_set ls = {0};
+    struct bbs_alrp_lock ls = {0};
     struct bbs_alrp next;
     enum bbs_alrp_write w;
     int rc = -1;
 
-    if (lock_set(conn, c->guid, c->index, &ls, err) != 0) {
+    if (bbs_alrp_lock(conn, c->guid, c->index, &ls, err) != 0) {
         goto out;
     }
     if (bbs_alrp_claim(&ls.set, c->claimer, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+    if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
         goto out;
     }
     rc = 0;
 out:
-    locked_set_clear(&ls);
+    bbs_alrp_unlock(&ls);
     return rc;
 }
 
@@ -215,36 +208,37 @@ struct start_ctx {
 static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct start_ctx *c = arg;
-    struct locked_set ls = {0};
+    struct bbs_alrp_lock ls = {0};
     struct bbs_alrp next;
     enum bbs_alrp_write w;
     int rc = -1;
 
-    if (lock_set(conn, c->in->key.process_guid, c->in->key.index, &ls, err) != 0) {
+    if (bbs_alrp_lock(conn, c->in->key.process_guid, c->in->key.index, &ls, err) != 0) {
         goto out;
     }
     if (bbs_alrp_start(&ls.set, c->in, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+    if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_INSERT && write_insert(conn, &next, err) != 0) {
+    if (w == BBS_ALRP_WRITE_INSERT && bbs_alrp_write_insert(conn, &next, err) != 0) {
         goto out;
     }
     /* The replacement runs: the evacuating and suspect copies go (3.4 step 5).
      * Only after a real start, never after a suspect match. */
     if (!bbs_alrp_start_matches_suspect(&ls.set, &c->in->instance)) {
-        if (ls.set.evacuating != NULL && write_delete(conn, ls.set.evacuating, NULL, err) != 0) {
+        if (ls.set.evacuating != NULL &&
+            bbs_alrp_write_delete(conn, ls.set.evacuating, NULL, err) != 0) {
             goto out;
         }
-        if (ls.set.suspect != NULL && write_delete(conn, ls.set.suspect, NULL, err) != 0) {
+        if (ls.set.suspect != NULL && bbs_alrp_write_delete(conn, ls.set.suspect, NULL, err) != 0) {
             goto out;
         }
     }
     rc = 0;
 out:
-    locked_set_clear(&ls);
+    bbs_alrp_unlock(&ls);
     return rc;
 }
 
@@ -270,28 +264,28 @@ struct crash_ctx {
 static int crash_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct crash_ctx *c = arg;
-    struct locked_set ls = {0};
+    struct bbs_alrp_lock ls = {0};
     struct bbs_alrp next;
     enum bbs_alrp_write w;
     enum bbs_presence target;
     int rc = -1;
 
-    if (lock_set(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
+    if (bbs_alrp_lock(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
         goto out;
     }
     if (bbs_alrp_crash(&ls.set, c->key, c->inst, c->reason, c->trunc, c->now_ns, &next, &w, &target,
                        &c->restart_now, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_DELETE && write_delete(conn, ls.set.suspect, NULL, err) != 0) {
+    if (w == BBS_ALRP_WRITE_DELETE && bbs_alrp_write_delete(conn, ls.set.suspect, NULL, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+    if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
         goto out;
     }
     rc = 0;
 out:
-    locked_set_clear(&ls);
+    bbs_alrp_unlock(&ls);
     return rc;
 }
 
@@ -327,23 +321,23 @@ struct fail_ctx {
 static int fail_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct fail_ctx *c = arg;
-    struct locked_set ls = {0};
+    struct bbs_alrp_lock ls = {0};
     struct bbs_alrp next;
     enum bbs_alrp_write w;
     int rc = -1;
 
-    if (lock_set(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
+    if (bbs_alrp_lock(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
         goto out;
     }
     if (bbs_alrp_fail(&ls.set, c->message, c->trunc, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_UPDATE && write_update(conn, &next, err) != 0) {
+    if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
         goto out;
     }
     rc = 0;
 out:
-    locked_set_clear(&ls);
+    bbs_alrp_unlock(&ls);
     return rc;
 }
 
@@ -376,11 +370,11 @@ struct remove_ctx {
 static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct remove_ctx *c = arg;
-    struct locked_set ls = {0};
+    struct bbs_alrp_lock ls = {0};
     int affected = 0;
     int rc = -1;
 
-    if (lock_set(conn, c->guid, c->index, &ls, err) != 0) {
+    if (bbs_alrp_lock(conn, c->guid, c->index, &ls, err) != 0) {
         goto out;
     }
     if (c->retire) {
@@ -393,7 +387,7 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
     } else if (bbs_alrp_remove(&ls.set, c->inst, err) != 0) {
         goto out;
     }
-    if (write_delete(conn, ls.set.ordinary, &affected, err) != 0) {
+    if (bbs_alrp_write_delete(conn, ls.set.ordinary, &affected, err) != 0) {
         goto out;
     }
     if (affected == 0) {
@@ -402,7 +396,7 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
     }
     rc = 0;
 out:
-    locked_set_clear(&ls);
+    bbs_alrp_unlock(&ls);
     return rc;
 }
 

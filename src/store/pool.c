@@ -63,7 +63,8 @@ static int conn_prepare(PGconn *conn, struct bbs_error *err)
 {
     if (prepare_all(conn, bbs_alrp_stmts, bbs_alrp_n_stmts, err) != 0 ||
         prepare_all(conn, bbs_dlrp_stmts, bbs_dlrp_n_stmts, err) != 0 ||
-        prepare_all(conn, bbs_domain_stmts, bbs_domain_n_stmts, err) != 0) {
+        prepare_all(conn, bbs_domain_stmts, bbs_domain_n_stmts, err) != 0 ||
+        prepare_all(conn, bbs_evac_stmts, bbs_evac_n_stmts, err) != 0) {
         return -1;
     }
     return 0;

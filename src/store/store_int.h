@@ -86,6 +86,26 @@ void bbs_new_epoch(char *out);
     "routable, availability_zone, modification_tag_epoch, modification_tag_index"
 int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *out);
 
+/* The locked rows of one (guid, index); the rows borrow from `res`. */
+struct bbs_alrp_lock {
+    PGresult *res;
+    struct bbs_alrp rows[3];
+    struct bbs_alrp_set set;
+};
+
+/* SELECT ... FOR UPDATE every row of (guid, index) into `ls` (cleared first). */
+int bbs_alrp_lock(PGconn *conn, const char *guid, int32_t index, struct bbs_alrp_lock *ls,
+                  struct bbs_error *err);
+/* Release what bbs_alrp_lock() read (the locks last until COMMIT). */
+void bbs_alrp_unlock(struct bbs_alrp_lock *ls);
+
+/* Write one row by primary key (guid, index, presence). Insert gives it a
+ * fresh epoch; delete reports the rows affected when `affected` is set. */
+int bbs_alrp_write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err);
+int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err);
+int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
+                          struct bbs_error *err);
+
 /* Prepared statement registry entry. */
 struct bbs_stmt {
     const char *name;
@@ -99,5 +119,7 @@ extern const struct bbs_stmt bbs_dlrp_stmts[];
 extern const size_t bbs_dlrp_n_stmts;
 extern const struct bbs_stmt bbs_domain_stmts[];
 extern const size_t bbs_domain_n_stmts;
+extern const struct bbs_stmt bbs_evac_stmts[];
+extern const size_t bbs_evac_n_stmts;
 
 #endif /* BBS_STORE_INT_H */

@@ -1,0 +1,211 @@
+/*
+ * h_evac.c - evacuation handlers (reference 4).
+ *
+ * Each answers EvacuationResponse {error, keep_container} itself, since an
+ * error and keep_container = true travel together; decode and validation
+ * failures keep the container for evacuate_claimed and evacuate_running
+ * (route flag BBS_ROUTE_KEEP_ON_ERROR) and let it go for the others.
+ */
+#include "bbs/codec.h"
+#include "bbs/dlrp_store.h"
+#include "bbs/log.h"
+#include "bbs/pbw.h"
+#include "bbs/validate.h"
+#include "evacuation.pb-c.h"
+#include "handlers.h"
+
+static void answer(struct bbs_buf *out, const struct bbs_error *err, int keep)
+{
+    if (err != NULL) {
+        bbs_codec_put_error(out, err);
+    }
+    bbs_pbw_int64(out, 2, keep ? 1 : 0);
+}
+
+/* Ask for a placement of the index just handed back; failures only logged. */
+static void request_auction(struct bbs_req *req, const struct bbs_alrp_key *key)
+{
+    struct bbs_auction_start start;
+    struct bbs_error err = {0};
+
+    if (bbs_store_dlrp_auction_start(req->ctx->store, req->arena, key->process_guid, &start,
+                                     &err) != 0) {
+        bbs_log(BBS_LOG_ERROR, "evacuation.auction-lookup-failed", "{s:s, s:s}", "process_guid",
+                key->process_guid, "error", err.message);
+        return;
+    }
+    start.indices = &key->index;
+    start.n_indices = 1;
+    bbs_auction_request(req->ctx->auction, &start, 1, req->trace_id);
+}
+
+static int run(struct bbs_req *req, struct bbs_evac_request *er, struct bbs_buf *out)
+{
+    struct bbs_error err = {0};
+    int keep = 0;
+    int auction = 0;
+
+    if (bbs_store_evacuate(req->ctx->store, er, bbs_now_ns(), &keep, &auction, &err) != 0) {
+        bbs_log(BBS_LOG_INFO, "evacuation.failed", "{s:s, s:i, s:s, s:b}", "process_guid",
+                er->in.key.process_guid, "index", er->in.key.index, "error",
+                bbs_error_name(err.type), "keep_container", keep);
+        answer(out, &err, keep);
+        return 0;
+    }
+    if (auction) {
+        request_auction(req, &er->in.key);
+    }
+    answer(out, NULL, keep);
+    return 0;
+}
+
+static void set_keys(struct bbs_evac_request *er, const Models__ActualLRPKey *k,
+                     const Models__ActualLRPInstanceKey *i)
+{
+    er->in.key.process_guid = k->process_guid;
+    er->in.key.index = k->index;
+    er->in.key.domain = k->domain;
+    er->in.instance.instance_guid = i->instance_guid;
+    er->in.instance.cell_id = i->cell_id;
+}
+
+int bbs_h_evacuate_claimed(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__EvacuateClaimedActualLRPRequest *m =
+        (Models__EvacuateClaimedActualLRPRequest *)bbs_codec_decode(
+            req->arena, &models__evacuate_claimed_actual_lrprequest__descriptor, req->body,
+            req->len, err);
+    struct bbs_problems p = {0};
+    struct bbs_evac_request er = {0};
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_evacuate_claimed(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    er.call = BBS_EVAC_CALL_CLAIMED;
+    set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
+    return run(req, &er, out);
+}
+
+int bbs_h_evacuate_crashed(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__EvacuateCrashedActualLRPRequest *m =
+        (Models__EvacuateCrashedActualLRPRequest *)bbs_codec_decode(
+            req->arena, &models__evacuate_crashed_actual_lrprequest__descriptor, req->body,
+            req->len, err);
+    struct bbs_problems p = {0};
+    struct bbs_evac_request er = {0};
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_evacuate_crashed(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    er.call = BBS_EVAC_CALL_CRASHED;
+    set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
+    er.reason = m->error_message;
+    return run(req, &er, out);
+}
+
+int bbs_h_evacuate_stopped(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__EvacuateStoppedActualLRPRequest *m =
+        (Models__EvacuateStoppedActualLRPRequest *)bbs_codec_decode(
+            req->arena, &models__evacuate_stopped_actual_lrprequest__descriptor, req->body,
+            req->len, err);
+    struct bbs_problems p = {0};
+    struct bbs_evac_request er = {0};
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_evacuate_stopped(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    er.call = BBS_EVAC_CALL_STOPPED;
+    set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
+    return run(req, &er, out);
+}
+
+/* `deprecated`: the old route treats internal routes and metric tags as
+ * absent (so an update through it clears them on the evacuating row). */
+static int evacuate_running(struct bbs_req *req, int deprecated, struct bbs_buf *out,
+                            struct bbs_error *err)
+{
+    Models__EvacuateRunningActualLRPRequest *m =
+        (Models__EvacuateRunningActualLRPRequest *)bbs_codec_decode(
+            req->arena, &models__evacuate_running_actual_lrprequest__descriptor, req->body,
+            req->len, err);
+    struct bbs_problems p = {0};
+    struct bbs_evac_request er = {0};
+
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_evacuate_running(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    er.call = BBS_EVAC_CALL_RUNNING;
+    set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
+    er.in.net_info = bbs_codec_net_info(req->arena, m->actual_lrp_net_info);
+    er.in.internal_routes = (struct bbs_blob){NULL, 0, 0};
+    er.in.metric_tags = (struct bbs_blob){NULL, 0, 0};
+    if (!deprecated) {
+        struct bbs_kv *kv = bbs_arena_alloc(req->arena, (m->n_metric_tags + 1) * sizeof(*kv));
+
+        er.in.internal_routes = bbs_codec_internal_routes(req->arena, m->actual_lrp_internal_routes,
+                                                          m->n_actual_lrp_internal_routes, 0);
+        for (size_t i = 0; i < m->n_metric_tags; i++) {
+            kv[i].key = m->metric_tags[i]->key;
+            kv[i].value = m->metric_tags[i]->value;
+        }
+        er.in.metric_tags = bbs_codec_string_map(req->arena, kv, m->n_metric_tags, 0);
+    }
+    /* Routable unset means true (quirk 2). */
+    er.in.routable = m->optional_routable_case !=
+                         MODELS__EVACUATE_RUNNING_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
+                     m->routable;
+    er.in.availability_zone = m->availability_zone;
+    return run(req, &er, out);
+}
+
+int bbs_h_evacuate_running_r1(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return evacuate_running(req, 0, out, err);
+}
+
+int bbs_h_evacuate_running_r0(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    return evacuate_running(req, 1, out, err);
+}
+
+int bbs_h_remove_evacuating(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+{
+    Models__RemoveEvacuatingActualLRPRequest *m =
+        (Models__RemoveEvacuatingActualLRPRequest *)bbs_codec_decode(
+            req->arena, &models__remove_evacuating_actual_lrprequest__descriptor, req->body,
+            req->len, err);
+    struct bbs_problems p = {0};
+    struct bbs_evac_request er = {0};
+    int keep = 0;
+    int auction = 0;
+
+    (void)out;
+    if (m == NULL) {
+        return -1;
+    }
+    if (bbs_validate_remove_evacuating(m, &p) > 0) {
+        bbs_invalid(err, p.text);
+        return -1;
+    }
+    er.call = BBS_EVAC_CALL_REMOVE;
+    set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
+    return bbs_store_evacuate(req->ctx->store, &er, bbs_now_ns(), &keep, &auction, err);
+}

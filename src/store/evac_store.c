@@ -1,0 +1,181 @@
+/*
+ * evac_store.c - evacuation calls as single transactions (reference 4).
+ *
+ * Every row of (guid, index) is locked with one SELECT ... FOR UPDATE; for
+ * evacuate_running the desired LRP row is locked too (so RECREATE hands
+ * back one instance at a time even when cells race) and its RUNNING
+ * ordinary rows are counted. The core (evac.c) decides; this file writes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbs/evac.h"
+#include "store_int.h"
+
+const struct bbs_stmt bbs_evac_stmts[] = {
+    {"evac_lock_desired", "SELECT update_strategy, instances FROM desired_lrps"
+                          " WHERE process_guid = $1::text FOR UPDATE"},
+    {"evac_count_running", "SELECT count(*)::int4 FROM actual_lrps WHERE process_guid = $1::text"
+                           " AND presence = 0 AND state = 'RUNNING'"},
+};
+const size_t bbs_evac_n_stmts = sizeof(bbs_evac_stmts) / sizeof(bbs_evac_stmts[0]);
+
+struct evac_ctx {
+    const struct bbs_evac_request *req;
+    int64_t now_ns;
+    int decided; /* the failure came while writing the decision */
+    int keep;
+    int auction;
+    char trunc[BBS_REASON_MAX + 1];
+};
+
+static int load_desired(PGconn *conn, const char *guid, struct bbs_evac_desired *out,
+                        struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    memset(out, 0, sizeof(*out));
+    bbs_params_text(&p, guid);
+    res = bbs_exec(conn, "evac_lock_desired", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) == 1) {
+        out->found = 1;
+        out->recreate = bbs_get_int4(res, 0, 0) == 1;
+        out->instances = bbs_get_int4(res, 0, 1);
+    }
+    PQclear(res);
+    if (!out->found || !out->recreate) {
+        return 0;
+    }
+    res = bbs_exec(conn, "evac_count_running", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    out->running = bbs_get_int4(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+static int decide(struct evac_ctx *c, const struct bbs_alrp_set *set,
+                  const struct bbs_evac_desired *desired, struct bbs_evac_decision *d,
+                  struct bbs_error *err)
+{
+    const struct bbs_evac_request *r = c->req;
+
+    switch (r->call) {
+    case BBS_EVAC_CALL_CLAIMED:
+        return bbs_evac_claimed(set, &r->in.instance, c->now_ns, d, err);
+    case BBS_EVAC_CALL_CRASHED:
+        return bbs_evac_crashed(set, &r->in.instance, r->reason, c->trunc, c->now_ns, d, err);
+    case BBS_EVAC_CALL_STOPPED:
+        return bbs_evac_stopped(set, &r->in.instance, d, err);
+    case BBS_EVAC_CALL_RUNNING:
+        return bbs_evac_running(set, &r->in, desired, c->now_ns, d, err);
+    case BBS_EVAC_CALL_REMOVE:
+        return bbs_evac_remove(set, &r->in.instance, d, err);
+    }
+    bbs_error_setf(err, BBS_ERR_UNKNOWN, "unknown evacuation call");
+    return -1;
+}
+
+static int apply(PGconn *conn, const struct bbs_alrp_set *set, const struct bbs_evac_decision *d,
+                 struct bbs_error *err)
+{
+    if (d->delete_evacuating && set->evacuating != NULL &&
+        bbs_alrp_write_delete(conn, set->evacuating, NULL, err) != 0) {
+        return -1;
+    }
+    if (d->delete_suspect && set->suspect != NULL &&
+        bbs_alrp_write_delete(conn, set->suspect, NULL, err) != 0) {
+        return -1;
+    }
+    if (d->delete_ordinary && set->ordinary != NULL) {
+        int affected = 0;
+
+        if (bbs_alrp_write_delete(conn, set->ordinary, &affected, err) != 0) {
+            return -1;
+        }
+        if (affected == 0) {
+            bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+            return -1;
+        }
+    }
+    if (d->evac_write == BBS_ALRP_WRITE_INSERT && bbs_alrp_write_insert(conn, &d->evac, err) != 0) {
+        return -1;
+    }
+    if (d->evac_write == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &d->evac, err) != 0) {
+        return -1;
+    }
+    if (d->ordinary_write == BBS_ALRP_WRITE_UPDATE &&
+        bbs_alrp_write_update(conn, &d->ordinary, err) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* keep_container for a database failure (4.1-4.4): evacuate_running and a
+ * failed unclaim in evacuate_claimed keep it; the others let it go. */
+static int keep_on_db_error(const struct evac_ctx *c)
+{
+    if (c->req->call == BBS_EVAC_CALL_RUNNING) {
+        return 1;
+    }
+    return c->req->call == BBS_EVAC_CALL_CLAIMED && c->decided;
+}
+
+static int evac_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct evac_ctx *c = arg;
+    struct bbs_alrp_lock lk = {0};
+    struct bbs_evac_desired desired = {0};
+    struct bbs_evac_decision d;
+    int rc = -1;
+
+    c->decided = 0;
+    c->keep = keep_on_db_error(c);
+    c->auction = 0;
+    if (bbs_alrp_lock(conn, c->req->in.key.process_guid, c->req->in.key.index, &lk, err) != 0) {
+        goto out;
+    }
+    if (c->req->call == BBS_EVAC_CALL_RUNNING &&
+        load_desired(conn, c->req->in.key.process_guid, &desired, err) != 0) {
+        goto out;
+    }
+    if (decide(c, &lk.set, &desired, &d, err) != 0) {
+        c->keep = d.keep;
+        goto out;
+    }
+    c->decided = 1;
+    c->keep = keep_on_db_error(c);
+    if (apply(conn, &lk.set, &d, err) != 0) {
+        goto out;
+    }
+    c->keep = d.keep;
+    c->auction = d.auction;
+    rc = 0;
+out:
+    bbs_alrp_unlock(&lk);
+    return rc;
+}
+
+int bbs_store_evacuate(struct bbs_store *st, const struct bbs_evac_request *req, int64_t now_ns,
+                       int *keep, int *auction, struct bbs_error *err)
+{
+    struct evac_ctx *c = calloc(1, sizeof(*c));
+    int rc;
+
+    if (c == NULL) {
+        abort();
+    }
+    c->req = req;
+    c->now_ns = now_ns;
+    c->keep = keep_on_db_error(c);
+    rc = bbs_store_tx(st, evac_tx, c, err);
+    *keep = c->keep;
+    *auction = rc == 0 && c->auction;
+    free(c);
+    return rc;
+}
