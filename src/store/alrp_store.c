@@ -44,6 +44,9 @@ const struct bbs_stmt bbs_alrp_stmts[] = {
      " ''::bytea, false, gen_random_uuid()::text, 0"
      " FROM generate_series($3::int4, $4::int4 - 1) AS g"
      " ON CONFLICT DO NOTHING RETURNING instance_index"},
+    {"alrp_delete_match", "DELETE FROM actual_lrps WHERE process_guid = $1::text"
+                          " AND instance_index = $2::int4 AND presence = $3::int4"
+                          " AND instance_guid = $4::text AND cell_id = $5::text"},
     {"alrp_stop_from", "DELETE FROM actual_lrps WHERE process_guid = $1::text"
                        " AND instance_index >= $2::int4 AND presence = 0"
                        " AND state IN ('UNCLAIMED', 'CRASHED')"},
@@ -200,10 +203,30 @@ int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
 
 /* ---- start ---- */
 
+/* An evacuating or suspect copy seen by start, to delete after the commit. */
+struct start_copy {
+    int present;
+    enum bbs_presence presence;
+    char instance_guid[1024];
+    char cell_id[1024];
+};
+
 struct start_ctx {
     const struct bbs_start_input *in;
     int64_t now_ns;
+    struct start_copy copies[2];
 };
+
+static void remember_copy(struct start_copy *copy, const struct bbs_alrp *row)
+{
+    copy->present = row != NULL;
+    if (row != NULL) {
+        copy->presence = row->presence;
+        snprintf(copy->instance_guid, sizeof(copy->instance_guid), "%s",
+                 row->instance.instance_guid);
+        snprintf(copy->cell_id, sizeof(copy->cell_id), "%s", row->instance.cell_id);
+    }
+}
 
 static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
@@ -213,6 +236,7 @@ static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
     enum bbs_alrp_write w;
     int rc = -1;
 
+    memset(c->copies, 0, sizeof(c->copies));
     if (bbs_alrp_lock(conn, c->in->key.process_guid, c->in->key.index, &ls, err) != 0) {
         goto out;
     }
@@ -225,16 +249,11 @@ static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (w == BBS_ALRP_WRITE_INSERT && bbs_alrp_write_insert(conn, &next, err) != 0) {
         goto out;
     }
-    /* The replacement runs: the evacuating and suspect copies go (3.4 step 5).
-     * Only after a real start, never after a suspect match. */
+    /* After a real start (not a suspect match) the evacuating and suspect
+     * copies go, once this commit is done (3.4 step 5). */
     if (!bbs_alrp_start_matches_suspect(&ls.set, &c->in->instance)) {
-        if (ls.set.evacuating != NULL &&
-            bbs_alrp_write_delete(conn, ls.set.evacuating, NULL, err) != 0) {
-            goto out;
-        }
-        if (ls.set.suspect != NULL && bbs_alrp_write_delete(conn, ls.set.suspect, NULL, err) != 0) {
-            goto out;
-        }
+        remember_copy(&c->copies[0], ls.set.evacuating);
+        remember_copy(&c->copies[1], ls.set.suspect);
     }
     rc = 0;
 out:
@@ -242,12 +261,50 @@ out:
     return rc;
 }
 
+struct copy_delete_ctx {
+    const struct bbs_start_input *in;
+    const struct start_copy *copy;
+};
+
+static int copy_delete_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct copy_delete_ctx *c = arg;
+    struct bbs_params p = {0};
+
+    bbs_params_text(&p, c->in->key.process_guid);
+    bbs_params_int4(&p, c->in->key.index);
+    bbs_params_int4(&p, (int32_t)c->copy->presence);
+    bbs_params_text(&p, c->copy->instance_guid);
+    bbs_params_text(&p, c->copy->cell_id);
+    return exec_command(conn, "alrp_delete_match", &p, NULL, err);
+}
+
 int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in, int64_t now_ns,
                          struct bbs_error *err)
 {
-    struct start_ctx c = {in, now_ns};
+    struct start_ctx *c = calloc(1, sizeof(*c));
+    int rc;
 
-    return bbs_store_tx(st, start_tx, &c, err);
+    if (c == NULL) {
+        abort();
+    }
+    c->in = in;
+    c->now_ns = now_ns;
+    rc = bbs_store_tx(st, start_tx, c, err);
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        struct copy_delete_ctx d = {in, &c->copies[i]};
+        struct bbs_error derr = {0};
+
+        /* Matching the copy's own instance key; a failure is only logged:
+         * the start itself is committed (upstream does the same). */
+        if (c->copies[i].present && bbs_store_run(st, copy_delete_tx, &d, &derr) != 0) {
+            bbs_log(BBS_LOG_ERROR, "start.remove-copy-failed", "{s:s, s:i, s:i, s:s}",
+                    "process_guid", in->key.process_guid, "index", in->key.index, "presence",
+                    (int)c->copies[i].presence, "error", derr.message);
+        }
+    }
+    free(c);
+    return rc;
 }
 
 /* ---- crash ---- */

@@ -23,7 +23,7 @@ const size_t bbs_evac_n_stmts = sizeof(bbs_evac_stmts) / sizeof(bbs_evac_stmts[0
 struct evac_ctx {
     const struct bbs_evac_request *req;
     int64_t now_ns;
-    int decided; /* the failure came while writing the decision */
+    int swallow; /* the failure is answered as success (keep = false) */
     int keep;
     int auction;
     char trunc[BBS_REASON_MAX + 1];
@@ -81,17 +81,28 @@ static int decide(struct evac_ctx *c, const struct bbs_alrp_set *set,
     return -1;
 }
 
+/* Which write of a decision failed: the answer depends on it (4.1-4.4). */
+enum evac_step {
+    STEP_NONE,
+    STEP_DELETE_EVACUATING,
+    STEP_DELETE_SUSPECT,
+    STEP_OTHER, /* the ordinary row, or the evacuating row's insert/update */
+};
+
 static int apply(PGconn *conn, const struct bbs_alrp_set *set, const struct bbs_evac_decision *d,
-                 struct bbs_error *err)
+                 enum evac_step *failed, struct bbs_error *err)
 {
+    *failed = STEP_DELETE_EVACUATING;
     if (d->delete_evacuating && set->evacuating != NULL &&
         bbs_alrp_write_delete(conn, set->evacuating, NULL, err) != 0) {
         return -1;
     }
+    *failed = STEP_DELETE_SUSPECT;
     if (d->delete_suspect && set->suspect != NULL &&
         bbs_alrp_write_delete(conn, set->suspect, NULL, err) != 0) {
         return -1;
     }
+    *failed = STEP_OTHER;
     if (d->delete_ordinary && set->ordinary != NULL) {
         int affected = 0;
 
@@ -113,17 +124,39 @@ static int apply(PGconn *conn, const struct bbs_alrp_set *set, const struct bbs_
         bbs_alrp_write_update(conn, &d->ordinary, err) != 0) {
         return -1;
     }
+    *failed = STEP_NONE;
     return 0;
 }
 
-/* keep_container for a database failure (4.1-4.4): evacuate_running and a
- * failed unclaim in evacuate_claimed keep it; the others let it go. */
-static int keep_on_db_error(const struct evac_ctx *c)
+/*
+ * The answer to a write that failed. Removing an evacuating row reports
+ * any failure as ActualLRPCannotBeRemoved, which evacuate_running turns
+ * into "drop the container" (`*swallow`). Otherwise the container is kept
+ * when evacuate_running failed, or evacuate_claimed failed to unclaim.
+ */
+static void failed_write(const struct evac_ctx *c, enum evac_step step, int *keep, int *swallow,
+                         struct bbs_error *err)
 {
-    if (c->req->call == BBS_EVAC_CALL_RUNNING) {
-        return 1;
+    enum bbs_evac_call call = c->req->call;
+
+    *swallow = 0;
+    if (step == STEP_DELETE_EVACUATING) {
+        bbs_error_set(err, BBS_ERR_ACTUAL_LRP_CANNOT_BE_REMOVED);
+        *keep = 0;
+        *swallow = call == BBS_EVAC_CALL_RUNNING;
+        return;
     }
-    return c->req->call == BBS_EVAC_CALL_CLAIMED && c->decided;
+    if (step == STEP_DELETE_SUSPECT) {
+        *keep = call == BBS_EVAC_CALL_RUNNING;
+        return;
+    }
+    *keep = call == BBS_EVAC_CALL_RUNNING || call == BBS_EVAC_CALL_CLAIMED;
+}
+
+/* keep_container when reading the rows fails: only evacuate_running keeps. */
+static int keep_on_read_error(const struct evac_ctx *c)
+{
+    return c->req->call == BBS_EVAC_CALL_RUNNING;
 }
 
 static int evac_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -132,11 +165,12 @@ static int evac_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct bbs_alrp_lock lk = {0};
     struct bbs_evac_desired desired = {0};
     struct bbs_evac_decision d;
+    enum evac_step step;
     int rc = -1;
 
-    c->decided = 0;
-    c->keep = keep_on_db_error(c);
+    c->keep = keep_on_read_error(c);
     c->auction = 0;
+    c->swallow = 0;
     if (bbs_alrp_lock(conn, c->req->in.key.process_guid, c->req->in.key.index, &lk, err) != 0) {
         goto out;
     }
@@ -148,9 +182,8 @@ static int evac_tx(PGconn *conn, void *arg, struct bbs_error *err)
         c->keep = d.keep;
         goto out;
     }
-    c->decided = 1;
-    c->keep = keep_on_db_error(c);
-    if (apply(conn, &lk.set, &d, err) != 0) {
+    if (apply(conn, &lk.set, &d, &step, err) != 0) {
+        failed_write(c, step, &c->keep, &c->swallow, err);
         goto out;
     }
     c->keep = d.keep;
@@ -172,8 +205,11 @@ int bbs_store_evacuate(struct bbs_store *st, const struct bbs_evac_request *req,
     }
     c->req = req;
     c->now_ns = now_ns;
-    c->keep = keep_on_db_error(c);
+    c->keep = keep_on_read_error(c);
     rc = bbs_store_tx(st, evac_tx, c, err);
+    if (rc != 0 && c->swallow) {
+        rc = 0; /* the transaction rolled back; nothing changed */
+    }
     *keep = c->keep;
     *auction = rc == 0 && c->auction;
     free(c);

@@ -66,6 +66,20 @@ static struct {
     unsigned long uniq;
 } g = {.as = {.mu = PTHREAD_MUTEX_INITIALIZER}};
 
+/*
+ * Server variants (the it_server_config / it_tls_client section at the end
+ * of this file). All zero: the harness behaves exactly as without them.
+ */
+static struct {
+    json_t *extra_config; /* merged into the next config file */
+    int no_valgrind;
+    int tls;
+    char ca_file[512];
+    char cert_file[512];
+    char key_file[512];
+    int health_port;
+} gx;
+
 /* ---- small utilities ------------------------------------------------------------------- */
 
 struct it_buf {
@@ -745,6 +759,13 @@ int it_client_request(struct it_client *c, const char *method, const char *path,
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, g.valgrind ? 180000L : 30000L);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, cerr);
+    if (gx.tls) {
+        curl_easy_setopt(c->h, CURLOPT_CAINFO, gx.ca_file);
+        if (gx.cert_file[0] != '\0') {
+            curl_easy_setopt(c->h, CURLOPT_SSLCERT, gx.cert_file);
+            curl_easy_setopt(c->h, CURLOPT_SSLKEY, gx.key_file);
+        }
+    }
     curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
@@ -1540,6 +1561,9 @@ static int write_config(int port, int health_port, const struct it_server_opts *
         json_object_set_new(cfg, "max_request_body_bytes",
                             json_integer((json_int_t)opts->max_request_body_bytes));
     }
+    if (gx.extra_config != NULL) {
+        json_object_update(cfg, gx.extra_config);
+    }
     rc = json_dump_file(cfg, g.config_path, JSON_INDENT(2));
     json_decref(cfg);
     if (rc != 0) {
@@ -1646,7 +1670,7 @@ int it_server_start(const char *name, const struct it_server_opts *opts)
     int attempt;
 
     snprintf(g.name, sizeof(g.name), "%s", name);
-    g.valgrind = vg != NULL && strcmp(vg, "1") == 0;
+    g.valgrind = vg != NULL && strcmp(vg, "1") == 0 && !gx.no_valgrind;
     g.failed = 0;
     /* curl's global init is not thread-safe: do it before any worker thread exists */
     curl_global_init(CURL_GLOBAL_ALL);
@@ -1670,7 +1694,9 @@ int it_server_start(const char *name, const struct it_server_opts *opts)
             continue;
         }
         g.port = port;
-        snprintf(g.base_url, sizeof(g.base_url), "http://127.0.0.1:%d", port);
+        gx.health_port = health;
+        snprintf(g.base_url, sizeof(g.base_url), "%s://127.0.0.1:%d", gx.tls ? "https" : "http",
+                 port);
         if (write_config(port, health, opts) != 0 || spawn_server() != 0) {
             goto fail;
         }
@@ -1782,4 +1808,135 @@ int it_main_exit(int rc)
     }
     curl_global_cleanup();
     return 0;
+}
+
+/* ---- direct database access (test set-up only) ------------------------------------------- */
+
+const char *it_db_conninfo(void)
+{
+    return g.db_conninfo;
+}
+
+int it_db_exec(const char *sql, int n, const char *const *params)
+{
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    ExecStatusType st;
+    int rc = -1;
+
+    if (g.db_conninfo == NULL) {
+        fprintf(stderr, "harness: it_db_exec without a test database\n");
+        return -1;
+    }
+    conn = PQconnectdb(g.db_conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "harness: cannot connect to %s: %s\n", g.dbname, PQerrorMessage(conn));
+        goto out;
+    }
+    res = n > 0 ? PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0) : PQexec(conn, sql);
+    st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK) {
+        rc = PQntuples(res);
+    } else if (st == PGRES_COMMAND_OK) {
+        rc = atoi(PQcmdTuples(res));
+    } else {
+        fprintf(stderr, "harness: %s: %s\n", sql, PQerrorMessage(conn));
+    }
+out:
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
+
+/* ---- server variants and process control ---------------------------------------------- */
+
+void it_server_config(json_t *extra)
+{
+    gx.extra_config = extra;
+}
+
+void it_server_no_valgrind(int on)
+{
+    gx.no_valgrind = on;
+}
+
+void it_tls_client(const char *ca_file, const char *cert_file, const char *key_file)
+{
+    gx.tls = ca_file != NULL;
+    snprintf(gx.ca_file, sizeof(gx.ca_file), "%s", ca_file != NULL ? ca_file : "");
+    snprintf(gx.cert_file, sizeof(gx.cert_file), "%s", cert_file != NULL ? cert_file : "");
+    snprintf(gx.key_file, sizeof(gx.key_file), "%s", key_file != NULL ? key_file : "");
+}
+
+int it_server_port(void)
+{
+    return g.pid > 0 ? g.port : 0;
+}
+
+int it_health_port(void)
+{
+    return g.pid > 0 ? gx.health_port : 0;
+}
+
+int it_server_pid(void)
+{
+    return (int)g.pid;
+}
+
+int it_server_wait_exit(int timeout_ms, int *status)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+
+    if (g.pid <= 0) {
+        return -1;
+    }
+    for (;;) {
+        pid_t w = waitpid(g.pid, status, WNOHANG);
+
+        if (w == g.pid) {
+            g.pid = 0;
+            return 0;
+        }
+        if (mono_ms() >= deadline) {
+            return -1;
+        }
+        it_sleep_ms(20);
+    }
+}
+
+char *it_server_log(void)
+{
+    return g.log_path[0] != '\0' ? read_file(g.log_path, NULL) : NULL;
+}
+
+int it_run(const char *const *argv, const char *log_path)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int status = 0;
+    int rc;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log_path != NULL ? log_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addclose(&fa, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fprintf(stderr, "harness: cannot run %s: %s\n", argv[0], strerror(rc));
+        return -1;
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int64_t it_mono_ms(void)
+{
+    return mono_ms();
 }

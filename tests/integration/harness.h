@@ -322,4 +322,72 @@ int it_pb_diff(const ProtobufCMessage *a, const ProtobufCMessage *b, const char 
 /* Find a string map entry value in a generated map array (entries with char *key). */
 const char *it_map_str(void *const *entries, size_t n, const char *key);
 
+/* ---- direct database access (test set-up only) ------------------------------------------- */
+
+/*
+ * The conninfo (key=value text) of this group's own database, or NULL while
+ * no server runs. Only for setting up states that no API call can reach
+ * (e.g. SUSPECT rows, which only convergence creates, or fault-injection
+ * triggers); results are still observed through the API.
+ */
+const char *it_db_conninfo(void);
+
+/*
+ * Run `sql` on the group's database over a fresh connection. With n > 0 it
+ * is one statement with text parameters $1..$n; with n == 0 it may be
+ * several statements (PQexec). Returns the number of rows affected or
+ * returned by the (last) statement, or -1 after printing the error. Never
+ * asserts; safe in worker threads.
+ */
+int it_db_exec(const char *sql, int n, const char *const *params);
+
+/* ---- server variants and process control ---------------------------------------------- */
+
+/*
+ * Extra top-level keys for the config file of the next it_server_start (a
+ * JSON object; its keys replace those the harness writes). Borrowed until
+ * it_server_config(NULL). Default none.
+ */
+void it_server_config(json_t *extra);
+
+/* Run the next server without valgrind even under BBS_VALGRIND=1 (timing-bound tests). */
+void it_server_no_valgrind(int on);
+
+/*
+ * Talk TLS to the next server: the base URL becomes https://127.0.0.1:PORT,
+ * every it_client (and the start-up readiness check) verifies the server
+ * against `ca_file` and presents `cert_file` / `key_file` (both NULL: no
+ * client certificate). Paths are copied. it_tls_client(NULL, NULL, NULL)
+ * goes back to plain HTTP.
+ */
+void it_tls_client(const char *ca_file, const char *cert_file, const char *key_file);
+
+/* API and health ports of the running server (0 when none). */
+int it_server_port(void);
+int it_health_port(void);
+
+/* Process id of the running server (0 when none), e.g. to signal it. */
+int it_server_pid(void);
+
+/*
+ * Wait up to `timeout_ms` for the server to exit (after the test signalled
+ * it). On exit returns 0 with the waitpid status in `*status`, and the
+ * harness forgets the process (it_server_stop then only cleans up); -1 if
+ * it is still running. Never asserts.
+ */
+int it_server_wait_exit(int timeout_ms, int *status);
+
+/* The server log so far: malloc'd, NUL-terminated (free it); NULL when none. */
+char *it_server_log(void);
+
+/*
+ * Run `argv` (argv[0] searched in PATH) with stdout and stderr appended to
+ * `log_path` (NULL: /dev/null); returns its exit status, or -1 if it could
+ * not be run or was killed. For test set-up (openssl, pg_ctl scripts).
+ */
+int it_run(const char *const *argv, const char *log_path);
+
+/* Milliseconds on the monotonic clock. */
+int64_t it_mono_ms(void);
+
 #endif /* BBS_IT_HARNESS_H */
