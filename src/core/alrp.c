@@ -209,7 +209,8 @@ int bbs_alrp_crash(const struct bbs_alrp_set *set, const struct bbs_alrp_key *ke
         return -1;
     }
     /* Healthy for longer than the reset window: the count starts over. */
-    if (cur->state == BBS_ALRP_RUNNING && now_ns - cur->since_ns > BBS_CRASH_RESET_WINDOW_NS) {
+    if (cur->state == BBS_ALRP_RUNNING && now_ns > cur->since_ns &&
+        (uint64_t)now_ns - (uint64_t)cur->since_ns > (uint64_t)BBS_CRASH_RESET_WINDOW_NS) {
         count = 1;
     } else {
         count = cur->crash_count == INT32_MAX ? INT32_MAX : cur->crash_count + 1;
@@ -318,7 +319,9 @@ int bbs_crash_should_restart(int64_t now_ns, int64_t crashed_at_ns, int32_t coun
     if (count >= BBS_CRASH_MAX_RESTART_ATTEMPTS) {
         return 0;
     }
-    return crashed_at_ns + bbs_crash_backoff_ns(count) <= now_ns;
+    /* crashed_at + backoff <= now, without overflowing at the extremes */
+    return now_ns >= crashed_at_ns &&
+           (uint64_t)now_ns - (uint64_t)crashed_at_ns >= (uint64_t)bbs_crash_backoff_ns(count);
 }
 
 const char *bbs_reason_truncate(const char *s, char *buf)

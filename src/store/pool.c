@@ -119,10 +119,18 @@ static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
     while (st->n_idle == 0 && st->n_open >= st->max_conns) {
         pthread_cond_wait(&st->cv, &st->mu);
     }
-    if (st->n_idle > 0) {
+    /* An idle connection may have died with its server (a restart): read
+     * what is pending without blocking, and drop it if the server said
+     * goodbye, rather than spending a retry on it. */
+    while (st->n_idle > 0) {
         conn = st->idle[--st->n_idle];
-        pthread_mutex_unlock(&st->mu);
-        return conn;
+        if (PQconsumeInput(conn) != 0 && PQstatus(conn) == CONNECTION_OK) {
+            pthread_mutex_unlock(&st->mu);
+            return conn;
+        }
+        PQfinish(conn);
+        conn = NULL;
+        st->n_open--;
     }
     st->n_open++;
     pthread_mutex_unlock(&st->mu);

@@ -511,6 +511,34 @@ static void test_truncate_lengths(void **state)
     }
 }
 
+/* Clock extremes must not overflow (found by fuzz_decode; UBSan traps). */
+static void test_clock_extremes_do_not_overflow(void **state)
+{
+    struct bbs_alrp cur = make_row(BBS_ALRP_RUNNING, &CELL_A);
+    struct bbs_alrp_set set = {&cur, NULL, NULL};
+    struct bbs_alrp next;
+    struct bbs_error err = {0};
+    enum bbs_alrp_write w;
+    enum bbs_presence target;
+    char buf[BBS_REASON_MAX + 1];
+    int restart;
+
+    (void)state;
+    assert_int_equal(bbs_crash_should_restart(INT64_MIN, INT64_MAX, 5), 0);
+    assert_int_equal(bbs_crash_should_restart(INT64_MAX, INT64_MIN, 5), 1);
+    cur.since_ns = INT64_MAX;
+    cur.crash_count = 4;
+    assert_int_equal(bbs_alrp_crash(&set, &cur.key, &CELL_A, "", buf, INT64_MIN, &next, &w, &target,
+                                    &restart, &err),
+                     0);
+    assert_int_equal(next.crash_count, 5);
+    cur.since_ns = INT64_MIN;
+    assert_int_equal(bbs_alrp_crash(&set, &cur.key, &CELL_A, "", buf, INT64_MAX, &next, &w, &target,
+                                    &restart, &err),
+                     0);
+    assert_int_equal(next.crash_count, 1);
+}
+
 static void test_truncate_utf8_boundary(void **state)
 {
     static char in[2000];
@@ -564,5 +592,6 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unclaim_rules);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_truncate_lengths);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_truncate_utf8_boundary);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_clock_extremes_do_not_overflow);
     return _cmocka_run_group_tests("alrp", tests, n, NULL, NULL);
 }
