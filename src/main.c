@@ -8,6 +8,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -40,9 +41,12 @@ int main(int argc, char **argv)
     struct bbs_store *store = NULL;
     struct bbs_auction *auction = NULL;
     struct bbs_http *http = NULL;
+    struct bbs_http_tls *tls = NULL;
+    struct bbs_health *health = NULL;
     struct bbs_ctx ctx;
     struct sigaction sa;
     char conninfo[1024];
+    char seconds[32];
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -56,6 +60,12 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
         return 2;
     }
+    /* The TLS files are part of the config: a bad one is exit status 2 too. */
+    if (bbs_http_tls_load(&cfg, &tls, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+        bbs_config_clear(&cfg);
+        return 2;
+    }
     bbs_log_set_level((enum bbs_log_level)bbs_log_parse_level(cfg.log_level));
 
     memset(&sa, 0, sizeof(sa));
@@ -63,6 +73,20 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* libpq reads PGCONNECT_TIMEOUT for every connection whose conninfo
+     * sets no connect_timeout: an unreachable database fails a request
+     * instead of holding it (set before any thread starts). */
+    snprintf(seconds, sizeof(seconds), "%lld",
+             (long long)((cfg.database_connect_timeout_ns + 999999999) / 1000000000));
+    setenv("PGCONNECT_TIMEOUT", seconds, 1);
+
+    /* Up first and down last: monitors see the process alive throughout. */
+    health = bbs_health_start(&cfg, &err);
+    if (health == NULL) {
+        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
 
     if (cfg.database_connection_string[0] == '\0') {
         if (bbs_pgembed_start(cfg.data_dir, cfg.postgres_bin_dir, &pg, conninfo, sizeof(conninfo),
@@ -91,12 +115,20 @@ int main(int argc, char **argv)
     ctx.store = store;
     ctx.auction = auction;
     ctx.cfg = &cfg;
-    http = bbs_http_start(&cfg, &ctx, &err);
+    /* Said before the listener opens, so it is in the log before any client is served. */
+    if (tls == NULL) {
+        bbs_log(BBS_LOG_ERROR, "tls.disabled", "{s:s, s:s}", "listen_address", cfg.listen_address,
+                "warning",
+                "require_ssl is false: the API is served over plain HTTP to any client; set "
+                "require_ssl, ca_file, cert_file and key_file for mutual TLS");
+    }
+    http = bbs_http_start(&cfg, &ctx, tls, &err);
     if (http == NULL) {
         bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
         goto out;
     }
-    bbs_log(BBS_LOG_INFO, "started", "{s:s}", "listen_address", cfg.listen_address);
+    bbs_log(BBS_LOG_INFO, "started", "{s:s, s:s, s:b}", "listen_address", cfg.listen_address,
+            "health_address", cfg.health_address, "tls", tls != NULL);
 
     while (!stop_signal && !bbs_http_unrecoverable(http)) {
         struct timespec ts = {0, 50 * 1000000L};
@@ -111,6 +143,8 @@ out:
     bbs_auction_free(auction);
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
+    bbs_health_stop(health);
+    bbs_http_tls_free(tls);
     bbs_config_clear(&cfg);
     if (rc == 0) {
         bbs_log(BBS_LOG_INFO, "exited", NULL);

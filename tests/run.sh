@@ -4,9 +4,12 @@
 #   1. tests/deps.sh (installs packages when root, else checks them)
 #   2. clang-format --dry-run -Werror over src/ include/ tests/
 #   3. build-test/asan:     -DBBS_SANITIZE=ON,  ctest -L unit
-#   4. build-test/valgrind: no sanitizers,      ctest -L integration with
+#   4. build-test/fuzz:     clang + libFuzzer,  tests/fuzz/run.sh for
+#      $BBS_CI_FUZZ_SECONDS (default 20) per target (the committed corpus
+#      and past findings also replay as unit tests in step 3)
+#   5. build-test/valgrind: no sanitizers,      ctest -L integration with
 #      BBS_VALGRIND=1 (the harness runs the server under valgrind; ASan and
-#      valgrind do not mix, hence two trees)
+#      valgrind do not mix, hence separate trees)
 #
 # Every step runs even if an earlier one failed, so one run shows all the
 # problems. Exits non-zero on any failure; the last line is
@@ -86,6 +89,20 @@ fi
 echo "== unit tests (ASan + UBSan)"
 if build build-test/asan -DBBS_SANITIZE=ON; then
     run_ctest build-test/asan unit -j"$JOBS"
+fi
+
+echo "== fuzzing (libFuzzer, ${BBS_CI_FUZZ_SECONDS:-20} s per target)"
+mkdir -p build-test
+BBS_FUZZ_BUILD=build-test/fuzz tests/fuzz/run.sh "${BBS_CI_FUZZ_SECONDS:-20}" 2>&1 |
+    tee build-test/fuzz.log
+fuzz_rc=${PIPESTATUS[0]}
+fuzz_summary=$(tail -n 1 build-test/fuzz.log)
+if [[ $fuzz_summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+fi
+if [ "$fuzz_rc" -ne 0 ]; then
+    fail_step "tests/fuzz/run.sh (findings in build-test/fuzz/findings/)"
 fi
 
 echo "== integration tests (server under valgrind)"

@@ -32,6 +32,12 @@ struct bbs_config {
     char *postgres_bin_dir; /* "" = find initdb/pg_ctl under /usr/lib/postgresql */
     char *migrations_dir;
     int database_retries; /* attempts for a transaction hitting 40001/40P01/lost connection */
+    int64_t database_connect_timeout_ns; /* libpq connect_timeout unless the conninfo sets one */
+    int require_ssl;                     /* mutual TLS on the API listener (upstream key) */
+    char *ca_file;   /* PEM CA(s) client certificates must chain to; "" unless require_ssl */
+    char *cert_file; /* PEM server certificate (chain), RSA key */
+    char *key_file;  /* PEM private key of cert_file */
+    int64_t http_shutdown_timeout_ns; /* SIGTERM: how long requests in flight may take to finish */
 };
 
 /*

@@ -1,12 +1,18 @@
 /*
  * http.h - the API listener (libmicrohttpd, HTTP/1.1 keep-alive, a thread
- * pool) and the context every handler gets.
+ * pool, mutual TLS when configured), the health listener, and the context
+ * every handler gets.
  *
- * Transport rules follow upstream (reference 1.2-1.3): every route is
+ * Transport rules follow upstream (reference 1.1-1.3): every route is
  * POST; the protobuf answer is HTTP 200 with the Error inside; 404 for an
- * unknown path; 405 with Allow: POST for another method. Beyond upstream:
+ * unknown path; 405 with Allow: POST for another method; with require_ssl
+ * a client without a certificate from ca_file is refused in the TLS
+ * handshake (TLS 1.2 with ECDHE-RSA AES-GCM, or TLS 1.3). Beyond upstream:
  * a request body cap (413 with the route's response message carrying
- * InvalidRequest), a read timeout for the body and an idle timeout.
+ * InvalidRequest), a deadline for a request to arrive completely
+ * (http_read_timeout, also against clients that trickle bytes), an idle
+ * timeout, a connection limit, a plain-text 400 for plain HTTP sent to the
+ * TLS port, and a drain on stop.
  */
 #ifndef BBS_HTTP_H
 #define BBS_HTTP_H
@@ -25,17 +31,50 @@ struct bbs_ctx {
 
 struct bbs_http;
 
-/* Listen on cfg->listen_address and serve. */
-struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ctx,
-                                struct bbs_error *err);
+/* The TLS files of a config, read and checked. */
+struct bbs_http_tls;
 
 /*
- * Stop accepting connections, let requests in flight finish, close. Accepts
- * NULL.
+ * With cfg->require_ssl, read cert_file, key_file and ca_file and check
+ * them (PEM certificates parse, the server key is RSA and matches
+ * cert_file): returns 0 and a new `*out`. Without require_ssl returns 0
+ * and `*out` = NULL (plain HTTP). On failure returns -1 and err
+ * (InvalidRequest) names the config key. Free with bbs_http_tls_free().
+ */
+BBS_MUST_CHECK int bbs_http_tls_load(const struct bbs_config *cfg, struct bbs_http_tls **out,
+                                     struct bbs_error *err);
+
+/* Accepts NULL; clears the key from memory first. */
+void bbs_http_tls_free(struct bbs_http_tls *tls);
+
+/*
+ * Listen on cfg->listen_address and serve, with mutual TLS when `tls` is
+ * non-NULL. `cfg`, `ctx` and `tls` are borrowed until bbs_http_stop().
+ * NULL with err set if the address is bad or cannot be bound.
+ */
+struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ctx,
+                                const struct bbs_http_tls *tls, struct bbs_error *err);
+
+/*
+ * Stop accepting connections; let every request whose headers have
+ * arrived finish and be answered (with Connection: close) for up to
+ * cfg->http_shutdown_timeout; close the rest; free. Accepts NULL.
  */
 void bbs_http_stop(struct bbs_http *h);
 
 /* Set once a handler met an Unrecoverable error (the process should exit). */
 int bbs_http_unrecoverable(const struct bbs_http *h);
+
+struct bbs_health;
+
+/*
+ * The health listener on cfg->health_address: plain HTTP, one thread,
+ * 200 with an empty body for any path and method (reference 1.1), so
+ * process monitors need no certificate. NULL with err set on failure.
+ */
+struct bbs_health *bbs_health_start(const struct bbs_config *cfg, struct bbs_error *err);
+
+/* Accepts NULL. */
+void bbs_health_stop(struct bbs_health *h);
 
 #endif /* BBS_HTTP_H */

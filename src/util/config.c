@@ -21,6 +21,7 @@ enum key_type {
     KEY_INT,
     KEY_INT64,
     KEY_DURATION,
+    KEY_BOOL, /* JSON true/false; stored as int 0/1 */
 };
 
 struct config_key {
@@ -107,6 +108,14 @@ static const struct config_key config_keys[] = {
     {"postgres_bin_dir", KEY_STRING, OFF(postgres_bin_dir), "", 0, 0, NULL},
     {"migrations_dir", KEY_STRING, OFF(migrations_dir), BBS_MIGRATIONS_DIR, 0, 0, NULL},
     {"database_retries", KEY_INT, OFF(database_retries), "3", 1, 100, NULL},
+    {"database_connect_timeout", KEY_DURATION, OFF(database_connect_timeout_ns), "5s", 1000000000,
+     INT64_C(3600) * 1000000000, NULL},
+    {"require_ssl", KEY_BOOL, OFF(require_ssl), "false", 0, 1, NULL},
+    {"ca_file", KEY_STRING, OFF(ca_file), "", 0, 0, NULL},
+    {"cert_file", KEY_STRING, OFF(cert_file), "", 0, 0, NULL},
+    {"key_file", KEY_STRING, OFF(key_file), "", 0, 0, NULL},
+    {"http_shutdown_timeout", KEY_DURATION, OFF(http_shutdown_timeout_ns), "10s", 0,
+     INT64_C(3600) * 1000000000, NULL},
 };
 
 /* Keys upstream's BBS takes that this server accepts and does not use (yet). */
@@ -118,9 +127,7 @@ static const char *const upstream_keys[] = {
     "auctioneer_client_cert",
     "auctioneer_client_key",
     "auctioneer_require_tls",
-    "ca_file",
     "cell_registrations_locket_enabled",
-    "cert_file",
     "consul_cluster",
     "convergence_workers",
     "converge_repeat_interval",
@@ -132,7 +139,6 @@ static const char *const upstream_keys[] = {
     "encryption_keys",
     "expire_completed_task_duration",
     "expire_pending_task_duration",
-    "key_file",
     "kick_task_duration",
     "lock_retry_interval",
     "lock_ttl",
@@ -151,7 +157,6 @@ static const char *const upstream_keys[] = {
     "rep_client_session_cache_size",
     "rep_require_tls",
     "report_interval",
-    "require_ssl",
     "session_name",
     "skip_consul_lock",
     "sql_ca_cert_file",
@@ -271,6 +276,18 @@ static int set_value(struct bbs_config *cfg, const struct config_key *k, const c
             n = strtoll(text, NULL, 10);
         }
         break;
+    case KEY_BOOL:
+        if (json != NULL) {
+            if (!json_is_boolean(json)) {
+                bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: must be true or false",
+                               k->name);
+                return -1;
+            }
+            n = json_is_true(json);
+        } else {
+            n = strcmp(text, "true") == 0;
+        }
+        break;
     case KEY_DURATION:
         if (json != NULL && json_is_integer(json)) {
             n = json_integer_value(json); /* Go encodes durations as integer ns too */
@@ -292,7 +309,7 @@ static int set_value(struct bbs_config *cfg, const struct config_key *k, const c
                        (long long)k->min, (long long)k->max);
         return -1;
     }
-    if (k->type == KEY_INT) {
+    if (k->type == KEY_INT || k->type == KEY_BOOL) {
         *(int *)(base + k->offset) = (int)n;
     } else {
         *(int64_t *)(base + k->offset) = n;
@@ -355,6 +372,39 @@ static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *er
     return 0;
 }
 
+/*
+ * Rules that span keys. TLS is all or nothing: require_ssl needs the three
+ * files, and TLS files without require_ssl are refused rather than
+ * silently serving plain HTTP to a deployment that meant mutual TLS
+ * (upstream would ignore them). Whether the files can be read and parsed
+ * is checked when the listener loads them (bbs_http_tls_load), still
+ * before anything else starts.
+ */
+static int check_cross(const struct bbs_config *cfg, struct bbs_error *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+    } files[] = {
+        {"cert_file", cfg->cert_file}, {"key_file", cfg->key_file}, {"ca_file", cfg->ca_file}};
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (cfg->require_ssl && files[i].value[0] == '\0') {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: required when require_ssl is true", files[i].name);
+            return -1;
+        }
+        if (!cfg->require_ssl && files[i].value[0] != '\0') {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key require_ssl: false while %s is set; set require_ssl to "
+                           "true to serve mutual TLS, or remove the TLS files",
+                           files[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int load(struct bbs_config *cfg, json_t *root, struct bbs_error *err)
 {
     int rc = -1;
@@ -363,6 +413,9 @@ static int load(struct bbs_config *cfg, json_t *root, struct bbs_error *err)
         goto out;
     }
     if (root != NULL && apply_json(cfg, root, err) != 0) {
+        goto out;
+    }
+    if (check_cross(cfg, err) != 0) {
         goto out;
     }
     rc = 0;
