@@ -19,6 +19,8 @@ const struct bbs_stmt bbs_alrp_stmts[] = {
     {"alrp_lock_set", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
                       " WHERE process_guid = $1::text AND instance_index = $2::int4"
                       " FOR UPDATE"},
+    {"alrp_read_set", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
+                      " WHERE process_guid = $1::text AND instance_index = $2::int4"},
     {"alrp_update",
      "UPDATE actual_lrps SET domain = $4::text, state = $5::text, instance_guid = $6::text,"
      " cell_id = $7::text, since = $8::int8, crash_count = $9::int4, crash_reason = $10::text,"
@@ -62,13 +64,19 @@ void bbs_alrp_unlock(struct bbs_alrp_lock *ls)
 int bbs_alrp_lock(PGconn *conn, const char *guid, int32_t index, struct bbs_alrp_lock *ls,
                   struct bbs_error *err)
 {
+    return bbs_alrp_read(conn, "alrp_lock_set", guid, index, ls, err);
+}
+
+int bbs_alrp_read(PGconn *conn, const char *stmt, const char *guid, int32_t index,
+                  struct bbs_alrp_lock *ls, struct bbs_error *err)
+{
     struct bbs_params p = {0};
     int n;
 
     bbs_alrp_unlock(ls);
     bbs_params_text(&p, guid);
     bbs_params_int4(&p, index);
-    ls->res = bbs_exec(conn, "alrp_lock_set", &p, err);
+    ls->res = bbs_exec(conn, stmt, &p, err);
     if (ls->res == NULL) {
         return -1;
     }
@@ -279,12 +287,51 @@ static int copy_delete_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return exec_command(conn, "alrp_delete_match", &p, NULL, err);
 }
 
+/*
+ * The heartbeat fast path: most starts repeat what is stored (a cell
+ * reports every instance every 30 s). Read the rows without a lock or
+ * transaction id; if the core decides "no change" and there is no copy to
+ * delete, answer at once, as if the heartbeat had come just before any
+ * concurrent change. Otherwise the locked transaction decides again.
+ */
+struct start_peek_ctx {
+    const struct bbs_start_input *in;
+    int64_t now_ns;
+    int noop;
+};
+
+static int start_peek(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct start_peek_ctx *c = arg;
+    struct bbs_alrp_lock ls = {0};
+    struct bbs_alrp next;
+    struct bbs_error ignored = {0};
+    enum bbs_alrp_write w;
+    int rc;
+
+    c->noop = 0;
+    rc = bbs_alrp_read(conn, "alrp_read_set", c->in->key.process_guid, c->in->key.index, &ls, err);
+    if (rc == 0 && bbs_alrp_start(&ls.set, c->in, c->now_ns, &next, &w, &ignored) == 0 &&
+        w == BBS_ALRP_WRITE_NONE &&
+        (bbs_alrp_start_matches_suspect(&ls.set, &c->in->instance) ||
+         (ls.set.evacuating == NULL && ls.set.suspect == NULL))) {
+        c->noop = 1;
+    }
+    bbs_alrp_unlock(&ls);
+    return rc;
+}
+
 int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in, int64_t now_ns,
                          struct bbs_error *err)
 {
-    struct start_ctx *c = calloc(1, sizeof(*c));
+    struct start_peek_ctx peek = {in, now_ns, 0};
+    struct start_ctx *c;
     int rc;
 
+    if (bbs_store_run(st, start_peek, &peek, err) == 0 && peek.noop) {
+        return 0;
+    }
+    c = calloc(1, sizeof(*c));
     if (c == NULL) {
         abort();
     }

@@ -604,10 +604,13 @@ static int pgembed_start_server(struct bbs_pgembed *pg, struct bbs_error *err)
     /*
      * Single quotes keep the socket directory one word for pg_ctl's shell;
      * pgembed_check_chars() ruled out quotes inside it. port is explicit so
-     * a PGPORT in our environment cannot move the socket.
+     * a PGPORT in our environment cannot move the socket. wal_compression
+     * shrinks the full-page images that dominate WAL after a checkpoint
+     * (desire writes ~100 rows at once), with no loss of durability.
      */
     opts = pgembed_strf("-c listen_addresses='' -c port=" PGEMBED_PORT
-                        " -c unix_socket_directories='%s' -c max_connections=300",
+                        " -c unix_socket_directories='%s' -c max_connections=300"
+                        " -c wal_compression=lz4",
                         pg->sockdir);
     const char *argv[] = {pg->pg_ctl, "-D",  pg->pgdata, "-l", pg->logfile, "-w",
                           "-t",       "120", "-o",       opts, "start",     NULL};

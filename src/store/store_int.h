@@ -96,6 +96,9 @@ struct bbs_alrp_lock {
 /* SELECT ... FOR UPDATE every row of (guid, index) into `ls` (cleared first). */
 int bbs_alrp_lock(PGconn *conn, const char *guid, int32_t index, struct bbs_alrp_lock *ls,
                   struct bbs_error *err);
+/* The same with statement `stmt` ("alrp_read_set": no lock, no transaction). */
+int bbs_alrp_read(PGconn *conn, const char *stmt, const char *guid, int32_t index,
+                  struct bbs_alrp_lock *ls, struct bbs_error *err);
 /* Release what bbs_alrp_lock() read (the locks last until COMMIT). */
 void bbs_alrp_unlock(struct bbs_alrp_lock *ls);
 
