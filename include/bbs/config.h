@@ -23,7 +23,8 @@ struct bbs_config {
     char *auctioneer_address; /* "http://host:port"; "" = no auction requests */
     int64_t communication_timeout_ns;
     char *log_level;
-    int http_worker_threads;
+    int http_worker_threads;        /* thread pool size when not thread-per-connection */
+    int http_thread_per_connection; /* one thread per connection (requests block in the DB) */
     int64_t max_request_body_bytes;
     int64_t http_idle_timeout_ns;
     int64_t http_read_timeout_ns;

@@ -897,8 +897,18 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
 {
     struct bbs_http *h = calloc(1, sizeof(*h));
     struct sockaddr_in sa;
+    /*
+     * A handler blocks for its whole transaction. In the thread pool a
+     * connection stays with the thread that accepted it, so busy clients
+     * bunched on one thread queue behind each other while others idle
+     * (docs/performance.md); a thread per connection lets every client have
+     * a transaction in flight, bounded by the database pool.
+     */
     unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        cfg->http_thread_per_connection
+            ? (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+               MHD_USE_ERROR_LOG)
+            : (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG);
     struct MHD_OptionItem tls_opts[] = {
         {MHD_OPTION_HTTPS_MEM_KEY, 0, tls != NULL ? tls->key : NULL},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, tls != NULL ? tls->cert : NULL},
@@ -931,11 +941,12 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
     h->daemon = MHD_start_daemon(
         flags, ntohs(sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->http_worker_threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(cfg->http_idle_timeout_ns / 1000000000), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_ARRAY, tls != NULL ? tls_opts : no_opts, MHD_OPTION_END);
+        cfg->http_thread_per_connection ? 0u : (unsigned)cfg->http_worker_threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->http_idle_timeout_ns / 1000000000),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_ARRAY, tls != NULL ? tls_opts : no_opts,
+        MHD_OPTION_END);
     if (h->daemon == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "cannot listen on %s%s", cfg->listen_address,
                        tls != NULL ? " with TLS" : "");

@@ -26,6 +26,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.max_request_body_bytes, 1048576);
     assert_true(cfg.communication_timeout_ns == INT64_C(10000000000));
     assert_string_equal(cfg.log_level, "info");
+    assert_int_equal(cfg.http_thread_per_connection, 0);
     bbs_config_clear(&cfg);
 }
 
@@ -39,12 +40,14 @@ static void test_values_applied(void **state)
                                             "{\"listen_address\":\"127.0.0.1:9000\","
                                             "\"communication_timeout\":\"1m30s\","
                                             "\"max_open_database_connections\":7,"
+                                            "\"http_thread_per_connection\":true,"
                                             "\"encryption_keys\":[],\"something_new\":1}",
                                             &err),
                      0);
     assert_string_equal(cfg.listen_address, "127.0.0.1:9000");
     assert_true(cfg.communication_timeout_ns == INT64_C(90000000000));
     assert_int_equal(cfg.max_open_database_connections, 7);
+    assert_int_equal(cfg.http_thread_per_connection, 1);
     bbs_config_clear(&cfg);
 }
 
@@ -65,6 +68,8 @@ static const struct bad_case bad_cases[] = {
     {"bad_log_level", "{\"log_level\": \"loud\"}", "log_level"},
     {"auctioneer_no_scheme", "{\"auctioneer_address\": \"auctioneer:9016\"}", "auctioneer_address"},
     {"body_cap_negative", "{\"max_request_body_bytes\": -1}", "max_request_body_bytes"},
+    {"thread_per_connection_not_bool", "{\"http_thread_per_connection\": 1}",
+     "http_thread_per_connection"},
     {"not_an_object", "[1, 2]", "object"},
     {"not_json", "{\"listen_address\": ", "line"},
     {"duplicate_key", "{\"log_level\":\"info\",\"log_level\":\"debug\"}", "duplicate"},
