@@ -7,8 +7,10 @@
  */
 #include "harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LIFECYCLE   (&models__actual_lrplifecycle_response__descriptor)
 #define DLIFECYCLE  (&models__desired_lrplifecycle_response__descriptor)
@@ -787,6 +789,47 @@ static void test_oversized_body_with_expect_continue_is_413(void **state)
     assert_still_serving();
 }
 
+/*
+ * A second server told to listen on a port already served refuses to start
+ * (exit 1, "bbs.listen.failed") instead of silently sharing the port, and
+ * the first one keeps serving.
+ */
+static void test_second_server_on_same_port_refused(void **state)
+{
+    char path[] = "/tmp/bbs-it-second-XXXXXX";
+    const char *argv[4];
+    json_t *cfg;
+    char listen[64];
+    int fd;
+    int rc;
+
+    (void)state;
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", it_server_port());
+    cfg = json_pack("{s:s, s:s, s:s, s:s, s:s}", "listen_address", listen, "health_address",
+                    "127.0.0.1:0", "database_connection_string", it_db_conninfo(), "migrations_dir",
+                    getenv("BBS_MIGRATIONS_DIR"), "log_level", "error");
+    assert_non_null(cfg);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(json_dump_file(cfg, path, 0), 0);
+    argv[0] = getenv("BBS_BINARY");
+    argv[1] = "-config";
+    argv[2] = path;
+    argv[3] = NULL;
+    rc = it_run(argv, NULL);
+    unlink(path);
+    json_decref(cfg);
+    assert_int_equal(rc, 1);
+    {
+        struct it_resp r = {0};
+
+        it_post_raw("/v1/ping", "", 0, &r);
+        assert_int_equal(r.status, 200);
+        it_resp_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_successful_lifecycle_bodies_are_empty),
         cmocka_unit_test(test_error_response_exact_bytes),
         cmocka_unit_test(test_keep_alive_reuses_connection),
+        cmocka_unit_test(test_second_server_on_same_port_refused),
         cmocka_unit_test(test_body_at_limit_is_accepted),
         cmocka_unit_test(test_oversized_body_is_413),
         cmocka_unit_test(test_oversized_chunked_body_is_413),
