@@ -202,12 +202,9 @@ static int running_recreate(const struct bbs_alrp_set *set, const struct bbs_alr
         return 0;
     }
     if (bbs_alrp_unclaim(set->ordinary, 0, now_ns, &d->ordinary, err) != 0) {
-        if (err->type == BBS_ERR_ACTUAL_LRP_CANNOT_BE_UNCLAIMED) {
-            d->keep = 1;
-            return 0;
-        }
+        /* keep it either way; a refusal is no error (someone else's turn) */
         d->keep = 1;
-        return -1;
+        return err->type == BBS_ERR_ACTUAL_LRP_CANNOT_BE_UNCLAIMED ? 0 : -1;
     }
     d->ordinary_write = BBS_ALRP_WRITE_UPDATE;
     d->auction = 1;
@@ -264,10 +261,6 @@ int bbs_evac_running(const struct bbs_alrp_set *set, const struct bbs_start_inpu
      * (a new row), and the index goes back to the auction. */
     if (upsert_evacuating(set->evacuating, target, now_ns, d, err) != 0) {
         return -1; /* keep = true, ResourceExists included */
-    }
-    if (d->evac_write == BBS_ALRP_WRITE_INSERT) {
-        /* the copy is a new row: its own epoch, index 0 */
-        d->evac.mod_index = 0;
     }
     if (target->presence == BBS_PRESENCE_SUSPECT) {
         d->delete_suspect = 1; /* the ordinary replacement already exists */

@@ -123,27 +123,12 @@ static void params_row(struct bbs_params *p, const struct bbs_alrp *a)
     bbs_params_int4(p, (int32_t)a->mod_index);
 }
 
-static int exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
-                        struct bbs_error *err)
-{
-    PGresult *res = bbs_exec(conn, name, p, err);
-
-    if (res == NULL) {
-        return -1;
-    }
-    if (affected != NULL) {
-        *affected = atoi(PQcmdTuples(res));
-    }
-    PQclear(res);
-    return 0;
-}
-
 int bbs_alrp_write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
 {
     struct bbs_params p = {0};
 
     params_row(&p, a);
-    return exec_command(conn, "alrp_update", &p, NULL, err);
+    return bbs_exec_command(conn, "alrp_update", &p, NULL, err);
 }
 
 int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
@@ -154,7 +139,7 @@ int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_err
     bbs_new_epoch(epoch);
     params_row(&p, a);
     bbs_params_text(&p, epoch);
-    return exec_command(conn, "alrp_insert", &p, NULL, err);
+    return bbs_exec_command(conn, "alrp_insert", &p, NULL, err);
 }
 
 int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
@@ -165,7 +150,7 @@ int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
     bbs_params_text(&p, a->key.process_guid);
     bbs_params_int4(&p, a->key.index);
     bbs_params_int4(&p, (int32_t)a->presence);
-    return exec_command(conn, "alrp_delete", &p, affected, err);
+    return bbs_exec_command(conn, "alrp_delete", &p, affected, err);
 }
 
 /* ---- claim ---- */
@@ -284,7 +269,7 @@ static int copy_delete_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_int4(&p, (int32_t)c->copy->presence);
     bbs_params_text(&p, c->copy->instance_guid);
     bbs_params_text(&p, c->copy->cell_id);
-    return exec_command(conn, "alrp_delete_match", &p, NULL, err);
+    return bbs_exec_command(conn, "alrp_delete_match", &p, NULL, err);
 }
 
 /*
@@ -598,7 +583,7 @@ static int stop_tx(PGconn *conn, void *arg, struct bbs_error *err)
 
     bbs_params_text(&p, c->guid);
     bbs_params_int4(&p, c->from);
-    return exec_command(conn, "alrp_stop_from", &p, NULL, err);
+    return bbs_exec_command(conn, "alrp_stop_from", &p, NULL, err);
 }
 
 int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,

@@ -138,21 +138,6 @@ static void row_copy(struct bbs_arena *arena, const struct bbs_dlrp_row *in,
     out->run_info = blob_dup(arena, &in->run_info);
 }
 
-static int exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
-                        struct bbs_error *err)
-{
-    PGresult *res = bbs_exec(conn, name, p, err);
-
-    if (res == NULL) {
-        return -1;
-    }
-    if (affected != NULL) {
-        *affected = atoi(PQcmdTuples(res));
-    }
-    PQclear(res);
-    return 0;
-}
-
 /* ---- desire ---- */
 
 static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -182,7 +167,7 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_int4(&p, 0);
     bbs_params_bytes(&p, row->run_info.data, row->run_info.len);
     bbs_params_int8(&p, row->created_at_ns);
-    return exec_command(conn, "dlrp_insert", &p, NULL, err);
+    return bbs_exec_command(conn, "dlrp_insert", &p, NULL, err);
 }
 
 int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
@@ -440,7 +425,7 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_bytes(&p, after->metric_tags.data, after->metric_tags.len);
     bbs_params_bytes(&p, after->run_info.data, after->run_info.len);
     bbs_params_int4(&p, (int32_t)after->mod_index);
-    return exec_command(conn, "dlrp_update", &p, NULL, err);
+    return bbs_exec_command(conn, "dlrp_update", &p, NULL, err);
 }
 
 int bbs_store_dlrp_update(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
@@ -469,7 +454,7 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
         return -1;
     }
     bbs_params_text(&p, c->guid);
-    return exec_command(conn, "dlrp_delete", &p, NULL, err);
+    return bbs_exec_command(conn, "dlrp_delete", &p, NULL, err);
 }
 
 int bbs_store_dlrp_remove(struct bbs_store *st, struct bbs_arena *arena, const char *guid,

@@ -295,6 +295,21 @@ PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
     return res;
 }
 
+int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
+                     struct bbs_error *err)
+{
+    PGresult *res = bbs_exec(conn, name, p, err);
+
+    if (res == NULL) {
+        return -1;
+    }
+    if (affected != NULL) {
+        *affected = atoi(PQcmdTuples(res));
+    }
+    PQclear(res);
+    return 0;
+}
+
 /* ---- binary parameters ---- */
 
 /* Network order for 64-bit values (htobe64 is not POSIX). */

@@ -60,6 +60,11 @@ void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
 PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
                    struct bbs_error *err);
 
+/* Execute a statement that returns no rows; `*affected` (when set) gets
+ * the number of rows it changed. */
+int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
+                     struct bbs_error *err);
+
 /* Map a failed result or connection to `err`. */
 void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *err);
 
