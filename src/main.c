@@ -134,6 +134,7 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 50 * 1000000L};
 
         nanosleep(&ts, NULL);
+        bbs_http_reap(http);
     }
     rc = bbs_http_unrecoverable(http) ? 1 : 0;
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",

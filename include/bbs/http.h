@@ -62,6 +62,14 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
  */
 void bbs_http_stop(struct bbs_http *h);
 
+/*
+ * Close every connection whose request has not arrived completely within
+ * http_read_timeout (slowloris: libmicrohttpd's own timeout only measures
+ * inactivity). Call periodically (every 50-100 ms) from one thread; cheap
+ * when nothing is due. Accepts NULL.
+ */
+void bbs_http_reap(struct bbs_http *h);
+
 /* Set once a handler met an Unrecoverable error (the process should exit). */
 int bbs_http_unrecoverable(const struct bbs_http *h);
 
