@@ -4,8 +4,10 @@
  * every handler gets.
  *
  * Transport rules follow upstream (reference 1.1-1.3): every route is
- * POST; the protobuf answer is HTTP 200 with the Error inside; 404 for an
- * unknown path; 405 with Allow: POST for another method; with require_ssl
+ * POST today (the route table, src/http/routes.c, names each route's
+ * method); the protobuf answer is HTTP 200 with the Error inside; 404 for
+ * an unknown path; 405 for another method, with Allow listing the table's
+ * methods for the path; with require_ssl
  * a client without a certificate from ca_file is refused in the TLS
  * handshake (TLS 1.2 with ECDHE-RSA AES-GCM, or TLS 1.3). Beyond upstream:
  * a request body cap (413 with the route's response message carrying

@@ -11,8 +11,8 @@
 
 #include "bbs/codec.h"
 #include "bbs/log.h"
-#include "bbs/pbw.h"
 #include "conn.h"
+#include "error.pb-c.h"
 #include "respond.h"
 
 enum MHD_Result bbs_respond_queue(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
@@ -56,15 +56,77 @@ enum MHD_Result bbs_respond_text(struct bbs_http *h, struct MHD_Connection *conn
     return bbs_respond_queue(h, conn, status, "text/plain; charset=utf-8", &b, allow);
 }
 
-/* The route's response message carrying only `err` (and keep_container). */
-void bbs_respond_error_body(const struct bbs_route *route, const struct bbs_error *err,
-                            struct bbs_buf *out)
+/* The field `name` of `d` if it is a singular field of `type`, else NULL. */
+static const ProtobufCFieldDescriptor *singular(const ProtobufCMessageDescriptor *d,
+                                                const char *name, ProtobufCType type)
 {
-    out->len = 0;
-    bbs_codec_put_error(out, err);
-    if (route != NULL && (route->flags & BBS_ROUTE_KEEP_ON_ERROR)) {
-        bbs_pbw_int64(out, 2, 1);
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, name);
+
+    if (f == NULL || f->type != type || f->label == PROTOBUF_C_LABEL_REPEATED) {
+        return NULL;
     }
+    return f;
+}
+
+/* Set bool field `f` of `m` (proto3: no presence; proto2 optional: has_ set too). */
+static void set_bool(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int v)
+{
+    *(protobuf_c_boolean *)(void *)((char *)m + f->offset) = v != 0;
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0) {
+        *(protobuf_c_boolean *)(void *)((char *)m + f->quantifier_offset) = 1;
+    }
+}
+
+void bbs_respond_encode(const struct bbs_route *route, struct bbs_arena *arena,
+                        struct bbs_resp *resp, const struct bbs_error *err, struct bbs_buf *out)
+{
+    const ProtobufCMessageDescriptor *d = route->response;
+    const ProtobufCFieldDescriptor *ef = singular(d, "error", PROTOBUF_C_TYPE_MESSAGE);
+    const ProtobufCFieldDescriptor *kf = singular(d, "keep_container", PROTOBUF_C_TYPE_BOOL);
+    ProtobufCMessage *m = NULL;
+    const uint8_t *packed;
+    size_t len = 0;
+
+    out->len = 0;
+    if (err == NULL && resp->msg == NULL && resp->body.len > 0) {
+        bbs_buf_free(out);
+        *out = resp->body;
+        resp->body = (struct bbs_buf){0};
+        return;
+    }
+    bbs_buf_free(&resp->body);
+    if (err != NULL && (ef == NULL || ef->descriptor != &models__error__descriptor)) {
+        bbs_codec_put_error(out, err);
+        return;
+    }
+    if (err == NULL && resp->msg != NULL) {
+        m = resp->msg;
+    } else {
+        m = bbs_arena_zalloc(arena, d->sizeof_message);
+        protobuf_c_message_init(d, m);
+    }
+    if (err != NULL) {
+        Models__Error *e = bbs_arena_zalloc(arena, sizeof(*e));
+
+        models__error__init(e);
+        e->type = (Models__Error__Type)err->type;
+        e->message = bbs_arena_strdup(arena, err->message);
+        *(ProtobufCMessage **)(void *)((char *)m + ef->offset) = &e->base;
+    }
+    if (kf != NULL) {
+        set_bool(m, kf, resp->keep_container);
+    }
+    packed = bbs_codec_pack(arena, m, &len);
+    bbs_buf_append(out, packed, len);
+}
+
+void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *arena,
+                            const struct bbs_error *err, struct bbs_buf *out)
+{
+    struct bbs_resp resp = {0};
+
+    resp.keep_container = (route->flags & BBS_ROUTE_KEEP_ON_ERROR) != 0;
+    bbs_respond_encode(route, arena, &resp, err, out);
 }
 
 void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start,

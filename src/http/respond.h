@@ -9,9 +9,10 @@
 
 #include <microhttpd.h>
 
+#include "bbs/arena.h"
 #include "bbs/buf.h"
 #include "bbs/error.h"
-#include "handlers.h"
+#include "routes.h"
 #include "server.h"
 
 #define BBS_PROTOBUF_TYPE "application/x-protobuf"
@@ -28,9 +29,23 @@ enum MHD_Result bbs_respond_queue(struct bbs_http *h, struct MHD_Connection *con
 enum MHD_Result bbs_respond_text(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
                                  const char *text, const char *allow);
 
-/* Replace `out` with the route's response message carrying only `err` (and keep_container). */
-void bbs_respond_error_body(const struct bbs_route *route, const struct bbs_error *err,
-                            struct bbs_buf *out);
+/*
+ * Encode the answer of `route` into `out` (emptied first), generically
+ * from the route's response descriptor: on success (`err` NULL) the
+ * handler's resp->body bytes, or resp->msg, or the empty message, packed
+ * with keep_container set when the type has that field; on error the
+ * response message with only its `error` field (and keep_container).
+ * Fields are written in field-number order, as protobuf-c packs them. A
+ * response type without an `error` field (PingResponse, reached only by a
+ * 413) gets the Error as field 1, where every other response has it.
+ * Takes resp->body; packs into `arena`.
+ */
+void bbs_respond_encode(const struct bbs_route *route, struct bbs_arena *arena,
+                        struct bbs_resp *resp, const struct bbs_error *err, struct bbs_buf *out);
+
+/* The route's response message carrying only `err` (and keep_container from its flags). */
+void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *arena,
+                            const struct bbs_error *err, struct bbs_buf *out);
 
 /*
  * Log one served request (bbs.request.served): route, method, status,

@@ -90,7 +90,7 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
 
     bbs_error_setf(&err, BBS_ERR_INVALID_REQUEST, "request body exceeds the limit of %lld bytes",
                    (long long)h->cfg->max_request_body_bytes);
-    bbs_respond_error_body(r->route, &err, &b);
+    bbs_respond_error_body(r->route, r->arena, &err, &b);
     r->responded = 1;
     bbs_respond_log(url, method, MHD_HTTP_CONTENT_TOO_LARGE, r->started_ns, &err);
     return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_PROTOBUF_TYPE, &b, NULL);
@@ -99,7 +99,8 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
 static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn, struct request *r,
                                 const char *url, const char *method)
 {
-    struct bbs_req req;
+    struct bbs_req req = {0};
+    struct bbs_resp resp = {0};
     struct bbs_buf out = {0};
     struct bbs_error err = {0};
     const char *trace = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id");
@@ -113,12 +114,10 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     req.len = r->body.len;
     req.trace_id = trace != NULL ? trace : "";
     req.ctx = h->ctx;
-    failed = r->route->handler(&req, &out, &err) != 0;
-    if (failed) {
-        bbs_respond_error_body(r->route, &err, &out);
-        if (err.type == BBS_ERR_UNRECOVERABLE) {
-            atomic_store(&h->unrecoverable, 1);
-        }
+    failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+    bbs_respond_encode(r->route, r->arena, &resp, failed ? &err : NULL, &out);
+    if (failed && err.type == BBS_ERR_UNRECOVERABLE) {
+        atomic_store(&h->unrecoverable, 1);
     }
     bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
     return bbs_respond_queue(h, conn, MHD_HTTP_OK, BBS_PROTOBUF_TYPE, &out, NULL);
@@ -136,6 +135,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     if (r == NULL) {
         const struct bbs_route *route;
+        char allow[64];
         const char *cl;
         const struct bbs_conn *c = bbs_conn_of(conn);
 
@@ -148,15 +148,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             bbs_log(BBS_LOG_ERROR, "http.tls-unverified-request", "{s:s}", "route", url);
             return MHD_NO;
         }
-        route = bbs_route_find(url);
-        if (route == NULL) {
+        route = bbs_route_find(url, method, allow, sizeof(allow));
+        if (route == NULL && allow[0] == '\0') {
             bbs_respond_log(url, method, MHD_HTTP_NOT_FOUND, bbs_http_mono_ns(), NULL);
             return bbs_respond_text(h, conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
         }
-        if (strcmp(method, "POST") != 0) {
+        if (route == NULL) {
             bbs_respond_log(url, method, MHD_HTTP_METHOD_NOT_ALLOWED, bbs_http_mono_ns(), NULL);
             return bbs_respond_text(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n",
-                                    "POST");
+                                    allow);
         }
         r = calloc(1, sizeof(*r));
         if (r == NULL) {
