@@ -151,6 +151,16 @@ const struct bbs_route *bbs_route_find(const char *path, const char *method, cha
     return NULL;
 }
 
+int bbs_route_any(enum bbs_route_kind kind)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (routes[i].kind == kind) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int bbs_route_run(const struct bbs_route *route, struct bbs_req *req, struct bbs_resp *resp,
                   struct bbs_error *err)
 {

@@ -101,6 +101,9 @@ struct bbs_route {
 const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,
                                        size_t len);
 
+/* 1 when the table has a route of `kind`. */
+int bbs_route_any(enum bbs_route_kind kind);
+
 /*
  * The front end for one request: decode req->body as route->request,
  * validate, call the handler. Returns 0 with `resp` filled, or -1 with

@@ -35,7 +35,11 @@
 #include "handlers.h"
 #include "respond.h"
 #include "server.h"
+#include "stream.h"
 #include "tls.h"
+
+/* Server-sent events (BBS_ROUTE_STREAM). */
+#define BBS_EVENT_STREAM_TYPE "text/event-stream; charset=utf-8"
 
 /* An over-cap body announced as more than this many times the cap is refused unread. */
 #define DISCARD_FACTOR 8
@@ -47,6 +51,7 @@ struct request {
     int64_t started_ns;
     int responded; /* a response was queued early (413 on Content-Length) */
     int oversized; /* the body passed the cap while arriving: discarded, 413 at its end */
+    int streaming; /* a stream's response was queued: no longer counted in flight */
 };
 
 /* con_cls of a request answered on its first callback (404, 405): nothing to free. */
@@ -114,7 +119,27 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     req.len = r->body.len;
     req.trace_id = trace != NULL ? trace : "";
     req.ctx = h->ctx;
+    if (r->route->kind == BBS_ROUTE_JSON) {
+        /* Declared for the operator routes to come; none exists yet. */
+        bbs_log(BBS_LOG_ERROR, "http.route-kind-not-served", "{s:s}", "route", url);
+        bbs_respond_log(url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, NULL);
+        return bbs_respond_text(h, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "route kind not served\n",
+                                NULL);
+    }
+    if (r->route->kind == BBS_ROUTE_STREAM) {
+        req.stream = bbs_stream_new(h->streams, conn, h->cfg->http_thread_per_connection);
+    }
     failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+    if (req.stream != NULL && !failed) {
+        /* The stream lives on after this callback: the drain must not wait
+         * for it (bbs_http_stop ends it instead). */
+        bbs_buf_free(&resp.body);
+        r->streaming = 1;
+        atomic_fetch_sub(&h->inflight, 1);
+        bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, NULL);
+        return bbs_stream_queue(conn, req.stream, BBS_EVENT_STREAM_TYPE);
+    }
+    bbs_stream_unref(req.stream);
     bbs_respond_encode(r->route, r->arena, &resp, failed ? &err : NULL, &out);
     if (failed && err.type == BBS_ERR_UNRECOVERABLE) {
         atomic_store(&h->unrecoverable, 1);
@@ -239,10 +264,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL) {
         return;
     }
-    atomic_fetch_sub(&h->inflight, 1);
     *con_cls = NULL;
     if ((void *)r == (void *)&answered_early) {
+        atomic_fetch_sub(&h->inflight, 1);
         return;
+    }
+    if (!r->streaming) {
+        atomic_fetch_sub(&h->inflight, 1);
     }
     bbs_buf_free(&r->body);
     bbs_arena_free(r->arena);
@@ -279,6 +307,7 @@ bad:
 
 static void http_free(struct bbs_http *h)
 {
+    bbs_streams_release(h->streams);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
@@ -319,9 +348,20 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
     }
     h->ctx = ctx;
     h->cfg = cfg;
+    h->streams = bbs_streams_new();
     h->tls = tls != NULL;
     if (tls != NULL) {
         flags |= MHD_USE_TLS;
+    }
+    /*
+     * In the thread pool a stream waits for its producer by suspending its
+     * connection (stream.c). The flag is set only when the table has a
+     * stream route: it changes libmicrohttpd's close timing enough that a
+     * TLS client refused in the handshake sometimes loses the alert to a
+     * reset (test_tls), so it stays off until it is needed.
+     */
+    if (!cfg->http_thread_per_connection && bbs_route_any(BBS_ROUTE_STREAM)) {
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
     }
     h->daemon = MHD_start_daemon(
         flags, ntohs(sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
@@ -344,10 +384,11 @@ fail:
 }
 
 /*
- * Drain, as SIGTERM asks: stop accepting, let every request that has
- * started (its headers arrived) finish and be answered, closing each
- * connection after its answer, for up to http_shutdown_timeout; then close
- * what is left (idle keep-alive connections, requests still arriving).
+ * Drain, as SIGTERM asks: stop accepting, end every stream at once, let
+ * every unary request that has started (its headers arrived) finish and be
+ * answered, closing each connection after its answer, for up to
+ * http_shutdown_timeout; then close what is left (idle keep-alive
+ * connections, requests still arriving).
  * MHD_stop_daemon also waits for a handler still running past the timeout,
  * so no transaction is cut short.
  */
@@ -364,6 +405,9 @@ void bbs_http_stop(struct bbs_http *h)
     if (s != MHD_INVALID_SOCKET) {
         close(s);
     }
+    /* Streams never finish by themselves: end them now (what was sent is
+     * flushed), and every one opened from now on at birth. */
+    bbs_streams_end_all(h->streams);
     deadline = bbs_http_mono_ns() + h->cfg->http_shutdown_timeout_ns;
     while (atomic_load(&h->inflight) > 0 && bbs_http_mono_ns() < deadline) {
         struct timespec ts = {0, 10 * 1000000L};

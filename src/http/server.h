@@ -19,6 +19,7 @@
 #include "bbs/http.h"
 
 struct bbs_conn;
+struct bbs_streams;
 
 struct bbs_http {
     struct MHD_Daemon *daemon;
@@ -31,6 +32,7 @@ struct bbs_http {
 
     pthread_mutex_t mu; /* guards conns and every conn's deadline */
     struct bbs_conn *conns;
+    struct bbs_streams *streams; /* open long-lived responses (stream.c) */
 };
 
 /* CLOCK_MONOTONIC in ns. */
