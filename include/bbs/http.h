@@ -50,12 +50,26 @@ BBS_MUST_CHECK int bbs_http_tls_load(const struct bbs_config *cfg, struct bbs_ht
 void bbs_http_tls_free(struct bbs_http_tls *tls);
 
 /*
- * Listen on cfg->listen_address and serve, with mutual TLS when `tls` is
- * non-NULL. `cfg`, `ctx` and `tls` are borrowed until bbs_http_stop().
- * NULL with err set if the address is bad or cannot be bound.
+ * Open a listening TCP socket on `addr` (IPv4 "host:port"; host empty =
+ * any, "localhost" = loopback), with SO_REUSEADDR and without
+ * SO_REUSEPORT. Returns the socket, or -1 with err: `key` named for an
+ * address that does not parse, else "cannot listen on <addr>: <OS error>"
+ * (e.g. "Address already in use"). Open both listeners before any slow
+ * start-up work so that a port in use stops the server first. The socket
+ * is the caller's until handed to bbs_http_start / bbs_health_start.
+ */
+BBS_MUST_CHECK int bbs_http_listen(const char *key, const char *addr, struct bbs_error *err);
+
+/*
+ * Serve on `listen_fd` (from bbs_http_listen(cfg->listen_address)), with
+ * mutual TLS when `tls` is non-NULL. Takes `listen_fd`, on failure too
+ * (libmicrohttpd closes it at stop; after a failed start the process is
+ * expected to exit). `cfg`, `ctx` and `tls` are borrowed until
+ * bbs_http_stop(). NULL with err set on failure.
  */
 struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ctx,
-                                const struct bbs_http_tls *tls, struct bbs_error *err);
+                                const struct bbs_http_tls *tls, int listen_fd,
+                                struct bbs_error *err);
 
 /*
  * Stop accepting connections; let every request whose headers have
@@ -78,11 +92,14 @@ int bbs_http_unrecoverable(const struct bbs_http *h);
 struct bbs_health;
 
 /*
- * The health listener on cfg->health_address: plain HTTP, one thread,
- * 200 with an empty body for any path and method (reference 1.1), so
- * process monitors need no certificate. NULL with err set on failure.
+ * The health listener on `listen_fd` (from
+ * bbs_http_listen(cfg->health_address)): plain HTTP, one thread, 200 with
+ * an empty body for any path and method (reference 1.1), so process
+ * monitors need no certificate. Takes `listen_fd` as bbs_http_start does.
+ * NULL with err set on failure.
  */
-struct bbs_health *bbs_health_start(const struct bbs_config *cfg, struct bbs_error *err);
+struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
+                                    struct bbs_error *err);
 
 /* Accepts NULL. */
 void bbs_health_stop(struct bbs_health *h);

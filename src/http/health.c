@@ -42,26 +42,22 @@ static enum MHD_Result on_health(void *cls, struct MHD_Connection *conn, const c
     return MHD_YES;
 }
 
-struct bbs_health *bbs_health_start(const struct bbs_config *cfg, struct bbs_error *err)
+struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
+                                    struct bbs_error *err)
 {
     struct bbs_health *hl = calloc(1, sizeof(*hl));
-    struct sockaddr_in sa;
 
     if (hl == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
         return NULL;
     }
-    if (bbs_http_parse_listen("health_address", cfg->health_address, &sa, err) != 0) {
-        free(hl);
-        return NULL;
-    }
     /* One polling thread, a few connections, short timeouts: monitors only. */
     hl->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-        ntohs(sa.sin_port), NULL, NULL, on_health, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        bbs_http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_health, NULL, MHD_OPTION_EXTERNAL_LOGGER, bbs_http_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)8192, MHD_OPTION_END);
     if (hl->daemon == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "cannot listen on health_address %s",
                        cfg->health_address);

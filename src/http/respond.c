@@ -133,12 +133,15 @@ void bbs_respond_log(const char *path, const char *method, unsigned status, int6
                      const struct bbs_error *err)
 {
     json_t *data;
+    int64_t us;
 
     if (!bbs_log_enabled(BBS_LOG_INFO)) {
         return;
     }
+    /* Whole microseconds: k / 1000.0 prints with at most three decimals. */
+    us = (bbs_http_mono_ns() - start + 500) / 1000;
     data = json_pack("{s:s, s:s, s:i, s:f}", "route", path, "method", method, "status", (int)status,
-                     "duration_ms", (double)(bbs_http_mono_ns() - start) / 1e6);
+                     "duration_ms", (double)us / 1e3);
     if (data == NULL) {
         return;
     }

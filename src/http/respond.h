@@ -49,8 +49,8 @@ void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *are
 
 /*
  * Log one served request (bbs.request.served): route, method, status,
- * duration since `start_ns` (CLOCK_MONOTONIC) and, when `err` is non-NULL,
- * its type and message.
+ * duration since `start_ns` (CLOCK_MONOTONIC; in ms, rounded to whole µs) and, when `err` is
+ * non-NULL, its type and message.
  */
 void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start_ns,
                      const struct bbs_error *err);

@@ -277,34 +277,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r);
 }
 
-int bbs_http_parse_listen(const char *key, const char *addr, struct sockaddr_in *sa,
-                          struct bbs_error *err)
-{
-    char host[256];
-    const char *colon = strrchr(addr, ':');
-    size_t hl;
-
-    memset(sa, 0, sizeof(*sa));
-    sa->sin_family = AF_INET;
-    if (colon == NULL || (hl = (size_t)(colon - addr)) >= sizeof(host)) {
-        goto bad;
-    }
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    sa->sin_port = htons((uint16_t)atoi(colon + 1));
-    if (hl == 0) {
-        sa->sin_addr.s_addr = htonl(INADDR_ANY);
-    } else if (strcmp(host, "localhost") == 0) {
-        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
-        goto bad;
-    }
-    return 0;
-bad:
-    bbs_error_setf(err, BBS_ERR_UNKNOWN, "%s \"%s\" is not an IPv4 host:port", key, addr);
-    return -1;
-}
-
 static void http_free(struct bbs_http *h)
 {
     bbs_streams_release(h->streams);
@@ -313,10 +285,10 @@ static void http_free(struct bbs_http *h)
 }
 
 struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ctx,
-                                const struct bbs_http_tls *tls, struct bbs_error *err)
+                                const struct bbs_http_tls *tls, int listen_fd,
+                                struct bbs_error *err)
 {
     struct bbs_http *h = calloc(1, sizeof(*h));
-    struct sockaddr_in sa;
     /*
      * A handler blocks for its whole transaction. In the thread pool a
      * connection stays with the thread that accepted it, so busy clients
@@ -343,9 +315,6 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
         return NULL;
     }
     pthread_mutex_init(&h->mu, NULL);
-    if (bbs_http_parse_listen("listen_address", cfg->listen_address, &sa, err) != 0) {
-        goto fail;
-    }
     h->ctx = ctx;
     h->cfg = cfg;
     h->streams = bbs_streams_new();
@@ -364,9 +333,8 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
         flags |= MHD_ALLOW_SUSPEND_RESUME;
     }
     h->daemon = MHD_start_daemon(
-        flags, ntohs(sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-        bbs_http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, bbs_http_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
         cfg->http_thread_per_connection ? 0u : (unsigned)cfg->http_worker_threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->http_idle_timeout_ns / 1000000000),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED,

@@ -6,7 +6,6 @@
 #ifndef BBS_HTTP_SERVER_H
 #define BBS_HTTP_SERVER_H
 
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -44,12 +43,5 @@ int64_t bbs_http_mono_ns(void);
  * tls.c with its reason).
  */
 __attribute__((format(printf, 2, 0))) void bbs_http_mhd_log(void *cls, const char *fmt, va_list ap);
-
-/*
- * Parse an IPv4 "host:port" (host empty = any, "localhost" = loopback)
- * into `sa`. -1 with err naming config key `key` when it is not one.
- */
-BBS_MUST_CHECK int bbs_http_parse_listen(const char *key, const char *addr, struct sockaddr_in *sa,
-                                         struct bbs_error *err);
 
 #endif /* BBS_HTTP_SERVER_H */
