@@ -325,9 +325,9 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
     /*
      * In the thread pool a stream waits for its producer by suspending its
      * connection (stream.c). The flag is set only when the table has a
-     * stream route: it changes libmicrohttpd's close timing enough that a
-     * TLS client refused in the handshake sometimes loses the alert to a
-     * reset (test_tls), so it stays off until it is needed.
+     * stream route, so a table without one runs libmicrohttpd exactly as
+     * before (the flag changes its close timing: it made the TLS refusal
+     * race, now closed by tls.c's linger, show up more often).
      */
     if (!cfg->http_thread_per_connection && bbs_route_any(BBS_ROUTE_STREAM)) {
         flags |= MHD_ALLOW_SUSPEND_RESUME;

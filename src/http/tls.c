@@ -260,6 +260,33 @@ static int tls_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
     return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
 }
 
+/*
+ * After a refusal alert: a TLS 1.3 client considers its handshake done
+ * once it has sent its Finished and sends its request at once. Closing
+ * with those bytes unread makes the kernel send a reset, which can reach
+ * the client before it reads the alert (it then reports a broken pipe,
+ * not why it was refused). So stop writing and read what the client sends
+ * until it closes (having read the alert) or for at most REFUSAL_LINGER_MS.
+ */
+#define REFUSAL_LINGER_MS 250
+
+static void linger_for_alert(const struct bbs_conn *c)
+{
+    char sink[4096];
+    int64_t deadline = bbs_http_mono_ns() + (int64_t)REFUSAL_LINGER_MS * 1000000;
+
+    shutdown(c->fd, SHUT_WR);
+    for (;;) {
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        int64_t left_ms = (deadline - bbs_http_mono_ns()) / 1000000;
+
+        if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) <= 0 ||
+            recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0) {
+            return;
+        }
+    }
+}
+
 /* The TLS alert that tells a refused client why (RFC 8446 6.2, RFC 5246 7.2). */
 static gnutls_alert_description_t refusal_alert(gnutls_session_t s, int r, unsigned status)
 {
@@ -312,6 +339,7 @@ static int tls_verify_client(gnutls_session_t s)
     }
     /* Best effort: a few bytes on a socket that has room for them. */
     (void)gnutls_alert_send(s, GNUTLS_AL_FATAL, refusal_alert(s, r, status));
+    linger_for_alert(c);
     return -1;
 }
 
