@@ -14,7 +14,7 @@
  * InvalidRequest), a deadline for a request to arrive completely
  * (http_read_timeout, also against clients that trickle bytes), an idle
  * timeout, a connection limit, a plain-text 400 for plain HTTP sent to the
- * TLS port, and a drain on stop.
+ * TLS port, and a drain on stop that ends streams at once.
  */
 #ifndef BBS_HTTP_H
 #define BBS_HTTP_H
@@ -72,8 +72,9 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
                                 struct bbs_error *err);
 
 /*
- * Stop accepting connections; let every request whose headers have
- * arrived finish and be answered (with Connection: close) for up to
+ * Stop accepting connections; end every open stream (long-lived response)
+ * at once; let every unary request whose headers have arrived finish and
+ * be answered (with Connection: close) for up to
  * cfg->http_shutdown_timeout; close the rest; free. Accepts NULL.
  */
 void bbs_http_stop(struct bbs_http *h);
