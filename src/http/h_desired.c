@@ -14,14 +14,8 @@
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
-#include "bbs/validate.h"
 #include "desired_lrp.pb-c.h"
 #include "handlers.h"
-
-static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d, struct bbs_error *err)
-{
-    return bbs_codec_decode(req->arena, d, req->body, req->len, err);
-}
 
 /*
  * Create UNCLAIMED rows for indices [from, to) of `row` and ask for one
@@ -73,21 +67,14 @@ static void stop_from(struct bbs_req *req, const char *guid, int32_t from)
 
 /* ---- lifecycle ---- */
 
-int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                 struct bbs_error *err)
 {
-    Models__DesireLRPRequest *m = decode(req, &models__desire_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__DesireLRPRequest *m = (const Models__DesireLRPRequest *)msg;
     struct bbs_dlrp_row row;
     int64_t now_ns = bbs_now_ns();
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_desire(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     /* Route values are checked as JSON only after validation, and a bad
      * one stores nothing (2.6.3). */
     if (bbs_dlrp_split(req->arena, m->desired_lrp, now_ns, &row, err) != 0) {
@@ -100,23 +87,15 @@ int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
     return 0;
 }
 
-int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_update_desired(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    Models__UpdateDesiredLRPRequest *m =
-        decode(req, &models__update_desired_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__UpdateDesiredLRPRequest *m = (const Models__UpdateDesiredLRPRequest *)msg;
     struct bbs_dlrp_updated up;
     int32_t before;
     int32_t after;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_update(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     if (m->update == NULL) { /* the validator reports it (quirk 10); never dereference it */
         bbs_invalid(err, "Invalid field: update");
         return -1;
@@ -140,20 +119,12 @@ int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
     return 0;
 }
 
-int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_remove_desired(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    Models__RemoveDesiredLRPRequest *m =
-        decode(req, &models__remove_desired_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__RemoveDesiredLRPRequest *m = (const Models__RemoveDesiredLRPRequest *)msg;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_remove_desired(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     if (bbs_store_dlrp_remove(req->ctx->store, req->arena, m->process_guid, NULL, err) != 0) {
         return -1;
     }
@@ -167,16 +138,13 @@ int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
  * List `view` into field 2 of the response. Which request filters apply
  * depends on the route (5.7): `use_domain`, `use_app_guids`.
  */
-static int list(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view, int use_domain,
-                int use_app_guids, struct bbs_error *err)
+static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                enum bbs_dlrp_view view, int use_domain, int use_app_guids, struct bbs_error *err)
 {
-    Models__DesiredLRPsRequest *m = decode(req, &models__desired_lrps_request__descriptor, err);
+    const Models__DesiredLRPsRequest *m = (const Models__DesiredLRPsRequest *)msg;
     struct bbs_dlrp_filter f = {0};
     size_t n;
 
-    if (m == NULL) {
-        return -1;
-    }
     if (use_domain) {
         f.domain = m->domain;
     }
@@ -186,59 +154,59 @@ static int list(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view vie
         f.app_guids = (const char *const *)m->app_guids;
         f.n_app_guids = m->n_app_guids;
     }
-    return bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, 2, out, &n, err);
+    return bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, 2, &resp->body, &n, err);
 }
 
-static int get(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view,
-               struct bbs_error *err)
+static int get(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+               enum bbs_dlrp_view view, struct bbs_error *err)
 {
-    Models__DesiredLRPByProcessGuidRequest *m =
-        decode(req, &models__desired_lrpby_process_guid_request__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__DesiredLRPByProcessGuidRequest *m =
+        (const Models__DesiredLRPByProcessGuidRequest *)msg;
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_desired_by_guid(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
-    return bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, 2, out, err);
+    return bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, 2, &resp->body,
+                              err);
 }
 
-int bbs_h_desired_list_r3(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_list_r3(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                          struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_V3, 1, 1, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_V3, 1, 1, err);
 }
 
-int bbs_h_desired_list_r2(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_list_r2(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                          struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_V2, 1, 1, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_V2, 1, 1, err);
 }
 
-int bbs_h_desired_get_r3(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_get_r3(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    return get(req, out, BBS_DLRP_VIEW_V3, err);
+    return get(req, msg, resp, BBS_DLRP_VIEW_V3, err);
 }
 
-int bbs_h_desired_get_r2(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_get_r2(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    return get(req, out, BBS_DLRP_VIEW_V2, err);
+    return get(req, msg, resp, BBS_DLRP_VIEW_V2, err);
 }
 
 /* Scheduling infos: domain and process guids; app_guids ignored (5.7). */
-int bbs_h_sched_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_sched_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                     struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_SCHED, 1, 0, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_SCHED, 1, 0, err);
 }
 
-int bbs_h_sched_get(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_sched_get(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                    struct bbs_error *err)
 {
-    return get(req, out, BBS_DLRP_VIEW_SCHED, err);
+    return get(req, msg, resp, BBS_DLRP_VIEW_SCHED, err);
 }
 
 /* Routing infos: process guids only; domain ignored (5.7). */
-int bbs_h_routing_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_routing_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                       struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_ROUTING, 0, 0, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_ROUTING, 0, 0, err);
 }
