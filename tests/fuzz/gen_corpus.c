@@ -23,6 +23,7 @@
 #include "desired_lrp.pb-c.h"
 #include "domains.pb-c.h"
 #include "evacuation.pb-c.h"
+#include "support/dlrp_full.h"
 
 #define S(lit)          ((char *)(lit))
 #define NEW(a, T, INIT) ((T *)bbs_arena_memdup((a), &(T)INIT, sizeof(T)))
@@ -115,16 +116,6 @@ static Models__ActualLRPInternalRoute **iroutes(struct bbs_arena *a)
     return bbs_arena_memdup(a, &r, sizeof(r));
 }
 
-static Models__Action *run_action(struct bbs_arena *a, const char *path)
-{
-    Models__Action *act = NEW(a, Models__Action, MODELS__ACTION__INIT);
-
-    act->run_action = NEW(a, Models__RunAction, MODELS__RUN_ACTION__INIT);
-    act->run_action->path = bbs_arena_strdup(a, path);
-    act->run_action->user = S("vcap");
-    return act;
-}
-
 static Models__ProtoRoutes *proto_routes(struct bbs_arena *a)
 {
     static const char *const keys[] = {"cf-router", "tcp-router", "internal-router"};
@@ -147,60 +138,10 @@ static Models__ProtoRoutes *proto_routes(struct bbs_arena *a)
     return r;
 }
 
+/* The DesiredLRP with every field (seed 001, support/dlrp_full.h). */
 static Models__DesiredLRP *desired_lrp(struct bbs_arena *a)
 {
-    Models__DesiredLRP *d = NEW(a, Models__DesiredLRP, MODELS__DESIRED_LRP__INIT);
-    Models__EnvironmentVariable *env =
-        NEW(a, Models__EnvironmentVariable, MODELS__ENVIRONMENT_VARIABLE__INIT);
-    Models__Action *timeout = NEW(a, Models__Action, MODELS__ACTION__INIT);
-    Models__DesiredLRP__MetricTagsEntry *tags[2];
-    Models__Check *check = NEW(a, Models__Check, MODELS__CHECK__INIT);
-
-    d->process_guid = S("pg-1");
-    d->domain = S("cf-apps");
-    d->root_fs = S("preloaded:cflinuxfs4");
-    d->instances = 2;
-    env->name = S("PORT");
-    env->value = S("8080");
-    d->n_environment_variables = 1;
-    d->environment_variables = bbs_arena_memdup(a, &env, sizeof(env));
-    d->setup = run_action(a, "/setup");
-    timeout->timeout_action = NEW(a, Models__TimeoutAction, MODELS__TIMEOUT_ACTION__INIT);
-    timeout->timeout_action->action = run_action(a, "/monitor");
-    timeout->timeout_action->timeout_ms = 30000;
-    d->action = run_action(a, "/run");
-    d->monitor = timeout;
-    d->disk_mb = 1024;
-    d->memory_mb = 256;
-    d->n_ports = 1;
-    d->ports = bbs_arena_alloc(a, sizeof(uint32_t));
-    d->ports[0] = 8080;
-    d->routes = proto_routes(a);
-    d->log_guid = S("log-guid");
-    d->metrics_guid = S("mg");
-    d->annotation = S("note");
-    d->start_timeout_ms = 60000;
-    d->max_pids = 1024;
-    d->image_username = S("user");
-    d->image_password = S("secret");
-    check->http_check = NEW(a, Models__HTTPCheck, MODELS__HTTPCHECK__INIT);
-    check->http_check->port = 8080;
-    check->http_check->path = S("/health");
-    d->check_definition = NEW(a, Models__CheckDefinition, MODELS__CHECK_DEFINITION__INIT);
-    d->check_definition->n_checks = 1;
-    d->check_definition->checks = bbs_arena_memdup(a, &check, sizeof(check));
-    for (int i = 0; i < 2; i++) {
-        tags[i] = NEW(a, Models__DesiredLRP__MetricTagsEntry,
-                      MODELS__DESIRED_LRP__METRIC_TAGS_ENTRY__INIT);
-        tags[i]->value = NEW(a, Models__MetricTagValue, MODELS__METRIC_TAG_VALUE__INIT);
-    }
-    tags[0]->key = S("source_id");
-    tags[0]->value->static_ = S("mg");
-    tags[1]->key = S("index");
-    tags[1]->value->dynamic = MODELS__METRIC_TAG_VALUE__DYNAMIC_VALUE__INDEX;
-    d->n_metric_tags = 2;
-    d->metric_tags = bbs_arena_memdup(a, tags, sizeof(tags));
-    return d;
+    return it_dlrp_full(bbs_arena_pb_allocator(a), "pg-1", "cf-apps", 2);
 }
 
 static void decode_seeds(struct bbs_arena *a)

@@ -38,7 +38,7 @@
 
 #define E(x) MODELS__ERROR__TYPE__##x
 
-/* Compacted route values used by the full LRP (2.6.3: sent compact, read back equal). */
+/* Compacted route values (2.6.3: sent compact, read back equal), as in support/dlrp_full.c. */
 #define ROUTE_CF  "[{\"hostnames\":[\"a.example.com\"],\"port\":8080}]"
 #define ROUTE_TCP "[{\"external_port\":61000,\"container_port\":9090}]"
 
@@ -130,42 +130,6 @@ static Models__EnvironmentVariable *env_var(const char *name, const char *value)
     return e;
 }
 
-static Models__File *file_of(const char *path, const char *content)
-{
-    Models__File *f = NEW(Models__File, models__file__descriptor);
-    f->path = (char *)path;
-    f->content = (char *)content;
-    return f;
-}
-
-/* A RunAction with every field set. */
-static Models__Action *a_run_full(void)
-{
-    Models__Action *a = a_run("/bin/setup", "root");
-    Models__RunAction *r = a->run_action;
-    Models__ResourceLimits *rl = NEW(Models__ResourceLimits, models__resource_limits__descriptor);
-
-    r->n_args = 2;
-    r->args = ptrs(2);
-    r->args[0] = IT_S("-c");
-    r->args[1] = IT_S("echo hi");
-    r->dir = IT_S("/home/vcap");
-    r->n_env = 1;
-    r->env = ptrs(1);
-    r->env[0] = env_var("RUN_ENV", "1");
-    rl->optional_nofile_case = MODELS__RESOURCE_LIMITS__OPTIONAL_NOFILE_NOFILE;
-    rl->nofile = 1024;
-    rl->optional_nproc_case = MODELS__RESOURCE_LIMITS__OPTIONAL_NPROC_NPROC;
-    rl->nproc = 512;
-    r->resource_limits = rl;
-    r->log_source = IT_S("SETUP");
-    r->suppress_log_output = 1;
-    r->n_volume_mounted_files = 1;
-    r->volume_mounted_files = ptrs(1);
-    r->volume_mounted_files[0] = file_of("/etc/run.conf", "x=1");
-    return a;
-}
-
 static Models__DownloadAction *download(const char *artifact, const char *from, const char *to,
                                         const char *cache_key, const char *user, const char *alg,
                                         const char *value)
@@ -179,28 +143,6 @@ static Models__DownloadAction *download(const char *artifact, const char *from, 
     d->checksum_algorithm = (char *)alg;
     d->checksum_value = (char *)value;
     return d;
-}
-
-static Models__Action *a_download_full(void)
-{
-    Models__Action *a = wrap();
-    a->download_action = download("droplet", "https://blobstore.example.com/droplet.tgz",
-                                  "/home/vcap", "droplet-cache", "vcap", "sha256", "0123abcd");
-    a->download_action->log_source = IT_S("DL");
-    return a;
-}
-
-static Models__Action *a_upload_full(void)
-{
-    Models__Action *a = wrap();
-    Models__UploadAction *u = NEW(Models__UploadAction, models__upload_action__descriptor);
-    u->artifact = IT_S("logs");
-    u->from = IT_S("/tmp/out");
-    u->to = IT_S("https://uploads.example.com/x");
-    u->log_source = IT_S("UL");
-    u->user = IT_S("vcap");
-    a->upload_action = u;
-    return a;
 }
 
 static Models__Action *a_timeout(Models__Action *inner, int64_t ms)
@@ -407,19 +349,6 @@ static Models__Check *chk_tcp(uint32_t port, uint64_t connect_ms, uint64_t inter
     return c;
 }
 
-static Models__Check *chk_http(uint32_t port, uint64_t timeout_ms, const char *path,
-                               uint64_t interval_ms)
-{
-    Models__Check *c = NEW(Models__Check, models__check__descriptor);
-    Models__HTTPCheck *h = NEW(Models__HTTPCheck, models__httpcheck__descriptor);
-    h->port = port;
-    h->request_timeout_ms = timeout_ms;
-    h->path = (char *)path;
-    h->interval_ms = interval_ms;
-    c->http_check = h;
-    return c;
-}
-
 /* A valid minimal DesiredLRP (harness defaults) living in the bag. */
 static Models__DesiredLRP *min_lrp(const char *guid, int32_t instances)
 {
@@ -428,172 +357,25 @@ static Models__DesiredLRP *min_lrp(const char *guid, int32_t instances)
     return &d->lrp;
 }
 
-/*
- * Every one of the 39 fields of 2.6.1 set to a non-default value, after
- * seed 001's example: nested timeout / emit_progress / try / parallel /
- * serial / codependent actions, SHARED and EXCLUSIVE image layers, every
- * egress protocol shape, shared volume mounts, tcp + http checks and
- * readiness checks, static + dynamic metric tags. Routes are sent already
- * compact. Deterministic: building it twice gives equal messages.
- */
+/* The bag as a protobuf-c allocator: freed by the test's teardown, never individually. */
+static void *bag_alloc(void *data, size_t size)
+{
+    (void)data;
+    return keep(malloc(size));
+}
+
+static void bag_nofree(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+static ProtobufCAllocator bag_allocator = {bag_alloc, bag_nofree, NULL};
+
+/* The DesiredLRP with every field (seed 001, support/dlrp_full.h) in domain IT_DOMAIN. */
 static Models__DesiredLRP *full_lrp(const char *guid, int32_t instances)
 {
-    Models__DesiredLRP *l = NEW(Models__DesiredLRP, models__desired_lrp__descriptor);
-    Models__Action *monitor_run = a_run("/bin/healthcheck", "vcap");
-    Models__Action *monitor_timeout = a_timeout(a_try(monitor_run), 10000);
-    Models__SecurityGroupRule *tcp, *udp, *icmp, *all;
-    Models__Network *net = NEW(Models__Network, models__network__descriptor);
-    Models__CertificateProperties *cp =
-        NEW(Models__CertificateProperties, models__certificate_properties__descriptor);
-    Models__CheckDefinition *cd =
-        NEW(Models__CheckDefinition, models__check_definition__descriptor);
-    Models__Sidecar *sc = NEW(Models__Sidecar, models__sidecar__descriptor);
-    Models__LogRateLimit *lr = NEW(Models__LogRateLimit, models__log_rate_limit__descriptor);
-    Models__ModificationTag *mt =
-        NEW(Models__ModificationTag, models__modification_tag__descriptor);
-
-    l->process_guid = bstr(guid);                                       /* 1 */
-    l->domain = IT_S(IT_DOMAIN);                                        /* 2 */
-    l->root_fs = IT_S("docker:///docker-user/docker-image#docker-tag"); /* 3 */
-    l->instances = instances;                                           /* 4 */
-    l->n_environment_variables = 2;                                     /* 5 */
-    l->environment_variables = ptrs(2);
-    l->environment_variables[0] = env_var("FOO", "bar");
-    l->environment_variables[1] = env_var("EMPTY_VALUE", "");
-    l->setup = a_list(K_SERIAL, "setup-serial", 3, a_download_full(), a_run_full(), /* 6 */
-                      a_upload_full());
-    l->action = a_list(K_CODEPENDENT, "main", 2, a_run("/app/start", "vcap"), /* 7 */
-                       a_list(K_PARALLEL, "par", 2, a_run("/app/helper", "vcap"),
-                              a_try(a_run("/app/optional", "vcap"))));
-    l->action->codependent_action->actions[1]->parallel_action->actions[1]->try_action->log_source =
-        IT_S("try-src");
-    l->deprecated_start_timeout_s = 15; /* 8: accepted, not stored */
-    monitor_timeout->timeout_action->deprecated_timeout_ns = 10000000000; /* quirk 28 */
-    monitor_timeout->timeout_action->log_source = IT_S("timeout-src");
-    monitor_timeout->timeout_action->action->try_action->log_source = IT_S("monitor-try");
-    l->monitor = a_emit(monitor_timeout); /* 9 */
-    l->monitor->emit_progress_action->start_message = IT_S("start-message");
-    l->monitor->emit_progress_action->success_message = IT_S("success-message");
-    l->monitor->emit_progress_action->failure_message_prefix = IT_S("failure-message");
-    l->monitor->emit_progress_action->log_source = IT_S("emit-src");
-    l->disk_mb = 512;    /* 10 */
-    l->memory_mb = 1024; /* 11 */
-    l->cpu_weight = 42;  /* 12 */
-    l->privileged = 1;   /* 13 */
-    l->n_ports = 2;      /* 14 */
-    l->ports = keep(calloc(2, sizeof(uint32_t)));
-    l->ports[0] = 8080;
-    l->ports[1] = 9090;
-    l->routes = routes_of(2, "cf-router", ROUTE_CF, "tcp-router", ROUTE_TCP); /* 15 */
-    l->log_source = IT_S("some-log-source");                                  /* 16 */
-    l->log_guid = IT_S("some-log-guid");                                      /* 17 */
-    l->metrics_guid = IT_S("some-source-id"); /* 18: equal to the source_id tag */
-    l->annotation = IT_S("some-annotation");  /* 19 */
-
-    tcp = rule("tcp", "1.1.1.1/32"); /* 20 */
-    tcp->n_destinations = 2;
-    tcp->destinations = ptrs(2);
-    tcp->destinations[0] = IT_S("1.1.1.1/32");
-    tcp->destinations[1] = IT_S("2.2.2.2/32");
-    tcp->port_range = NEW(Models__PortRange, models__port_range__descriptor);
-    tcp->port_range->start = 10;
-    tcp->port_range->end = 16000;
-    tcp->log = 1;
-    tcp->n_annotations = 1;
-    tcp->annotations = ptrs(1);
-    tcp->annotations[0] = IT_S("security_group_id:sg-1");
-    udp = rule("udp", "10.0.0.1-10.0.0.9");
-    udp->n_ports = 2;
-    udp->ports = keep(calloc(2, sizeof(uint32_t)));
-    udp->ports[0] = 53;
-    udp->ports[1] = 123;
-    icmp = rule("icmp", "0.0.0.0/0");
-    icmp->icmp_info = NEW(Models__ICMPInfo, models__icmpinfo__descriptor);
-    icmp->icmp_info->type = 3;
-    icmp->icmp_info->code = 1;
-    all = rule("all", "192.168.0.0/16,10.1.1.1");
-    l->n_egress_rules = 4;
-    l->egress_rules = ptrs(4);
-    l->egress_rules[0] = tcp;
-    l->egress_rules[1] = udp;
-    l->egress_rules[2] = icmp;
-    l->egress_rules[3] = all;
-
-    mt->epoch = IT_S("client-epoch"); /* 21: ignored by the server */
-    mt->index = 99;
-    l->modification_tag = mt;
-
-    l->n_cached_dependencies = 2; /* 22 */
-    l->cached_dependencies = ptrs(2);
-    l->cached_dependencies[0] = cached_dep("app bits", "blobstore.com/bits/app-bits",
-                                           "/usr/local/app", "cache-key", "log-source", NULL, NULL);
-    l->cached_dependencies[1] =
-        cached_dep("app bits with checksum", "blobstore.com/bits/app-bits-checksum",
-                   "/usr/local/app-checksum", "cache-key", "log-source", "md5", "checksum-value");
-    l->legacy_download_user = IT_S("legacy-dan");                /* 23 */
-    l->trusted_system_certificates_path = IT_S("/etc/somepath"); /* 24 */
-    l->n_volume_mounts = 2;                                      /* 25 */
-    l->volume_mounts = ptrs(2);
-    l->volume_mounts[0] =
-        shared_mount("my-driver", "/mnt/mypath", "r", "my-volume", "{\"uid\":\"1000\"}");
-    l->volume_mounts[1] = shared_mount("other-driver", "/mnt/other", "rw", "other-volume", NULL);
-    net->n_properties = 2; /* 26 */
-    net->properties = ptrs(2);
-    for (int i = 0; i < 2; i++) {
-        Models__Network__PropertiesEntry *e =
-            NEW(Models__Network__PropertiesEntry, models__network__properties_entry__descriptor);
-        e->key = IT_S(i == 0 ? "some-key" : "some-other-key");
-        e->value = IT_S(i == 0 ? "some-value" : "some-other-value");
-        net->properties[i] = e;
-    }
-    l->network = net;
-    l->start_timeout_ms = 15000; /* 27 */
-    l->n_placementtags = 2;      /* 28 */
-    l->placementtags = ptrs(2);
-    l->placementtags[0] = IT_S("example-tag");
-    l->placementtags[1] = IT_S("example-tag-2");
-    l->max_pids = 1024;            /* 29 */
-    cp->n_organizational_unit = 2; /* 30 */
-    cp->organizational_unit = ptrs(2);
-    cp->organizational_unit[0] = IT_S("app:some-app");
-    cp->organizational_unit[1] = IT_S("space:some-space");
-    l->certificate_properties = cp;
-    l->image_username = IT_S("docker-user"); /* 31 */
-    l->image_password = IT_S("docker-pass"); /* 32 */
-    cd->n_checks = 2;                        /* 33 */
-    cd->checks = ptrs(2);
-    cd->checks[0] = chk_tcp(54321, 100, 500);
-    cd->checks[1] = chk_http(8080, 200, "/healthz", 1000);
-    cd->log_source = IT_S("health-check");
-    cd->n_readiness_checks = 2;
-    cd->readiness_checks = ptrs(2);
-    cd->readiness_checks[0] = chk_http(12345, 100, "/some/path", 500);
-    cd->readiness_checks[1] = chk_tcp(9090, 50, 250);
-    l->check_definition = cd;
-    l->n_image_layers = 2; /* 34 */
-    l->image_layers = ptrs(2);
-    l->image_layers[0] = layer("shared-layer", "https://blobstore.example.com/shared.tgz",
-                               "/usr/local/shared", L_SHARED, M_TGZ, D_SHA256, "abc123");
-    l->image_layers[1] = layer("exclusive-layer", "https://blobstore.example.com/bits/other-bits",
-                               "/usr/local/app/other", L_EXCLUSIVE, M_TAR, D_SHA256, "def456");
-    l->n_metric_tags = 3; /* 35 */
-    l->metric_tags = ptrs(3);
-    l->metric_tags[0] = tag_entry("source_id", "some-source-id", DYN_NONE);
-    l->metric_tags[1] = tag_entry("instance_index", NULL, DYN_INDEX);
-    l->metric_tags[2] = tag_entry("instance_guid", NULL, DYN_GUID);
-    sc->action = a_run("/bin/sidecar", "vcap"); /* 36 */
-    sc->disk_mb = 64;
-    sc->memory_mb = 128;
-    l->n_sidecars = 1;
-    l->sidecars = ptrs(1);
-    l->sidecars[0] = sc;
-    lr->bytes_per_second = 2048; /* 37 */
-    l->log_rate_limit = lr;
-    l->n_volume_mounted_files = 1; /* 38 */
-    l->volume_mounted_files = ptrs(1);
-    l->volume_mounted_files[0] = file_of("/etc/config/app.yml", "key: value\n");
-    l->update_strategy = MODELS__UPDATE_STRATEGY__RECREATE; /* 39 */
-    return l;
+    return it_dlrp_full(&bag_allocator, guid, IT_DOMAIN, instances);
 }
 
 /* ---- calls ------------------------------------------------------------------------------ */

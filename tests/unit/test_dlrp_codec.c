@@ -18,6 +18,7 @@
 #include "bbs/codec.h"
 #include "bbs/dlrp_codec.h"
 #include "desired_lrp.pb-c.h"
+#include "support/dlrp_full.h"
 
 #define NOW_NS INT64_C(1700000000000000000)
 
@@ -30,16 +31,6 @@
 static void *new_msg(struct bbs_arena *a, const void *init, size_t n)
 {
     return bbs_arena_memdup(a, init, n);
-}
-
-static char **strv(struct bbs_arena *a, size_t n, const char *const *v)
-{
-    char **out = bbs_arena_alloc(a, n * sizeof(*out));
-
-    for (size_t i = 0; i < n; i++) {
-        out[i] = bbs_arena_strdup(a, v[i]);
-    }
-    return out;
 }
 
 static Models__Action *run_action(struct bbs_arena *a, const char *path)
@@ -92,121 +83,10 @@ static Models__ImageLayer *layer(struct bbs_arena *a, const char *name, int type
     return l;
 }
 
-/* A DesiredLRP with every field set; keys in sorted order, JSON compact. */
+/* The DesiredLRP with every field (seed 001, support/dlrp_full.h): keys sorted, JSON compact. */
 static Models__DesiredLRP *full_lrp(struct bbs_arena *a)
 {
-    static const char *const tags[] = {"tag-a", "tag-b"};
-    static const char *const dests[] = {"10.0.0.0/8", "1.1.1.1"};
-    static const char *const ous[] = {"app:x", "space:y"};
-    Models__DesiredLRP *d = NEW(a, Models__DesiredLRP, MODELS__DESIRED_LRP__INIT);
-    Models__SecurityGroupRule *rule =
-        NEW(a, Models__SecurityGroupRule, MODELS__SECURITY_GROUP_RULE__INIT);
-    Models__CachedDependency *dep =
-        NEW(a, Models__CachedDependency, MODELS__CACHED_DEPENDENCY__INIT);
-    Models__VolumeMount *vm = NEW(a, Models__VolumeMount, MODELS__VOLUME_MOUNT__INIT);
-    Models__Network__PropertiesEntry *prop =
-        NEW(a, Models__Network__PropertiesEntry, MODELS__NETWORK__PROPERTIES_ENTRY__INIT);
-    Models__Check *check = NEW(a, Models__Check, MODELS__CHECK__INIT);
-    Models__Sidecar *sidecar = NEW(a, Models__Sidecar, MODELS__SIDECAR__INIT);
-    Models__File *file = NEW(a, Models__File, MODELS__FILE__INIT);
-    Models__EnvironmentVariable *env =
-        NEW(a, Models__EnvironmentVariable, MODELS__ENVIRONMENT_VARIABLE__INIT);
-
-    d->process_guid = S("pg-1");
-    d->domain = S("cf-apps");
-    d->root_fs = S("preloaded:cflinuxfs4");
-    d->instances = 3;
-    env->name = S("FOO");
-    env->value = S("bar");
-    d->n_environment_variables = 1;
-    d->environment_variables = bbs_arena_memdup(a, &env, sizeof(env));
-    d->setup = run_action(a, "/setup");
-    d->action = run_action(a, "/run");
-    d->deprecated_start_timeout_s = 30; /* accepted, not stored */
-    d->monitor = run_action(a, "/monitor");
-    d->disk_mb = 1024;
-    d->memory_mb = 256;
-    d->cpu_weight = 42;
-    d->privileged = 1;
-    d->n_ports = 2;
-    d->ports = bbs_arena_alloc(a, 2 * sizeof(uint32_t));
-    d->ports[0] = 8080;
-    d->ports[1] = 9090;
-    d->routes = NEW(a, Models__ProtoRoutes, MODELS__PROTO_ROUTES__INIT);
-    d->routes->n_routes = 2;
-    d->routes->routes = bbs_arena_alloc(a, 2 * sizeof(*d->routes->routes));
-    d->routes->routes[0] =
-        route(a, "cf-router", "[{\"hostnames\":[\"a.example.com\"],\"port\":8080}]");
-    d->routes->routes[1] = route(a, "tcp-router", "[]");
-    d->log_source = S("APP");
-    d->log_guid = S("log-guid");
-    d->metrics_guid = S("mg");
-    d->annotation = S("note");
-    rule->protocol = S("tcp");
-    rule->n_destinations = 2;
-    rule->destinations = strv(a, 2, dests);
-    d->n_egress_rules = 1;
-    d->egress_rules = bbs_arena_memdup(a, &rule, sizeof(rule));
-    d->modification_tag = NEW(a, Models__ModificationTag, MODELS__MODIFICATION_TAG__INIT);
-    d->modification_tag->epoch = S("client-epoch"); /* ignored on input */
-    d->modification_tag->index = 99;
-    dep->name = S("app bits");
-    dep->from = S("https://blobs/app");
-    dep->to = S("/app");
-    dep->cache_key = S("app-key");
-    d->n_cached_dependencies = 1;
-    d->cached_dependencies = bbs_arena_memdup(a, &dep, sizeof(dep));
-    d->legacy_download_user = S("legacy");
-    d->trusted_system_certificates_path = S("/etc/certs");
-    vm->driver = S("nfs");
-    vm->container_dir = S("/data");
-    vm->mode = S("rw");
-    vm->shared = NEW(a, Models__SharedDevice, MODELS__SHARED_DEVICE__INIT);
-    vm->shared->volume_id = S("vol-1");
-    d->n_volume_mounts = 1;
-    d->volume_mounts = bbs_arena_memdup(a, &vm, sizeof(vm));
-    d->network = NEW(a, Models__Network, MODELS__NETWORK__INIT);
-    prop->key = S("policy");
-    prop->value = S("open");
-    d->network->n_properties = 1;
-    d->network->properties = bbs_arena_memdup(a, &prop, sizeof(prop));
-    d->start_timeout_ms = 60000;
-    d->n_placementtags = 2;
-    d->placementtags = strv(a, 2, tags);
-    d->max_pids = 1024;
-    d->certificate_properties =
-        NEW(a, Models__CertificateProperties, MODELS__CERTIFICATE_PROPERTIES__INIT);
-    d->certificate_properties->n_organizational_unit = 2;
-    d->certificate_properties->organizational_unit = strv(a, 2, ous);
-    d->image_username = S("user");
-    d->image_password = S("secret");
-    check->tcp_check = NEW(a, Models__TCPCheck, MODELS__TCPCHECK__INIT);
-    check->tcp_check->port = 8080;
-    d->check_definition = NEW(a, Models__CheckDefinition, MODELS__CHECK_DEFINITION__INIT);
-    d->check_definition->n_checks = 1;
-    d->check_definition->checks = bbs_arena_memdup(a, &check, sizeof(check));
-    d->check_definition->log_source = S("HEALTH");
-    d->n_image_layers = 2;
-    d->image_layers = bbs_arena_alloc(a, 2 * sizeof(*d->image_layers));
-    d->image_layers[0] = layer(a, "shared", MODELS__IMAGE_LAYER__TYPE__SHARED, 1, "abc");
-    d->image_layers[1] = layer(a, "excl", MODELS__IMAGE_LAYER__TYPE__EXCLUSIVE, 2, "def");
-    d->n_metric_tags = 2;
-    d->metric_tags = bbs_arena_alloc(a, 2 * sizeof(*d->metric_tags));
-    d->metric_tags[0] = tag(a, "index", "", MODELS__METRIC_TAG_VALUE__DYNAMIC_VALUE__INDEX);
-    d->metric_tags[1] = tag(a, "source_id", "mg", 0);
-    sidecar->action = run_action(a, "/sidecar");
-    sidecar->disk_mb = 10;
-    sidecar->memory_mb = 20;
-    d->n_sidecars = 1;
-    d->sidecars = bbs_arena_memdup(a, &sidecar, sizeof(sidecar));
-    d->log_rate_limit = NEW(a, Models__LogRateLimit, MODELS__LOG_RATE_LIMIT__INIT);
-    d->log_rate_limit->bytes_per_second = 4096;
-    file->path = S("/etc/config.json");
-    file->content = S("{}");
-    d->n_volume_mounted_files = 1;
-    d->volume_mounted_files = bbs_arena_memdup(a, &file, sizeof(file));
-    d->update_strategy = MODELS__UPDATE_STRATEGY__RECREATE;
-    return d;
+    return it_dlrp_full(bbs_arena_pb_allocator(a), "pg-1", "cf-apps", 3);
 }
 
 /* A minimal valid-looking LRP carrying only the given metric tags. */
@@ -317,7 +197,7 @@ static void test_round_trip_every_field(void **state)
     assert_int_equal(ri->n_metric_tags, 0);
     assert_int_equal(ri->update_strategy, 0);
     assert_int_equal(ri->deprecated_start_timeout_s, 0);
-    assert_string_equal(ri->image_password, "secret");
+    assert_string_equal(ri->image_password, "docker-pass");
     /* What a read returns: the server's tag, no deprecated start timeout. */
     tag_want.epoch = S("epoch-1");
     tag_want.index = 3;
@@ -678,16 +558,22 @@ static void test_v2_read_of_full_lrp(void **state)
     Models__DesiredLRP *in = full_lrp(a);
     struct bbs_dlrp_row row = split_ok(a, in);
     Models__DesiredLRP *got = read_full(a, &row, BBS_DLRP_VIEW_V2);
+    const Models__Action *dl;
 
     (void)state;
     assert_int_equal(got->n_image_layers, 0);
-    assert_int_equal(got->n_cached_dependencies, 2);
-    assert_string_equal(got->cached_dependencies[0]->cache_key, "sha256:abc");
+    assert_int_equal(got->n_cached_dependencies, 3);
+    assert_string_equal(got->cached_dependencies[0]->cache_key, "sha256:abc123");
     assert_string_equal(got->cached_dependencies[1]->name, "app bits");
     assert_non_null(got->setup->serial_action);
-    assert_download(got->setup->serial_action->actions[0]->parallel_action->actions[0], "excl",
-                    "sha512:def");
-    assert_string_equal(got->setup->serial_action->actions[1]->run_action->path, "/setup");
+    dl = got->setup->serial_action->actions[0]->parallel_action->actions[0];
+    assert_non_null(dl->download_action);
+    assert_string_equal(dl->download_action->artifact, "exclusive-layer");
+    assert_string_equal(dl->download_action->cache_key, "sha256:def456");
+    assert_string_equal(dl->download_action->user, "legacy-dan");
+    /* the stored setup (a serial action itself) comes second */
+    assert_string_equal(got->setup->serial_action->actions[1]->serial_action->log_source,
+                        "setup-serial");
     /* Everything else as in V3. */
     assert_string_equal(got->process_guid, "pg-1");
     assert_int_equal(got->n_ports, 2);
@@ -774,20 +660,21 @@ static void test_sched_info_fields(void **state)
     assert_non_null(s);
     assert_string_equal(s->desired_lrp_key->process_guid, "pg-1");
     assert_string_equal(s->desired_lrp_key->domain, "cf-apps");
-    assert_string_equal(s->desired_lrp_key->log_guid, "log-guid");
-    assert_string_equal(s->annotation, "note");
+    assert_string_equal(s->desired_lrp_key->log_guid, "some-log-guid");
+    assert_string_equal(s->annotation, "some-annotation");
     assert_int_equal(s->instances, 3);
-    assert_int_equal(s->desired_lrp_resource->memory_mb, 256);
-    assert_int_equal(s->desired_lrp_resource->disk_mb, 1024);
-    assert_string_equal(s->desired_lrp_resource->root_fs, "preloaded:cflinuxfs4");
+    assert_int_equal(s->desired_lrp_resource->memory_mb, 1024);
+    assert_int_equal(s->desired_lrp_resource->disk_mb, 512);
+    assert_string_equal(s->desired_lrp_resource->root_fs,
+                        "docker:///docker-user/docker-image#docker-tag");
     assert_int_equal(s->desired_lrp_resource->max_pids, 1024);
     assert_int_equal(s->routes->n_routes, 2);
     assert_string_equal(s->modification_tag->epoch, "epoch-1");
     assert_int_equal(s->modification_tag->index, 3);
-    assert_int_equal(s->volume_placement->n_driver_names, 1);
-    assert_string_equal(s->volume_placement->driver_names[0], "nfs");
+    assert_int_equal(s->volume_placement->n_driver_names, 2);
+    assert_string_equal(s->volume_placement->driver_names[0], "my-driver");
     assert_int_equal(s->n_placementtags, 2);
-    assert_string_equal(s->placementtags[1], "tag-b");
+    assert_string_equal(s->placementtags[1], "example-tag-2");
     bbs_arena_free(a);
 }
 
@@ -801,11 +688,11 @@ static void test_routing_info_fields(void **state)
     (void)state;
     assert_string_equal(got->process_guid, "pg-1");
     assert_string_equal(got->domain, "cf-apps");
-    assert_string_equal(got->log_guid, "log-guid");
+    assert_string_equal(got->log_guid, "some-log-guid");
     assert_int_equal(got->instances, 3);
     assert_int_equal(got->routes->n_routes, 2);
     assert_int_equal(got->modification_tag->index, 3);
-    assert_int_equal(got->n_metric_tags, 2);
+    assert_int_equal(got->n_metric_tags, 3);
     /* Nothing else. */
     assert_string_equal(got->root_fs, "");
     assert_string_equal(got->annotation, "");
@@ -838,8 +725,9 @@ static void test_image_credentials_rewrite(void **state)
     got = read_full(a, &row, BBS_DLRP_VIEW_V3);
     assert_string_equal(got->image_username, "new-user");
     assert_string_equal(got->image_password, "new-secret");
-    assert_int_equal(got->start_timeout_ms, 60000);
-    assert_string_equal(got->action->run_action->path, "/run");
+    assert_int_equal(got->start_timeout_ms, 15000);
+    assert_string_equal(got->action->codependent_action->actions[0]->run_action->path,
+                        "/app/start");
     bbs_arena_free(a);
 }
 
@@ -854,14 +742,15 @@ static void test_auction_start(void **state)
     assert_int_equal(bbs_dlrp_auction_start(a, &row, &s), 0);
     assert_string_equal(s.process_guid, "pg-1");
     assert_string_equal(s.domain, "cf-apps");
-    assert_string_equal(s.root_fs, "preloaded:cflinuxfs4");
-    assert_int_equal(s.memory_mb, 256);
-    assert_int_equal(s.disk_mb, 1024);
+    assert_string_equal(s.root_fs, "docker:///docker-user/docker-image#docker-tag");
+    assert_int_equal(s.memory_mb, 1024);
+    assert_int_equal(s.disk_mb, 512);
     assert_int_equal(s.max_pids, 1024);
     assert_int_equal(s.n_placement_tags, 2);
-    assert_string_equal(s.placement_tags[0], "tag-a");
-    assert_int_equal(s.n_volume_drivers, 1);
-    assert_string_equal(s.volume_drivers[0], "nfs");
+    assert_string_equal(s.placement_tags[0], "example-tag");
+    assert_int_equal(s.n_volume_drivers, 2);
+    assert_string_equal(s.volume_drivers[0], "my-driver");
+    assert_string_equal(s.volume_drivers[1], "other-driver");
     assert_null(s.indices);
     assert_int_equal(bbs_dlrp_auction_start(a, &small, &s), 0);
     assert_null(s.placement_tags); /* JSON null */
