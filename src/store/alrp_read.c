@@ -15,6 +15,7 @@
 #include "bbs/codec.h"
 #include "bbs/log.h"
 #include "bbs/pbw.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 struct read_ctx {
@@ -28,18 +29,15 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct read_ctx *c = arg;
     const struct bbs_alrp_filter *f = c->f;
     size_t n_params = 4 + f->n_process_guids;
-    const char **values = calloc(n_params, sizeof(char *));
-    int *lengths = calloc(n_params, sizeof(int));
-    int *formats = calloc(n_params, sizeof(int));
+    const char **values = bbs_xcalloc(n_params, sizeof(char *));
+    int *lengths = bbs_xcalloc(n_params, sizeof(int));
+    int *formats = bbs_xcalloc(n_params, sizeof(int));
     struct bbs_buf sql = {0};
     uint32_t index_be;
     int n = 0;
     const char *glue = " WHERE ";
     int rc = -1;
 
-    if (values == NULL || lengths == NULL || formats == NULL) {
-        abort();
-    }
     bbs_buf_printf(&sql, "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps");
     if (f->domain != NULL && f->domain[0] != '\0') {
         values[n] = f->domain;

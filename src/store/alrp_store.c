@@ -13,6 +13,7 @@
 
 #include "bbs/codec.h"
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 const struct bbs_stmt bbs_alrp_stmts[] = {
@@ -316,10 +317,7 @@ int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
     if (bbs_store_run(st, start_peek, &peek, err) == 0 && peek.noop) {
         return 0;
     }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        abort();
-    }
+    c = bbs_xcalloc(1, sizeof(*c));
     c->in = in;
     c->now_ns = now_ns;
     rc = bbs_store_tx(st, start_tx, c, err);
@@ -382,12 +380,9 @@ int bbs_store_alrp_crash(struct bbs_store *st, const struct bbs_alrp_key *key,
                          const struct bbs_instance_key *inst, const char *reason, int64_t now_ns,
                          int *restart_now, struct bbs_error *err)
 {
-    struct crash_ctx *c = calloc(1, sizeof(*c));
+    struct crash_ctx *c = bbs_xcalloc(1, sizeof(*c));
     int rc;
 
-    if (c == NULL) {
-        abort();
-    }
     c->key = key;
     c->inst = inst;
     c->reason = reason;
@@ -433,12 +428,9 @@ out:
 int bbs_store_alrp_fail(struct bbs_store *st, const struct bbs_alrp_key *key, const char *message,
                         int64_t now_ns, struct bbs_error *err)
 {
-    struct fail_ctx *c = calloc(1, sizeof(*c));
+    struct fail_ctx *c = bbs_xcalloc(1, sizeof(*c));
     int rc;
 
-    if (c == NULL) {
-        abort();
-    }
     c->key = key;
     c->message = message;
     c->now_ns = now_ns;

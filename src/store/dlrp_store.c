@@ -15,6 +15,7 @@
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 /* The SELECT list every desired read uses; column numbers below. */
@@ -209,9 +210,9 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct list_ctx *c = arg;
     const struct bbs_dlrp_filter *f = c->f;
     size_t n_params = 1 + f->n_process_guids + f->n_app_guids;
-    const char **values = calloc(n_params, sizeof(char *));
-    int *lengths = calloc(n_params, sizeof(int));
-    int *formats = calloc(n_params, sizeof(int));
+    const char **values = bbs_xcalloc(n_params, sizeof(char *));
+    int *lengths = bbs_xcalloc(n_params, sizeof(int));
+    int *formats = bbs_xcalloc(n_params, sizeof(int));
     struct bbs_buf sql = {0};
     PGresult *res = NULL;
     const char *glue = " WHERE ";
@@ -219,9 +220,6 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
     int n = 0;
     int rc = -1;
 
-    if (values == NULL || lengths == NULL || formats == NULL) {
-        abort();
-    }
     /* The filter set varies per request: only the filters given appear. */
     bbs_buf_printf(&sql, "SELECT %s FROM desired_lrps",
                    c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2 ? DLRP_COLUMNS_FULL

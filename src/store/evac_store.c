@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bbs/evac.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 const struct bbs_stmt bbs_evac_stmts[] = {
@@ -197,12 +198,9 @@ out:
 int bbs_store_evacuate(struct bbs_store *st, const struct bbs_evac_request *req, int64_t now_ns,
                        int *keep, int *auction, struct bbs_error *err)
 {
-    struct evac_ctx *c = calloc(1, sizeof(*c));
+    struct evac_ctx *c = bbs_xcalloc(1, sizeof(*c));
     int rc;
 
-    if (c == NULL) {
-        abort();
-    }
     c->req = req;
     c->now_ns = now_ns;
     c->keep = keep_on_read_error(c);

@@ -14,6 +14,7 @@
 
 #include "bbs/buf.h"
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 #define MIGRATE_LOCK_KEY "7308447151239120531" /* arbitrary, fixed: "bbs migrate" */
@@ -150,7 +151,7 @@ out:
 
 int bbs_store_migrate(struct bbs_store *st, const char *dir, struct bbs_error *err)
 {
-    struct migration *files = calloc(MAX_MIGRATIONS, sizeof(*files));
+    struct migration *files = bbs_xcalloc(MAX_MIGRATIONS, sizeof(*files));
     PGconn *conn = NULL;
     PGresult *res = NULL;
     int n = 0;
@@ -158,7 +159,7 @@ int bbs_store_migrate(struct bbs_store *st, const char *dir, struct bbs_error *e
     int rc = -1;
     long newest_applied = 0;
 
-    if (files == NULL || list_files(dir, files, &n, err) != 0) {
+    if (list_files(dir, files, &n, err) != 0) {
         goto out;
     }
     conn = bbs_store_conn_open(st, err);

@@ -16,6 +16,7 @@
 #include <uuid/uuid.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 struct bbs_store {
@@ -73,17 +74,13 @@ static int conn_prepare(PGconn *conn, struct bbs_error *err)
 struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries,
                                 struct bbs_error *err)
 {
-    struct bbs_store *st = calloc(1, sizeof(*st));
+    struct bbs_store *st = bbs_xcalloc(1, sizeof(*st));
     PGconn *probe;
 
-    if (st == NULL) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return NULL;
-    }
-    st->conninfo = strdup(conninfo);
+    st->conninfo = bbs_xstrdup(conninfo);
     st->max_conns = max_conns;
     st->retries = retries;
-    st->idle = calloc((size_t)max_conns, sizeof(PGconn *));
+    st->idle = bbs_xcalloc((size_t)max_conns, sizeof(PGconn *));
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     probe = bbs_store_conn_open(st, err);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bbs/log.h"
+#include "bbs/xalloc.h"
 
 #define ARENA_BLOCK 16384
 #define ARENA_ALIGN 16
@@ -30,12 +30,6 @@ struct bbs_arena {
     ProtobufCAllocator pb;
 };
 
-static void out_of_memory(void)
-{
-    bbs_log(BBS_LOG_FATAL, "out-of-memory", NULL);
-    abort();
-}
-
 static void *pb_alloc(void *ctx, size_t n)
 {
     return bbs_arena_alloc(ctx, n);
@@ -49,11 +43,8 @@ static void pb_free(void *ctx, void *p)
 
 struct bbs_arena *bbs_arena_new(void)
 {
-    struct bbs_arena *a = calloc(1, sizeof(*a));
+    struct bbs_arena *a = bbs_xcalloc(1, sizeof(*a));
 
-    if (a == NULL) {
-        out_of_memory();
-    }
     a->pb.alloc = pb_alloc;
     a->pb.free = pb_free;
     a->pb.allocator_data = a;
@@ -86,10 +77,7 @@ void *bbs_arena_alloc(struct bbs_arena *a, size_t n)
     if (b == NULL || b->cap - b->used < need) {
         size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
 
-        b = malloc(sizeof(*b) + cap);
-        if (b == NULL) {
-            out_of_memory();
-        }
+        b = bbs_xmalloc(sizeof(*b) + cap);
         b->cap = cap;
         b->used = 0;
         /* A big one-off block goes behind the head so the head keeps its
