@@ -16,7 +16,7 @@
 #include "bbs/xalloc.h"
 #include "store_int.h"
 
-const struct bbs_stmt bbs_alrp_stmts[] = {
+static const struct bbs_stmt alrp_stmts[] = {
     {"alrp_lock_set", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
                       " WHERE process_guid = $1::text AND instance_index = $2::int4"
                       " FOR UPDATE"},
@@ -54,7 +54,7 @@ const struct bbs_stmt bbs_alrp_stmts[] = {
                        " AND instance_index >= $2::int4 AND presence = 0"
                        " AND state IN ('UNCLAIMED', 'CRASHED')"},
 };
-const size_t bbs_alrp_n_stmts = sizeof(bbs_alrp_stmts) / sizeof(bbs_alrp_stmts[0]);
+BBS_STORE_STATEMENTS(alrp, alrp_stmts);
 
 void bbs_alrp_unlock(struct bbs_alrp_lock *ls)
 {

@@ -50,7 +50,7 @@ enum {
     C_CREATED_AT,
 };
 
-const struct bbs_stmt bbs_dlrp_stmts[] = {
+static const struct bbs_stmt dlrp_stmts[] = {
     {"dlrp_insert",
      "INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances,"
      " memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, placement_tags,"
@@ -70,7 +70,7 @@ const struct bbs_stmt bbs_dlrp_stmts[] = {
      " WHERE process_guid = $1::text"},
     {"dlrp_delete", "DELETE FROM desired_lrps WHERE process_guid = $1::text"},
 };
-const size_t bbs_dlrp_n_stmts = sizeof(bbs_dlrp_stmts) / sizeof(bbs_dlrp_stmts[0]);
+BBS_STORE_STATEMENTS(dlrp, dlrp_stmts);
 
 /* A blob column; never NULL data, so encoders need no special case. */
 static struct bbs_blob blob_col(const PGresult *r, int row, int col)

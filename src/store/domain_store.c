@@ -7,12 +7,12 @@
 #include "bbs/pbw.h"
 #include "store_int.h"
 
-const struct bbs_stmt bbs_domain_stmts[] = {
+static const struct bbs_stmt domain_stmts[] = {
     {"domain_upsert", "INSERT INTO domains (domain, expire_time) VALUES ($1::text, $2::int8)"
                       " ON CONFLICT (domain) DO UPDATE SET expire_time = EXCLUDED.expire_time"},
     {"domain_list", "SELECT domain FROM domains WHERE expire_time > $1::int8"},
 };
-const size_t bbs_domain_n_stmts = sizeof(bbs_domain_stmts) / sizeof(bbs_domain_stmts[0]);
+BBS_STORE_STATEMENTS(domain, domain_stmts);
 
 struct upsert_ctx {
     const char *domain;

@@ -13,13 +13,13 @@
 #include "bbs/xalloc.h"
 #include "store_int.h"
 
-const struct bbs_stmt bbs_evac_stmts[] = {
+static const struct bbs_stmt evac_stmts[] = {
     {"evac_lock_desired", "SELECT update_strategy, instances FROM desired_lrps"
                           " WHERE process_guid = $1::text FOR UPDATE"},
     {"evac_count_running", "SELECT count(*)::int4 FROM actual_lrps WHERE process_guid = $1::text"
                            " AND presence = 0 AND state = 'RUNNING'"},
 };
-const size_t bbs_evac_n_stmts = sizeof(bbs_evac_stmts) / sizeof(bbs_evac_stmts[0]);
+BBS_STORE_STATEMENTS(evac, evac_stmts);
 
 struct evac_ctx {
     const struct bbs_evac_request *req;

@@ -2,7 +2,8 @@
  * pool.c - the connection pool, the transaction helper with retries, and
  * binary parameter/result helpers (store_int.h).
  *
- * A connection is prepared with every statement when it is opened. A
+ * A connection is prepared with every registered statement table
+ * (BBS_STORE_STATEMENTS in store_int.h) when it is opened. A
  * connection that comes back broken, or not idle, is closed; the next
  * borrower opens a fresh one, so a database restart heals without
  * restarting the server.
@@ -59,14 +60,26 @@ PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
     return conn;
 }
 
+/* The bounds of the "bbs_stmts" section (see BBS_STORE_STATEMENTS). */
+extern const struct bbs_stmt_table *const __start_bbs_stmts[];
+extern const struct bbs_stmt_table *const __stop_bbs_stmts[];
+
+const struct bbs_stmt_table *const *bbs_store_stmt_tables(size_t *n)
+{
+    *n = (size_t)(__stop_bbs_stmts - __start_bbs_stmts);
+    return __start_bbs_stmts;
+}
+
 /* Statements exist only once migrations created the tables. */
 static int conn_prepare(PGconn *conn, struct bbs_error *err)
 {
-    if (prepare_all(conn, bbs_alrp_stmts, bbs_alrp_n_stmts, err) != 0 ||
-        prepare_all(conn, bbs_dlrp_stmts, bbs_dlrp_n_stmts, err) != 0 ||
-        prepare_all(conn, bbs_domain_stmts, bbs_domain_n_stmts, err) != 0 ||
-        prepare_all(conn, bbs_evac_stmts, bbs_evac_n_stmts, err) != 0) {
-        return -1;
+    size_t n;
+    const struct bbs_stmt_table *const *tables = bbs_store_stmt_tables(&n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (prepare_all(conn, tables[i]->stmts, tables[i]->n, err) != 0) {
+            return -1;
+        }
     }
     return 0;
 }

@@ -114,20 +114,41 @@ int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_err
 int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
                           struct bbs_error *err);
 
-/* Prepared statement registry entry. */
+/*
+ * Prepared statements. Each store module lists its statements in one
+ * static table and registers it with BBS_STORE_STATEMENTS(name, table) at
+ * file scope; every new pooled connection prepares every registered table.
+ * Nothing central lists the modules, so a new module is one new file.
+ *
+ * How: the macro puts a pointer to the table in the linker section
+ * "bbs_stmts", and pool.c walks it between __start_bbs_stmts and
+ * __stop_bbs_stmts, symbols GNU ld, gold and lld define for any section
+ * whose name is a C identifier (the mechanism glibc and the kernel use
+ * for their own tables). We prefer it to constructor functions, which
+ * would need a mutable global list filled before main() and ordering
+ * care; the section is read-only data, complete at link time. A module
+ * is in the binary exactly when something calls it (static libraries
+ * link an object on demand), so an unused module's statements are not
+ * prepared, and nothing could run them anyway.
+ */
 struct bbs_stmt {
     const char *name;
     const char *sql;
 };
 
-/* The statements of each store module, prepared on every new connection. */
-extern const struct bbs_stmt bbs_alrp_stmts[];
-extern const size_t bbs_alrp_n_stmts;
-extern const struct bbs_stmt bbs_dlrp_stmts[];
-extern const size_t bbs_dlrp_n_stmts;
-extern const struct bbs_stmt bbs_domain_stmts[];
-extern const size_t bbs_domain_n_stmts;
-extern const struct bbs_stmt bbs_evac_stmts[];
-extern const size_t bbs_evac_n_stmts;
+struct bbs_stmt_table {
+    const char *module;
+    const struct bbs_stmt *stmts;
+    size_t n;
+};
+
+#define BBS_STORE_STATEMENTS(module_, table_)                                                      \
+    static const struct bbs_stmt_table bbs_stmt_table_##module_ = {                                \
+        #module_, table_, sizeof(table_) / sizeof((table_)[0])};                                   \
+    __attribute__((used, section("bbs_stmts"))) static const struct bbs_stmt_table                 \
+        *const bbs_stmt_table_ptr_##module_ = &bbs_stmt_table_##module_
+
+/* Every registered table, in link order: `*n` gets the count. */
+const struct bbs_stmt_table *const *bbs_store_stmt_tables(size_t *n);
 
 #endif /* BBS_STORE_INT_H */
