@@ -15,7 +15,6 @@
 #include "bbs/codec.h"
 #include "bbs/log.h"
 #include "bbs/pbw.h"
-#include "bbs/xalloc.h"
 #include "store_int.h"
 
 struct read_ctx {
@@ -28,77 +27,42 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct read_ctx *c = arg;
     const struct bbs_alrp_filter *f = c->f;
-    size_t n_params = 4 + f->n_process_guids;
-    const char **values = bbs_xcalloc(n_params, sizeof(char *));
-    int *lengths = bbs_xcalloc(n_params, sizeof(int));
-    int *formats = bbs_xcalloc(n_params, sizeof(int));
+    struct bbs_params p = {0};
+    struct bbs_arena *scratch = NULL;
     struct bbs_buf sql = {0};
-    uint32_t index_be;
-    int n = 0;
     const char *glue = " WHERE ";
-    int rc = -1;
 
     bbs_buf_printf(&sql, "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps");
     if (f->domain != NULL && f->domain[0] != '\0') {
-        values[n] = f->domain;
-        lengths[n] = (int)strlen(f->domain);
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, n);
+        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, f->domain));
         glue = " AND ";
     }
     if (f->cell_id != NULL && f->cell_id[0] != '\0') {
-        values[n] = f->cell_id;
-        lengths[n] = (int)strlen(f->cell_id);
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%scell_id = $%d::text", glue, n);
+        bbs_buf_printf(&sql, "%scell_id = $%d::text", glue, bbs_params_text(&p, f->cell_id));
         glue = " AND ";
     }
     if (f->process_guid != NULL && f->process_guid[0] != '\0') {
-        values[n] = f->process_guid;
-        lengths[n] = (int)strlen(f->process_guid);
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%sprocess_guid = $%d::text", glue, n);
+        bbs_buf_printf(&sql, "%sprocess_guid = $%d::text", glue,
+                       bbs_params_text(&p, f->process_guid));
         glue = " AND ";
     }
     if (f->has_index) {
-        index_be = htonl((uint32_t)f->index);
-        values[n] = (const char *)&index_be;
-        lengths[n] = 4;
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%sinstance_index = $%d::int4", glue, n);
+        bbs_buf_printf(&sql, "%sinstance_index = $%d::int4", glue, bbs_params_int4(&p, f->index));
         glue = " AND ";
     }
     if (f->process_guids != NULL) {
-        bbs_buf_printf(&sql, "%sprocess_guid IN (", glue);
-        for (size_t i = 0; i < f->n_process_guids; i++) {
-            values[n] = f->process_guids[i];
-            lengths[n] = (int)strlen(f->process_guids[i]);
-            formats[n++] = 1;
-            bbs_buf_printf(&sql, "%s$%d::text", i ? ", " : "", n);
-        }
-        if (f->n_process_guids == 0) {
-            bbs_buf_printf(&sql, "NULL");
-        }
-        bbs_buf_printf(&sql, ")");
+        scratch = bbs_arena_new();
+        bbs_buf_printf(&sql, "%sprocess_guid = ANY($%d::text[])", glue,
+                       bbs_params_text_array(&p, scratch, f->process_guids, f->n_process_guids));
     }
     if (c->order) {
         bbs_buf_printf(&sql, " ORDER BY process_guid, instance_index, presence");
     }
     bbs_buf_putc(&sql, 0);
-    c->res = PQexecParams(conn, (const char *)sql.data, n, NULL, values, lengths, formats, 1);
-    if (PQresultStatus(c->res) != PGRES_TUPLES_OK) {
-        bbs_store_map_error(conn, c->res, err);
-        PQclear(c->res);
-        c->res = NULL;
-        goto out;
-    }
-    rc = 0;
-out:
+    c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
-    free(values);
-    free(lengths);
-    free(formats);
-    return rc;
+    bbs_arena_free(scratch);
+    return c->res == NULL ? -1 : 0;
 }
 
 int bbs_store_alrp_list(struct bbs_store *st, const struct bbs_alrp_filter *f, uint32_t field,

@@ -15,7 +15,6 @@
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
-#include "bbs/xalloc.h"
 #include "store_int.h"
 
 /* The SELECT list every desired read uses; column numbers below. */
@@ -196,28 +195,15 @@ static void log_unreadable(const struct bbs_dlrp_row *row)
             row->process_guid);
 }
 
-/* Append `v` as the next binary text parameter and return its number. */
-static int add_text_param(const char **values, int *lengths, int *formats, int *n, const char *v)
-{
-    values[*n] = v;
-    lengths[*n] = (int)strlen(v);
-    formats[*n] = 1;
-    return ++*n;
-}
-
 static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct list_ctx *c = arg;
     const struct bbs_dlrp_filter *f = c->f;
-    size_t n_params = 1 + f->n_process_guids + f->n_app_guids;
-    const char **values = bbs_xcalloc(n_params, sizeof(char *));
-    int *lengths = bbs_xcalloc(n_params, sizeof(int));
-    int *formats = bbs_xcalloc(n_params, sizeof(int));
+    struct bbs_params p = {0};
     struct bbs_buf sql = {0};
     PGresult *res = NULL;
     const char *glue = " WHERE ";
     size_t start = c->out->len;
-    int n = 0;
     int rc = -1;
 
     /* The filter set varies per request: only the filters given appear. */
@@ -225,31 +211,23 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
                    c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2 ? DLRP_COLUMNS_FULL
                                                                               : DLRP_COLUMNS_SHORT);
     if (f->domain != NULL && f->domain[0] != '\0') {
-        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue,
-                       add_text_param(values, lengths, formats, &n, f->domain));
+        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, f->domain));
         glue = " AND ";
     }
     if (f->n_process_guids > 0) {
-        bbs_buf_printf(&sql, "%sprocess_guid IN (", glue);
-        for (size_t i = 0; i < f->n_process_guids; i++) {
-            bbs_buf_printf(&sql, "%s$%d::text", i ? ", " : "",
-                           add_text_param(values, lengths, formats, &n, f->process_guids[i]));
-        }
-        bbs_buf_printf(&sql, ")");
+        bbs_buf_printf(&sql, "%sprocess_guid = ANY($%d::text[])", glue,
+                       bbs_params_text_array(&p, c->arena, f->process_guids, f->n_process_guids));
         glue = " AND ";
     }
     if (f->n_app_guids > 0) {
-        bbs_buf_printf(&sql, "%s(", glue);
-        for (size_t i = 0; i < f->n_app_guids; i++) {
-            bbs_buf_printf(&sql, "%sstarts_with(process_guid, $%d::text)", i ? " OR " : "",
-                           add_text_param(values, lengths, formats, &n, f->app_guids[i]));
-        }
-        bbs_buf_printf(&sql, ")");
+        bbs_buf_printf(&sql,
+                       "%sEXISTS (SELECT 1 FROM unnest($%d::text[]) AS a(guid)"
+                       " WHERE starts_with(process_guid, a.guid))",
+                       glue, bbs_params_text_array(&p, c->arena, f->app_guids, f->n_app_guids));
     }
     bbs_buf_putc(&sql, 0);
-    res = PQexecParams(conn, (const char *)sql.data, n, NULL, values, lengths, formats, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        bbs_store_map_error(conn, res, err);
+    res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
+    if (res == NULL) {
         goto out;
     }
     /* A retried attempt starts the response over. */
@@ -269,9 +247,6 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
 out:
     PQclear(res);
     bbs_buf_free(&sql);
-    free(values);
-    free(lengths);
-    free(formats);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /*
- * pool.c - the connection pool, the transaction helper with retries, and
- * binary parameter/result helpers (store_int.h).
+ * pool.c - the connection pool, the transaction helper with retries,
+ * statement execution and binary result readers (store_int.h).
  *
  * A connection is prepared with every registered statement table
  * (BBS_STORE_STATEMENTS in store_int.h) when it is opened. A
@@ -290,11 +290,8 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
     }
 }
 
-PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
-                   struct bbs_error *err)
+static PGresult *checked(PGconn *conn, PGresult *res, struct bbs_error *err)
 {
-    PGresult *res = PQexecPrepared(conn, name, p ? p->n : 0, p ? p->values : NULL,
-                                   p ? p->lengths : NULL, p ? p->formats : NULL, 1);
     ExecStatusType s = PQresultStatus(res);
 
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
@@ -303,6 +300,24 @@ PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
         return NULL;
     }
     return res;
+}
+
+PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
+                   struct bbs_error *err)
+{
+    return checked(conn,
+                   PQexecPrepared(conn, name, p ? p->n : 0, p ? p->values : NULL,
+                                  p ? p->lengths : NULL, p ? p->formats : NULL, 1),
+                   err);
+}
+
+PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p,
+                       struct bbs_error *err)
+{
+    return checked(conn,
+                   PQexecParams(conn, sql, p ? p->n : 0, NULL, p ? p->values : NULL,
+                                p ? p->lengths : NULL, p ? p->formats : NULL, 1),
+                   err);
 }
 
 int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
@@ -320,75 +335,13 @@ int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p,
     return 0;
 }
 
-/* ---- binary parameters ---- */
+/* ---- binary results ---- */
 
-/* Network order for 64-bit values (htobe64 is not POSIX). */
-static uint64_t hton64(uint64_t v)
+/* Network order for 64-bit values (htobe64 is not POSIX); its own inverse. */
+static uint64_t swap64(uint64_t v)
 {
     return ((uint64_t)htonl((uint32_t)v) << 32) | htonl((uint32_t)(v >> 32));
 }
-
-static void param(struct bbs_params *p, const void *v, int len)
-{
-    if (p->n >= BBS_MAX_PARAMS) {
-        abort(); /* a statement with more parameters is a programming error */
-    }
-    p->values[p->n] = v;
-    p->lengths[p->n] = len;
-    p->formats[p->n] = 1;
-    p->n++;
-}
-
-void bbs_params_text(struct bbs_params *p, const char *s)
-{
-    param(p, s, (int)strlen(s));
-}
-
-void bbs_params_bytes(struct bbs_params *p, const void *d, size_t n)
-{
-    /* libpq wants a non-NULL pointer for a non-NULL zero-length value. */
-    param(p, d != NULL ? d : (const void *)"", (int)n);
-}
-
-void bbs_params_null(struct bbs_params *p)
-{
-    param(p, NULL, 0);
-}
-
-void bbs_params_int4(struct bbs_params *p, int32_t v)
-{
-    uint32_t *slot = (uint32_t *)&p->ints[p->n];
-
-    *slot = htonl((uint32_t)v);
-    param(p, slot, 4);
-}
-
-void bbs_params_int8(struct bbs_params *p, int64_t v)
-{
-    uint64_t *slot = &p->ints[p->n];
-
-    *slot = hton64((uint64_t)v);
-    param(p, slot, 8);
-}
-
-void bbs_params_bool(struct bbs_params *p, int v)
-{
-    unsigned char *slot = (unsigned char *)&p->ints[p->n];
-
-    *slot = v ? 1 : 0;
-    param(p, slot, 1);
-}
-
-void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob)
-{
-    if (!blob->present) {
-        bbs_params_null(p);
-    } else {
-        bbs_params_bytes(p, blob->data, blob->len);
-    }
-}
-
-/* ---- binary results ---- */
 
 int32_t bbs_get_int4(const PGresult *r, int row, int col)
 {
@@ -409,7 +362,7 @@ int64_t bbs_get_int8(const PGresult *r, int row, int col)
         return 0;
     }
     memcpy(&v, PQgetvalue(r, row, col), 8);
-    return (int64_t)hton64(v); /* the swap is its own inverse */
+    return (int64_t)swap64(v);
 }
 
 int bbs_get_bool(const PGresult *r, int row, int col)

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "bbs/alrp.h"
+#include "bbs/arena.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
 
@@ -33,7 +34,18 @@ BBS_MUST_CHECK int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
 BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
                                  struct bbs_error *err);
 
-/* Up to 16 binary parameters for one statement. */
+/*
+ * The one way to build query parameters (params.c): every value binary,
+ * up to BBS_MAX_PARAMS of them per statement (more is a programming
+ * error and aborts). A list of any length is ONE parameter, a binary
+ * text[] (bbs_params_text_array), used as `col = ANY($n::text[])`: the
+ * statement text does not grow with the list, and the planner treats it
+ * exactly as it treats `col IN (...)`. Each adder returns the 1-based
+ * number of the parameter it added, for statements built per call:
+ *     bbs_buf_printf(&sql, "domain = $%d::text", bbs_params_text(&p, d));
+ * Values are borrowed until the statement ran; integers are copied into
+ * the struct, arrays into `arena`. A zeroed struct is empty.
+ */
 #define BBS_MAX_PARAMS 20
 struct bbs_params {
     int n;
@@ -43,14 +55,17 @@ struct bbs_params {
     uint64_t ints[BBS_MAX_PARAMS]; /* storage for network-order integers */
 };
 
-void bbs_params_text(struct bbs_params *p, const char *s); /* text/varchar, NUL-terminated */
-void bbs_params_bytes(struct bbs_params *p, const void *d, size_t n); /* bytea */
-void bbs_params_null(struct bbs_params *p);
-void bbs_params_int4(struct bbs_params *p, int32_t v);
-void bbs_params_int8(struct bbs_params *p, int64_t v);
-void bbs_params_bool(struct bbs_params *p, int v);
+int bbs_params_text(struct bbs_params *p, const char *s); /* text/varchar, NUL-terminated */
+int bbs_params_bytes(struct bbs_params *p, const void *d, size_t n); /* bytea */
+int bbs_params_null(struct bbs_params *p);
+int bbs_params_int4(struct bbs_params *p, int32_t v);
+int bbs_params_int8(struct bbs_params *p, int64_t v);
+int bbs_params_bool(struct bbs_params *p, int v);
 /* bytea or NULL when !blob->present */
-void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
+int bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
+/* text[] of `n` strings (n may be 0: the empty array), encoded into `arena`. */
+int bbs_params_text_array(struct bbs_params *p, struct bbs_arena *arena, const char *const *strs,
+                          size_t n);
 
 /*
  * Execute prepared statement `name` (see statements in pool.c) with
@@ -59,6 +74,10 @@ void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
  */
 PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
                    struct bbs_error *err);
+
+/* The same for an unprepared statement built per call (filters vary). */
+PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p,
+                       struct bbs_error *err);
 
 /* Execute a statement that returns no rows; `*affected` (when set) gets
  * the number of rows it changed. */
