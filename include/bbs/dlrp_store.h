@@ -43,22 +43,22 @@ BBS_MUST_CHECK int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_
                                          struct bbs_error *err);
 
 /*
- * Append every row matching `f` in `view` as field `field` of the message
- * built in `out`; `*n_out` counts them. Rows whose blobs are malformed are
- * logged and skipped. `arena` is scratch (V2 conversion).
+ * Every row matching `f`, as a view whose rows borrow from a result that
+ * `arena` owns. `view` only chooses the columns read (the scheduling and
+ * routing views leave run_info in the table, an empty blob here); the
+ * codec encodes (bbs_dlrp_put_rows). Errors: database errors only.
  */
 BBS_MUST_CHECK int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
                                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view,
-                                       uint32_t field, struct bbs_buf *out, size_t *n_out,
-                                       struct bbs_error *err);
+                                       struct bbs_dlrp_rows *out, struct bbs_error *err);
 
 /*
- * Append the row of `guid` in `view` as field `field`. ResourceNotFound
- * when there is none (or it is malformed, which is logged).
+ * The row of `guid` into `*out`, borrowing from a result `arena` owns;
+ * columns as for bbs_store_dlrp_list. ResourceNotFound when there is none.
  */
 BBS_MUST_CHECK int bbs_store_dlrp_get(struct bbs_store *st, struct bbs_arena *arena,
-                                      const char *guid, enum bbs_dlrp_view view, uint32_t field,
-                                      struct bbs_buf *out, struct bbs_error *err);
+                                      const char *guid, enum bbs_dlrp_view view,
+                                      struct bbs_dlrp_row *out, struct bbs_error *err);
 
 /* The row before and after an update; both copied into the caller's arena. */
 struct bbs_dlrp_updated {

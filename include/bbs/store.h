@@ -20,6 +20,7 @@
 #include "bbs/arena.h"
 #include "bbs/buf.h"
 #include "bbs/error.h"
+#include "bbs/group.h"
 
 struct bbs_store;
 
@@ -41,9 +42,10 @@ BBS_MUST_CHECK int bbs_store_migrate(struct bbs_store *st, const char *dir, stru
 /* ---- domains (reference 2.9) ---- */
 BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
                                            int64_t now_ns, struct bbs_error *err);
-/* Append each fresh domain as a string field `field` to `out`. */
-BBS_MUST_CHECK int bbs_store_domains_list(struct bbs_store *st, int64_t now_ns, uint32_t field,
-                                          struct bbs_buf *out, struct bbs_error *err);
+/* The fresh domains: `*out` gets `*n` strings living in `arena`. */
+BBS_MUST_CHECK int bbs_store_domains_list(struct bbs_store *st, struct bbs_arena *arena,
+                                          int64_t now_ns, const char *const **out, size_t *n,
+                                          struct bbs_error *err);
 
 /* ---- ActualLRP reads (3.11) ---- */
 struct bbs_alrp_filter {
@@ -56,17 +58,19 @@ struct bbs_alrp_filter {
     size_t n_process_guids;
 };
 
-/* Append every matching row (all presences) as ActualLRP field `field`. */
-BBS_MUST_CHECK int bbs_store_alrp_list(struct bbs_store *st, const struct bbs_alrp_filter *f,
-                                       uint32_t field, struct bbs_buf *out, struct bbs_error *err);
-
 /*
- * Fold matching rows into ActualLRPGroups (3.11) appended as field
- * `field`. `*n_groups` says how many were written.
+ * Every matching row (all presences), in no particular order, as a view
+ * (group.h) whose rows borrow from a result that `arena` owns (released
+ * with it). Errors: database errors only.
  */
-BBS_MUST_CHECK int bbs_store_alrp_groups(struct bbs_store *st, const struct bbs_alrp_filter *f,
-                                         uint32_t field, struct bbs_buf *out, size_t *n_groups,
-                                         struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_alrp_list(struct bbs_store *st, struct bbs_arena *arena,
+                                       const struct bbs_alrp_filter *f, struct bbs_alrp_rows *out,
+                                       struct bbs_error *err);
+
+/* The same ordered by (process guid, index, presence), ready to fold into groups. */
+BBS_MUST_CHECK int bbs_store_alrp_list_ordered(struct bbs_store *st, struct bbs_arena *arena,
+                                               const struct bbs_alrp_filter *f,
+                                               struct bbs_alrp_rows *out, struct bbs_error *err);
 
 /* ---- ActualLRP lifecycle (3.3-3.8) ---- */
 BBS_MUST_CHECK int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,

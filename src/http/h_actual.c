@@ -34,6 +34,44 @@ static struct bbs_instance_key instance_of(const Models__ActualLRPInstanceKey *k
 
 /* ---- reads ---- */
 
+static void log_skipped(const struct bbs_codec_skipped *sk)
+{
+    if (sk->n > 0) {
+        bbs_log(BBS_LOG_ERROR, "actual-lrps.unreadable-row", "{s:s, s:i, s:I}", "process_guid",
+                sk->first.process_guid, "index", sk->first.index, "rows", (json_int_t)sk->n);
+    }
+}
+
+/* Read `f` and append the rows as field 2 (ActualLRPsResponse.actual_lrps). */
+static int put_list(struct bbs_req *req, const struct bbs_alrp_filter *f, struct bbs_buf *out,
+                    struct bbs_error *err)
+{
+    struct bbs_alrp_rows rows;
+    struct bbs_codec_skipped sk;
+
+    if (bbs_store_alrp_list(req->ctx->store, req->arena, f, &rows, err) != 0) {
+        return -1;
+    }
+    bbs_codec_put_alrps(out, 2, &rows, &sk);
+    log_skipped(&sk);
+    return 0;
+}
+
+/* Read `f` and append the groups as field 2; `*n` counts them. */
+static int put_groups(struct bbs_req *req, const struct bbs_alrp_filter *f, struct bbs_buf *out,
+                      size_t *n, struct bbs_error *err)
+{
+    struct bbs_alrp_rows rows;
+    struct bbs_codec_skipped sk;
+
+    if (bbs_store_alrp_list_ordered(req->ctx->store, req->arena, f, &rows, err) != 0) {
+        return -1;
+    }
+    *n = bbs_codec_put_groups(out, 2, &rows, &sk);
+    log_skipped(&sk);
+    return 0;
+}
+
 int bbs_h_alrp_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
 {
     Models__ActualLRPsRequest *m = decode(req, &models__actual_lrps_request__descriptor, err);
@@ -47,7 +85,7 @@ int bbs_h_alrp_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *
     f.process_guid = m->process_guid;
     f.has_index = m->optional_index_case == MODELS__ACTUAL_LRPS_REQUEST__OPTIONAL_INDEX_INDEX;
     f.index = m->index;
-    return bbs_store_alrp_list(req->ctx->store, &f, 2, out, err);
+    return put_list(req, &f, out, err);
 }
 
 int bbs_h_alrp_list_by_guids(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -66,7 +104,7 @@ int bbs_h_alrp_list_by_guids(struct bbs_req *req, struct bbs_buf *out, struct bb
     }
     f.process_guids = (const char *const *)m->process_guids;
     f.n_process_guids = m->n_process_guids;
-    return bbs_store_alrp_list(req->ctx->store, &f, 2, out, err);
+    return put_list(req, &f, out, err);
 }
 
 int bbs_h_groups_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -81,7 +119,7 @@ int bbs_h_groups_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error
     }
     f.domain = m->domain;
     f.cell_id = m->cell_id;
-    return bbs_store_alrp_groups(req->ctx->store, &f, 2, out, &n, err);
+    return put_groups(req, &f, out, &n, err);
 }
 
 int bbs_h_groups_by_guid(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -100,7 +138,7 @@ int bbs_h_groups_by_guid(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
         return -1;
     }
     f.process_guid = m->process_guid;
-    return bbs_store_alrp_groups(req->ctx->store, &f, 2, out, &n, err);
+    return put_groups(req, &f, out, &n, err);
 }
 
 int bbs_h_group_by_guid_index(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -121,7 +159,7 @@ int bbs_h_group_by_guid_index(struct bbs_req *req, struct bbs_buf *out, struct b
     f.process_guid = m->process_guid;
     f.has_index = 1;
     f.index = m->index;
-    if (bbs_store_alrp_groups(req->ctx->store, &f, 2, out, &n, err) != 0) {
+    if (put_groups(req, &f, out, &n, err) != 0) {
         return -1;
     }
     if (n == 0) {

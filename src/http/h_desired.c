@@ -163,6 +163,12 @@ int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
 
 /* ---- reads ---- */
 
+static void log_unreadable(const char *process_guid, size_t n)
+{
+    bbs_log(BBS_LOG_ERROR, "desired-lrps.unreadable-row", "{s:s, s:I}", "process_guid",
+            process_guid, "rows", (json_int_t)n);
+}
+
 /*
  * List `view` into field 2 of the response. Which request filters apply
  * depends on the route (5.7): `use_domain`, `use_app_guids`.
@@ -172,7 +178,9 @@ static int list(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view vie
 {
     Models__DesiredLRPsRequest *m = decode(req, &models__desired_lrps_request__descriptor, err);
     struct bbs_dlrp_filter f = {0};
-    size_t n;
+    struct bbs_dlrp_rows rows;
+    size_t n_skipped;
+    const char *skipped;
 
     if (m == NULL) {
         return -1;
@@ -186,7 +194,14 @@ static int list(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view vie
         f.app_guids = (const char *const *)m->app_guids;
         f.n_app_guids = m->n_app_guids;
     }
-    return bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, 2, out, &n, err);
+    if (bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, &rows, err) != 0) {
+        return -1;
+    }
+    bbs_dlrp_put_rows(out, 2, req->arena, &rows, view, &n_skipped, &skipped);
+    if (n_skipped > 0) {
+        log_unreadable(skipped, n_skipped);
+    }
+    return 0;
 }
 
 static int get(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view,
@@ -195,6 +210,7 @@ static int get(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view
     Models__DesiredLRPByProcessGuidRequest *m =
         decode(req, &models__desired_lrpby_process_guid_request__descriptor, err);
     struct bbs_problems p = {0};
+    struct bbs_dlrp_row row;
 
     if (m == NULL) {
         return -1;
@@ -203,7 +219,17 @@ static int get(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view
         bbs_invalid(err, p.text);
         return -1;
     }
-    return bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, 2, out, err);
+    if (bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, &row, err) != 0) {
+        return -1;
+    }
+    if (bbs_dlrp_put(out, 2, req->arena, &row, view) != 0) {
+        /* Upstream skips (and, on full reads, deletes) a row it cannot
+         * decode: to the caller it does not exist. */
+        log_unreadable(row.process_guid, 1);
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        return -1;
+    }
+    return 0;
 }
 
 int bbs_h_desired_list_r3(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)

@@ -35,6 +35,13 @@ int bbs_h_domains_upsert(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
 
 int bbs_h_domains_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
 {
+    const char *const *domains;
+    size_t n;
+
     /* The body is ignored, as upstream does. */
-    return bbs_store_domains_list(req->ctx->store, bbs_now_ns(), 2, out, err);
+    if (bbs_store_domains_list(req->ctx->store, req->arena, bbs_now_ns(), &domains, &n, err) != 0) {
+        return -1;
+    }
+    bbs_codec_put_strings(out, 2, domains, n);
+    return 0;
 }

@@ -5,8 +5,8 @@
  * State changes lock the desired row with SELECT ... FOR UPDATE inside one
  * transaction (6.5); concurrent updates of one process guid queue there,
  * so the modification tag index moves by exactly one per update. Reads
- * are encoded into the response straight from the binary result rows by
- * dlrp_codec: no per-row protobuf structs (except for the V2 view).
+ * return row views over the binary result (owned by the request arena);
+ * dlrp_codec encodes them without per-row copies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,6 @@
 
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
-#include "bbs/log.h"
 #include "store_int.h"
 
 /* The SELECT list every desired read uses; column numbers below. */
@@ -180,20 +179,27 @@ int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
 
 /* ---- reads ---- */
 
+static int full_columns(enum bbs_dlrp_view view)
+{
+    return view == BBS_DLRP_VIEW_V3 || view == BBS_DLRP_VIEW_V2;
+}
+
+static void view_get(const void *src, size_t i, struct bbs_dlrp_row *out)
+{
+    row_from_result(src, (int)i, out);
+}
+
+static void result_free(void *res)
+{
+    PQclear(res);
+}
+
 struct list_ctx {
     struct bbs_arena *arena;
     const struct bbs_dlrp_filter *f;
     enum bbs_dlrp_view view;
-    uint32_t field;
-    struct bbs_buf *out;
-    size_t n_out;
+    PGresult *res;
 };
-
-static void log_unreadable(const struct bbs_dlrp_row *row)
-{
-    bbs_log(BBS_LOG_ERROR, "desired-lrps.unreadable-row", "{s:s}", "process_guid",
-            row->process_guid);
-}
 
 static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
@@ -201,15 +207,11 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
     const struct bbs_dlrp_filter *f = c->f;
     struct bbs_params p = {0};
     struct bbs_buf sql = {0};
-    PGresult *res = NULL;
     const char *glue = " WHERE ";
-    size_t start = c->out->len;
-    int rc = -1;
 
     /* The filter set varies per request: only the filters given appear. */
     bbs_buf_printf(&sql, "SELECT %s FROM desired_lrps",
-                   c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2 ? DLRP_COLUMNS_FULL
-                                                                              : DLRP_COLUMNS_SHORT);
+                   full_columns(c->view) ? DLRP_COLUMNS_FULL : DLRP_COLUMNS_SHORT);
     if (f->domain != NULL && f->domain[0] != '\0') {
         bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, f->domain));
         glue = " AND ";
@@ -226,88 +228,59 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
                        glue, bbs_params_text_array(&p, c->arena, f->app_guids, f->n_app_guids));
     }
     bbs_buf_putc(&sql, 0);
-    res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
-    if (res == NULL) {
-        goto out;
-    }
-    /* A retried attempt starts the response over. */
-    c->out->len = start;
-    c->n_out = 0;
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct bbs_dlrp_row row;
-
-        row_from_result(res, i, &row);
-        if (bbs_dlrp_put(c->out, c->field, c->arena, &row, c->view) != 0) {
-            log_unreadable(&row);
-            continue;
-        }
-        c->n_out++;
-    }
-    rc = 0;
-out:
-    PQclear(res);
+    c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
-    return rc;
+    return c->res == NULL ? -1 : 0;
 }
 
 int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
-                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view, uint32_t field,
-                        struct bbs_buf *out, size_t *n_out, struct bbs_error *err)
+                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view,
+                        struct bbs_dlrp_rows *out, struct bbs_error *err)
 {
-    struct list_ctx c = {arena, f, view, field, out, 0};
-    int rc = bbs_store_run(st, list_tx, &c, err);
+    struct list_ctx c = {arena, f, view, NULL};
 
-    *n_out = c.n_out;
-    return rc;
+    memset(out, 0, sizeof(*out));
+    if (bbs_store_run(st, list_tx, &c, err) != 0) {
+        return -1;
+    }
+    bbs_arena_defer(arena, result_free, c.res);
+    out->n = (size_t)PQntuples(c.res);
+    out->src = c.res;
+    out->get = view_get;
+    return 0;
 }
 
 struct get_ctx {
-    struct bbs_arena *arena;
     const char *guid;
     enum bbs_dlrp_view view;
-    uint32_t field;
-    struct bbs_buf *out;
+    PGresult *res;
 };
 
 static int get_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct get_ctx *c = arg;
     struct bbs_params p = {0};
-    struct bbs_dlrp_row row;
-    PGresult *res;
-    int full = c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2;
-    int rc = -1;
 
     bbs_params_text(&p, c->guid);
-    res = bbs_exec(conn, full ? "dlrp_get" : "dlrp_get_short", &p, err);
-    if (res == NULL) {
-        return -1;
-    }
-    if (PQntuples(res) == 0) {
-        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
-        goto out;
-    }
-    row_from_result(res, 0, &row);
-    if (bbs_dlrp_put(c->out, c->field, c->arena, &row, c->view) != 0) {
-        /* Upstream skips (and, on full reads, deletes) a row it cannot
-         * decode: to the caller it does not exist. */
-        log_unreadable(&row);
-        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
-        goto out;
-    }
-    rc = 0;
-out:
-    PQclear(res);
-    return rc;
+    c->res = bbs_exec(conn, full_columns(c->view) ? "dlrp_get" : "dlrp_get_short", &p, err);
+    return c->res == NULL ? -1 : 0;
 }
 
 int bbs_store_dlrp_get(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                       enum bbs_dlrp_view view, uint32_t field, struct bbs_buf *out,
-                       struct bbs_error *err)
+                       enum bbs_dlrp_view view, struct bbs_dlrp_row *out, struct bbs_error *err)
 {
-    struct get_ctx c = {arena, guid, view, field, out};
+    struct get_ctx c = {guid, view, NULL};
 
-    return bbs_store_run(st, get_tx, &c, err);
+    if (bbs_store_run(st, get_tx, &c, err) != 0) {
+        return -1;
+    }
+    bbs_arena_defer(arena, result_free, c.res);
+    if (PQntuples(c.res) == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        return -1;
+    }
+    row_from_result(c.res, 0, out);
+    return 0;
 }
 
 /* ---- update ---- */

@@ -400,13 +400,14 @@ int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *a)
     const char *state = bbs_get_text(r, row, 4);
     int s = bbs_alrp_state_parse(state, strlen(state));
 
-    if (s < 0) {
-        return -1;
-    }
+    /* The key first: it names an unreadable row in the caller's report. */
     a->key.process_guid = bbs_get_text(r, row, 0);
     a->key.index = bbs_get_int4(r, row, 1);
     a->presence = (enum bbs_presence)bbs_get_int4(r, row, 2);
     a->key.domain = bbs_get_text(r, row, 3);
+    if (s < 0) {
+        return -1;
+    }
     a->state = (enum bbs_alrp_state)s;
     a->instance.instance_guid = bbs_get_text(r, row, 5);
     a->instance.cell_id = bbs_get_text(r, row, 6);

@@ -24,8 +24,15 @@ struct arena_block {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
+struct arena_defer {
+    struct arena_defer *next;
+    void (*fn)(void *);
+    void *p;
+};
+
 struct bbs_arena {
     struct arena_block *head;
+    struct arena_defer *defers;
     size_t total;
     ProtobufCAllocator pb;
 };
@@ -57,6 +64,10 @@ void bbs_arena_free(struct bbs_arena *a)
 
     if (a == NULL) {
         return;
+    }
+    /* The records live in the blocks: run them all before any goes. */
+    for (struct arena_defer *d = a->defers; d != NULL; d = d->next) {
+        d->fn(d->p);
     }
     while ((b = a->head) != NULL) {
         a->head = b->next;
@@ -116,6 +127,16 @@ char *bbs_arena_strndup(struct bbs_arena *a, const char *s, size_t n)
 char *bbs_arena_strdup(struct bbs_arena *a, const char *s)
 {
     return bbs_arena_strndup(a, s, strlen(s));
+}
+
+void bbs_arena_defer(struct bbs_arena *a, void (*fn)(void *), void *p)
+{
+    struct arena_defer *d = bbs_arena_alloc(a, sizeof(*d));
+
+    d->fn = fn;
+    d->p = p;
+    d->next = a->defers;
+    a->defers = d;
 }
 
 void *bbs_arena_memdup(struct bbs_arena *a, const void *p, size_t n)
