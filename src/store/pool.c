@@ -237,11 +237,13 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
 
             PQclear(res);
         }
-        if (rc == 0 || !retryable(conn, err, 0)) {
+        if (rc == 0 || !retryable(conn, err, 0) || attempt + 1 == st->retries) {
             conn_put(st, conn);
             return rc;
         }
         conn_put(st, conn);
+        /* A retry is this loop's own news; the final error is returned,
+         * never logged here (the caller logs or answers it). */
         bbs_log(BBS_LOG_INFO, "store.retrying", "{s:i, s:s}", "attempt", attempt + 1, "error",
                 err->message);
         backoff(attempt);
