@@ -29,8 +29,8 @@
 
 #include "bbs/alrp.h"
 #include "bbs/arena.h"
-#include "bbs/auction.h"
 #include "bbs/buf.h"
+#include "bbs/change.h"
 #include "bbs/error.h"
 #include "desired_lrp.pb-c.h"
 

@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 #include "bbs/arena.h"
-#include "bbs/auction.h"
 #include "bbs/buf.h"
+#include "bbs/change.h"
 #include "bbs/dlrp_codec.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
@@ -35,11 +35,17 @@ struct bbs_dlrp_filter {
 };
 
 /*
- * Insert `row` (from bbs_dlrp_split) with a fresh modification tag epoch
- * and index 0. Errors: ResourceExists (process guid taken), InvalidRequest
- * (a value longer than its column), database errors.
+ * Desire (5.3): insert `row` (from bbs_dlrp_split, living in
+ * change->arena) with a fresh modification tag epoch and index 0, then,
+ * once committed, create its UNCLAIMED instances and record their
+ * auction (bbs_store_alrp_create_unclaimed, even when every index had a
+ * row already). `change` gets dlrp_after = `row`, the created rows and
+ * the auction; a failure after the commit is a note. Errors (nothing
+ * committed): ResourceExists (process guid taken), InvalidRequest (a
+ * value longer than its column), database errors.
  */
 BBS_MUST_CHECK int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
+                                         int64_t now_ns, struct bbs_change *change,
                                          struct bbs_error *err);
 
 /*
@@ -71,28 +77,22 @@ struct bbs_dlrp_updated {
  * ResourceNotFound, whatever `u` carries), bump the tag index (always),
  * then apply instances / annotation (oneofs set), routes (present;
  * invalid JSON: InvalidRequest and nothing changes), metric tags
- * (non-empty) and image credentials (rewrites run_info). `u` is borrowed;
- * `out` strings and blobs live in `arena`.
+ * (non-empty) and image credentials (rewrites run_info). Once committed,
+ * more instances are created (with their auction) or those above the
+ * new count stopped (5.6). `change` gets the row before and after (in
+ * change->arena) and the instance changes; `u` is borrowed.
  */
-BBS_MUST_CHECK int bbs_store_dlrp_update(struct bbs_store *st, struct bbs_arena *arena,
-                                         const char *guid, const Models__DesiredLRPUpdate *u,
-                                         struct bbs_dlrp_updated *out, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_dlrp_update(struct bbs_store *st, const char *guid,
+                                         const Models__DesiredLRPUpdate *u, int64_t now_ns,
+                                         struct bbs_change *change, struct bbs_error *err);
 
 /*
- * Remove (5.5 steps 2-3): lock and delete the row of `guid`. On success
- * `*removed` (may be NULL) is the deleted row, copied into `arena`.
- * ResourceNotFound when there is none.
+ * Remove (5.5): lock and delete the row of `guid`, then stop its
+ * instances (5.6). `change` gets dlrp_before (the deleted row, in
+ * change->arena) and the removed instances. ResourceNotFound when there
+ * is none.
  */
-BBS_MUST_CHECK int bbs_store_dlrp_remove(struct bbs_store *st, struct bbs_arena *arena,
-                                         const char *guid, struct bbs_dlrp_row *removed,
-                                         struct bbs_error *err);
-
-/*
- * Fill everything of `*out` except indices/n_indices from the stored row
- * of `guid` (strings in `arena`). ResourceNotFound if there is none.
- */
-BBS_MUST_CHECK int bbs_store_dlrp_auction_start(struct bbs_store *st, struct bbs_arena *arena,
-                                                const char *guid, struct bbs_auction_start *out,
-                                                struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_dlrp_remove(struct bbs_store *st, const char *guid,
+                                         struct bbs_change *change, struct bbs_error *err);
 
 #endif /* BBS_DLRP_STORE_H */

@@ -19,6 +19,7 @@
 #include "bbs/alrp.h"
 #include "bbs/arena.h"
 #include "bbs/buf.h"
+#include "bbs/change.h"
 #include "bbs/error.h"
 #include "bbs/group.h"
 
@@ -72,47 +73,77 @@ BBS_MUST_CHECK int bbs_store_alrp_list_ordered(struct bbs_store *st, struct bbs_
                                                const struct bbs_alrp_filter *f,
                                                struct bbs_alrp_rows *out, struct bbs_error *err);
 
-/* ---- ActualLRP lifecycle (3.3-3.8) ---- */
+/*
+ * ---- ActualLRP lifecycle (3.3-3.8) ----
+ *
+ * Each call fills `change` (change.h; initialised by the caller, its
+ * arena is where the recorded rows live) with the rows it created,
+ * changed or removed and what must be sent out after the commit. On -1
+ * nothing was committed and `change` is as it was, except where a call
+ * says otherwise.
+ */
 BBS_MUST_CHECK int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
                                         const struct bbs_instance_key *claimer, int64_t now_ns,
-                                        struct bbs_error *err);
+                                        struct bbs_change *change, struct bbs_error *err);
+/* A copy that could not be removed after the start (3.4 step 5) is a note. */
 BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
-                                        int64_t now_ns, struct bbs_error *err);
-/* `*restart_now` is set when the crash left the row UNCLAIMED (auction due). */
+                                        int64_t now_ns, struct bbs_change *change,
+                                        struct bbs_error *err);
+/*
+ * A crash that leaves the row UNCLAIMED records an auction start for the
+ * index, from the stored desired LRP read after the commit. When that
+ * read fails (ResourceNotFound if the desired LRP is gone, quirk 7) the
+ * crash stays committed: -1 with change->committed set and the rows
+ * recorded.
+ */
 BBS_MUST_CHECK int bbs_store_alrp_crash(struct bbs_store *st, const struct bbs_alrp_key *key,
                                         const struct bbs_instance_key *inst, const char *reason,
-                                        int64_t now_ns, int *restart_now, struct bbs_error *err);
+                                        int64_t now_ns, struct bbs_change *change,
+                                        struct bbs_error *err);
 BBS_MUST_CHECK int bbs_store_alrp_fail(struct bbs_store *st, const struct bbs_alrp_key *key,
-                                       const char *message, int64_t now_ns, struct bbs_error *err);
+                                       const char *message, int64_t now_ns,
+                                       struct bbs_change *change, struct bbs_error *err);
 /* `inst` NULL = match any instance key. */
 BBS_MUST_CHECK int bbs_store_alrp_remove(struct bbs_store *st, const char *guid, int32_t index,
                                          const struct bbs_instance_key *inst,
-                                         struct bbs_error *err);
+                                         struct bbs_change *change, struct bbs_error *err);
 /*
  * Retire (3.8) while no cell registry exists: every cell is unknown, so a
  * CLAIMED/RUNNING row is deleted like an UNCLAIMED/CRASHED one.
  */
 BBS_MUST_CHECK int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
-                                         struct bbs_error *err);
+                                         struct bbs_change *change, struct bbs_error *err);
+
+struct bbs_dlrp_row; /* dlrp.h */
+
+/* When create_unclaimed records an auction start. */
+enum bbs_create_auction {
+    BBS_CREATE_AUCTION_IF_CREATED, /* scale-up: only when an index was created */
+    BBS_CREATE_AUCTION_ALWAYS,     /* desire: even with "indices": [] (9.1) */
+};
 
 /*
- * Insert ORDINARY UNCLAIMED rows for indices [from, to) of `guid` (each
- * its own statement; an index that already has a row is skipped). The
- * created indices are written to `created` (capacity to - from) and
- * counted in `*n_created`.
+ * Insert ORDINARY UNCLAIMED rows for indices [from, to) of `desired`
+ * (one statement; an index that already has a row is skipped), record
+ * them as created, and record one auction start with the created indices
+ * in ascending order, built from `desired` as received (a row living in
+ * change->arena). Nothing when to <= from.
  */
-BBS_MUST_CHECK int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const char *guid,
-                                                   const char *domain, int32_t from, int32_t to,
-                                                   int64_t now_ns, int32_t *created,
-                                                   size_t *n_created, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_alrp_create_unclaimed(struct bbs_store *st,
+                                                   const struct bbs_dlrp_row *desired, int32_t from,
+                                                   int32_t to, int64_t now_ns,
+                                                   enum bbs_create_auction auction,
+                                                   struct bbs_change *change,
+                                                   struct bbs_error *err);
 
 /*
  * "Stop instances from index `from`" (5.6) with no cell registry: delete
- * UNCLAIMED/CRASHED non-evacuating rows with index >= from; leave
- * CLAIMED/RUNNING rows as they are (their cells are unknown).
+ * UNCLAIMED/CRASHED non-evacuating rows with index >= from (recorded as
+ * removed); leave CLAIMED/RUNNING rows as they are (their cells are
+ * unknown, so no rep stop can be recorded yet).
  */
 BBS_MUST_CHECK int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,
-                                            struct bbs_error *err);
+                                            struct bbs_change *change, struct bbs_error *err);
 
 /* ---- evacuation (reference 4) ---- */
 enum bbs_evac_call {
@@ -132,11 +163,14 @@ struct bbs_evac_request {
 /*
  * Run one evacuation call as one transaction: lock every row of the index
  * (and, for RUNNING, the desired LRP), let the core decide (evac.h), apply
- * the row changes. `*keep` is the keep_container answer (set on failure
- * too) and `*auction` says a placement request is due for the index.
+ * the row changes, recorded in `change`. `*keep` is the keep_container
+ * answer (set on failure too). When a placement is due for the index the
+ * auction start is recorded, from the desired LRP read after the commit;
+ * if that read fails the evacuation stands and the failure is a note
+ * ("evacuation.auction-lookup-failed").
  */
 BBS_MUST_CHECK int bbs_store_evacuate(struct bbs_store *st, const struct bbs_evac_request *req,
-                                      int64_t now_ns, int *keep, int *auction,
+                                      int64_t now_ns, int *keep, struct bbs_change *change,
                                       struct bbs_error *err);
 
 #endif /* BBS_STORE_H */

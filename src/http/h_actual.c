@@ -11,6 +11,7 @@
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
 #include "bbs/validate.h"
+#include "effects.h"
 #include "handlers.h"
 
 static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d, struct bbs_error *err)
@@ -177,6 +178,7 @@ int bbs_h_claim(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
         decode(req, &models__claim_actual_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
     struct bbs_instance_key inst;
+    struct bbs_change ch;
 
     (void)out;
     if (m == NULL) {
@@ -187,8 +189,10 @@ int bbs_h_claim(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
         return -1;
     }
     inst = instance_of(m->actual_lrp_instance_key);
-    return bbs_store_alrp_claim(req->ctx->store, m->process_guid, m->index, &inst, bbs_now_ns(),
-                                err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_claim(req->ctx->store, m->process_guid, m->index, &inst,
+                                                  bbs_now_ns(), &ch, err));
 }
 
 /* `deprecated`: the old /start stores internal routes as an empty list
@@ -199,6 +203,7 @@ static int start(struct bbs_req *req, int deprecated, struct bbs_error *err)
         decode(req, &models__start_actual_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
     struct bbs_start_input in;
+    struct bbs_change ch;
 
     if (m == NULL) {
         return -1;
@@ -229,7 +234,9 @@ static int start(struct bbs_req *req, int deprecated, struct bbs_error *err)
         m->optional_routable_case != MODELS__START_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
         m->routable;
     in.availability_zone = m->availability_zone;
-    return bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_start_r1(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -251,8 +258,7 @@ int bbs_h_crash(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
     struct bbs_problems p = {0};
     struct bbs_alrp_key key;
     struct bbs_instance_key inst;
-    struct bbs_auction_start start_req;
-    int restart_now = 0;
+    struct bbs_change ch;
 
     (void)out;
     if (m == NULL) {
@@ -264,24 +270,13 @@ int bbs_h_crash(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
     }
     key = key_of(m->actual_lrp_key);
     inst = instance_of(m->actual_lrp_instance_key);
-    if (bbs_store_alrp_crash(req->ctx->store, &key, &inst, m->error_message, bbs_now_ns(),
-                             &restart_now, err) != 0) {
-        return -1;
-    }
-    if (!restart_now) {
-        return 0;
-    }
-    /* Restart at once: ask for a placement of this one index. If the
-     * desired LRP is gone the crash stays committed and the caller hears
-     * ResourceNotFound, as upstream answers (quirk 7). */
-    if (bbs_store_dlrp_auction_start(req->ctx->store, req->arena, key.process_guid, &start_req,
-                                     err) != 0) {
-        return -1;
-    }
-    start_req.indices = &key.index;
-    start_req.n_indices = 1;
-    bbs_auction_request(req->ctx->auction, &start_req, 1, req->trace_id);
-    return 0;
+    /* A crash that restarts at once records the placement of its index.
+     * If the desired LRP is gone the crash stays committed and the caller
+     * hears ResourceNotFound, as upstream answers (quirk 7). */
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_crash(req->ctx->store, &key, &inst, m->error_message,
+                                                  bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_fail(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -289,6 +284,7 @@ int bbs_h_fail(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
     Models__FailActualLRPRequest *m = decode(req, &models__fail_actual_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
     struct bbs_alrp_key key;
+    struct bbs_change ch;
 
     (void)out;
     if (m == NULL) {
@@ -299,7 +295,10 @@ int bbs_h_fail(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
         return -1;
     }
     key = key_of(m->actual_lrp_key);
-    return bbs_store_alrp_fail(req->ctx->store, &key, m->error_message, bbs_now_ns(), err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch,
+        bbs_store_alrp_fail(req->ctx->store, &key, m->error_message, bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_remove(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -308,6 +307,7 @@ int bbs_h_remove(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
         decode(req, &models__remove_actual_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
     struct bbs_instance_key inst;
+    struct bbs_change ch;
 
     (void)out;
     if (m == NULL) {
@@ -320,8 +320,11 @@ int bbs_h_remove(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
     if (m->actual_lrp_instance_key != NULL) {
         inst = instance_of(m->actual_lrp_instance_key);
     }
-    return bbs_store_alrp_remove(req->ctx->store, m->process_guid, m->index,
-                                 m->actual_lrp_instance_key != NULL ? &inst : NULL, err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch,
+        bbs_store_alrp_remove(req->ctx->store, m->process_guid, m->index,
+                              m->actual_lrp_instance_key != NULL ? &inst : NULL, &ch, err));
 }
 
 int bbs_h_retire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -329,6 +332,7 @@ int bbs_h_retire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
     Models__RetireActualLRPRequest *m =
         decode(req, &models__retire_actual_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
+    struct bbs_change ch;
 
     (void)out;
     if (m == NULL) {
@@ -339,6 +343,8 @@ int bbs_h_retire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
         return -1;
     }
     /* The domain of the request key is not compared (quirk 25). */
-    return bbs_store_alrp_retire(req->ctx->store, m->actual_lrp_key->process_guid,
-                                 m->actual_lrp_key->index, err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_retire(req->ctx->store, m->actual_lrp_key->process_guid,
+                                                   m->actual_lrp_key->index, &ch, err));
 }

@@ -16,59 +16,12 @@
 #include "bbs/log.h"
 #include "bbs/validate.h"
 #include "desired_lrp.pb-c.h"
+#include "effects.h"
 #include "handlers.h"
 
 static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d, struct bbs_error *err)
 {
     return bbs_codec_decode(req->arena, d, req->body, req->len, err);
-}
-
-/*
- * Create UNCLAIMED rows for indices [from, to) of `row` and ask for one
- * auction of those actually created (5.3 steps 5-6). An index that already
- * has a row is skipped by the store and left untouched.
- */
-static void create_and_auction(struct bbs_req *req, const struct bbs_dlrp_row *row, int32_t from,
-                               int32_t to, int64_t now_ns)
-{
-    struct bbs_error e = {0};
-    struct bbs_auction_start start;
-    int32_t *created;
-    size_t n = 0;
-
-    if (to <= from) {
-        return;
-    }
-    created = bbs_arena_alloc(req->arena, (size_t)(to - from) * sizeof(*created));
-    if (bbs_store_alrp_create_unclaimed(req->ctx->store, row->process_guid, row->domain, from, to,
-                                        now_ns, created, &n, &e) != 0) {
-        bbs_log(BBS_LOG_ERROR, "desired-lrp.create-actual-lrps-failed", "{s:s, s:i, s:i, s:s}",
-                "process_guid", row->process_guid, "from", (int)from, "to", (int)to, "error",
-                e.message);
-        return;
-    }
-    if (n == 0) {
-        return;
-    }
-    if (bbs_dlrp_auction_start(req->arena, row, &start) != 0) {
-        bbs_log(BBS_LOG_ERROR, "desired-lrp.auction-start-unreadable", "{s:s}", "process_guid",
-                row->process_guid);
-        return;
-    }
-    start.indices = created;
-    start.n_indices = n;
-    bbs_auction_request(req->ctx->auction, &start, 1, req->trace_id);
-}
-
-/* Stop instances from index `from` (5.6); failures are only logged. */
-static void stop_from(struct bbs_req *req, const char *guid, int32_t from)
-{
-    struct bbs_error e = {0};
-
-    if (bbs_store_alrp_stop_from(req->ctx->store, guid, from, &e) != 0) {
-        bbs_log(BBS_LOG_ERROR, "desired-lrp.stop-instances-failed", "{s:s, s:i, s:s}",
-                "process_guid", guid, "from", (int)from, "error", e.message);
-    }
 }
 
 /* ---- lifecycle ---- */
@@ -78,6 +31,7 @@ int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
     Models__DesireLRPRequest *m = decode(req, &models__desire_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
     struct bbs_dlrp_row row;
+    struct bbs_change ch;
     int64_t now_ns = bbs_now_ns();
 
     (void)out;
@@ -93,11 +47,9 @@ int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
     if (bbs_dlrp_split(req->arena, m->desired_lrp, now_ns, &row, err) != 0) {
         return -1;
     }
-    if (bbs_store_dlrp_desire(req->ctx->store, &row, err) != 0) {
-        return -1;
-    }
-    create_and_auction(req, &row, 0, row.instances, now_ns);
-    return 0;
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_dlrp_desire(req->ctx->store, &row, now_ns, &ch, err));
 }
 
 int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -105,9 +57,7 @@ int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
     Models__UpdateDesiredLRPRequest *m =
         decode(req, &models__update_desired_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
-    struct bbs_dlrp_updated up;
-    int32_t before;
-    int32_t after;
+    struct bbs_change ch;
 
     (void)out;
     if (m == NULL) {
@@ -121,23 +71,10 @@ int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
         bbs_invalid(err, "Invalid field: update");
         return -1;
     }
-    if (bbs_store_dlrp_update(req->ctx->store, req->arena, m->process_guid, m->update, &up, err) !=
-        0) {
-        return -1;
-    }
-    if (m->update->optional_instances_case ==
-        MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
-        before = up.before.instances;
-        after = up.after.instances;
-        if (after > before) {
-            create_and_auction(req, &up.after, before, after, bbs_now_ns());
-        } else if (after < before) {
-            stop_from(req, m->process_guid, after);
-        }
-    }
-    /* 5.4 step 5 (push changed internal routes / metric tags to the reps of
-     * running instances) needs cell registration, which does not exist yet. */
-    return 0;
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch,
+        bbs_store_dlrp_update(req->ctx->store, m->process_guid, m->update, bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
@@ -145,6 +82,7 @@ int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
     Models__RemoveDesiredLRPRequest *m =
         decode(req, &models__remove_desired_lrprequest__descriptor, err);
     struct bbs_problems p = {0};
+    struct bbs_change ch;
 
     (void)out;
     if (m == NULL) {
@@ -154,11 +92,9 @@ int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
         bbs_invalid(err, p.text);
         return -1;
     }
-    if (bbs_store_dlrp_remove(req->ctx->store, req->arena, m->process_guid, NULL, err) != 0) {
-        return -1;
-    }
-    stop_from(req, m->process_guid, 0);
-    return 0;
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_dlrp_remove(req->ctx->store, m->process_guid, &ch, err));
 }
 
 /* ---- reads ---- */

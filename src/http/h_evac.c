@@ -11,6 +11,7 @@
 #include "bbs/log.h"
 #include "bbs/pbw.h"
 #include "bbs/validate.h"
+#include "effects.h"
 #include "evacuation.pb-c.h"
 #include "handlers.h"
 
@@ -22,39 +23,21 @@ static void answer(struct bbs_buf *out, const struct bbs_error *err, int keep)
     bbs_pbw_int64(out, 2, keep ? 1 : 0);
 }
 
-/* Ask for a placement of the index just handed back; failures only logged. */
-static void request_auction(struct bbs_req *req, const struct bbs_alrp_key *key)
-{
-    struct bbs_auction_start start;
-    struct bbs_error err = {0};
-
-    if (bbs_store_dlrp_auction_start(req->ctx->store, req->arena, key->process_guid, &start,
-                                     &err) != 0) {
-        bbs_log(BBS_LOG_ERROR, "evacuation.auction-lookup-failed", "{s:s, s:s}", "process_guid",
-                key->process_guid, "error", err.message);
-        return;
-    }
-    start.indices = &key->index;
-    start.n_indices = 1;
-    bbs_auction_request(req->ctx->auction, &start, 1, req->trace_id);
-}
-
 static int run(struct bbs_req *req, struct bbs_evac_request *er, struct bbs_buf *out)
 {
     struct bbs_error err = {0};
+    struct bbs_change ch;
     int keep = 0;
-    int auction = 0;
 
-    if (bbs_store_evacuate(req->ctx->store, er, bbs_now_ns(), &keep, &auction, &err) != 0) {
+    bbs_change_init(&ch, req->arena);
+    if (bbs_store_evacuate(req->ctx->store, er, bbs_now_ns(), &keep, &ch, &err) != 0) {
         bbs_log(BBS_LOG_INFO, "evacuation.failed", "{s:s, s:i, s:s, s:b}", "process_guid",
                 er->in.key.process_guid, "index", er->in.key.index, "error",
                 bbs_error_name(err.type), "keep_container", keep);
         answer(out, &err, keep);
         return 0;
     }
-    if (auction) {
-        request_auction(req, &er->in.key);
-    }
+    bbs_effects_apply(req->ctx, &ch, req->trace_id);
     answer(out, NULL, keep);
     return 0;
 }
@@ -194,8 +177,8 @@ int bbs_h_remove_evacuating(struct bbs_req *req, struct bbs_buf *out, struct bbs
             req->len, err);
     struct bbs_problems p = {0};
     struct bbs_evac_request er = {0};
+    struct bbs_change ch;
     int keep = 0;
-    int auction = 0;
 
     (void)out;
     if (m == NULL) {
@@ -207,5 +190,7 @@ int bbs_h_remove_evacuating(struct bbs_req *req, struct bbs_buf *out, struct bbs
     }
     er.call = BBS_EVAC_CALL_REMOVE;
     set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
-    return bbs_store_evacuate(req->ctx->store, &er, bbs_now_ns(), &keep, &auction, err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch, bbs_store_evacuate(req->ctx->store, &er, bbs_now_ns(), &keep, &ch, err));
 }

@@ -14,6 +14,7 @@
 
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
+#include "bbs/store.h"
 #include "store_int.h"
 
 /* The SELECT list every desired read uses; column numbers below. */
@@ -169,12 +170,44 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return bbs_exec_command(conn, "dlrp_insert", &p, NULL, err);
 }
 
-int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
-                          struct bbs_error *err)
+/* Create instances [from, to) of `desired`; a failure is a note only. */
+static void create_instances(struct bbs_store *st, const struct bbs_dlrp_row *desired, int32_t from,
+                             int32_t to, int64_t now_ns, enum bbs_create_auction auction,
+                             struct bbs_change *change)
 {
+    struct bbs_error e = {0};
+
+    if (bbs_store_alrp_create_unclaimed(st, desired, from, to, now_ns, auction, change, &e) != 0) {
+        bbs_change_note(change, "desired-lrp.create-actual-lrps-failed", desired->process_guid,
+                        from, &e);
+    }
+}
+
+/* Stop instances from index `from` (5.6); a failure is a note only. */
+static void stop_instances(struct bbs_store *st, const char *guid, int32_t from,
+                           struct bbs_change *change)
+{
+    struct bbs_error e = {0};
+
+    if (bbs_store_alrp_stop_from(st, guid, from, change, &e) != 0) {
+        bbs_change_note(change, "desired-lrp.stop-instances-failed", guid, from, &e);
+    }
+}
+
+int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row, int64_t now_ns,
+                          struct bbs_change *change, struct bbs_error *err)
+{
+    struct bbs_change_mark mark = bbs_change_mark(change);
+
     /* One INSERT is its own transaction; the primary key turns a second
      * desire of the same guid into 23505 -> ResourceExists. */
-    return bbs_store_tx(st, desire_tx, (void *)row, err);
+    if (bbs_store_tx_change(st, desire_tx, (void *)row, change, &mark, err) != 0) {
+        return -1;
+    }
+    change->dlrp_before = NULL;
+    change->dlrp_after = row;
+    create_instances(st, row, 0, row->instances, now_ns, BBS_CREATE_AUCTION_ALWAYS, change);
+    return 0;
 }
 
 /* ---- reads ---- */
@@ -374,13 +407,29 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return bbs_exec_command(conn, "dlrp_update", &p, NULL, err);
 }
 
-int bbs_store_dlrp_update(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                          const Models__DesiredLRPUpdate *u, struct bbs_dlrp_updated *out,
-                          struct bbs_error *err)
+int bbs_store_dlrp_update(struct bbs_store *st, const char *guid, const Models__DesiredLRPUpdate *u,
+                          int64_t now_ns, struct bbs_change *change, struct bbs_error *err)
 {
-    struct update_ctx c = {arena, guid, u, out};
+    struct bbs_dlrp_updated *out = bbs_arena_zalloc(change->arena, sizeof(*out));
+    struct update_ctx c = {change->arena, guid, u, out};
+    struct bbs_change_mark mark = bbs_change_mark(change);
 
-    return bbs_store_tx(st, update_tx, &c, err);
+    if (bbs_store_tx_change(st, update_tx, &c, change, &mark, err) != 0) {
+        return -1;
+    }
+    change->dlrp_before = &out->before;
+    change->dlrp_after = &out->after;
+    if (u->optional_instances_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
+        if (out->after.instances > out->before.instances) {
+            create_instances(st, &out->after, out->before.instances, out->after.instances, now_ns,
+                             BBS_CREATE_AUCTION_IF_CREATED, change);
+        } else if (out->after.instances < out->before.instances) {
+            stop_instances(st, guid, out->after.instances, change);
+        }
+    }
+    /* 5.4 step 5 (push changed internal routes / metric tags to the reps of
+     * running instances) needs cell registration, which does not exist yet. */
+    return 0;
 }
 
 /* ---- remove ---- */
@@ -403,16 +452,21 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return bbs_exec_command(conn, "dlrp_delete", &p, NULL, err);
 }
 
-int bbs_store_dlrp_remove(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                          struct bbs_dlrp_row *removed, struct bbs_error *err)
+int bbs_store_dlrp_remove(struct bbs_store *st, const char *guid, struct bbs_change *change,
+                          struct bbs_error *err)
 {
-    struct remove_ctx c = {arena, guid, {0}};
-    int rc = bbs_store_tx(st, remove_tx, &c, err);
+    struct remove_ctx *c = bbs_arena_zalloc(change->arena, sizeof(*c));
+    struct bbs_change_mark mark = bbs_change_mark(change);
 
-    if (rc == 0 && removed != NULL) {
-        *removed = c.row;
+    c->arena = change->arena;
+    c->guid = guid;
+    if (bbs_store_tx_change(st, remove_tx, c, change, &mark, err) != 0) {
+        return -1;
     }
-    return rc;
+    change->dlrp_before = &c->row;
+    change->dlrp_after = NULL;
+    stop_instances(st, guid, 0, change);
+    return 0;
 }
 
 /* ---- auction facts ---- */
@@ -448,17 +502,36 @@ out:
     return rc;
 }
 
-int bbs_store_dlrp_auction_start(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                                 struct bbs_auction_start *out, struct bbs_error *err)
+int bbs_dlrp_auction_of(struct bbs_change *change, const struct bbs_dlrp_row *desired,
+                        const int32_t *indices, size_t n, int as_received, struct bbs_error *err)
 {
-    struct start_ctx c = {arena, guid, {0}};
+    static const char *const no_drivers[1] = {NULL};
+    struct bbs_auction_start start;
+
+    if (bbs_dlrp_auction_start(change->arena, desired, &start) != 0) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "stored desired LRP %s does not decode",
+                       desired->process_guid);
+        return -1;
+    }
+    /* 9.1: built from the desired LRP as received, no volume mounts is
+     * an empty list; from the stored scheduling info it is null. */
+    if (as_received && start.volume_drivers == NULL) {
+        start.volume_drivers = no_drivers;
+        start.n_volume_drivers = 0;
+    }
+    start.indices = indices;
+    start.n_indices = n;
+    bbs_change_auction(change, &start);
+    return 0;
+}
+
+int bbs_dlrp_auction_for(struct bbs_store *st, struct bbs_change *change, const char *guid,
+                         const int32_t *indices, size_t n, struct bbs_error *err)
+{
+    struct start_ctx c = {change->arena, guid, {0}};
 
     if (bbs_store_run(st, start_tx, &c, err) != 0) {
         return -1;
     }
-    if (bbs_dlrp_auction_start(arena, &c.row, out) != 0) {
-        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "stored desired LRP %s does not decode", guid);
-        return -1;
-    }
-    return 0;
+    return bbs_dlrp_auction_of(change, &c.row, indices, n, 0, err);
 }

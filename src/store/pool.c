@@ -261,6 +261,32 @@ int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_erro
     return run(st, fn, ctx, 0, err);
 }
 
+int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
+                        const struct bbs_change_mark *mark, struct bbs_error *err)
+{
+    int rc = run(st, fn, ctx, 1, err);
+
+    if (rc != 0) {
+        bbs_change_rewind(change, mark);
+    } else {
+        change->committed = 1;
+    }
+    return rc;
+}
+
+int bbs_store_run_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
+                         const struct bbs_change_mark *mark, struct bbs_error *err)
+{
+    int rc = run(st, fn, ctx, 0, err);
+
+    if (rc != 0) {
+        bbs_change_rewind(change, mark);
+    } else {
+        change->committed = 1;
+    }
+    return rc;
+}
+
 void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

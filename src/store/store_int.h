@@ -15,6 +15,7 @@
 
 #include "bbs/alrp.h"
 #include "bbs/arena.h"
+#include "bbs/change.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
 
@@ -33,6 +34,38 @@ BBS_MUST_CHECK int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
 /* Run `fn` on a pooled connection outside a transaction block (reads). */
 BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
                                  struct bbs_error *err);
+
+/*
+ * bbs_store_tx / bbs_store_run for a state change recorded in `change`:
+ * `fn` rewinds `change` to `*mark` first thing (it may run more than once),
+ * and on failure the record is rewound again (nothing was committed); on
+ * success change->committed is set.
+ */
+BBS_MUST_CHECK int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                       struct bbs_change *change,
+                                       const struct bbs_change_mark *mark, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_run_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                        struct bbs_change *change,
+                                        const struct bbs_change_mark *mark, struct bbs_error *err);
+
+/*
+ * Record in `change` the auction start request for `indices` (n of them;
+ * copied) of `desired`, a row that lives in change->arena. `as_received`
+ * (desire and scale-up, 9.1): no volume mounts is "VolumeDrivers": [],
+ * not null. -1 with Deserialize when a stored blob does not decode.
+ */
+BBS_MUST_CHECK int bbs_dlrp_auction_of(struct bbs_change *change,
+                                       const struct bbs_dlrp_row *desired, const int32_t *indices,
+                                       size_t n, int as_received, struct bbs_error *err);
+
+/*
+ * The same from the stored desired row of `guid`, read now (crash
+ * restarts and evacuation: "VolumeDrivers": null when none).
+ * ResourceNotFound when there is no such row.
+ */
+BBS_MUST_CHECK int bbs_dlrp_auction_for(struct bbs_store *st, struct bbs_change *change,
+                                        const char *guid, const int32_t *indices, size_t n,
+                                        struct bbs_error *err);
 
 /*
  * The one way to build query parameters (params.c): every value binary,
@@ -127,9 +160,10 @@ int bbs_alrp_read(PGconn *conn, const char *stmt, const char *guid, int32_t inde
 void bbs_alrp_unlock(struct bbs_alrp_lock *ls);
 
 /* Write one row by primary key (guid, index, presence). Insert gives it a
- * fresh epoch; delete reports the rows affected when `affected` is set. */
+ * fresh epoch, written to `epoch` (37 bytes) and pointed to by
+ * a->mod_epoch; delete reports the rows affected when `affected` is set. */
 int bbs_alrp_write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err);
-int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err);
+int bbs_alrp_write_insert(PGconn *conn, struct bbs_alrp *a, char *epoch, struct bbs_error *err);
 int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
                           struct bbs_error *err);
 
