@@ -16,6 +16,7 @@
 #include "store_int.h"
 
 struct read_ctx {
+    struct bbs_arena *arena;
     const struct bbs_alrp_filter *f;
     int order; /* 1: ORDER BY guid, index (groups fold adjacent rows) */
     PGresult *res;
@@ -26,7 +27,6 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct read_ctx *c = arg;
     const struct bbs_alrp_filter *f = c->f;
     struct bbs_params p = {0};
-    struct bbs_arena *scratch = NULL;
     struct bbs_buf sql = {0};
     const char *glue = " WHERE ";
 
@@ -49,9 +49,8 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
         glue = " AND ";
     }
     if (f->process_guids != NULL) {
-        scratch = bbs_arena_new();
         bbs_buf_printf(&sql, "%sprocess_guid = ANY($%d::text[])", glue,
-                       bbs_params_text_array(&p, scratch, f->process_guids, f->n_process_guids));
+                       bbs_params_text_array(&p, c->arena, f->process_guids, f->n_process_guids));
     }
     if (c->order) {
         bbs_buf_printf(&sql, " ORDER BY process_guid, instance_index, presence");
@@ -59,7 +58,6 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_buf_putc(&sql, 0);
     c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
-    bbs_arena_free(scratch);
     return c->res == NULL ? -1 : 0;
 }
 
@@ -76,7 +74,7 @@ static void result_free(void *res)
 static int read_rows(struct bbs_store *st, struct bbs_arena *arena, const struct bbs_alrp_filter *f,
                      int order, struct bbs_alrp_rows *out, struct bbs_error *err)
 {
-    struct read_ctx c = {f, order, NULL};
+    struct read_ctx c = {arena, f, order, NULL};
 
     memset(out, 0, sizeof(*out));
     if (bbs_store_run(st, read_tx, &c, err) != 0) {
