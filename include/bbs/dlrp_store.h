@@ -3,13 +3,14 @@
  * reads (reference 5.3-5.7, 6.5).
  *
  * Every state change is one transaction that locks the desired row
- * (SELECT ... FOR UPDATE) before deciding; reads run as single statements.
- * Rows are stored as dlrp_codec.h describes and read responses are built
- * from the columns without unpacking run_info (except for V2).
+ * (SELECT ... FOR UPDATE) before deciding, then, once committed, creates
+ * or stops the actual LRPs it implies (store.h); everything it did and
+ * the auctions to request are recorded in one change record (change.h).
+ * Reads run as single statements and return rows, stored as dlrp_codec.h
+ * describes; the codec encodes them.
  *
- * What this module does not do: validate requests, create or stop actual
- * LRPs, request auctions (the handlers sequence those after the desired
- * row committed).
+ * What this module does not do: validate requests, encode responses, or
+ * send anything (the caller applies the change record after the call).
  */
 #ifndef BBS_DLRP_STORE_H
 #define BBS_DLRP_STORE_H

@@ -9,6 +9,10 @@
  * Deadlock (or the connection error as UnknownError). SQLSTATE mapping at
  * this boundary: 23505 -> ResourceExists, 22001 -> InvalidRequest,
  * 42P01 -> Unrecoverable, others -> UnknownError.
+ *
+ * Reads return what they read (row views, group.h) and the codec encodes
+ * them; calls that change state fill one change record (change.h). The
+ * store never logs what it returns.
  */
 #ifndef BBS_STORE_H
 #define BBS_STORE_H

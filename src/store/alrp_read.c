@@ -7,9 +7,6 @@
  * over the result (group.h), which the request's arena owns: the codec
  * encodes each row straight from it, with no per-row copies.
  */
-#include <arpa/inet.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bbs/buf.h"
