@@ -12,7 +12,7 @@ set -eu
 # own CA. clang + libclang-rt-14-dev: libFuzzer and the sanitizers for
 # tests/fuzz/run.sh.
 PACKAGES="gcc make cmake pkg-config libmicrohttpd-dev libgnutls28-dev libprotobuf-c-dev
-protobuf-c-compiler libpq-dev libjansson-dev uuid-dev libcmocka-dev libcurl4-openssl-dev postgresql
+protobuf-c-compiler protobuf-compiler libpq-dev libjansson-dev uuid-dev libcmocka-dev libcurl4-openssl-dev postgresql
 valgrind clang-format clang libclang-rt-14-dev openssl util-linux ca-certificates"
 
 # PACKAGES is a word list; it is split on purpose below.

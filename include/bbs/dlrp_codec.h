@@ -31,35 +31,9 @@
 #include "bbs/arena.h"
 #include "bbs/buf.h"
 #include "bbs/change.h"
+#include "bbs/dlrp.h"
 #include "bbs/error.h"
 #include "desired_lrp.pb-c.h"
-
-/*
- * One desired_lrps row. Strings are never NULL; every blob is present (an
- * empty blob is an empty list, map or message). Everything is borrowed
- * (from a request arena or a PGresult).
- */
-struct bbs_dlrp_row {
-    const char *process_guid;
-    const char *domain;
-    const char *log_guid;
-    const char *annotation;
-    int32_t instances;
-    int32_t memory_mb;
-    int32_t disk_mb;
-    int32_t max_pids;
-    const char *rootfs;
-    struct bbs_blob routes;
-    struct bbs_blob volume_placement;
-    struct bbs_blob placement_tags;
-    struct bbs_blob metric_tags;
-    const char *metrics_guid;
-    int32_t update_strategy;
-    const char *mod_epoch;
-    uint32_t mod_index;
-    struct bbs_blob run_info;
-    int64_t created_at_ns;
-};
 
 /* What a read returns for each row. */
 enum bbs_dlrp_view {

@@ -351,6 +351,27 @@ out:
     return rc;
 }
 
+/* dlrp_codec's encoder for an update's metric tag entries. */
+static struct bbs_blob update_metric_tags(struct bbs_arena *arena,
+                                          Models__DesiredLRPUpdate__MetricTagsEntry *const *entries,
+                                          size_t n)
+{
+    struct bbs_dlrp_tag *tags = bbs_arena_alloc(arena, n * sizeof(*tags));
+
+    for (size_t i = 0; i < n; i++) {
+        tags[i].key = entries[i]->key;
+        tags[i].value = entries[i]->value;
+    }
+    return bbs_dlrp_encode_metric_tags(arena, tags, n);
+}
+
+/* The codec the core's update rules (dlrp.h) re-encode blobs with. */
+static const struct bbs_dlrp_update_codec update_codec = {
+    .encode_routes = bbs_dlrp_encode_routes,
+    .encode_metric_tags = update_metric_tags,
+    .set_image_credentials = bbs_dlrp_set_image_credentials,
+};
+
 static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct update_ctx *c = arg;
@@ -363,38 +384,7 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (lock_row(conn, c->arena, c->guid, before, err) != 0) {
         return -1;
     }
-    *after = *before;
-    /* The tag index moves on every accepted update, even an empty one. */
-    after->mod_index = before->mod_index + 1;
-    if (u->optional_instances_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
-        after->instances = u->instances;
-    }
-    if (u->optional_annotation_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_ANNOTATION_ANNOTATION) {
-        after->annotation = u->annotation != NULL ? u->annotation : "";
-    }
-    /* Invalid JSON in a route value fails here, before anything is
-     * written: the rollback keeps the tag index and the other fields. */
-    if (u->routes != NULL &&
-        bbs_dlrp_encode_routes(c->arena, u->routes, &after->routes, err) != 0) {
-        return -1;
-    }
-    /* An empty map cannot be told from an absent one: tags cannot be
-     * cleared, only replaced. */
-    if (u->n_metric_tags > 0) {
-        struct bbs_dlrp_tag *tags = bbs_arena_alloc(c->arena, u->n_metric_tags * sizeof(*tags));
-
-        for (size_t i = 0; i < u->n_metric_tags; i++) {
-            tags[i].key = u->metric_tags[i]->key;
-            tags[i].value = u->metric_tags[i]->value;
-        }
-        after->metric_tags = bbs_dlrp_encode_metric_tags(c->arena, tags, u->n_metric_tags);
-    }
-    if ((u->optional_image_username_case ==
-             MODELS__DESIRED_LRPUPDATE__OPTIONAL_IMAGE_USERNAME_IMAGE_USERNAME ||
-         u->optional_image_password_case ==
-             MODELS__DESIRED_LRPUPDATE__OPTIONAL_IMAGE_PASSWORD_IMAGE_PASSWORD) &&
-        bbs_dlrp_set_image_credentials(c->arena, &before->run_info, u, &after->run_info, err) !=
-            0) {
+    if (bbs_dlrp_apply_update(c->arena, before, u, &update_codec, after, err) != 0) {
         return -1;
     }
     bbs_params_text(&p, c->guid);

@@ -4,7 +4,11 @@
  * Most tables start from one valid DesiredLRP with every field set (as in
  * seed 001) and break one rule per row, asserting the exact message. Rows
  * that take a full tree (actions, updates) build it in a test pool that is
- * emptied around every test.
+ * emptied around every test. The action, egress and rootfs tables run a
+ * second time through the shared validators alone (validate_action.h,
+ * validate_egress.h, validate_lex.h), and the parts table calls the other
+ * shared validators on the LRP's own parts: a TaskDefinition will use
+ * them directly.
  */
 #include <setjmp.h> /* cmocka 1.1 needs these four first */
 #include <stdarg.h>
@@ -1138,6 +1142,152 @@ static void test_rootfs_case(void **state)
     pool_free();
 }
 
+/* The same rows through the lexer alone (validate_lex.h). */
+static void test_rootfs_standalone_case(void **state)
+{
+    const struct rootfs_case *c = *state;
+
+    assert_int_equal(bbs_validate_rootfs_url_ok(c->root_fs), c->valid);
+}
+
+static void test_lex_null_and_guid(void **state)
+{
+    (void)state;
+    assert_int_equal(bbs_validate_rootfs_url_ok(NULL), 0);
+    assert_int_equal(bbs_validate_guid_ok(NULL), 0);
+    assert_int_equal(bbs_validate_guid_ok(""), 0);
+    assert_int_equal(bbs_validate_guid_ok("some-guid"), 1);
+    assert_int_equal(bbs_validate_guid_ok("azAZ09_-"), 1);
+    assert_int_equal(bbs_validate_guid_ok("some-guid\n"), 0);
+    assert_int_equal(bbs_validate_guid_ok("some.guid"), 0);
+}
+
+/*
+ * ---- 2.8: the parts a TaskDefinition shares, called on their own ----
+ *
+ * Each row takes the full LRP, breaks it as an LRP row does (or not at
+ * all), and runs one shared validator on the LRP's part; the message is
+ * the one the desire request gives for that part.
+ */
+enum part_fn {
+    PART_CACHED_DEPS,
+    PART_CACHED_DEP_1, /* cached_dependencies[1] alone */
+    PART_IMAGE_LAYERS,
+    PART_IMAGE_LAYER_LAST, /* the last image layer alone */
+    PART_VOLUME_MOUNTS,
+    PART_VOLUME_MOUNT_0, /* volume_mounts[0] alone */
+    PART_CREDENTIALS,
+};
+
+struct part_case {
+    const char *name;
+    void (*mutate)(Models__DesiredLRP *d);
+    enum part_fn fn;
+    const char *want;
+    int want_n;
+};
+
+/* A NULL element in every list: skipped. */
+static void m_null_elements(Models__DesiredLRP *d)
+{
+    d->cached_dependencies = ptrs(2, NULL, d->cached_dependencies[0]);
+    d->image_layers = ptrs(2, NULL, d->image_layers[0]);
+    d->n_image_layers = 2;
+    d->volume_mounts = ptrs(2, NULL, d->volume_mounts[0]);
+    d->n_volume_mounts = 2;
+}
+
+static const struct part_case part_cases[] = {
+    {"cached_dependencies_valid", m_none, PART_CACHED_DEPS, "", 0},
+    {"cached_dependencies_no_from", m_cached_dep_no_from, PART_CACHED_DEPS,
+     INV "cached_dependency, " INV "from", 2},
+    {"cached_dependencies_every_problem", m_cached_dep_all_bad, PART_CACHED_DEPS,
+     INV "cached_dependency, " INV "from, " INV "to, " INV "checksum algorithm, " INV
+         "cached_dependency, " INV "checksum value",
+     6},
+    {"cached_dependency_alone_no_header", m_cached_dep_all_bad, PART_CACHED_DEP_1,
+     INV "checksum value", 1},
+    {"cached_dependency_alone_bad_algorithm", m_cached_dep_bad_algorithm, PART_CACHED_DEP_1,
+     INV "invalid algorithm", 1},
+    {"image_layers_valid", m_none, PART_IMAGE_LAYERS, "", 0},
+    {"image_layers_no_url", m_image_layer_no_url, PART_IMAGE_LAYERS, INV "image_layer, " INV "url",
+     2},
+    {"image_layers_legacy_download_user_missing", m_legacy_download_user_missing, PART_IMAGE_LAYERS,
+     INV "legacy_download_user", 1},
+    {"image_layers_shared_without_digest", m_image_layer_shared_no_digest, PART_IMAGE_LAYERS, "",
+     0},
+    {"image_layer_alone_every_problem", m_image_layer_everything, PART_IMAGE_LAYER_LAST,
+     INV "url, " INV "destination_path, " INV "layer_type, " INV "media_type, " INV
+         "digest_algorithm",
+     5},
+    {"volume_mounts_valid", m_none, PART_VOLUME_MOUNTS, "", 0},
+    {"volume_mounts_no_driver", m_volume_mount_no_driver, PART_VOLUME_MOUNTS,
+     "invalid volume_mount driver", 1},
+    {"volume_mount_alone_every_problem", m_volume_mount_everything, PART_VOLUME_MOUNT_0,
+     "invalid volume_mount driver, invalid volume_mount mode, invalid volume_mount volume id, "
+     "invalid volume_mount mounter id",
+     4},
+    {"credentials_both", m_none, PART_CREDENTIALS, "", 0},
+    {"credentials_none", m_image_credentials_none, PART_CREDENTIALS, "", 0},
+    {"credentials_password_only", m_image_password_only, PART_CREDENTIALS, INV "image_username", 1},
+    {"credentials_username_only", m_image_username_only, PART_CREDENTIALS, INV "image_password", 1},
+    {"lists_skip_null_cached_dependency", m_null_elements, PART_CACHED_DEPS, "", 0},
+    {"lists_skip_null_image_layer", m_null_elements, PART_IMAGE_LAYERS, "", 0},
+    {"lists_skip_null_volume_mount", m_null_elements, PART_VOLUME_MOUNTS, "", 0},
+};
+
+static int run_part(const struct part_case *c, const Models__DesiredLRP *d, struct bbs_problems *p)
+{
+    switch (c->fn) {
+    case PART_CACHED_DEPS:
+        return bbs_validate_cached_dependencies(d->cached_dependencies, d->n_cached_dependencies,
+                                                p);
+    case PART_CACHED_DEP_1:
+        return bbs_validate_cached_dependency(d->cached_dependencies[1], p);
+    case PART_IMAGE_LAYERS:
+        return bbs_validate_image_layers(d->image_layers, d->n_image_layers,
+                                         d->legacy_download_user, p);
+    case PART_IMAGE_LAYER_LAST:
+        return bbs_validate_image_layer(d->image_layers[d->n_image_layers - 1], p);
+    case PART_VOLUME_MOUNTS:
+        return bbs_validate_volume_mounts(d->volume_mounts, d->n_volume_mounts, p);
+    case PART_VOLUME_MOUNT_0:
+        return bbs_validate_volume_mount(d->volume_mounts[0], p);
+    case PART_CREDENTIALS:
+        return bbs_validate_image_credentials(d->image_username, d->image_password, p);
+    }
+    fail_msg("unknown part %d", (int)c->fn);
+    return -1;
+}
+
+static void test_part_case(void **state)
+{
+    const struct part_case *c = *state;
+    Models__DesiredLRP *d;
+    struct bbs_problems p = {0};
+
+    pool_free();
+    d = full_lrp();
+    c->mutate(d);
+    assert_int_equal(run_part(c, d, NULL), c->want_n);
+    assert_int_equal(run_part(c, d, &p), c->want_n);
+    assert_string_equal(p.text, c->want);
+    assert_int_equal(p.count, c->want_n);
+    pool_free();
+}
+
+/* NULL and "" are the same to the credentials rule. */
+static void test_credentials_null(void **state)
+{
+    struct bbs_problems p = {0};
+
+    (void)state;
+    assert_int_equal(bbs_validate_image_credentials(NULL, NULL, &p), 0);
+    assert_int_equal(bbs_validate_image_credentials(NULL, "secret", &p), 1);
+    assert_int_equal(bbs_validate_image_credentials("user", NULL, &p), 1);
+    assert_string_equal(p.text, INV "image_username, " INV "image_password");
+}
+
 /* ---- 2.7: action trees (as the LRP's action) ---- */
 
 struct action_case {
@@ -1337,6 +1487,37 @@ static void test_action_case(void **state)
     } else {
         snprintf(want, sizeof(want), INV "action, %s", c->want);
         assert_desire(d, want, c->want_n);
+    }
+    pool_free();
+}
+
+/* The same rows through the action validators alone (validate_action.h). */
+static void test_action_standalone_case(void **state)
+{
+    const struct action_case *c = *state;
+    Models__Action *a;
+    struct bbs_problems bare = {0};
+    struct bbs_problems named = {0};
+    char want[512];
+
+    pool_free();
+    a = c->build();
+    if (c->want == NULL) {
+        assert_int_equal(bbs_validate_action(a, NULL), 0);
+        assert_int_equal(bbs_validate_action(a, &bare), 0);
+        assert_int_equal(bbs_validate_named_action("action", a, &named), 0);
+        assert_string_equal(bare.text, "");
+        assert_string_equal(named.text, "");
+    } else {
+        assert_int_equal(bbs_validate_action(a, NULL), c->want_n - 1);
+        assert_int_equal(bbs_validate_action(a, &bare), c->want_n - 1);
+        assert_string_equal(bare.text, c->want);
+        assert_int_equal(bare.count, c->want_n - 1);
+        snprintf(want, sizeof(want), INV "action, %s", c->want);
+        assert_int_equal(bbs_validate_named_action("action", a, NULL), c->want_n);
+        assert_int_equal(bbs_validate_named_action("action", a, &named), c->want_n);
+        assert_string_equal(named.text, want);
+        assert_int_equal(named.count, c->want_n);
     }
     pool_free();
 }
@@ -1695,16 +1876,11 @@ static const struct egress_case egress_cases[] = {
     {"range_v6_valid", "tcp", {"2001:db8::1-2001:db8::ff"}, {80}, 1, 0, 0, 0, 0, NULL, 0},
 };
 
-static void test_egress_case(void **state)
+/* The full LRP's rule, changed as the row says. */
+static Models__SecurityGroupRule *egress_rule(const struct egress_case *c)
 {
-    const struct egress_case *c = *state;
-    Models__DesiredLRP *d;
-    Models__SecurityGroupRule *r;
-    char want[512];
+    Models__SecurityGroupRule *r = tcp_rule();
 
-    pool_free();
-    d = full_lrp();
-    r = d->egress_rules[0];
     r->protocol = S(c->protocol);
     r->n_destinations = 0;
     while (r->n_destinations < 4 && c->destinations[r->n_destinations] != NULL) {
@@ -1722,12 +1898,41 @@ static void test_egress_case(void **state)
     if (c->has_icmp) {
         r->icmp_info = NEW(Models__ICMPInfo, MODELS__ICMPINFO__INIT);
     }
+    return r;
+}
+
+static void test_egress_case(void **state)
+{
+    const struct egress_case *c = *state;
+    Models__DesiredLRP *d;
+    char want[512];
+
+    pool_free();
+    d = full_lrp();
+    d->egress_rules[0] = egress_rule(c);
     if (c->want == NULL) {
         assert_desire(d, "", 0);
     } else {
         snprintf(want, sizeof(want), INV "egress_rules, %s", c->want);
         assert_desire(d, want, c->want_n);
     }
+    pool_free();
+}
+
+/* The same rows through bbs_validate_egress_rule alone: no header. */
+static void test_egress_standalone_case(void **state)
+{
+    const struct egress_case *c = *state;
+    Models__SecurityGroupRule *r;
+    struct bbs_problems p = {0};
+    int want_n = c->want == NULL ? 0 : c->want_n - 1;
+
+    pool_free();
+    r = egress_rule(c);
+    assert_int_equal(bbs_validate_egress_rule(r, NULL), want_n);
+    assert_int_equal(bbs_validate_egress_rule(r, &p), want_n);
+    assert_string_equal(p.text, c->want == NULL ? "" : c->want);
+    assert_int_equal(p.count, want_n);
     pool_free();
 }
 
@@ -2326,13 +2531,22 @@ int main(void)
         cmocka_unit_test(test_problems_truncate),
         cmocka_unit_test(test_problems_exact_fill),
         cmocka_unit_test(test_problems_many_from_validator),
+        cmocka_unit_test(test_lex_null_and_guid),
+        cmocka_unit_test(test_credentials_null),
     };
     int failed = 0;
 
     failed += run_rows("validate_desired_lrp", ROWS(lrp_cases), test_lrp_case);
     failed += run_rows("validate_rootfs", ROWS(rootfs_cases), test_rootfs_case);
+    failed +=
+        run_rows("validate_rootfs_standalone", ROWS(rootfs_cases), test_rootfs_standalone_case);
     failed += run_rows("validate_actions", ROWS(action_cases), test_action_case);
+    failed +=
+        run_rows("validate_actions_standalone", ROWS(action_cases), test_action_standalone_case);
     failed += run_rows("validate_egress_rules", ROWS(egress_cases), test_egress_case);
+    failed += run_rows("validate_egress_rules_standalone", ROWS(egress_cases),
+                       test_egress_standalone_case);
+    failed += run_rows("validate_shared_parts", ROWS(part_cases), test_part_case);
     failed += run_rows("validate_update", ROWS(update_cases), test_update_case);
     failed += run_rows("validate_requests", ROWS(req_cases), test_req_case);
     failed += cmocka_run_group_tests_name("validate_misc", misc, NULL, NULL);
