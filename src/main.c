@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bbs/auction.h"
 #include "bbs/config.h"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
     struct sigaction sa;
     char conninfo[1024];
     char seconds[32];
+    int api_fd = -1;
+    int health_fd = -1;
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -81,8 +84,15 @@ int main(int argc, char **argv)
              (long long)((cfg.database_connect_timeout_ns + 999999999) / 1000000000));
     setenv("PGCONNECT_TIMEOUT", seconds, 1);
 
+    /* Both ports before anything slow (initdb, migrations): one in use stops us first. */
+    if ((api_fd = bbs_http_listen("listen_address", cfg.listen_address, &err)) < 0 ||
+        (health_fd = bbs_http_listen("health_address", cfg.health_address, &err)) < 0) {
+        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
     /* Up first and down last: monitors see the process alive throughout. */
-    health = bbs_health_start(&cfg, &err);
+    health = bbs_health_start(&cfg, health_fd, &err);
+    health_fd = -1; /* taken */
     if (health == NULL) {
         bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
         goto out;
@@ -122,7 +132,8 @@ int main(int argc, char **argv)
                 "require_ssl is false: the API is served over plain HTTP to any client; set "
                 "require_ssl, ca_file, cert_file and key_file for mutual TLS");
     }
-    http = bbs_http_start(&cfg, &ctx, tls, &err);
+    http = bbs_http_start(&cfg, &ctx, tls, api_fd, &err);
+    api_fd = -1; /* taken */
     if (http == NULL) {
         bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
         goto out;
@@ -134,11 +145,18 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 50 * 1000000L};
 
         nanosleep(&ts, NULL);
+        bbs_http_reap(http);
     }
     rc = bbs_http_unrecoverable(http) ? 1 : 0;
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:
+    if (api_fd >= 0) {
+        close(api_fd);
+    }
+    if (health_fd >= 0) {
+        close(health_fd);
+    }
     bbs_http_stop(http);
     bbs_auction_free(auction);
     bbs_store_free(store);

@@ -4,15 +4,17 @@
  * every handler gets.
  *
  * Transport rules follow upstream (reference 1.1-1.3): every route is
- * POST; the protobuf answer is HTTP 200 with the Error inside; 404 for an
- * unknown path; 405 with Allow: POST for another method; with require_ssl
+ * POST today (the route table, src/http/routes.c, names each route's
+ * method); the protobuf answer is HTTP 200 with the Error inside; 404 for
+ * an unknown path; 405 for another method, with Allow listing the table's
+ * methods for the path; with require_ssl
  * a client without a certificate from ca_file is refused in the TLS
  * handshake (TLS 1.2 with ECDHE-RSA AES-GCM, or TLS 1.3). Beyond upstream:
  * a request body cap (413 with the route's response message carrying
  * InvalidRequest), a deadline for a request to arrive completely
  * (http_read_timeout, also against clients that trickle bytes), an idle
  * timeout, a connection limit, a plain-text 400 for plain HTTP sent to the
- * TLS port, and a drain on stop.
+ * TLS port, and a drain on stop that ends streams at once.
  */
 #ifndef BBS_HTTP_H
 #define BBS_HTTP_H
@@ -48,19 +50,42 @@ BBS_MUST_CHECK int bbs_http_tls_load(const struct bbs_config *cfg, struct bbs_ht
 void bbs_http_tls_free(struct bbs_http_tls *tls);
 
 /*
- * Listen on cfg->listen_address and serve, with mutual TLS when `tls` is
- * non-NULL. `cfg`, `ctx` and `tls` are borrowed until bbs_http_stop().
- * NULL with err set if the address is bad or cannot be bound.
+ * Open a listening TCP socket on `addr` (IPv4 "host:port"; host empty =
+ * any, "localhost" = loopback), with SO_REUSEADDR and without
+ * SO_REUSEPORT. Returns the socket, or -1 with err: `key` named for an
+ * address that does not parse, else "cannot listen on <addr>: <OS error>"
+ * (e.g. "Address already in use"). Open both listeners before any slow
+ * start-up work so that a port in use stops the server first. The socket
+ * is the caller's until handed to bbs_http_start / bbs_health_start.
  */
-struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ctx,
-                                const struct bbs_http_tls *tls, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_http_listen(const char *key, const char *addr, struct bbs_error *err);
 
 /*
- * Stop accepting connections; let every request whose headers have
- * arrived finish and be answered (with Connection: close) for up to
+ * Serve on `listen_fd` (from bbs_http_listen(cfg->listen_address)), with
+ * mutual TLS when `tls` is non-NULL. Takes `listen_fd`, on failure too
+ * (libmicrohttpd closes it at stop; after a failed start the process is
+ * expected to exit). `cfg`, `ctx` and `tls` are borrowed until
+ * bbs_http_stop(). NULL with err set on failure.
+ */
+struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ctx,
+                                const struct bbs_http_tls *tls, int listen_fd,
+                                struct bbs_error *err);
+
+/*
+ * Stop accepting connections; end every open stream (long-lived response)
+ * at once; let every unary request whose headers have arrived finish and
+ * be answered (with Connection: close) for up to
  * cfg->http_shutdown_timeout; close the rest; free. Accepts NULL.
  */
 void bbs_http_stop(struct bbs_http *h);
+
+/*
+ * Close every connection whose request has not arrived completely within
+ * http_read_timeout (slowloris: libmicrohttpd's own timeout only measures
+ * inactivity). Call periodically (every 50-100 ms) from one thread; cheap
+ * when nothing is due. Accepts NULL.
+ */
+void bbs_http_reap(struct bbs_http *h);
 
 /* Set once a handler met an Unrecoverable error (the process should exit). */
 int bbs_http_unrecoverable(const struct bbs_http *h);
@@ -68,11 +93,14 @@ int bbs_http_unrecoverable(const struct bbs_http *h);
 struct bbs_health;
 
 /*
- * The health listener on cfg->health_address: plain HTTP, one thread,
- * 200 with an empty body for any path and method (reference 1.1), so
- * process monitors need no certificate. NULL with err set on failure.
+ * The health listener on `listen_fd` (from
+ * bbs_http_listen(cfg->health_address)): plain HTTP, one thread, 200 with
+ * an empty body for any path and method (reference 1.1), so process
+ * monitors need no certificate. Takes `listen_fd` as bbs_http_start does.
+ * NULL with err set on failure.
  */
-struct bbs_health *bbs_health_start(const struct bbs_config *cfg, struct bbs_error *err);
+struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
+                                    struct bbs_error *err);
 
 /* Accepts NULL. */
 void bbs_health_stop(struct bbs_health *h);

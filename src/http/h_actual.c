@@ -1,23 +1,18 @@
 /*
  * h_actual.c - ActualLRP reads and lifecycle handlers (reference 3).
  *
- * Each handler decodes, validates, then hands the decision to the store,
- * which runs it as one transaction through the pure core.
+ * Each handler gets the decoded, validated request (routes.c) and hands
+ * the decision to the store, which runs it as one transaction through the
+ * pure core.
  */
 #include <stdlib.h>
 
 #include "actual_lrp_requests.pb-c.h"
 #include "bbs/codec.h"
-#include "bbs/dlrp_store.h"
 #include "bbs/log.h"
-#include "bbs/validate.h"
+#include "bbs/store.h"
 #include "effects.h"
 #include "handlers.h"
-
-static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d, struct bbs_error *err)
-{
-    return bbs_codec_decode(req->arena, d, req->body, req->len, err);
-}
 
 static struct bbs_alrp_key key_of(const Models__ActualLRPKey *k)
 {
@@ -73,94 +68,68 @@ static int put_groups(struct bbs_req *req, const struct bbs_alrp_filter *f, stru
     return 0;
 }
 
-int bbs_h_alrp_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_alrp_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                    struct bbs_error *err)
 {
-    Models__ActualLRPsRequest *m = decode(req, &models__actual_lrps_request__descriptor, err);
+    const Models__ActualLRPsRequest *m = (const Models__ActualLRPsRequest *)msg;
     struct bbs_alrp_filter f = {0};
 
-    if (m == NULL) {
-        return -1;
-    }
     f.domain = m->domain;
     f.cell_id = m->cell_id;
     f.process_guid = m->process_guid;
     f.has_index = m->optional_index_case == MODELS__ACTUAL_LRPS_REQUEST__OPTIONAL_INDEX_INDEX;
     f.index = m->index;
-    return put_list(req, &f, out, err);
+    return put_list(req, &f, &resp->body, err);
 }
 
-int bbs_h_alrp_list_by_guids(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_alrp_list_by_guids(struct bbs_req *req, const ProtobufCMessage *msg,
+                             struct bbs_resp *resp, struct bbs_error *err)
 {
-    Models__ActualLRPsByProcessGuidsRequest *m =
-        decode(req, &models__actual_lrps_by_process_guids_request__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__ActualLRPsByProcessGuidsRequest *m =
+        (const Models__ActualLRPsByProcessGuidsRequest *)msg;
     struct bbs_alrp_filter f = {0};
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_by_guids(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     f.process_guids = (const char *const *)m->process_guids;
     f.n_process_guids = m->n_process_guids;
-    return put_list(req, &f, out, err);
+    return put_list(req, &f, &resp->body, err);
 }
 
-int bbs_h_groups_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_groups_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                      struct bbs_error *err)
 {
-    Models__ActualLRPGroupsRequest *m =
-        decode(req, &models__actual_lrpgroups_request__descriptor, err);
+    const Models__ActualLRPGroupsRequest *m = (const Models__ActualLRPGroupsRequest *)msg;
     struct bbs_alrp_filter f = {0};
     size_t n;
 
-    if (m == NULL) {
-        return -1;
-    }
     f.domain = m->domain;
     f.cell_id = m->cell_id;
-    return put_groups(req, &f, out, &n, err);
+    return put_groups(req, &f, &resp->body, &n, err);
 }
 
-int bbs_h_groups_by_guid(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_groups_by_guid(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    Models__ActualLRPGroupsByProcessGuidRequest *m =
-        decode(req, &models__actual_lrpgroups_by_process_guid_request__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__ActualLRPGroupsByProcessGuidRequest *m =
+        (const Models__ActualLRPGroupsByProcessGuidRequest *)msg;
     struct bbs_alrp_filter f = {0};
     size_t n;
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_groups_by_guid(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     f.process_guid = m->process_guid;
-    return put_groups(req, &f, out, &n, err);
+    return put_groups(req, &f, &resp->body, &n, err);
 }
 
-int bbs_h_group_by_guid_index(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_group_by_guid_index(struct bbs_req *req, const ProtobufCMessage *msg,
+                              struct bbs_resp *resp, struct bbs_error *err)
 {
-    Models__ActualLRPGroupByProcessGuidAndIndexRequest *m =
-        decode(req, &models__actual_lrpgroup_by_process_guid_and_index_request__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__ActualLRPGroupByProcessGuidAndIndexRequest *m =
+        (const Models__ActualLRPGroupByProcessGuidAndIndexRequest *)msg;
     struct bbs_alrp_filter f = {0};
     size_t n;
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_group_by_guid_index(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     f.process_guid = m->process_guid;
     f.has_index = 1;
     f.index = m->index;
-    if (put_groups(req, &f, out, &n, err) != 0) {
+    if (put_groups(req, &f, &resp->body, &n, err) != 0) {
         return -1;
     }
     if (n == 0) {
@@ -172,22 +141,14 @@ int bbs_h_group_by_guid_index(struct bbs_req *req, struct bbs_buf *out, struct b
 
 /* ---- lifecycle ---- */
 
-int bbs_h_claim(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_claim(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                struct bbs_error *err)
 {
-    Models__ClaimActualLRPRequest *m =
-        decode(req, &models__claim_actual_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__ClaimActualLRPRequest *m = (const Models__ClaimActualLRPRequest *)msg;
     struct bbs_instance_key inst;
     struct bbs_change ch;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_claim(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     inst = instance_of(m->actual_lrp_instance_key);
     bbs_change_init(&ch, req->arena);
     return bbs_effects_after(req, &ch,
@@ -197,21 +158,12 @@ int bbs_h_claim(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
 
 /* `deprecated`: the old /start stores internal routes as an empty list
  * and metric tags as absent, whatever the request carried (3.4). */
-static int start(struct bbs_req *req, int deprecated, struct bbs_error *err)
+static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, int deprecated,
+                 struct bbs_error *err)
 {
-    Models__StartActualLRPRequest *m =
-        decode(req, &models__start_actual_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
     struct bbs_start_input in;
     struct bbs_change ch;
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_start(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     in.key = key_of(m->actual_lrp_key);
     in.instance = instance_of(m->actual_lrp_instance_key);
     in.net_info = bbs_codec_net_info(req->arena, m->actual_lrp_net_info);
@@ -239,35 +191,29 @@ static int start(struct bbs_req *req, int deprecated, struct bbs_error *err)
                              bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), &ch, err));
 }
 
-int bbs_h_start_r1(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_start_r1(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                   struct bbs_error *err)
 {
-    (void)out;
-    return start(req, 0, err);
+    (void)resp;
+    return start(req, (const Models__StartActualLRPRequest *)msg, 0, err);
 }
 
-int bbs_h_start_r0(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_start_r0(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                   struct bbs_error *err)
 {
-    (void)out;
-    return start(req, 1, err);
+    (void)resp;
+    return start(req, (const Models__StartActualLRPRequest *)msg, 1, err);
 }
 
-int bbs_h_crash(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_crash(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                struct bbs_error *err)
 {
-    Models__CrashActualLRPRequest *m =
-        decode(req, &models__crash_actual_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__CrashActualLRPRequest *m = (const Models__CrashActualLRPRequest *)msg;
     struct bbs_alrp_key key;
     struct bbs_instance_key inst;
     struct bbs_change ch;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_crash(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     key = key_of(m->actual_lrp_key);
     inst = instance_of(m->actual_lrp_instance_key);
     /* A crash that restarts at once records the placement of its index.
@@ -279,21 +225,14 @@ int bbs_h_crash(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
                                                   bbs_now_ns(), &ch, err));
 }
 
-int bbs_h_fail(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_fail(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+               struct bbs_error *err)
 {
-    Models__FailActualLRPRequest *m = decode(req, &models__fail_actual_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__FailActualLRPRequest *m = (const Models__FailActualLRPRequest *)msg;
     struct bbs_alrp_key key;
     struct bbs_change ch;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_fail(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     key = key_of(m->actual_lrp_key);
     bbs_change_init(&ch, req->arena);
     return bbs_effects_after(
@@ -301,22 +240,14 @@ int bbs_h_fail(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
         bbs_store_alrp_fail(req->ctx->store, &key, m->error_message, bbs_now_ns(), &ch, err));
 }
 
-int bbs_h_remove(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_remove(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                 struct bbs_error *err)
 {
-    Models__RemoveActualLRPRequest *m =
-        decode(req, &models__remove_actual_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__RemoveActualLRPRequest *m = (const Models__RemoveActualLRPRequest *)msg;
     struct bbs_instance_key inst;
     struct bbs_change ch;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_remove_actual(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     if (m->actual_lrp_instance_key != NULL) {
         inst = instance_of(m->actual_lrp_instance_key);
     }
@@ -327,21 +258,13 @@ int bbs_h_remove(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
                               m->actual_lrp_instance_key != NULL ? &inst : NULL, &ch, err));
 }
 
-int bbs_h_retire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_retire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                 struct bbs_error *err)
 {
-    Models__RetireActualLRPRequest *m =
-        decode(req, &models__retire_actual_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__RetireActualLRPRequest *m = (const Models__RetireActualLRPRequest *)msg;
     struct bbs_change ch;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_retire(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     /* The domain of the request key is not compared (quirk 25). */
     bbs_change_init(&ch, req->arena);
     return bbs_effects_after(req, &ch,

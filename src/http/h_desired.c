@@ -1,12 +1,13 @@
 /*
  * h_desired.c - DesiredLRP handlers (reference 5.3-5.7).
  *
- * Desire, update and remove commit the desired row first (one transaction
- * each, dlrp_store.h); the actual-LRP follow-ups (create UNCLAIMED rows and
- * auction them, or stop instances) run after the commit and before the
- * answer, and their failures are only logged, as upstream does: the
- * desired state is what the caller changed, and convergence repairs the
- * actual side.
+ * Desire, update and remove are one store call each (dlrp_store.h): the
+ * desired row commits first, then the store creates UNCLAIMED rows or
+ * stops instances, and records all of it, with the auction to request, in
+ * one change record. The handler hands that record to bbs_effects_apply
+ * (effects.h); a follow-up that failed is a note there, only logged, as
+ * upstream does: the desired state is what the caller changed, and
+ * convergence repairs the actual side.
  */
 #include <stdint.h>
 
@@ -14,34 +15,21 @@
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
-#include "bbs/validate.h"
 #include "desired_lrp.pb-c.h"
 #include "effects.h"
 #include "handlers.h"
 
-static void *decode(struct bbs_req *req, const ProtobufCMessageDescriptor *d, struct bbs_error *err)
-{
-    return bbs_codec_decode(req->arena, d, req->body, req->len, err);
-}
-
 /* ---- lifecycle ---- */
 
-int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                 struct bbs_error *err)
 {
-    Models__DesireLRPRequest *m = decode(req, &models__desire_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__DesireLRPRequest *m = (const Models__DesireLRPRequest *)msg;
     struct bbs_dlrp_row row;
     struct bbs_change ch;
     int64_t now_ns = bbs_now_ns();
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_desire(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     /* Route values are checked as JSON only after validation, and a bad
      * one stores nothing (2.6.3). */
     if (bbs_dlrp_split(req->arena, m->desired_lrp, now_ns, &row, err) != 0) {
@@ -52,21 +40,13 @@ int bbs_h_desire(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err
                              bbs_store_dlrp_desire(req->ctx->store, &row, now_ns, &ch, err));
 }
 
-int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_update_desired(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    Models__UpdateDesiredLRPRequest *m =
-        decode(req, &models__update_desired_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__UpdateDesiredLRPRequest *m = (const Models__UpdateDesiredLRPRequest *)msg;
     struct bbs_change ch;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_update(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     if (m->update == NULL) { /* the validator reports it (quirk 10); never dereference it */
         bbs_invalid(err, "Invalid field: update");
         return -1;
@@ -77,21 +57,13 @@ int bbs_h_update_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_er
         bbs_store_dlrp_update(req->ctx->store, m->process_guid, m->update, bbs_now_ns(), &ch, err));
 }
 
-int bbs_h_remove_desired(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_remove_desired(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    Models__RemoveDesiredLRPRequest *m =
-        decode(req, &models__remove_desired_lrprequest__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__RemoveDesiredLRPRequest *m = (const Models__RemoveDesiredLRPRequest *)msg;
     struct bbs_change ch;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_remove_desired(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     bbs_change_init(&ch, req->arena);
     return bbs_effects_after(req, &ch,
                              bbs_store_dlrp_remove(req->ctx->store, m->process_guid, &ch, err));
@@ -109,18 +81,15 @@ static void log_unreadable(const char *process_guid, size_t n)
  * List `view` into field 2 of the response. Which request filters apply
  * depends on the route (5.7): `use_domain`, `use_app_guids`.
  */
-static int list(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view, int use_domain,
-                int use_app_guids, struct bbs_error *err)
+static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                enum bbs_dlrp_view view, int use_domain, int use_app_guids, struct bbs_error *err)
 {
-    Models__DesiredLRPsRequest *m = decode(req, &models__desired_lrps_request__descriptor, err);
+    const Models__DesiredLRPsRequest *m = (const Models__DesiredLRPsRequest *)msg;
     struct bbs_dlrp_filter f = {0};
     struct bbs_dlrp_rows rows;
     size_t n_skipped;
     const char *skipped;
 
-    if (m == NULL) {
-        return -1;
-    }
     if (use_domain) {
         f.domain = m->domain;
     }
@@ -133,32 +102,24 @@ static int list(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view vie
     if (bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, &rows, err) != 0) {
         return -1;
     }
-    bbs_dlrp_put_rows(out, 2, req->arena, &rows, view, &n_skipped, &skipped);
+    bbs_dlrp_put_rows(&resp->body, 2, req->arena, &rows, view, &n_skipped, &skipped);
     if (n_skipped > 0) {
         log_unreadable(skipped, n_skipped);
     }
     return 0;
 }
 
-static int get(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view,
-               struct bbs_error *err)
+static int get(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+               enum bbs_dlrp_view view, struct bbs_error *err)
 {
-    Models__DesiredLRPByProcessGuidRequest *m =
-        decode(req, &models__desired_lrpby_process_guid_request__descriptor, err);
-    struct bbs_problems p = {0};
+    const Models__DesiredLRPByProcessGuidRequest *m =
+        (const Models__DesiredLRPByProcessGuidRequest *)msg;
     struct bbs_dlrp_row row;
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_desired_by_guid(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     if (bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, &row, err) != 0) {
         return -1;
     }
-    if (bbs_dlrp_put(out, 2, req->arena, &row, view) != 0) {
+    if (bbs_dlrp_put(&resp->body, 2, req->arena, &row, view) != 0) {
         /* Upstream skips (and, on full reads, deletes) a row it cannot
          * decode: to the caller it does not exist. */
         log_unreadable(row.process_guid, 1);
@@ -168,39 +129,46 @@ static int get(struct bbs_req *req, struct bbs_buf *out, enum bbs_dlrp_view view
     return 0;
 }
 
-int bbs_h_desired_list_r3(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_list_r3(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                          struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_V3, 1, 1, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_V3, 1, 1, err);
 }
 
-int bbs_h_desired_list_r2(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_list_r2(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                          struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_V2, 1, 1, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_V2, 1, 1, err);
 }
 
-int bbs_h_desired_get_r3(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_get_r3(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    return get(req, out, BBS_DLRP_VIEW_V3, err);
+    return get(req, msg, resp, BBS_DLRP_VIEW_V3, err);
 }
 
-int bbs_h_desired_get_r2(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_desired_get_r2(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                         struct bbs_error *err)
 {
-    return get(req, out, BBS_DLRP_VIEW_V2, err);
+    return get(req, msg, resp, BBS_DLRP_VIEW_V2, err);
 }
 
 /* Scheduling infos: domain and process guids; app_guids ignored (5.7). */
-int bbs_h_sched_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_sched_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                     struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_SCHED, 1, 0, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_SCHED, 1, 0, err);
 }
 
-int bbs_h_sched_get(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_sched_get(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                    struct bbs_error *err)
 {
-    return get(req, out, BBS_DLRP_VIEW_SCHED, err);
+    return get(req, msg, resp, BBS_DLRP_VIEW_SCHED, err);
 }
 
 /* Routing infos: process guids only; domain ignored (5.7). */
-int bbs_h_routing_list(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_routing_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                       struct bbs_error *err)
 {
-    return list(req, out, BBS_DLRP_VIEW_ROUTING, 0, 0, err);
+    return list(req, msg, resp, BBS_DLRP_VIEW_ROUTING, 0, 0, err);
 }

@@ -1,44 +1,36 @@
 /*
  * h_evac.c - evacuation handlers (reference 4).
  *
- * Each answers EvacuationResponse {error, keep_container} itself, since an
- * error and keep_container = true travel together; decode and validation
- * failures keep the container for evacuate_claimed and evacuate_running
- * (route flag BBS_ROUTE_KEEP_ON_ERROR) and let it go for the others.
+ * Each says whether the cell keeps its container (resp->keep_container),
+ * on success and on error alike, since an error and keep_container = true
+ * travel together; the front end writes both fields of
+ * EvacuationResponse. Decode and validation failures keep the container
+ * for evacuate_claimed and evacuate_running (route flag
+ * BBS_ROUTE_KEEP_ON_ERROR) and let it go for the others.
  */
 #include "bbs/codec.h"
-#include "bbs/dlrp_store.h"
 #include "bbs/log.h"
-#include "bbs/pbw.h"
-#include "bbs/validate.h"
+#include "bbs/store.h"
 #include "effects.h"
 #include "evacuation.pb-c.h"
 #include "handlers.h"
 
-static void answer(struct bbs_buf *out, const struct bbs_error *err, int keep)
+static int run(struct bbs_req *req, struct bbs_evac_request *er, struct bbs_resp *resp,
+               struct bbs_error *err)
 {
-    if (err != NULL) {
-        bbs_codec_put_error(out, err);
-    }
-    bbs_pbw_int64(out, 2, keep ? 1 : 0);
-}
-
-static int run(struct bbs_req *req, struct bbs_evac_request *er, struct bbs_buf *out)
-{
-    struct bbs_error err = {0};
     struct bbs_change ch;
     int keep = 0;
 
     bbs_change_init(&ch, req->arena);
-    if (bbs_store_evacuate(req->ctx->store, er, bbs_now_ns(), &keep, &ch, &err) != 0) {
+    if (bbs_store_evacuate(req->ctx->store, er, bbs_now_ns(), &keep, &ch, err) != 0) {
         bbs_log(BBS_LOG_INFO, "evacuation.failed", "{s:s, s:i, s:s, s:b}", "process_guid",
                 er->in.key.process_guid, "index", er->in.key.index, "error",
-                bbs_error_name(err.type), "keep_container", keep);
-        answer(out, &err, keep);
-        return 0;
+                bbs_error_name(err->type), "keep_container", keep);
+        resp->keep_container = keep;
+        return -1;
     }
     bbs_effects_apply(req->ctx, &ch, req->trace_id);
-    answer(out, NULL, keep);
+    resp->keep_container = keep;
     return 0;
 }
 
@@ -52,89 +44,50 @@ static void set_keys(struct bbs_evac_request *er, const Models__ActualLRPKey *k,
     er->in.instance.cell_id = i->cell_id;
 }
 
-int bbs_h_evacuate_claimed(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_evacuate_claimed(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                           struct bbs_error *err)
 {
-    Models__EvacuateClaimedActualLRPRequest *m =
-        (Models__EvacuateClaimedActualLRPRequest *)bbs_codec_decode(
-            req->arena, &models__evacuate_claimed_actual_lrprequest__descriptor, req->body,
-            req->len, err);
-    struct bbs_problems p = {0};
+    const Models__EvacuateClaimedActualLRPRequest *m =
+        (const Models__EvacuateClaimedActualLRPRequest *)msg;
     struct bbs_evac_request er = {0};
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_evacuate_claimed(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     er.call = BBS_EVAC_CALL_CLAIMED;
     set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
-    return run(req, &er, out);
+    return run(req, &er, resp, err);
 }
 
-int bbs_h_evacuate_crashed(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_evacuate_crashed(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                           struct bbs_error *err)
 {
-    Models__EvacuateCrashedActualLRPRequest *m =
-        (Models__EvacuateCrashedActualLRPRequest *)bbs_codec_decode(
-            req->arena, &models__evacuate_crashed_actual_lrprequest__descriptor, req->body,
-            req->len, err);
-    struct bbs_problems p = {0};
+    const Models__EvacuateCrashedActualLRPRequest *m =
+        (const Models__EvacuateCrashedActualLRPRequest *)msg;
     struct bbs_evac_request er = {0};
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_evacuate_crashed(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     er.call = BBS_EVAC_CALL_CRASHED;
     set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
     er.reason = m->error_message;
-    return run(req, &er, out);
+    return run(req, &er, resp, err);
 }
 
-int bbs_h_evacuate_stopped(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_evacuate_stopped(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                           struct bbs_error *err)
 {
-    Models__EvacuateStoppedActualLRPRequest *m =
-        (Models__EvacuateStoppedActualLRPRequest *)bbs_codec_decode(
-            req->arena, &models__evacuate_stopped_actual_lrprequest__descriptor, req->body,
-            req->len, err);
-    struct bbs_problems p = {0};
+    const Models__EvacuateStoppedActualLRPRequest *m =
+        (const Models__EvacuateStoppedActualLRPRequest *)msg;
     struct bbs_evac_request er = {0};
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_evacuate_stopped(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     er.call = BBS_EVAC_CALL_STOPPED;
     set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
-    return run(req, &er, out);
+    return run(req, &er, resp, err);
 }
 
 /* `deprecated`: the old route treats internal routes and metric tags as
  * absent (so an update through it clears them on the evacuating row). */
-static int evacuate_running(struct bbs_req *req, int deprecated, struct bbs_buf *out,
-                            struct bbs_error *err)
+static int evacuate_running(struct bbs_req *req, const Models__EvacuateRunningActualLRPRequest *m,
+                            int deprecated, struct bbs_resp *resp, struct bbs_error *err)
 {
-    Models__EvacuateRunningActualLRPRequest *m =
-        (Models__EvacuateRunningActualLRPRequest *)bbs_codec_decode(
-            req->arena, &models__evacuate_running_actual_lrprequest__descriptor, req->body,
-            req->len, err);
-    struct bbs_problems p = {0};
     struct bbs_evac_request er = {0};
 
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_evacuate_running(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
     er.call = BBS_EVAC_CALL_RUNNING;
     set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
     er.in.net_info = bbs_codec_net_info(req->arena, m->actual_lrp_net_info);
@@ -156,38 +109,33 @@ static int evacuate_running(struct bbs_req *req, int deprecated, struct bbs_buf 
                          MODELS__EVACUATE_RUNNING_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
                      m->routable;
     er.in.availability_zone = m->availability_zone;
-    return run(req, &er, out);
+    return run(req, &er, resp, err);
 }
 
-int bbs_h_evacuate_running_r1(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_evacuate_running_r1(struct bbs_req *req, const ProtobufCMessage *msg,
+                              struct bbs_resp *resp, struct bbs_error *err)
 {
-    return evacuate_running(req, 0, out, err);
+    return evacuate_running(req, (const Models__EvacuateRunningActualLRPRequest *)msg, 0, resp,
+                            err);
 }
 
-int bbs_h_evacuate_running_r0(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_evacuate_running_r0(struct bbs_req *req, const ProtobufCMessage *msg,
+                              struct bbs_resp *resp, struct bbs_error *err)
 {
-    return evacuate_running(req, 1, out, err);
+    return evacuate_running(req, (const Models__EvacuateRunningActualLRPRequest *)msg, 1, resp,
+                            err);
 }
 
-int bbs_h_remove_evacuating(struct bbs_req *req, struct bbs_buf *out, struct bbs_error *err)
+int bbs_h_remove_evacuating(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
+                            struct bbs_error *err)
 {
-    Models__RemoveEvacuatingActualLRPRequest *m =
-        (Models__RemoveEvacuatingActualLRPRequest *)bbs_codec_decode(
-            req->arena, &models__remove_evacuating_actual_lrprequest__descriptor, req->body,
-            req->len, err);
-    struct bbs_problems p = {0};
+    const Models__RemoveEvacuatingActualLRPRequest *m =
+        (const Models__RemoveEvacuatingActualLRPRequest *)msg;
     struct bbs_evac_request er = {0};
     struct bbs_change ch;
     int keep = 0;
 
-    (void)out;
-    if (m == NULL) {
-        return -1;
-    }
-    if (bbs_validate_remove_evacuating(m, &p) > 0) {
-        bbs_invalid(err, p.text);
-        return -1;
-    }
+    (void)resp;
     er.call = BBS_EVAC_CALL_REMOVE;
     set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
     bbs_change_init(&ch, req->arena);

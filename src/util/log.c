@@ -65,7 +65,7 @@ void bbs_log_take(enum bbs_log_level level, const char *message, json_t *data)
     if (line == NULL) {
         return;
     }
-    text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(line);
     if (text == NULL) {
         return;

@@ -742,6 +742,59 @@ static void test_oversized_body_is_413(void **state)
     assert_still_serving();
 }
 
+/*
+ * The exact bytes of a 413, written by the front end from each route's
+ * response type: the Error as field 1, then keep_container = true (field 2)
+ * for evacuate_claimed, nothing more for evacuate_crashed. PingResponse has
+ * no error field; it still gets the Error as field 1, as before the route
+ * table.
+ */
+static void test_413_bytes_follow_the_response_type(void **state)
+{
+    static const char msg[] = "request body exceeds the limit of 1048576 bytes";
+    static const struct {
+        const char *path;
+        int keep;
+    } cases[] = {
+        {"/v1/ping", 0},
+        {"/v1/actual_lrps/evacuate_claimed", 1},
+        {"/v1/actual_lrps/evacuate_crashed", 0},
+    };
+    uint8_t want[128];
+    size_t n = 0;
+    uint8_t *body = calloc(1, MAX_BODY + 1);
+    (void)state;
+
+    assert_non_null(body);
+    want[n++] = 0x0a;
+    want[n++] = (uint8_t)(4 + sizeof(msg) - 1);
+    want[n++] = 0x08;
+    want[n++] = 0x04; /* InvalidRequest */
+    want[n++] = 0x12;
+    want[n++] = (uint8_t)(sizeof(msg) - 1);
+    memcpy(want + n, msg, sizeof(msg) - 1);
+    n += sizeof(msg) - 1;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct it_resp r;
+        size_t len = n;
+
+        if (cases[i].keep) {
+            want[n] = 0x10;
+            want[n + 1] = 0x01;
+            len += 2;
+        }
+        it_post_raw(cases[i].path, body, MAX_BODY + 1, &r);
+        assert_int_equal(r.status, 413);
+        if (r.len != len || memcmp(r.body, want, len) != 0) {
+            fail_msg("%s: 413 body of %zu bytes differs from the expected %zu", cases[i].path,
+                     r.len, len);
+        }
+        it_resp_free(&r);
+    }
+    free(body);
+    assert_still_serving();
+}
+
 static void test_oversized_chunked_body_is_413(void **state)
 {
     struct it_client *c = it_client_new();
@@ -851,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_second_server_on_same_port_refused),
         cmocka_unit_test(test_body_at_limit_is_accepted),
         cmocka_unit_test(test_oversized_body_is_413),
+        cmocka_unit_test(test_413_bytes_follow_the_response_type),
         cmocka_unit_test(test_oversized_chunked_body_is_413),
         cmocka_unit_test(test_oversized_body_with_expect_continue_is_413),
     };

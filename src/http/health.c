@@ -1,0 +1,77 @@
+/*
+ * health.c - the health listener (http.h): plain HTTP on health_address,
+ * one polling thread, 200 with an empty body for any path and method
+ * (reference 1.1), so process monitors need no certificate.
+ */
+#include <stdlib.h>
+
+#include <microhttpd.h>
+
+#include "bbs/http.h"
+#include "server.h"
+
+struct bbs_health {
+    struct MHD_Daemon *daemon;
+};
+
+/* 200 with an empty body for any path and method (reference 1.1); the body is never read. */
+static enum MHD_Result on_health(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    static char seen;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    (void)cls;
+    (void)url;
+    (void)method;
+    (void)version;
+    (void)upload_data;
+    if (*con_cls == NULL) {
+        *con_cls = &seen;
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL) {
+            return MHD_NO;
+        }
+        ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    *upload_data_size = 0;
+    return MHD_YES;
+}
+
+struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
+                                    struct bbs_error *err)
+{
+    struct bbs_health *hl = calloc(1, sizeof(*hl));
+
+    if (hl == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
+        return NULL;
+    }
+    /* One polling thread, a few connections, short timeouts: monitors only. */
+    hl->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_health, NULL, MHD_OPTION_EXTERNAL_LOGGER, bbs_http_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)8192, MHD_OPTION_END);
+    if (hl->daemon == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "cannot listen on health_address %s",
+                       cfg->health_address);
+        free(hl);
+        return NULL;
+    }
+    return hl;
+}
+
+void bbs_health_stop(struct bbs_health *hl)
+{
+    if (hl == NULL) {
+        return;
+    }
+    MHD_stop_daemon(hl->daemon);
+    free(hl);
+}

@@ -1,0 +1,153 @@
+/*
+ * respond.c - how answers leave: queueing a body on a connection (with
+ * Connection: close while draining), the error body of a route, and the
+ * request log line.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bbs/codec.h"
+#include "bbs/log.h"
+#include "conn.h"
+#include "error.pb-c.h"
+#include "respond.h"
+
+enum MHD_Result bbs_respond_queue(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
+                                  const char *type, struct bbs_buf *body, const char *allow)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    size_t len = 0;
+    uint8_t *data = bbs_buf_take(body, &len);
+
+    /* Answered (or about to be): the read deadline no longer applies. */
+    bbs_conn_set_deadline(bbs_conn_of(conn), 0);
+    resp = MHD_create_response_from_buffer(len, data != NULL ? data : (void *)"",
+                                           data != NULL ? MHD_RESPMEM_MUST_FREE
+                                                        : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(data);
+        return MHD_NO;
+    }
+    if (type != NULL) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    }
+    if (allow != NULL) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    if (atomic_load(&h->draining)) {
+        /* Shutting down: this answer is the connection's last. */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result bbs_respond_text(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
+                                 const char *text, const char *allow)
+{
+    struct bbs_buf b = {0};
+
+    bbs_buf_append(&b, text, strlen(text));
+    return bbs_respond_queue(h, conn, status, "text/plain; charset=utf-8", &b, allow);
+}
+
+/* The field `name` of `d` if it is a singular field of `type`, else NULL. */
+static const ProtobufCFieldDescriptor *singular(const ProtobufCMessageDescriptor *d,
+                                                const char *name, ProtobufCType type)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, name);
+
+    if (f == NULL || f->type != type || f->label == PROTOBUF_C_LABEL_REPEATED) {
+        return NULL;
+    }
+    return f;
+}
+
+/* Set bool field `f` of `m` (proto3: no presence; proto2 optional: has_ set too). */
+static void set_bool(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int v)
+{
+    *(protobuf_c_boolean *)(void *)((char *)m + f->offset) = v != 0;
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0) {
+        *(protobuf_c_boolean *)(void *)((char *)m + f->quantifier_offset) = 1;
+    }
+}
+
+void bbs_respond_encode(const struct bbs_route *route, struct bbs_arena *arena,
+                        struct bbs_resp *resp, const struct bbs_error *err, struct bbs_buf *out)
+{
+    const ProtobufCMessageDescriptor *d = route->response;
+    const ProtobufCFieldDescriptor *ef = singular(d, "error", PROTOBUF_C_TYPE_MESSAGE);
+    const ProtobufCFieldDescriptor *kf = singular(d, "keep_container", PROTOBUF_C_TYPE_BOOL);
+    ProtobufCMessage *m = NULL;
+    const uint8_t *packed;
+    size_t len = 0;
+
+    out->len = 0;
+    if (err == NULL && resp->msg == NULL && resp->body.len > 0) {
+        bbs_buf_free(out);
+        *out = resp->body;
+        resp->body = (struct bbs_buf){0};
+        return;
+    }
+    bbs_buf_free(&resp->body);
+    if (err != NULL && (ef == NULL || ef->descriptor != &models__error__descriptor)) {
+        bbs_codec_put_error(out, err);
+        return;
+    }
+    if (err == NULL && resp->msg != NULL) {
+        m = resp->msg;
+    } else {
+        m = bbs_arena_zalloc(arena, d->sizeof_message);
+        protobuf_c_message_init(d, m);
+    }
+    if (err != NULL) {
+        Models__Error *e = bbs_arena_zalloc(arena, sizeof(*e));
+
+        models__error__init(e);
+        e->type = (Models__Error__Type)err->type;
+        e->message = bbs_arena_strdup(arena, err->message);
+        *(ProtobufCMessage **)(void *)((char *)m + ef->offset) = &e->base;
+    }
+    if (kf != NULL) {
+        set_bool(m, kf, resp->keep_container);
+    }
+    packed = bbs_codec_pack(arena, m, &len);
+    bbs_buf_append(out, packed, len);
+}
+
+void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *arena,
+                            const struct bbs_error *err, struct bbs_buf *out)
+{
+    struct bbs_resp resp = {0};
+
+    resp.keep_container = (route->flags & BBS_ROUTE_KEEP_ON_ERROR) != 0;
+    bbs_respond_encode(route, arena, &resp, err, out);
+}
+
+void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start,
+                     const struct bbs_error *err)
+{
+    json_t *data;
+    int64_t us;
+
+    if (!bbs_log_enabled(BBS_LOG_INFO)) {
+        return;
+    }
+    /* Whole microseconds: k / 1000.0 prints with at most three decimals. */
+    us = (bbs_http_mono_ns() - start + 500) / 1000;
+    data = json_pack("{s:s, s:s, s:i, s:f}", "route", path, "method", method, "status", (int)status,
+                     "duration_ms", (double)us / 1e3);
+    if (data == NULL) {
+        return;
+    }
+    if (err != NULL) {
+        json_object_set_new(data, "error", json_string(bbs_error_name(err->type)));
+        json_object_set_new(data, "error_message", json_string(err->message));
+    }
+    bbs_log_take(BBS_LOG_INFO, "request.served", data);
+}

@@ -1,0 +1,58 @@
+/*
+ * respond.h - private to the HTTP target: queueing answers, error bodies
+ * and the request log line.
+ */
+#ifndef BBS_HTTP_RESPOND_H
+#define BBS_HTTP_RESPOND_H
+
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "bbs/arena.h"
+#include "bbs/buf.h"
+#include "bbs/error.h"
+#include "routes.h"
+#include "server.h"
+
+#define BBS_PROTOBUF_TYPE "application/x-protobuf"
+
+/*
+ * Queue `body` (taken: emptied, its memory handed to libmicrohttpd) with
+ * `status`, Content-Type `type` and, when non-NULL, an Allow header. Clears
+ * the connection's read deadline; while draining adds Connection: close.
+ */
+enum MHD_Result bbs_respond_queue(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
+                                  const char *type, struct bbs_buf *body, const char *allow);
+
+/* Queue a plain-text answer (404, 405). */
+enum MHD_Result bbs_respond_text(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
+                                 const char *text, const char *allow);
+
+/*
+ * Encode the answer of `route` into `out` (emptied first), generically
+ * from the route's response descriptor: on success (`err` NULL) the
+ * handler's resp->body bytes, or resp->msg, or the empty message, packed
+ * with keep_container set when the type has that field; on error the
+ * response message with only its `error` field (and keep_container).
+ * Fields are written in field-number order, as protobuf-c packs them. A
+ * response type without an `error` field (PingResponse, reached only by a
+ * 413) gets the Error as field 1, where every other response has it.
+ * Takes resp->body; packs into `arena`.
+ */
+void bbs_respond_encode(const struct bbs_route *route, struct bbs_arena *arena,
+                        struct bbs_resp *resp, const struct bbs_error *err, struct bbs_buf *out);
+
+/* The route's response message carrying only `err` (and keep_container from its flags). */
+void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *arena,
+                            const struct bbs_error *err, struct bbs_buf *out);
+
+/*
+ * Log one served request (bbs.request.served): route, method, status,
+ * duration since `start_ns` (CLOCK_MONOTONIC; in ms, rounded to whole µs) and, when `err` is
+ * non-NULL, its type and message.
+ */
+void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start_ns,
+                     const struct bbs_error *err);
+
+#endif /* BBS_HTTP_RESPOND_H */

@@ -1,0 +1,116 @@
+/*
+ * routes.h - private to the HTTP target: the route table and the contract
+ * between the front end and a route's handler.
+ *
+ * A route is one row of the table in routes.c: path, method, kind, request
+ * and response message descriptors, validator, handler, flags. For every
+ * route the front end (bbs_route_run, then bbs_respond_encode) decodes the
+ * body into the request arena (invalid encoding: InvalidRequest), runs the
+ * validator (problems: InvalidRequest with the problems joined, as
+ * upstream), calls the handler with the decoded message, and encodes the
+ * answer, writing the response's `error` and `keep_container` fields
+ * itself. A handler is only the decision. A new route is one row plus its
+ * handler.
+ */
+#ifndef BBS_HTTP_ROUTES_H
+#define BBS_HTTP_ROUTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "bbs/arena.h"
+#include "bbs/buf.h"
+#include "bbs/error.h"
+#include "bbs/http.h"
+#include "bbs/validate.h"
+
+struct bbs_stream;
+
+enum bbs_route_kind {
+    BBS_ROUTE_UNARY,  /* protobuf request, one protobuf answer (HTTP 200, error inside) */
+    BBS_ROUTE_STREAM, /* a long-lived answer (server-sent events): see stream.h */
+    BBS_ROUTE_JSON,   /* operator JSON: no route yet; the front end refuses the kind (500) */
+};
+
+enum bbs_route_flags {
+    /* A decode or validation failure answers keep_container = true (evacuate_claimed and
+     * evacuate_running: a cell must not drop a container it may still be asked to keep). */
+    BBS_ROUTE_KEEP_ON_ERROR = 1,
+};
+
+/* What a handler gets about its request; everything borrowed for the request's life. */
+struct bbs_req {
+    struct bbs_arena *arena;
+    const uint8_t *body;
+    size_t len;
+    const char *trace_id; /* X-Vcap-Request-Id, "" when absent */
+    struct bbs_ctx *ctx;
+    /* BBS_ROUTE_STREAM only: the stream to register with a producer (stream.h); the
+     * handler borrows it and takes a reference (bbs_stream_ref) to keep it. NULL otherwise. */
+    struct bbs_stream *stream;
+};
+
+/*
+ * A handler's answer, zeroed by the front end (keep_container preset from
+ * the route's flags). On success a handler fills at most one of:
+ *   msg  - a message of the route's response type (arena memory), packed
+ *          by the front end;
+ *   body - the encoded message without its error field, written by the
+ *          codec or the store straight from rows (lists).
+ * With neither, the answer is the empty response message. keep_container
+ * is written (success or error) when the response type has that field.
+ * On error msg and body are ignored.
+ */
+struct bbs_resp {
+    ProtobufCMessage *msg;
+    struct bbs_buf body;
+    int keep_container;
+};
+
+/*
+ * The decision for one request: `msg` is the decoded, validated request
+ * (NULL for routes without a request descriptor). Returns 0 with `resp`
+ * filled, or -1 with `err` (the front end answers the route's response
+ * message with it).
+ */
+typedef int (*bbs_route_handler)(struct bbs_req *req, const ProtobufCMessage *msg,
+                                 struct bbs_resp *resp, struct bbs_error *err);
+
+/* Append the problems of `msg` to `p`; returns how many (validate.h's contract). */
+typedef int (*bbs_route_validator)(const ProtobufCMessage *msg, struct bbs_problems *p);
+
+struct bbs_route {
+    const char *path;
+    const char *method; /* "POST"; "GET" for the deprecated event routes */
+    enum bbs_route_kind kind;
+    const ProtobufCMessageDescriptor *request;  /* NULL: the body is not read */
+    const ProtobufCMessageDescriptor *response; /* its `error` and `keep_container` fields are
+                                                   written by the front end */
+    bbs_route_validator validate;               /* NULL: no checks */
+    bbs_route_handler handler;
+    unsigned flags; /* enum bbs_route_flags */
+};
+
+/*
+ * The row for `path` and `method`, or NULL. When NULL, `allow` (of `len`
+ * bytes) holds the methods the table has for `path`, joined with ", "
+ * ("" = the path is not routed: 404; otherwise 405 with Allow: `allow`).
+ */
+const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,
+                                       size_t len);
+
+/* 1 when the table has a route of `kind`. */
+int bbs_route_any(enum bbs_route_kind kind);
+
+/*
+ * The front end for one request: decode req->body as route->request,
+ * validate, call the handler. Returns 0 with `resp` filled, or -1 with
+ * `err` (InvalidRequest for decoding and validation, else the handler's).
+ * resp->keep_container is preset from BBS_ROUTE_KEEP_ON_ERROR.
+ */
+int bbs_route_run(const struct bbs_route *route, struct bbs_req *req, struct bbs_resp *resp,
+                  struct bbs_error *err);
+
+#endif /* BBS_HTTP_ROUTES_H */

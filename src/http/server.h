@@ -1,0 +1,47 @@
+/*
+ * server.h - private to the HTTP target: the API listener's state, shared
+ * by the request state machine (server.c), connections (conn.c), responses
+ * (respond.c) and streams (stream.c), and small helpers they all use.
+ */
+#ifndef BBS_HTTP_SERVER_H
+#define BBS_HTTP_SERVER_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "bbs/config.h"
+#include "bbs/error.h"
+#include "bbs/http.h"
+
+struct bbs_conn;
+struct bbs_streams;
+
+struct bbs_http {
+    struct MHD_Daemon *daemon;
+    struct bbs_ctx *ctx;
+    const struct bbs_config *cfg;
+    int tls;
+    atomic_int unrecoverable;
+    atomic_int inflight; /* unary requests between their first callback and completion */
+    atomic_int draining; /* bbs_http_stop is waiting for requests in flight */
+
+    pthread_mutex_t mu; /* guards conns and every conn's deadline */
+    struct bbs_conn *conns;
+    struct bbs_streams *streams; /* open long-lived responses (stream.c) */
+};
+
+/* CLOCK_MONOTONIC in ns. */
+int64_t bbs_http_mono_ns(void);
+
+/*
+ * libmicrohttpd's logger (MHD_OPTION_EXTERNAL_LOGGER): one JSON line per
+ * message; failed TLS handshakes go to debug (the refusal is logged by
+ * tls.c with its reason).
+ */
+__attribute__((format(printf, 2, 0))) void bbs_http_mhd_log(void *cls, const char *fmt, va_list ap);
+
+#endif /* BBS_HTTP_SERVER_H */

@@ -1,0 +1,249 @@
+/*
+ * stream.c - long-lived responses and their registry (stream.h).
+ *
+ * Locks: the registry's `mu` is taken before a stream's own `mu`, never
+ * after. libmicrohttpd's suspend and resume are
+ * called under the stream's `mu`, so `suspended` always says whether the
+ * connection is suspended by us and a resume never misses a suspend.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbs/buf.h"
+#include "bbs/log.h"
+#include "conn.h"
+#include "stream.h"
+
+struct bbs_streams {
+    pthread_mutex_t mu; /* guards head and closed */
+    struct bbs_stream *head;
+    int closed;      /* bbs_streams_end_all ran: new streams end at birth */
+    atomic_int refs; /* the server's, plus one per stream */
+};
+
+struct bbs_stream {
+    struct bbs_streams *reg;
+    struct MHD_Connection *conn;
+    atomic_int refs;
+    int blocking; /* thread per connection: the reader waits on `cv` instead of suspending */
+
+    pthread_mutex_t mu; /* guards everything below */
+    pthread_cond_t cv;
+    struct bbs_buf pending; /* bytes not yet handed to libmicrohttpd, from `off` */
+    size_t off;
+    int ended;     /* no more bytes: the body ends once `pending` is out */
+    int gone;      /* libmicrohttpd freed the response: nobody reads any more */
+    int suspended; /* the reader suspended the connection waiting for bytes */
+
+    struct bbs_stream *prev; /* the registry, under reg->mu */
+    struct bbs_stream *next;
+};
+
+/* Under s->mu: let a waiting reader run again. */
+static void wake(struct bbs_stream *s)
+{
+    if (s->suspended) {
+        s->suspended = 0;
+        MHD_resume_connection(s->conn);
+    }
+    pthread_cond_broadcast(&s->cv);
+}
+
+struct bbs_streams *bbs_streams_new(void)
+{
+    struct bbs_streams *reg = calloc(1, sizeof(*reg));
+
+    if (reg == NULL) {
+        bbs_log(BBS_LOG_FATAL, "out-of-memory", NULL);
+        abort();
+    }
+    pthread_mutex_init(&reg->mu, NULL);
+    atomic_init(&reg->refs, 1);
+    return reg;
+}
+
+void bbs_streams_release(struct bbs_streams *reg)
+{
+    if (reg == NULL || atomic_fetch_sub(&reg->refs, 1) != 1) {
+        return;
+    }
+    pthread_mutex_destroy(&reg->mu);
+    free(reg);
+}
+
+struct bbs_stream *bbs_stream_new(struct bbs_streams *reg, struct MHD_Connection *conn,
+                                  int thread_per_connection)
+{
+    struct bbs_stream *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        bbs_log(BBS_LOG_FATAL, "out-of-memory", NULL);
+        abort();
+    }
+    s->reg = reg;
+    s->conn = conn;
+    atomic_init(&s->refs, 1);
+    s->blocking = thread_per_connection;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    atomic_fetch_add(&reg->refs, 1);
+    pthread_mutex_lock(&reg->mu);
+    s->ended = reg->closed; /* the server is stopping: ended at birth */
+    s->next = reg->head;
+    if (reg->head != NULL) {
+        reg->head->prev = s;
+    }
+    reg->head = s;
+    pthread_mutex_unlock(&reg->mu);
+    return s;
+}
+
+void bbs_stream_ref(struct bbs_stream *s)
+{
+    if (s != NULL) {
+        atomic_fetch_add(&s->refs, 1);
+    }
+}
+
+void bbs_stream_unref(struct bbs_stream *s)
+{
+    struct bbs_streams *reg;
+
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
+        return;
+    }
+    reg = s->reg;
+    pthread_mutex_lock(&reg->mu);
+    if (s->prev != NULL) {
+        s->prev->next = s->next;
+    } else {
+        reg->head = s->next;
+    }
+    if (s->next != NULL) {
+        s->next->prev = s->prev;
+    }
+    pthread_mutex_unlock(&reg->mu);
+    bbs_buf_free(&s->pending);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    bbs_streams_release(reg);
+}
+
+int bbs_stream_send(struct bbs_stream *s, const void *p, size_t n)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&s->mu);
+    if (!s->ended && !s->gone) {
+        bbs_buf_append(&s->pending, p, n);
+        wake(s);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void bbs_stream_end(struct bbs_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->ended = 1;
+    wake(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void bbs_streams_end_all(struct bbs_streams *reg)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&reg->mu);
+    reg->closed = 1;
+    for (struct bbs_stream *s = reg->head; s != NULL; s = s->next) {
+        bbs_stream_end(s);
+        n++;
+    }
+    pthread_mutex_unlock(&reg->mu);
+    if (n > 0) {
+        bbs_log(BBS_LOG_INFO, "http.streams-ended", "{s:i}", "streams", n);
+    }
+}
+
+/*
+ * libmicrohttpd asks for more of the body (on the connection's thread).
+ * Hands over what is pending; at the end of a stream, ends the body;
+ * otherwise waits for the producer without holding the thread: suspends
+ * the connection (returning 0, as libmicrohttpd allows together with a
+ * suspend) or, with a thread per connection, blocks.
+ */
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct bbs_stream *s = cls;
+    ssize_t rc;
+
+    (void)pos;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        size_t left = s->pending.len - s->off;
+
+        if (left > 0) {
+            size_t n = left < max ? left : max;
+
+            memcpy(buf, s->pending.data + s->off, n);
+            s->off += n;
+            if (s->off == s->pending.len) {
+                s->pending.len = 0;
+                s->off = 0;
+            }
+            rc = (ssize_t)n;
+            break;
+        }
+        if (s->ended) {
+            rc = MHD_CONTENT_READER_END_OF_STREAM;
+            break;
+        }
+        if (!s->blocking) {
+            s->suspended = 1;
+            MHD_suspend_connection(s->conn);
+            rc = 0;
+            break;
+        }
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* libmicrohttpd is done with the response (body ended, or the connection closed). */
+static void reader_free(void *cls)
+{
+    struct bbs_stream *s = cls;
+
+    pthread_mutex_lock(&s->mu);
+    s->gone = 1;
+    s->suspended = 0; /* the connection is finished with: never resume it */
+    pthread_mutex_unlock(&s->mu);
+    bbs_stream_unref(s);
+}
+
+enum MHD_Result bbs_stream_queue(struct MHD_Connection *conn, struct bbs_stream *s,
+                                 const char *type)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    /* Streamed: neither the read deadline nor the idle timeout applies. */
+    bbs_conn_set_deadline(bbs_conn_of(conn), 0);
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, reader_free);
+    if (resp == NULL) {
+        bbs_stream_unref(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
