@@ -31,6 +31,13 @@ void *bbs_arena_zalloc(struct bbs_arena *a, size_t n);
 char *bbs_arena_strdup(struct bbs_arena *a, const char *s);
 char *bbs_arena_strndup(struct bbs_arena *a, const char *s, size_t n);
 
+/*
+ * Hand `p` to the arena: `fn(p)` runs when the arena is freed (latest
+ * first). Lets a request own what is not arena memory, such as the
+ * database result its rows borrow from.
+ */
+void bbs_arena_defer(struct bbs_arena *a, void (*fn)(void *), void *p);
+
 /* A copy of `n` bytes of `p`. */
 void *bbs_arena_memdup(struct bbs_arena *a, const void *p, size_t n);
 

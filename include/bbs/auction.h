@@ -12,21 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One element of the JSON array POSTed to {auctioneer}/v1/lrps. */
-struct bbs_auction_start {
-    const char *process_guid;
-    const char *domain;
-    const int32_t *indices;
-    size_t n_indices;
-    const char *const *placement_tags; /* NULL = JSON null */
-    size_t n_placement_tags;
-    const char *const *volume_drivers; /* NULL = JSON null */
-    size_t n_volume_drivers;
-    const char *root_fs;
-    int32_t memory_mb;
-    int32_t disk_mb;
-    int32_t max_pids;
-};
+#include "bbs/change.h"
+
+/* struct bbs_auction_start: one element of the POSTed array (change.h). */
 
 struct bbs_auction;
 

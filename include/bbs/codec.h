@@ -3,7 +3,9 @@
  *
  * Encoders write straight into a bbs_buf from core structs whose blobs are
  * already protobuf bytes, so list responses are built without building
- * protobuf-c structs per row. Decoders unpack into the request arena.
+ * protobuf-c structs per row: the list encoders walk a row view (group.h)
+ * and encode each row from where it lives. Decoders unpack into the
+ * request arena. Pure: no I/O or logging.
  */
 #ifndef BBS_CODEC_H
 #define BBS_CODEC_H
@@ -18,9 +20,35 @@
 #include "bbs/arena.h"
 #include "bbs/buf.h"
 #include "bbs/error.h"
+#include "bbs/group.h"
 
 /* Append `a` as ActualLRP submessage `field`. */
 void bbs_codec_put_alrp(struct bbs_buf *b, uint32_t field, const struct bbs_alrp *a);
+
+/* Rows a list encoder left out because they could not be read. */
+struct bbs_codec_skipped {
+    size_t n;
+    struct bbs_alrp_key first; /* the first one (n > 0), borrowed from the rows */
+};
+
+/*
+ * Append every readable row of `rows` as ActualLRP field `field`
+ * (ActualLRPsResponse.actual_lrps). Unreadable rows are left out and
+ * counted in `*skipped` (zeroed first), for the caller to log.
+ */
+void bbs_codec_put_alrps(struct bbs_buf *b, uint32_t field, const struct bbs_alrp_rows *rows,
+                         struct bbs_codec_skipped *skipped);
+
+/*
+ * Fold `rows` (ordered by guid, index) into ActualLRPGroups (group.h)
+ * appended as field `field`, each {1 instance, 2 evacuating}; returns how
+ * many groups were written. Unreadable rows as for bbs_codec_put_alrps.
+ */
+size_t bbs_codec_put_groups(struct bbs_buf *b, uint32_t field, const struct bbs_alrp_rows *rows,
+                            struct bbs_codec_skipped *skipped);
+
+/* Append each of `n` strings as string field `field`, empty ones too. */
+void bbs_codec_put_strings(struct bbs_buf *b, uint32_t field, const char *const *strs, size_t n);
 
 /* Append an Error submessage as field 1 (the `error` of every response). */
 void bbs_codec_put_error(struct bbs_buf *b, const struct bbs_error *err);

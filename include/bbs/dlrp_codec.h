@@ -29,8 +29,8 @@
 
 #include "bbs/alrp.h"
 #include "bbs/arena.h"
-#include "bbs/auction.h"
 #include "bbs/buf.h"
+#include "bbs/change.h"
 #include "bbs/dlrp.h"
 #include "bbs/error.h"
 #include "desired_lrp.pb-c.h"
@@ -89,6 +89,27 @@ BBS_MUST_CHECK int bbs_dlrp_set_image_credentials(struct bbs_arena *arena,
  */
 BBS_MUST_CHECK int bbs_dlrp_put(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
                                 const struct bbs_dlrp_row *row, enum bbs_dlrp_view view);
+
+/*
+ * A read's DesiredLRP rows as a view: `get` decodes row i (< n) into
+ * `out`, borrowing from wherever the rows live (a database result the
+ * request owns), so a list encodes without copying rows.
+ */
+struct bbs_dlrp_rows {
+    size_t n;
+    const void *src;
+    void (*get)(const void *src, size_t i, struct bbs_dlrp_row *out);
+};
+
+/*
+ * bbs_dlrp_put() for every row of `rows`; returns how many were written.
+ * A row whose blobs are malformed is left out; `*n_skipped` counts them
+ * and `*first_skipped` (may be NULL) names the first one's process guid,
+ * for the caller to log.
+ */
+size_t bbs_dlrp_put_rows(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
+                         const struct bbs_dlrp_rows *rows, enum bbs_dlrp_view view,
+                         size_t *n_skipped, const char **first_skipped);
 
 /*
  * V3 -> V2 in place (5.8): SHARED image layers become cached dependencies

@@ -3,13 +3,14 @@
  * reads (reference 5.3-5.7, 6.5).
  *
  * Every state change is one transaction that locks the desired row
- * (SELECT ... FOR UPDATE) before deciding; reads run as single statements.
- * Rows are stored as dlrp_codec.h describes and read responses are built
- * from the columns without unpacking run_info (except for V2).
+ * (SELECT ... FOR UPDATE) before deciding, then, once committed, creates
+ * or stops the actual LRPs it implies (store.h); everything it did and
+ * the auctions to request are recorded in one change record (change.h).
+ * Reads run as single statements and return rows, stored as dlrp_codec.h
+ * describes; the codec encodes them.
  *
- * What this module does not do: validate requests, create or stop actual
- * LRPs, request auctions (the handlers sequence those after the desired
- * row committed).
+ * What this module does not do: validate requests, encode responses, or
+ * send anything (the caller applies the change record after the call).
  */
 #ifndef BBS_DLRP_STORE_H
 #define BBS_DLRP_STORE_H
@@ -18,8 +19,8 @@
 #include <stdint.h>
 
 #include "bbs/arena.h"
-#include "bbs/auction.h"
 #include "bbs/buf.h"
+#include "bbs/change.h"
 #include "bbs/dlrp_codec.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
@@ -35,30 +36,36 @@ struct bbs_dlrp_filter {
 };
 
 /*
- * Insert `row` (from bbs_dlrp_split) with a fresh modification tag epoch
- * and index 0. Errors: ResourceExists (process guid taken), InvalidRequest
- * (a value longer than its column), database errors.
+ * Desire (5.3): insert `row` (from bbs_dlrp_split, living in
+ * change->arena) with a fresh modification tag epoch and index 0, then,
+ * once committed, create its UNCLAIMED instances and record their
+ * auction (bbs_store_alrp_create_unclaimed, even when every index had a
+ * row already). `change` gets dlrp_after = `row`, the created rows and
+ * the auction; a failure after the commit is a note. Errors (nothing
+ * committed): ResourceExists (process guid taken), InvalidRequest (a
+ * value longer than its column), database errors.
  */
 BBS_MUST_CHECK int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
+                                         int64_t now_ns, struct bbs_change *change,
                                          struct bbs_error *err);
 
 /*
- * Append every row matching `f` in `view` as field `field` of the message
- * built in `out`; `*n_out` counts them. Rows whose blobs are malformed are
- * logged and skipped. `arena` is scratch (V2 conversion).
+ * Every row matching `f`, as a view whose rows borrow from a result that
+ * `arena` owns. `view` only chooses the columns read (the scheduling and
+ * routing views leave run_info in the table, an empty blob here); the
+ * codec encodes (bbs_dlrp_put_rows). Errors: database errors only.
  */
 BBS_MUST_CHECK int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
                                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view,
-                                       uint32_t field, struct bbs_buf *out, size_t *n_out,
-                                       struct bbs_error *err);
+                                       struct bbs_dlrp_rows *out, struct bbs_error *err);
 
 /*
- * Append the row of `guid` in `view` as field `field`. ResourceNotFound
- * when there is none (or it is malformed, which is logged).
+ * The row of `guid` into `*out`, borrowing from a result `arena` owns;
+ * columns as for bbs_store_dlrp_list. ResourceNotFound when there is none.
  */
 BBS_MUST_CHECK int bbs_store_dlrp_get(struct bbs_store *st, struct bbs_arena *arena,
-                                      const char *guid, enum bbs_dlrp_view view, uint32_t field,
-                                      struct bbs_buf *out, struct bbs_error *err);
+                                      const char *guid, enum bbs_dlrp_view view,
+                                      struct bbs_dlrp_row *out, struct bbs_error *err);
 
 /* The row before and after an update; both copied into the caller's arena. */
 struct bbs_dlrp_updated {
@@ -71,28 +78,22 @@ struct bbs_dlrp_updated {
  * ResourceNotFound, whatever `u` carries), bump the tag index (always),
  * then apply instances / annotation (oneofs set), routes (present;
  * invalid JSON: InvalidRequest and nothing changes), metric tags
- * (non-empty) and image credentials (rewrites run_info). `u` is borrowed;
- * `out` strings and blobs live in `arena`.
+ * (non-empty) and image credentials (rewrites run_info). Once committed,
+ * more instances are created (with their auction) or those above the
+ * new count stopped (5.6). `change` gets the row before and after (in
+ * change->arena) and the instance changes; `u` is borrowed.
  */
-BBS_MUST_CHECK int bbs_store_dlrp_update(struct bbs_store *st, struct bbs_arena *arena,
-                                         const char *guid, const Models__DesiredLRPUpdate *u,
-                                         struct bbs_dlrp_updated *out, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_dlrp_update(struct bbs_store *st, const char *guid,
+                                         const Models__DesiredLRPUpdate *u, int64_t now_ns,
+                                         struct bbs_change *change, struct bbs_error *err);
 
 /*
- * Remove (5.5 steps 2-3): lock and delete the row of `guid`. On success
- * `*removed` (may be NULL) is the deleted row, copied into `arena`.
- * ResourceNotFound when there is none.
+ * Remove (5.5): lock and delete the row of `guid`, then stop its
+ * instances (5.6). `change` gets dlrp_before (the deleted row, in
+ * change->arena) and the removed instances. ResourceNotFound when there
+ * is none.
  */
-BBS_MUST_CHECK int bbs_store_dlrp_remove(struct bbs_store *st, struct bbs_arena *arena,
-                                         const char *guid, struct bbs_dlrp_row *removed,
-                                         struct bbs_error *err);
-
-/*
- * Fill everything of `*out` except indices/n_indices from the stored row
- * of `guid` (strings in `arena`). ResourceNotFound if there is none.
- */
-BBS_MUST_CHECK int bbs_store_dlrp_auction_start(struct bbs_store *st, struct bbs_arena *arena,
-                                                const char *guid, struct bbs_auction_start *out,
-                                                struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_dlrp_remove(struct bbs_store *st, const char *guid,
+                                         struct bbs_change *change, struct bbs_error *err);
 
 #endif /* BBS_DLRP_STORE_H */

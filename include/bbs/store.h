@@ -9,6 +9,10 @@
  * Deadlock (or the connection error as UnknownError). SQLSTATE mapping at
  * this boundary: 23505 -> ResourceExists, 22001 -> InvalidRequest,
  * 42P01 -> Unrecoverable, others -> UnknownError.
+ *
+ * Reads return what they read (row views, group.h) and the codec encodes
+ * them; calls that change state fill one change record (change.h). The
+ * store never logs what it returns.
  */
 #ifndef BBS_STORE_H
 #define BBS_STORE_H
@@ -19,7 +23,9 @@
 #include "bbs/alrp.h"
 #include "bbs/arena.h"
 #include "bbs/buf.h"
+#include "bbs/change.h"
 #include "bbs/error.h"
+#include "bbs/group.h"
 
 struct bbs_store;
 
@@ -41,9 +47,10 @@ BBS_MUST_CHECK int bbs_store_migrate(struct bbs_store *st, const char *dir, stru
 /* ---- domains (reference 2.9) ---- */
 BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
                                            int64_t now_ns, struct bbs_error *err);
-/* Append each fresh domain as a string field `field` to `out`. */
-BBS_MUST_CHECK int bbs_store_domains_list(struct bbs_store *st, int64_t now_ns, uint32_t field,
-                                          struct bbs_buf *out, struct bbs_error *err);
+/* The fresh domains: `*out` gets `*n` strings living in `arena`. */
+BBS_MUST_CHECK int bbs_store_domains_list(struct bbs_store *st, struct bbs_arena *arena,
+                                          int64_t now_ns, const char *const **out, size_t *n,
+                                          struct bbs_error *err);
 
 /* ---- ActualLRP reads (3.11) ---- */
 struct bbs_alrp_filter {
@@ -56,59 +63,91 @@ struct bbs_alrp_filter {
     size_t n_process_guids;
 };
 
-/* Append every matching row (all presences) as ActualLRP field `field`. */
-BBS_MUST_CHECK int bbs_store_alrp_list(struct bbs_store *st, const struct bbs_alrp_filter *f,
-                                       uint32_t field, struct bbs_buf *out, struct bbs_error *err);
+/*
+ * Every matching row (all presences), in no particular order, as a view
+ * (group.h) whose rows borrow from a result that `arena` owns (released
+ * with it). Errors: database errors only.
+ */
+BBS_MUST_CHECK int bbs_store_alrp_list(struct bbs_store *st, struct bbs_arena *arena,
+                                       const struct bbs_alrp_filter *f, struct bbs_alrp_rows *out,
+                                       struct bbs_error *err);
+
+/* The same ordered by (process guid, index, presence), ready to fold into groups. */
+BBS_MUST_CHECK int bbs_store_alrp_list_ordered(struct bbs_store *st, struct bbs_arena *arena,
+                                               const struct bbs_alrp_filter *f,
+                                               struct bbs_alrp_rows *out, struct bbs_error *err);
 
 /*
- * Fold matching rows into ActualLRPGroups (3.11) appended as field
- * `field`. `*n_groups` says how many were written.
+ * ---- ActualLRP lifecycle (3.3-3.8) ----
+ *
+ * Each call fills `change` (change.h; initialised by the caller, its
+ * arena is where the recorded rows live) with the rows it created,
+ * changed or removed and what must be sent out after the commit. On -1
+ * nothing was committed and `change` is as it was, except where a call
+ * says otherwise.
  */
-BBS_MUST_CHECK int bbs_store_alrp_groups(struct bbs_store *st, const struct bbs_alrp_filter *f,
-                                         uint32_t field, struct bbs_buf *out, size_t *n_groups,
-                                         struct bbs_error *err);
-
-/* ---- ActualLRP lifecycle (3.3-3.8) ---- */
 BBS_MUST_CHECK int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
                                         const struct bbs_instance_key *claimer, int64_t now_ns,
-                                        struct bbs_error *err);
+                                        struct bbs_change *change, struct bbs_error *err);
+/* A copy that could not be removed after the start (3.4 step 5) is a note. */
 BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
-                                        int64_t now_ns, struct bbs_error *err);
-/* `*restart_now` is set when the crash left the row UNCLAIMED (auction due). */
+                                        int64_t now_ns, struct bbs_change *change,
+                                        struct bbs_error *err);
+/*
+ * A crash that leaves the row UNCLAIMED records an auction start for the
+ * index, from the stored desired LRP read after the commit. When that
+ * read fails (ResourceNotFound if the desired LRP is gone, quirk 7) the
+ * crash stays committed: -1 with change->committed set and the rows
+ * recorded.
+ */
 BBS_MUST_CHECK int bbs_store_alrp_crash(struct bbs_store *st, const struct bbs_alrp_key *key,
                                         const struct bbs_instance_key *inst, const char *reason,
-                                        int64_t now_ns, int *restart_now, struct bbs_error *err);
+                                        int64_t now_ns, struct bbs_change *change,
+                                        struct bbs_error *err);
 BBS_MUST_CHECK int bbs_store_alrp_fail(struct bbs_store *st, const struct bbs_alrp_key *key,
-                                       const char *message, int64_t now_ns, struct bbs_error *err);
+                                       const char *message, int64_t now_ns,
+                                       struct bbs_change *change, struct bbs_error *err);
 /* `inst` NULL = match any instance key. */
 BBS_MUST_CHECK int bbs_store_alrp_remove(struct bbs_store *st, const char *guid, int32_t index,
                                          const struct bbs_instance_key *inst,
-                                         struct bbs_error *err);
+                                         struct bbs_change *change, struct bbs_error *err);
 /*
  * Retire (3.8) while no cell registry exists: every cell is unknown, so a
  * CLAIMED/RUNNING row is deleted like an UNCLAIMED/CRASHED one.
  */
 BBS_MUST_CHECK int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
-                                         struct bbs_error *err);
+                                         struct bbs_change *change, struct bbs_error *err);
+
+struct bbs_dlrp_row; /* dlrp.h */
+
+/* When create_unclaimed records an auction start. */
+enum bbs_create_auction {
+    BBS_CREATE_AUCTION_IF_CREATED, /* scale-up: only when an index was created */
+    BBS_CREATE_AUCTION_ALWAYS,     /* desire: even with "indices": [] (9.1) */
+};
 
 /*
- * Insert ORDINARY UNCLAIMED rows for indices [from, to) of `guid` (each
- * its own statement; an index that already has a row is skipped). The
- * created indices are written to `created` (capacity to - from) and
- * counted in `*n_created`.
+ * Insert ORDINARY UNCLAIMED rows for indices [from, to) of `desired`
+ * (one statement; an index that already has a row is skipped), record
+ * them as created, and record one auction start with the created indices
+ * in ascending order, built from `desired` as received (a row living in
+ * change->arena). Nothing when to <= from.
  */
-BBS_MUST_CHECK int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const char *guid,
-                                                   const char *domain, int32_t from, int32_t to,
-                                                   int64_t now_ns, int32_t *created,
-                                                   size_t *n_created, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_alrp_create_unclaimed(struct bbs_store *st,
+                                                   const struct bbs_dlrp_row *desired, int32_t from,
+                                                   int32_t to, int64_t now_ns,
+                                                   enum bbs_create_auction auction,
+                                                   struct bbs_change *change,
+                                                   struct bbs_error *err);
 
 /*
  * "Stop instances from index `from`" (5.6) with no cell registry: delete
- * UNCLAIMED/CRASHED non-evacuating rows with index >= from; leave
- * CLAIMED/RUNNING rows as they are (their cells are unknown).
+ * UNCLAIMED/CRASHED non-evacuating rows with index >= from (recorded as
+ * removed); leave CLAIMED/RUNNING rows as they are (their cells are
+ * unknown, so no rep stop can be recorded yet).
  */
 BBS_MUST_CHECK int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,
-                                            struct bbs_error *err);
+                                            struct bbs_change *change, struct bbs_error *err);
 
 /* ---- evacuation (reference 4) ---- */
 enum bbs_evac_call {
@@ -128,11 +167,14 @@ struct bbs_evac_request {
 /*
  * Run one evacuation call as one transaction: lock every row of the index
  * (and, for RUNNING, the desired LRP), let the core decide (evac.h), apply
- * the row changes. `*keep` is the keep_container answer (set on failure
- * too) and `*auction` says a placement request is due for the index.
+ * the row changes, recorded in `change`. `*keep` is the keep_container
+ * answer (set on failure too). When a placement is due for the index the
+ * auction start is recorded, from the desired LRP read after the commit;
+ * if that read fails the evacuation stands and the failure is a note
+ * ("evacuation.auction-lookup-failed").
  */
 BBS_MUST_CHECK int bbs_store_evacuate(struct bbs_store *st, const struct bbs_evac_request *req,
-                                      int64_t now_ns, int *keep, int *auction,
+                                      int64_t now_ns, int *keep, struct bbs_change *change,
                                       struct bbs_error *err);
 
 #endif /* BBS_STORE_H */

@@ -47,6 +47,78 @@ void bbs_codec_put_alrp(struct bbs_buf *b, uint32_t field, const struct bbs_alrp
     bbs_pbw_close(b, lrp);
 }
 
+static void skip(struct bbs_codec_skipped *skipped, const struct bbs_alrp *a)
+{
+    if (skipped->n++ == 0) {
+        skipped->first = a->key;
+    }
+}
+
+void bbs_codec_put_alrps(struct bbs_buf *b, uint32_t field, const struct bbs_alrp_rows *rows,
+                         struct bbs_codec_skipped *skipped)
+{
+    memset(skipped, 0, sizeof(*skipped));
+    /* A RUNNING row encodes to roughly 200 bytes: reserve once. */
+    bbs_buf_reserve(b, rows->n * 192);
+    for (size_t i = 0; i < rows->n; i++) {
+        struct bbs_alrp a; /* the getter fills at least the key */
+
+        if (rows->get(rows->src, i, &a) != 0) {
+            skip(skipped, &a);
+            continue;
+        }
+        bbs_codec_put_alrp(b, field, &a);
+    }
+}
+
+static void put_group(struct bbs_buf *b, uint32_t field, const struct bbs_alrp_group *g)
+{
+    size_t mark = bbs_pbw_open(b, field);
+
+    if (g->instance != NULL) {
+        bbs_codec_put_alrp(b, 1, g->instance);
+    }
+    if (g->evacuating != NULL) {
+        bbs_codec_put_alrp(b, 2, g->evacuating);
+    }
+    bbs_pbw_close(b, mark);
+}
+
+size_t bbs_codec_put_groups(struct bbs_buf *b, uint32_t field, const struct bbs_alrp_rows *rows,
+                            struct bbs_codec_skipped *skipped)
+{
+    struct bbs_group_fold fold;
+    struct bbs_alrp_group done;
+    size_t n = 0;
+
+    memset(skipped, 0, sizeof(*skipped));
+    bbs_group_fold_init(&fold);
+    for (size_t i = 0; i < rows->n; i++) {
+        struct bbs_alrp a;
+
+        if (rows->get(rows->src, i, &a) != 0) {
+            skip(skipped, &a);
+            continue;
+        }
+        if (bbs_group_fold_add(&fold, &a, &done)) {
+            put_group(b, field, &done);
+            n++;
+        }
+    }
+    if (bbs_group_fold_finish(&fold, &done)) {
+        put_group(b, field, &done);
+        n++;
+    }
+    return n;
+}
+
+void bbs_codec_put_strings(struct bbs_buf *b, uint32_t field, const char *const *strs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bbs_pbw_bytes_always(b, field, strs[i], strlen(strs[i]));
+    }
+}
+
 void bbs_codec_put_error(struct bbs_buf *b, const struct bbs_error *err)
 {
     size_t e = bbs_pbw_open(b, 1);

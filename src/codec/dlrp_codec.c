@@ -645,6 +645,29 @@ int bbs_dlrp_put(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
     return 0;
 }
 
+size_t bbs_dlrp_put_rows(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
+                         const struct bbs_dlrp_rows *rows, enum bbs_dlrp_view view,
+                         size_t *n_skipped, const char **first_skipped)
+{
+    size_t n = 0;
+
+    *n_skipped = 0;
+    *first_skipped = NULL;
+    for (size_t i = 0; i < rows->n; i++) {
+        struct bbs_dlrp_row row;
+
+        rows->get(rows->src, i, &row);
+        if (bbs_dlrp_put(b, field, arena, &row, view) != 0) {
+            if ((*n_skipped)++ == 0) {
+                *first_skipped = row.process_guid;
+            }
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
 /* ---- V3 -> V2 (5.8) ---- */
 
 /* Lower-case digest algorithm name; "" when unset or unknown. */

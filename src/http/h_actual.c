@@ -9,8 +9,9 @@
 
 #include "actual_lrp_requests.pb-c.h"
 #include "bbs/codec.h"
-#include "bbs/dlrp_store.h"
 #include "bbs/log.h"
+#include "bbs/store.h"
+#include "effects.h"
 #include "handlers.h"
 
 static struct bbs_alrp_key key_of(const Models__ActualLRPKey *k)
@@ -29,6 +30,44 @@ static struct bbs_instance_key instance_of(const Models__ActualLRPInstanceKey *k
 
 /* ---- reads ---- */
 
+static void log_skipped(const struct bbs_codec_skipped *sk)
+{
+    if (sk->n > 0) {
+        bbs_log(BBS_LOG_ERROR, "actual-lrps.unreadable-row", "{s:s, s:i, s:I}", "process_guid",
+                sk->first.process_guid, "index", sk->first.index, "rows", (json_int_t)sk->n);
+    }
+}
+
+/* Read `f` and append the rows as field 2 (ActualLRPsResponse.actual_lrps). */
+static int put_list(struct bbs_req *req, const struct bbs_alrp_filter *f, struct bbs_buf *out,
+                    struct bbs_error *err)
+{
+    struct bbs_alrp_rows rows;
+    struct bbs_codec_skipped sk;
+
+    if (bbs_store_alrp_list(req->ctx->store, req->arena, f, &rows, err) != 0) {
+        return -1;
+    }
+    bbs_codec_put_alrps(out, 2, &rows, &sk);
+    log_skipped(&sk);
+    return 0;
+}
+
+/* Read `f` and append the groups as field 2; `*n` counts them. */
+static int put_groups(struct bbs_req *req, const struct bbs_alrp_filter *f, struct bbs_buf *out,
+                      size_t *n, struct bbs_error *err)
+{
+    struct bbs_alrp_rows rows;
+    struct bbs_codec_skipped sk;
+
+    if (bbs_store_alrp_list_ordered(req->ctx->store, req->arena, f, &rows, err) != 0) {
+        return -1;
+    }
+    *n = bbs_codec_put_groups(out, 2, &rows, &sk);
+    log_skipped(&sk);
+    return 0;
+}
+
 int bbs_h_alrp_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
                     struct bbs_error *err)
 {
@@ -40,7 +79,7 @@ int bbs_h_alrp_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs
     f.process_guid = m->process_guid;
     f.has_index = m->optional_index_case == MODELS__ACTUAL_LRPS_REQUEST__OPTIONAL_INDEX_INDEX;
     f.index = m->index;
-    return bbs_store_alrp_list(req->ctx->store, &f, 2, &resp->body, err);
+    return put_list(req, &f, &resp->body, err);
 }
 
 int bbs_h_alrp_list_by_guids(struct bbs_req *req, const ProtobufCMessage *msg,
@@ -52,7 +91,7 @@ int bbs_h_alrp_list_by_guids(struct bbs_req *req, const ProtobufCMessage *msg,
 
     f.process_guids = (const char *const *)m->process_guids;
     f.n_process_guids = m->n_process_guids;
-    return bbs_store_alrp_list(req->ctx->store, &f, 2, &resp->body, err);
+    return put_list(req, &f, &resp->body, err);
 }
 
 int bbs_h_groups_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
@@ -64,7 +103,7 @@ int bbs_h_groups_list(struct bbs_req *req, const ProtobufCMessage *msg, struct b
 
     f.domain = m->domain;
     f.cell_id = m->cell_id;
-    return bbs_store_alrp_groups(req->ctx->store, &f, 2, &resp->body, &n, err);
+    return put_groups(req, &f, &resp->body, &n, err);
 }
 
 int bbs_h_groups_by_guid(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
@@ -76,7 +115,7 @@ int bbs_h_groups_by_guid(struct bbs_req *req, const ProtobufCMessage *msg, struc
     size_t n;
 
     f.process_guid = m->process_guid;
-    return bbs_store_alrp_groups(req->ctx->store, &f, 2, &resp->body, &n, err);
+    return put_groups(req, &f, &resp->body, &n, err);
 }
 
 int bbs_h_group_by_guid_index(struct bbs_req *req, const ProtobufCMessage *msg,
@@ -90,7 +129,7 @@ int bbs_h_group_by_guid_index(struct bbs_req *req, const ProtobufCMessage *msg,
     f.process_guid = m->process_guid;
     f.has_index = 1;
     f.index = m->index;
-    if (bbs_store_alrp_groups(req->ctx->store, &f, 2, &resp->body, &n, err) != 0) {
+    if (put_groups(req, &f, &resp->body, &n, err) != 0) {
         return -1;
     }
     if (n == 0) {
@@ -107,11 +146,14 @@ int bbs_h_claim(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
 {
     const Models__ClaimActualLRPRequest *m = (const Models__ClaimActualLRPRequest *)msg;
     struct bbs_instance_key inst;
+    struct bbs_change ch;
 
     (void)resp;
     inst = instance_of(m->actual_lrp_instance_key);
-    return bbs_store_alrp_claim(req->ctx->store, m->process_guid, m->index, &inst, bbs_now_ns(),
-                                err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_claim(req->ctx->store, m->process_guid, m->index, &inst,
+                                                  bbs_now_ns(), &ch, err));
 }
 
 /* `deprecated`: the old /start stores internal routes as an empty list
@@ -120,6 +162,7 @@ static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, in
                  struct bbs_error *err)
 {
     struct bbs_start_input in;
+    struct bbs_change ch;
 
     in.key = key_of(m->actual_lrp_key);
     in.instance = instance_of(m->actual_lrp_instance_key);
@@ -143,7 +186,9 @@ static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, in
         m->optional_routable_case != MODELS__START_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
         m->routable;
     in.availability_zone = m->availability_zone;
-    return bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_start_r1(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
@@ -166,30 +211,18 @@ int bbs_h_crash(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
     const Models__CrashActualLRPRequest *m = (const Models__CrashActualLRPRequest *)msg;
     struct bbs_alrp_key key;
     struct bbs_instance_key inst;
-    struct bbs_auction_start start_req;
-    int restart_now = 0;
+    struct bbs_change ch;
 
     (void)resp;
     key = key_of(m->actual_lrp_key);
     inst = instance_of(m->actual_lrp_instance_key);
-    if (bbs_store_alrp_crash(req->ctx->store, &key, &inst, m->error_message, bbs_now_ns(),
-                             &restart_now, err) != 0) {
-        return -1;
-    }
-    if (!restart_now) {
-        return 0;
-    }
-    /* Restart at once: ask for a placement of this one index. If the
-     * desired LRP is gone the crash stays committed and the caller hears
-     * ResourceNotFound, as upstream answers (quirk 7). */
-    if (bbs_store_dlrp_auction_start(req->ctx->store, req->arena, key.process_guid, &start_req,
-                                     err) != 0) {
-        return -1;
-    }
-    start_req.indices = &key.index;
-    start_req.n_indices = 1;
-    bbs_auction_request(req->ctx->auction, &start_req, 1, req->trace_id);
-    return 0;
+    /* A crash that restarts at once records the placement of its index.
+     * If the desired LRP is gone the crash stays committed and the caller
+     * hears ResourceNotFound, as upstream answers (quirk 7). */
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_crash(req->ctx->store, &key, &inst, m->error_message,
+                                                  bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_fail(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
@@ -197,10 +230,14 @@ int bbs_h_fail(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp
 {
     const Models__FailActualLRPRequest *m = (const Models__FailActualLRPRequest *)msg;
     struct bbs_alrp_key key;
+    struct bbs_change ch;
 
     (void)resp;
     key = key_of(m->actual_lrp_key);
-    return bbs_store_alrp_fail(req->ctx->store, &key, m->error_message, bbs_now_ns(), err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch,
+        bbs_store_alrp_fail(req->ctx->store, &key, m->error_message, bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_remove(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
@@ -208,22 +245,29 @@ int bbs_h_remove(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_re
 {
     const Models__RemoveActualLRPRequest *m = (const Models__RemoveActualLRPRequest *)msg;
     struct bbs_instance_key inst;
+    struct bbs_change ch;
 
     (void)resp;
     if (m->actual_lrp_instance_key != NULL) {
         inst = instance_of(m->actual_lrp_instance_key);
     }
-    return bbs_store_alrp_remove(req->ctx->store, m->process_guid, m->index,
-                                 m->actual_lrp_instance_key != NULL ? &inst : NULL, err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch,
+        bbs_store_alrp_remove(req->ctx->store, m->process_guid, m->index,
+                              m->actual_lrp_instance_key != NULL ? &inst : NULL, &ch, err));
 }
 
 int bbs_h_retire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
                  struct bbs_error *err)
 {
     const Models__RetireActualLRPRequest *m = (const Models__RetireActualLRPRequest *)msg;
+    struct bbs_change ch;
 
     (void)resp;
     /* The domain of the request key is not compared (quirk 25). */
-    return bbs_store_alrp_retire(req->ctx->store, m->actual_lrp_key->process_guid,
-                                 m->actual_lrp_key->index, err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_alrp_retire(req->ctx->store, m->actual_lrp_key->process_guid,
+                                                   m->actual_lrp_key->index, &ch, err));
 }

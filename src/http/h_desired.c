@@ -1,12 +1,13 @@
 /*
  * h_desired.c - DesiredLRP handlers (reference 5.3-5.7).
  *
- * Desire, update and remove commit the desired row first (one transaction
- * each, dlrp_store.h); the actual-LRP follow-ups (create UNCLAIMED rows and
- * auction them, or stop instances) run after the commit and before the
- * answer, and their failures are only logged, as upstream does: the
- * desired state is what the caller changed, and convergence repairs the
- * actual side.
+ * Desire, update and remove are one store call each (dlrp_store.h): the
+ * desired row commits first, then the store creates UNCLAIMED rows or
+ * stops instances, and records all of it, with the auction to request, in
+ * one change record. The handler hands that record to bbs_effects_apply
+ * (effects.h); a follow-up that failed is a note there, only logged, as
+ * upstream does: the desired state is what the caller changed, and
+ * convergence repairs the actual side.
  */
 #include <stdint.h>
 
@@ -15,55 +16,8 @@
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
 #include "desired_lrp.pb-c.h"
+#include "effects.h"
 #include "handlers.h"
-
-/*
- * Create UNCLAIMED rows for indices [from, to) of `row` and ask for one
- * auction of those actually created (5.3 steps 5-6). An index that already
- * has a row is skipped by the store and left untouched.
- */
-static void create_and_auction(struct bbs_req *req, const struct bbs_dlrp_row *row, int32_t from,
-                               int32_t to, int64_t now_ns)
-{
-    struct bbs_error e = {0};
-    struct bbs_auction_start start;
-    int32_t *created;
-    size_t n = 0;
-
-    if (to <= from) {
-        return;
-    }
-    created = bbs_arena_alloc(req->arena, (size_t)(to - from) * sizeof(*created));
-    if (bbs_store_alrp_create_unclaimed(req->ctx->store, row->process_guid, row->domain, from, to,
-                                        now_ns, created, &n, &e) != 0) {
-        bbs_log(BBS_LOG_ERROR, "desired-lrp.create-actual-lrps-failed", "{s:s, s:i, s:i, s:s}",
-                "process_guid", row->process_guid, "from", (int)from, "to", (int)to, "error",
-                e.message);
-        return;
-    }
-    if (n == 0) {
-        return;
-    }
-    if (bbs_dlrp_auction_start(req->arena, row, &start) != 0) {
-        bbs_log(BBS_LOG_ERROR, "desired-lrp.auction-start-unreadable", "{s:s}", "process_guid",
-                row->process_guid);
-        return;
-    }
-    start.indices = created;
-    start.n_indices = n;
-    bbs_auction_request(req->ctx->auction, &start, 1, req->trace_id);
-}
-
-/* Stop instances from index `from` (5.6); failures are only logged. */
-static void stop_from(struct bbs_req *req, const char *guid, int32_t from)
-{
-    struct bbs_error e = {0};
-
-    if (bbs_store_alrp_stop_from(req->ctx->store, guid, from, &e) != 0) {
-        bbs_log(BBS_LOG_ERROR, "desired-lrp.stop-instances-failed", "{s:s, s:i, s:s}",
-                "process_guid", guid, "from", (int)from, "error", e.message);
-    }
-}
 
 /* ---- lifecycle ---- */
 
@@ -72,6 +26,7 @@ int bbs_h_desire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_re
 {
     const Models__DesireLRPRequest *m = (const Models__DesireLRPRequest *)msg;
     struct bbs_dlrp_row row;
+    struct bbs_change ch;
     int64_t now_ns = bbs_now_ns();
 
     (void)resp;
@@ -80,59 +35,47 @@ int bbs_h_desire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_re
     if (bbs_dlrp_split(req->arena, m->desired_lrp, now_ns, &row, err) != 0) {
         return -1;
     }
-    if (bbs_store_dlrp_desire(req->ctx->store, &row, err) != 0) {
-        return -1;
-    }
-    create_and_auction(req, &row, 0, row.instances, now_ns);
-    return 0;
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_dlrp_desire(req->ctx->store, &row, now_ns, &ch, err));
 }
 
 int bbs_h_update_desired(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
                          struct bbs_error *err)
 {
     const Models__UpdateDesiredLRPRequest *m = (const Models__UpdateDesiredLRPRequest *)msg;
-    struct bbs_dlrp_updated up;
-    int32_t before;
-    int32_t after;
+    struct bbs_change ch;
 
     (void)resp;
     if (m->update == NULL) { /* the validator reports it (quirk 10); never dereference it */
         bbs_invalid(err, "Invalid field: update");
         return -1;
     }
-    if (bbs_store_dlrp_update(req->ctx->store, req->arena, m->process_guid, m->update, &up, err) !=
-        0) {
-        return -1;
-    }
-    if (m->update->optional_instances_case ==
-        MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
-        before = up.before.instances;
-        after = up.after.instances;
-        if (after > before) {
-            create_and_auction(req, &up.after, before, after, bbs_now_ns());
-        } else if (after < before) {
-            stop_from(req, m->process_guid, after);
-        }
-    }
-    /* 5.4 step 5 (push changed internal routes / metric tags to the reps of
-     * running instances) needs cell registration, which does not exist yet. */
-    return 0;
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch,
+        bbs_store_dlrp_update(req->ctx->store, m->process_guid, m->update, bbs_now_ns(), &ch, err));
 }
 
 int bbs_h_remove_desired(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
                          struct bbs_error *err)
 {
     const Models__RemoveDesiredLRPRequest *m = (const Models__RemoveDesiredLRPRequest *)msg;
+    struct bbs_change ch;
 
     (void)resp;
-    if (bbs_store_dlrp_remove(req->ctx->store, req->arena, m->process_guid, NULL, err) != 0) {
-        return -1;
-    }
-    stop_from(req, m->process_guid, 0);
-    return 0;
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(req, &ch,
+                             bbs_store_dlrp_remove(req->ctx->store, m->process_guid, &ch, err));
 }
 
 /* ---- reads ---- */
+
+static void log_unreadable(const char *process_guid, size_t n)
+{
+    bbs_log(BBS_LOG_ERROR, "desired-lrps.unreadable-row", "{s:s, s:I}", "process_guid",
+            process_guid, "rows", (json_int_t)n);
+}
 
 /*
  * List `view` into field 2 of the response. Which request filters apply
@@ -143,7 +86,9 @@ static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
 {
     const Models__DesiredLRPsRequest *m = (const Models__DesiredLRPsRequest *)msg;
     struct bbs_dlrp_filter f = {0};
-    size_t n;
+    struct bbs_dlrp_rows rows;
+    size_t n_skipped;
+    const char *skipped;
 
     if (use_domain) {
         f.domain = m->domain;
@@ -154,7 +99,14 @@ static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
         f.app_guids = (const char *const *)m->app_guids;
         f.n_app_guids = m->n_app_guids;
     }
-    return bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, 2, &resp->body, &n, err);
+    if (bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, &rows, err) != 0) {
+        return -1;
+    }
+    bbs_dlrp_put_rows(&resp->body, 2, req->arena, &rows, view, &n_skipped, &skipped);
+    if (n_skipped > 0) {
+        log_unreadable(skipped, n_skipped);
+    }
+    return 0;
 }
 
 static int get(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
@@ -162,9 +114,19 @@ static int get(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp
 {
     const Models__DesiredLRPByProcessGuidRequest *m =
         (const Models__DesiredLRPByProcessGuidRequest *)msg;
+    struct bbs_dlrp_row row;
 
-    return bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, 2, &resp->body,
-                              err);
+    if (bbs_store_dlrp_get(req->ctx->store, req->arena, m->process_guid, view, &row, err) != 0) {
+        return -1;
+    }
+    if (bbs_dlrp_put(&resp->body, 2, req->arena, &row, view) != 0) {
+        /* Upstream skips (and, on full reads, deletes) a row it cannot
+         * decode: to the caller it does not exist. */
+        log_unreadable(row.process_guid, 1);
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        return -1;
+    }
+    return 0;
 }
 
 int bbs_h_desired_list_r3(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,

@@ -9,44 +9,27 @@
  * BBS_ROUTE_KEEP_ON_ERROR) and let it go for the others.
  */
 #include "bbs/codec.h"
-#include "bbs/dlrp_store.h"
 #include "bbs/log.h"
+#include "bbs/store.h"
+#include "effects.h"
 #include "evacuation.pb-c.h"
 #include "handlers.h"
-
-/* Ask for a placement of the index just handed back; failures only logged. */
-static void request_auction(struct bbs_req *req, const struct bbs_alrp_key *key)
-{
-    struct bbs_auction_start start;
-    struct bbs_error err = {0};
-
-    if (bbs_store_dlrp_auction_start(req->ctx->store, req->arena, key->process_guid, &start,
-                                     &err) != 0) {
-        bbs_log(BBS_LOG_ERROR, "evacuation.auction-lookup-failed", "{s:s, s:s}", "process_guid",
-                key->process_guid, "error", err.message);
-        return;
-    }
-    start.indices = &key->index;
-    start.n_indices = 1;
-    bbs_auction_request(req->ctx->auction, &start, 1, req->trace_id);
-}
 
 static int run(struct bbs_req *req, struct bbs_evac_request *er, struct bbs_resp *resp,
                struct bbs_error *err)
 {
+    struct bbs_change ch;
     int keep = 0;
-    int auction = 0;
 
-    if (bbs_store_evacuate(req->ctx->store, er, bbs_now_ns(), &keep, &auction, err) != 0) {
+    bbs_change_init(&ch, req->arena);
+    if (bbs_store_evacuate(req->ctx->store, er, bbs_now_ns(), &keep, &ch, err) != 0) {
         bbs_log(BBS_LOG_INFO, "evacuation.failed", "{s:s, s:i, s:s, s:b}", "process_guid",
                 er->in.key.process_guid, "index", er->in.key.index, "error",
                 bbs_error_name(err->type), "keep_container", keep);
         resp->keep_container = keep;
         return -1;
     }
-    if (auction) {
-        request_auction(req, &er->in.key);
-    }
+    bbs_effects_apply(req->ctx, &ch, req->trace_id);
     resp->keep_container = keep;
     return 0;
 }
@@ -149,11 +132,13 @@ int bbs_h_remove_evacuating(struct bbs_req *req, const ProtobufCMessage *msg, st
     const Models__RemoveEvacuatingActualLRPRequest *m =
         (const Models__RemoveEvacuatingActualLRPRequest *)msg;
     struct bbs_evac_request er = {0};
+    struct bbs_change ch;
     int keep = 0;
-    int auction = 0;
 
     (void)resp;
     er.call = BBS_EVAC_CALL_REMOVE;
     set_keys(&er, m->actual_lrp_key, m->actual_lrp_instance_key);
-    return bbs_store_evacuate(req->ctx->store, &er, bbs_now_ns(), &keep, &auction, err);
+    bbs_change_init(&ch, req->arena);
+    return bbs_effects_after(
+        req, &ch, bbs_store_evacuate(req->ctx->store, &er, bbs_now_ns(), &keep, &ch, err));
 }

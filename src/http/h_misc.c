@@ -1,6 +1,7 @@
 /*
  * h_misc.c - ping and domains (reference 2.9).
  */
+#include "bbs/codec.h"
 #include "bbs/store.h"
 #include "domains.pb-c.h"
 #include "handlers.h"
@@ -31,6 +32,13 @@ int bbs_h_domains_upsert(struct bbs_req *req, const ProtobufCMessage *msg, struc
 int bbs_h_domains_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
                        struct bbs_error *err)
 {
+    const char *const *domains;
+    size_t n;
+
     (void)msg;
-    return bbs_store_domains_list(req->ctx->store, bbs_now_ns(), 2, &resp->body, err);
+    if (bbs_store_domains_list(req->ctx->store, req->arena, bbs_now_ns(), &domains, &n, err) != 0) {
+        return -1;
+    }
+    bbs_codec_put_strings(&resp->body, 2, domains, n);
+    return 0;
 }

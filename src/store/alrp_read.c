@@ -3,21 +3,17 @@
  *
  * The filter set varies per request, so the SQL is built per call (only
  * the filters given appear, letting the planner use the indexes) and run
- * with binary parameters and results. Each row is encoded into the
- * response straight from the result: no per-row structs are allocated.
+ * with binary parameters and results. The rows are returned as a view
+ * over the result (group.h), which the request's arena owns: the codec
+ * encodes each row straight from it, with no per-row copies.
  */
-#include <arpa/inet.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bbs/buf.h"
-#include "bbs/codec.h"
-#include "bbs/log.h"
-#include "bbs/pbw.h"
 #include "store_int.h"
 
 struct read_ctx {
+    struct bbs_arena *arena;
     const struct bbs_alrp_filter *f;
     int order; /* 1: ORDER BY guid, index (groups fold adjacent rows) */
     PGresult *res;
@@ -27,182 +23,78 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct read_ctx *c = arg;
     const struct bbs_alrp_filter *f = c->f;
-    size_t n_params = 4 + f->n_process_guids;
-    const char **values = calloc(n_params, sizeof(char *));
-    int *lengths = calloc(n_params, sizeof(int));
-    int *formats = calloc(n_params, sizeof(int));
+    struct bbs_params p = {0};
     struct bbs_buf sql = {0};
-    uint32_t index_be;
-    int n = 0;
     const char *glue = " WHERE ";
-    int rc = -1;
 
-    if (values == NULL || lengths == NULL || formats == NULL) {
-        abort();
-    }
     bbs_buf_printf(&sql, "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps");
     if (f->domain != NULL && f->domain[0] != '\0') {
-        values[n] = f->domain;
-        lengths[n] = (int)strlen(f->domain);
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, n);
+        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, f->domain));
         glue = " AND ";
     }
     if (f->cell_id != NULL && f->cell_id[0] != '\0') {
-        values[n] = f->cell_id;
-        lengths[n] = (int)strlen(f->cell_id);
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%scell_id = $%d::text", glue, n);
+        bbs_buf_printf(&sql, "%scell_id = $%d::text", glue, bbs_params_text(&p, f->cell_id));
         glue = " AND ";
     }
     if (f->process_guid != NULL && f->process_guid[0] != '\0') {
-        values[n] = f->process_guid;
-        lengths[n] = (int)strlen(f->process_guid);
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%sprocess_guid = $%d::text", glue, n);
+        bbs_buf_printf(&sql, "%sprocess_guid = $%d::text", glue,
+                       bbs_params_text(&p, f->process_guid));
         glue = " AND ";
     }
     if (f->has_index) {
-        index_be = htonl((uint32_t)f->index);
-        values[n] = (const char *)&index_be;
-        lengths[n] = 4;
-        formats[n++] = 1;
-        bbs_buf_printf(&sql, "%sinstance_index = $%d::int4", glue, n);
+        bbs_buf_printf(&sql, "%sinstance_index = $%d::int4", glue, bbs_params_int4(&p, f->index));
         glue = " AND ";
     }
     if (f->process_guids != NULL) {
-        bbs_buf_printf(&sql, "%sprocess_guid IN (", glue);
-        for (size_t i = 0; i < f->n_process_guids; i++) {
-            values[n] = f->process_guids[i];
-            lengths[n] = (int)strlen(f->process_guids[i]);
-            formats[n++] = 1;
-            bbs_buf_printf(&sql, "%s$%d::text", i ? ", " : "", n);
-        }
-        if (f->n_process_guids == 0) {
-            bbs_buf_printf(&sql, "NULL");
-        }
-        bbs_buf_printf(&sql, ")");
+        bbs_buf_printf(&sql, "%sprocess_guid = ANY($%d::text[])", glue,
+                       bbs_params_text_array(&p, c->arena, f->process_guids, f->n_process_guids));
     }
     if (c->order) {
         bbs_buf_printf(&sql, " ORDER BY process_guid, instance_index, presence");
     }
     bbs_buf_putc(&sql, 0);
-    c->res = PQexecParams(conn, (const char *)sql.data, n, NULL, values, lengths, formats, 1);
-    if (PQresultStatus(c->res) != PGRES_TUPLES_OK) {
-        bbs_store_map_error(conn, c->res, err);
-        PQclear(c->res);
-        c->res = NULL;
-        goto out;
-    }
-    rc = 0;
-out:
+    c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
-    free(values);
-    free(lengths);
-    free(formats);
-    return rc;
+    return c->res == NULL ? -1 : 0;
 }
 
-int bbs_store_alrp_list(struct bbs_store *st, const struct bbs_alrp_filter *f, uint32_t field,
-                        struct bbs_buf *out, struct bbs_error *err)
+static int row_get(const void *src, size_t i, struct bbs_alrp *out)
 {
-    struct read_ctx c = {f, 0, NULL};
-    int n;
+    return bbs_alrp_from_row(src, (int)i, out);
+}
 
+static void result_free(void *res)
+{
+    PQclear(res);
+}
+
+static int read_rows(struct bbs_store *st, struct bbs_arena *arena, const struct bbs_alrp_filter *f,
+                     int order, struct bbs_alrp_rows *out, struct bbs_error *err)
+{
+    struct read_ctx c = {arena, f, order, NULL};
+
+    memset(out, 0, sizeof(*out));
     if (bbs_store_run(st, read_tx, &c, err) != 0) {
         return -1;
     }
-    n = PQntuples(c.res);
-    /* A RUNNING row encodes to roughly 200 bytes: reserve once. */
-    bbs_buf_reserve(out, (size_t)n * 192);
-    for (int i = 0; i < n; i++) {
-        struct bbs_alrp a;
-
-        if (bbs_alrp_from_row(c.res, i, &a) != 0) {
-            bbs_log(BBS_LOG_ERROR, "actual-lrps.unreadable-row", "{s:s, s:i}", "process_guid",
-                    bbs_get_text(c.res, i, 0), "index", bbs_get_int4(c.res, i, 1));
-            continue;
-        }
-        bbs_codec_put_alrp(out, field, &a);
-    }
-    PQclear(c.res);
+    /* The rows borrow from the result: the request's arena owns it. */
+    bbs_arena_defer(arena, result_free, c.res);
+    out->n = (size_t)PQntuples(c.res);
+    out->src = c.res;
+    out->get = row_get;
     return 0;
 }
 
-/* Group slot priority for the `instance` member (3.11). */
-static int instance_rank(const struct bbs_alrp *a)
+int bbs_store_alrp_list(struct bbs_store *st, struct bbs_arena *arena,
+                        const struct bbs_alrp_filter *f, struct bbs_alrp_rows *out,
+                        struct bbs_error *err)
 {
-    if (a->presence == BBS_PRESENCE_ORDINARY && a->state == BBS_ALRP_RUNNING) {
-        return 4;
-    }
-    if (a->presence == BBS_PRESENCE_SUSPECT && a->state == BBS_ALRP_RUNNING) {
-        return 3;
-    }
-    if (a->presence == BBS_PRESENCE_SUSPECT && a->state == BBS_ALRP_CLAIMED) {
-        return 2;
-    }
-    if (a->presence == BBS_PRESENCE_ORDINARY && a->state == BBS_ALRP_CLAIMED) {
-        return 1;
-    }
-    return 0;
+    return read_rows(st, arena, f, 0, out, err);
 }
 
-static void put_group(struct bbs_buf *out, uint32_t field, const struct bbs_alrp *instance,
-                      const struct bbs_alrp *evacuating)
+int bbs_store_alrp_list_ordered(struct bbs_store *st, struct bbs_arena *arena,
+                                const struct bbs_alrp_filter *f, struct bbs_alrp_rows *out,
+                                struct bbs_error *err)
 {
-    size_t g = bbs_pbw_open(out, field);
-
-    if (instance != NULL) {
-        bbs_codec_put_alrp(out, 1, instance);
-    }
-    if (evacuating != NULL) {
-        bbs_codec_put_alrp(out, 2, evacuating);
-    }
-    bbs_pbw_close(out, g);
-}
-
-int bbs_store_alrp_groups(struct bbs_store *st, const struct bbs_alrp_filter *f, uint32_t field,
-                          struct bbs_buf *out, size_t *n_groups, struct bbs_error *err)
-{
-    struct read_ctx c = {f, 1, NULL};
-    struct bbs_alrp rows[2];
-    const struct bbs_alrp *instance = NULL;
-    const struct bbs_alrp *evacuating = NULL;
-    struct bbs_alrp cur;
-    int n;
-
-    *n_groups = 0;
-    if (bbs_store_run(st, read_tx, &c, err) != 0) {
-        return -1;
-    }
-    n = PQntuples(c.res);
-    for (int i = 0; i < n; i++) {
-        if (bbs_alrp_from_row(c.res, i, &cur) != 0) {
-            continue;
-        }
-        if ((instance != NULL || evacuating != NULL)) {
-            const struct bbs_alrp *prev = instance ? instance : evacuating;
-
-            if (strcmp(prev->key.process_guid, cur.key.process_guid) != 0 ||
-                prev->key.index != cur.key.index) {
-                put_group(out, field, instance, evacuating);
-                (*n_groups)++;
-                instance = NULL;
-                evacuating = NULL;
-            }
-        }
-        if (cur.presence == BBS_PRESENCE_EVACUATING) {
-            rows[1] = cur;
-            evacuating = &rows[1];
-        } else if (instance == NULL || instance_rank(&cur) > instance_rank(instance)) {
-            rows[0] = cur;
-            instance = &rows[0];
-        }
-    }
-    if (instance != NULL || evacuating != NULL) {
-        put_group(out, field, instance, evacuating);
-        (*n_groups)++;
-    }
-    PQclear(c.res);
-    return 0;
+    return read_rows(st, arena, f, 1, out, err);
 }

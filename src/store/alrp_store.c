@@ -12,10 +12,11 @@
 #include <string.h>
 
 #include "bbs/codec.h"
-#include "bbs/log.h"
+#include "bbs/dlrp_codec.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
-const struct bbs_stmt bbs_alrp_stmts[] = {
+static const struct bbs_stmt alrp_stmts[] = {
     {"alrp_lock_set", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
                       " WHERE process_guid = $1::text AND instance_index = $2::int4"
                       " FOR UPDATE"},
@@ -45,15 +46,15 @@ const struct bbs_stmt bbs_alrp_stmts[] = {
      " SELECT $1::text, g, 0, $2::text, 'UNCLAIMED', $5::int8, ''::bytea, ''::bytea,"
      " ''::bytea, false, gen_random_uuid()::text, 0"
      " FROM generate_series($3::int4, $4::int4 - 1) AS g"
-     " ON CONFLICT DO NOTHING RETURNING instance_index"},
+     " ON CONFLICT DO NOTHING RETURNING " BBS_ALRP_COLUMNS},
     {"alrp_delete_match", "DELETE FROM actual_lrps WHERE process_guid = $1::text"
                           " AND instance_index = $2::int4 AND presence = $3::int4"
                           " AND instance_guid = $4::text AND cell_id = $5::text"},
     {"alrp_stop_from", "DELETE FROM actual_lrps WHERE process_guid = $1::text"
                        " AND instance_index >= $2::int4 AND presence = 0"
-                       " AND state IN ('UNCLAIMED', 'CRASHED')"},
+                       " AND state IN ('UNCLAIMED', 'CRASHED') RETURNING " BBS_ALRP_COLUMNS},
 };
-const size_t bbs_alrp_n_stmts = sizeof(bbs_alrp_stmts) / sizeof(bbs_alrp_stmts[0]);
+BBS_STORE_STATEMENTS(alrp, alrp_stmts);
 
 void bbs_alrp_unlock(struct bbs_alrp_lock *ls)
 {
@@ -131,12 +132,12 @@ int bbs_alrp_write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_err
     return bbs_exec_command(conn, "alrp_update", &p, NULL, err);
 }
 
-int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
+int bbs_alrp_write_insert(PGconn *conn, struct bbs_alrp *a, char *epoch, struct bbs_error *err)
 {
     struct bbs_params p = {0};
-    char epoch[37];
 
     bbs_new_epoch(epoch);
+    a->mod_epoch = epoch;
     params_row(&p, a);
     bbs_params_text(&p, epoch);
     return bbs_exec_command(conn, "alrp_insert", &p, NULL, err);
@@ -160,6 +161,8 @@ struct claim_ctx {
     int32_t index;
     const struct bbs_instance_key *claimer;
     int64_t now_ns;
+    struct bbs_change *change;
+    struct bbs_change_mark mark;
 };
 
 static int claim_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -170,14 +173,18 @@ static int claim_tx(PGconn *conn, void *arg, struct bbs_error *err)
     enum bbs_alrp_write w;
     int rc = -1;
 
+    bbs_change_rewind(c->change, &c->mark);
     if (bbs_alrp_lock(conn, c->guid, c->index, &ls, err) != 0) {
         goto out;
     }
     if (bbs_alrp_claim(&ls.set, c->claimer, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
-        goto out;
+    if (w == BBS_ALRP_WRITE_UPDATE) {
+        if (bbs_alrp_write_update(conn, &next, err) != 0) {
+            goto out;
+        }
+        bbs_change_alrp(c->change, ls.set.ordinary, &next);
     }
     rc = 0;
 out:
@@ -187,49 +194,37 @@ out:
 
 int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
                          const struct bbs_instance_key *claimer, int64_t now_ns,
-                         struct bbs_error *err)
+                         struct bbs_change *change, struct bbs_error *err)
 {
-    struct claim_ctx c = {guid, index, claimer, now_ns};
+    struct claim_ctx c = {guid, index, claimer, now_ns, change, bbs_change_mark(change)};
 
-    return bbs_store_tx(st, claim_tx, &c, err);
+    return bbs_store_tx_change(st, claim_tx, &c, change, &c.mark, err);
 }
 
 /* ---- start ---- */
 
-/* An evacuating or suspect copy seen by start, to delete after the commit. */
-struct start_copy {
-    int present;
-    enum bbs_presence presence;
-    char instance_guid[1024];
-    char cell_id[1024];
-};
-
 struct start_ctx {
     const struct bbs_start_input *in;
     int64_t now_ns;
-    struct start_copy copies[2];
+    struct bbs_change *change;
+    struct bbs_change_mark mark;
+    /* The evacuating and suspect copies seen, to delete after the commit
+     * (deep copies in the change's arena). */
+    const struct bbs_alrp *copies[2];
 };
-
-static void remember_copy(struct start_copy *copy, const struct bbs_alrp *row)
-{
-    copy->present = row != NULL;
-    if (row != NULL) {
-        copy->presence = row->presence;
-        snprintf(copy->instance_guid, sizeof(copy->instance_guid), "%s",
-                 row->instance.instance_guid);
-        snprintf(copy->cell_id, sizeof(copy->cell_id), "%s", row->instance.cell_id);
-    }
-}
 
 static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct start_ctx *c = arg;
     struct bbs_alrp_lock ls = {0};
     struct bbs_alrp next;
+    char epoch[37];
     enum bbs_alrp_write w;
     int rc = -1;
 
-    memset(c->copies, 0, sizeof(c->copies));
+    bbs_change_rewind(c->change, &c->mark);
+    c->copies[0] = NULL;
+    c->copies[1] = NULL;
     if (bbs_alrp_lock(conn, c->in->key.process_guid, c->in->key.index, &ls, err) != 0) {
         goto out;
     }
@@ -239,14 +234,22 @@ static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_INSERT && bbs_alrp_write_insert(conn, &next, err) != 0) {
+    if (w == BBS_ALRP_WRITE_INSERT && bbs_alrp_write_insert(conn, &next, epoch, err) != 0) {
         goto out;
+    }
+    if (w == BBS_ALRP_WRITE_UPDATE) {
+        bbs_change_alrp(c->change, ls.set.ordinary, &next);
+    } else if (w == BBS_ALRP_WRITE_INSERT) {
+        bbs_change_alrp(c->change, NULL, &next);
     }
     /* After a real start (not a suspect match) the evacuating and suspect
      * copies go, once this commit is done (3.4 step 5). */
     if (!bbs_alrp_start_matches_suspect(&ls.set, &c->in->instance)) {
-        remember_copy(&c->copies[0], ls.set.evacuating);
-        remember_copy(&c->copies[1], ls.set.suspect);
+        for (int i = 0; i < 2; i++) {
+            const struct bbs_alrp *row = i == 0 ? ls.set.evacuating : ls.set.suspect;
+
+            c->copies[i] = row != NULL ? bbs_alrp_copy(c->change->arena, row) : NULL;
+        }
     }
     rc = 0;
 out:
@@ -255,21 +258,22 @@ out:
 }
 
 struct copy_delete_ctx {
-    const struct bbs_start_input *in;
-    const struct start_copy *copy;
+    const struct bbs_alrp *copy;
+    int affected;
 };
 
 static int copy_delete_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct copy_delete_ctx *c = arg;
+    const struct bbs_alrp *copy = c->copy;
     struct bbs_params p = {0};
 
-    bbs_params_text(&p, c->in->key.process_guid);
-    bbs_params_int4(&p, c->in->key.index);
-    bbs_params_int4(&p, (int32_t)c->copy->presence);
-    bbs_params_text(&p, c->copy->instance_guid);
-    bbs_params_text(&p, c->copy->cell_id);
-    return bbs_exec_command(conn, "alrp_delete_match", &p, NULL, err);
+    bbs_params_text(&p, copy->key.process_guid);
+    bbs_params_int4(&p, copy->key.index);
+    bbs_params_int4(&p, (int32_t)copy->presence);
+    bbs_params_text(&p, copy->instance.instance_guid);
+    bbs_params_text(&p, copy->instance.cell_id);
+    return bbs_exec_command(conn, "alrp_delete_match", &p, &c->affected, err);
 }
 
 /*
@@ -307,35 +311,32 @@ static int start_peek(PGconn *conn, void *arg, struct bbs_error *err)
 }
 
 int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in, int64_t now_ns,
-                         struct bbs_error *err)
+                         struct bbs_change *change, struct bbs_error *err)
 {
     struct start_peek_ctx peek = {in, now_ns, 0};
-    struct start_ctx *c;
+    struct start_ctx c = {in, now_ns, change, bbs_change_mark(change), {NULL, NULL}};
     int rc;
 
     if (bbs_store_run(st, start_peek, &peek, err) == 0 && peek.noop) {
-        return 0;
+        return 0; /* nothing changed: an empty record */
     }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        abort();
-    }
-    c->in = in;
-    c->now_ns = now_ns;
-    rc = bbs_store_tx(st, start_tx, c, err);
+    rc = bbs_store_tx_change(st, start_tx, &c, change, &c.mark, err);
     for (int i = 0; rc == 0 && i < 2; i++) {
-        struct copy_delete_ctx d = {in, &c->copies[i]};
+        struct copy_delete_ctx d = {c.copies[i], 0};
         struct bbs_error derr = {0};
 
-        /* Matching the copy's own instance key; a failure is only logged:
+        if (d.copy == NULL) {
+            continue;
+        }
+        /* Matching the copy's own instance key; a failure leaves a note:
          * the start itself is committed (upstream does the same). */
-        if (c->copies[i].present && bbs_store_run(st, copy_delete_tx, &d, &derr) != 0) {
-            bbs_log(BBS_LOG_ERROR, "start.remove-copy-failed", "{s:s, s:i, s:i, s:s}",
-                    "process_guid", in->key.process_guid, "index", in->key.index, "presence",
-                    (int)c->copies[i].presence, "error", derr.message);
+        if (bbs_store_run(st, copy_delete_tx, &d, &derr) != 0) {
+            bbs_change_note(change, "start.remove-copy-failed", in->key.process_guid, in->key.index,
+                            &derr);
+        } else if (d.affected > 0) {
+            bbs_change_alrp(change, d.copy, NULL);
         }
     }
-    free(c);
     return rc;
 }
 
@@ -346,6 +347,8 @@ struct crash_ctx {
     const struct bbs_instance_key *inst;
     const char *reason;
     int64_t now_ns;
+    struct bbs_change *change;
+    struct bbs_change_mark mark;
     int restart_now;
     char trunc[BBS_REASON_MAX + 1];
 };
@@ -359,6 +362,8 @@ static int crash_tx(PGconn *conn, void *arg, struct bbs_error *err)
     enum bbs_presence target;
     int rc = -1;
 
+    bbs_change_rewind(c->change, &c->mark);
+    c->restart_now = 0;
     if (bbs_alrp_lock(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
         goto out;
     }
@@ -366,11 +371,17 @@ static int crash_tx(PGconn *conn, void *arg, struct bbs_error *err)
                        &c->restart_now, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_DELETE && bbs_alrp_write_delete(conn, ls.set.suspect, NULL, err) != 0) {
-        goto out;
+    if (w == BBS_ALRP_WRITE_DELETE) {
+        if (bbs_alrp_write_delete(conn, ls.set.suspect, NULL, err) != 0) {
+            goto out;
+        }
+        bbs_change_alrp(c->change, ls.set.suspect, NULL);
     }
-    if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
-        goto out;
+    if (w == BBS_ALRP_WRITE_UPDATE) {
+        if (bbs_alrp_write_update(conn, &next, err) != 0) {
+            goto out;
+        }
+        bbs_change_alrp(c->change, ls.set.ordinary, &next);
     }
     rc = 0;
 out:
@@ -380,20 +391,24 @@ out:
 
 int bbs_store_alrp_crash(struct bbs_store *st, const struct bbs_alrp_key *key,
                          const struct bbs_instance_key *inst, const char *reason, int64_t now_ns,
-                         int *restart_now, struct bbs_error *err)
+                         struct bbs_change *change, struct bbs_error *err)
 {
-    struct crash_ctx *c = calloc(1, sizeof(*c));
+    struct crash_ctx *c = bbs_xcalloc(1, sizeof(*c));
     int rc;
 
-    if (c == NULL) {
-        abort();
-    }
     c->key = key;
     c->inst = inst;
     c->reason = reason;
     c->now_ns = now_ns;
-    rc = bbs_store_tx(st, crash_tx, c, err);
-    *restart_now = rc == 0 && c->restart_now;
+    c->change = change;
+    c->mark = bbs_change_mark(change);
+    rc = bbs_store_tx_change(st, crash_tx, c, change, &c->mark, err);
+    /* Restart at once: a placement of this one index. If the desired LRP
+     * is gone the crash stays committed and the caller hears
+     * ResourceNotFound, as upstream answers (quirk 7). */
+    if (rc == 0 && c->restart_now) {
+        rc = bbs_dlrp_auction_for(st, change, key->process_guid, &key->index, 1, err);
+    }
     free(c);
     return rc;
 }
@@ -404,6 +419,8 @@ struct fail_ctx {
     const struct bbs_alrp_key *key;
     const char *message;
     int64_t now_ns;
+    struct bbs_change *change;
+    struct bbs_change_mark mark;
     char trunc[BBS_REASON_MAX + 1];
 };
 
@@ -415,14 +432,18 @@ static int fail_tx(PGconn *conn, void *arg, struct bbs_error *err)
     enum bbs_alrp_write w;
     int rc = -1;
 
+    bbs_change_rewind(c->change, &c->mark);
     if (bbs_alrp_lock(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
         goto out;
     }
     if (bbs_alrp_fail(&ls.set, c->message, c->trunc, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
-    if (w == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &next, err) != 0) {
-        goto out;
+    if (w == BBS_ALRP_WRITE_UPDATE) {
+        if (bbs_alrp_write_update(conn, &next, err) != 0) {
+            goto out;
+        }
+        bbs_change_alrp(c->change, ls.set.ordinary, &next);
     }
     rc = 0;
 out:
@@ -431,18 +452,17 @@ out:
 }
 
 int bbs_store_alrp_fail(struct bbs_store *st, const struct bbs_alrp_key *key, const char *message,
-                        int64_t now_ns, struct bbs_error *err)
+                        int64_t now_ns, struct bbs_change *change, struct bbs_error *err)
 {
-    struct fail_ctx *c = calloc(1, sizeof(*c));
+    struct fail_ctx *c = bbs_xcalloc(1, sizeof(*c));
     int rc;
 
-    if (c == NULL) {
-        abort();
-    }
     c->key = key;
     c->message = message;
     c->now_ns = now_ns;
-    rc = bbs_store_tx(st, fail_tx, c, err);
+    c->change = change;
+    c->mark = bbs_change_mark(change);
+    rc = bbs_store_tx_change(st, fail_tx, c, change, &c->mark, err);
     free(c);
     return rc;
 }
@@ -454,6 +474,8 @@ struct remove_ctx {
     int32_t index;
     const struct bbs_instance_key *inst; /* NULL = any (remove); unused by retire */
     int retire;
+    struct bbs_change *change;
+    struct bbs_change_mark mark;
 };
 
 static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -463,6 +485,7 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
     int affected = 0;
     int rc = -1;
 
+    bbs_change_rewind(c->change, &c->mark);
     if (bbs_alrp_lock(conn, c->guid, c->index, &ls, err) != 0) {
         goto out;
     }
@@ -483,6 +506,7 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         goto out;
     }
+    bbs_change_alrp(c->change, ls.set.ordinary, NULL);
     rc = 0;
 out:
     bbs_alrp_unlock(&ls);
@@ -490,40 +514,53 @@ out:
 }
 
 int bbs_store_alrp_remove(struct bbs_store *st, const char *guid, int32_t index,
-                          const struct bbs_instance_key *inst, struct bbs_error *err)
+                          const struct bbs_instance_key *inst, struct bbs_change *change,
+                          struct bbs_error *err)
 {
-    struct remove_ctx c = {guid, index, inst, 0};
+    struct remove_ctx c = {guid, index, inst, 0, change, bbs_change_mark(change)};
 
-    return bbs_store_tx(st, remove_tx, &c, err);
+    return bbs_store_tx_change(st, remove_tx, &c, change, &c.mark, err);
 }
 
 int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
-                          struct bbs_error *err)
+                          struct bbs_change *change, struct bbs_error *err)
 {
-    struct remove_ctx c = {guid, index, NULL, 1};
+    struct remove_ctx c = {guid, index, NULL, 1, change, bbs_change_mark(change)};
 
-    return bbs_store_tx(st, remove_tx, &c, err);
+    return bbs_store_tx_change(st, remove_tx, &c, change, &c.mark, err);
 }
 
 /* ---- bulk creation and scale-down ---- */
 
-struct create_ctx {
+struct rows_ctx {
     const char *guid;
     const char *domain;
     int32_t from;
     int32_t to;
     int64_t now_ns;
-    int32_t *created;
-    size_t n_created;
+    struct bbs_change *change;
+    struct bbs_change_mark mark;
 };
+
+/* Record every row of `res` (BBS_ALRP_COLUMNS) as created or removed. */
+static void record_rows(struct bbs_change *change, const PGresult *res, int created)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct bbs_alrp a;
+
+        if (bbs_alrp_from_row(res, i, &a) == 0) {
+            bbs_change_alrp(change, created ? NULL : &a, created ? &a : NULL);
+        }
+    }
+}
 
 static int create_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
-    struct create_ctx *c = arg;
+    struct rows_ctx *c = arg;
     struct bbs_params p = {0};
     PGresult *res;
-    int n;
 
+    bbs_change_rewind(c->change, &c->mark);
     bbs_params_text(&p, c->guid);
     bbs_params_text(&p, c->domain);
     bbs_params_int4(&p, c->from);
@@ -533,11 +570,7 @@ static int create_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (res == NULL) {
         return -1;
     }
-    n = PQntuples(res);
-    c->n_created = 0;
-    for (int i = 0; i < n && c->n_created < (size_t)(c->to - c->from); i++) {
-        c->created[c->n_created++] = bbs_get_int4(res, i, 0);
-    }
+    record_rows(c->change, res, 1);
     PQclear(res);
     return 0;
 }
@@ -550,46 +583,57 @@ static int cmp_int32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const char *guid, const char *domain,
-                                    int32_t from, int32_t to, int64_t now_ns, int32_t *created,
-                                    size_t *n_created, struct bbs_error *err)
+int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const struct bbs_dlrp_row *desired,
+                                    int32_t from, int32_t to, int64_t now_ns,
+                                    enum bbs_create_auction auction, struct bbs_change *change,
+                                    struct bbs_error *err)
 {
-    struct create_ctx c = {guid, domain, from, to, now_ns, created, 0};
-    int rc;
+    struct rows_ctx c = {desired->process_guid,  desired->domain, from, to, now_ns, change,
+                         bbs_change_mark(change)};
+    int32_t *created;
+    size_t n = 0;
 
-    *n_created = 0;
     if (to <= from) {
         return 0;
     }
     /* One statement for all indices: an index that already has an
      * ordinary row (say, started before the desire) is skipped. */
-    rc = bbs_store_run(st, create_tx, &c, err);
-    if (rc == 0) {
-        qsort(created, c.n_created, sizeof(int32_t), cmp_int32);
-        *n_created = c.n_created;
+    if (bbs_store_run_change(st, create_tx, &c, change, &c.mark, err) != 0) {
+        return -1;
     }
-    return rc;
+    created = bbs_arena_alloc(change->arena, (size_t)(to - from) * sizeof(*created));
+    for (size_t i = c.mark.n_alrps; i < change->n_alrps && n < (size_t)(to - from); i++) {
+        created[n++] = change->alrps[i].after->key.index;
+    }
+    qsort(created, n, sizeof(int32_t), cmp_int32);
+    if (n == 0 && auction != BBS_CREATE_AUCTION_ALWAYS) {
+        return 0;
+    }
+    return bbs_dlrp_auction_of(change, desired, created, n, 1, err);
 }
-
-struct stop_ctx {
-    const char *guid;
-    int32_t from;
-};
 
 static int stop_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
-    struct stop_ctx *c = arg;
+    struct rows_ctx *c = arg;
     struct bbs_params p = {0};
+    PGresult *res;
 
+    bbs_change_rewind(c->change, &c->mark);
     bbs_params_text(&p, c->guid);
     bbs_params_int4(&p, c->from);
-    return bbs_exec_command(conn, "alrp_stop_from", &p, NULL, err);
+    res = bbs_exec(conn, "alrp_stop_from", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    record_rows(c->change, res, 0);
+    PQclear(res);
+    return 0;
 }
 
 int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,
-                             struct bbs_error *err)
+                             struct bbs_change *change, struct bbs_error *err)
 {
-    struct stop_ctx c = {guid, from};
+    struct rows_ctx c = {guid, "", from, 0, 0, change, bbs_change_mark(change)};
 
-    return bbs_store_run(st, stop_tx, &c, err);
+    return bbs_store_run_change(st, stop_tx, &c, change, &c.mark, err);
 }

@@ -5,8 +5,8 @@
  * State changes lock the desired row with SELECT ... FOR UPDATE inside one
  * transaction (6.5); concurrent updates of one process guid queue there,
  * so the modification tag index moves by exactly one per update. Reads
- * are encoded into the response straight from the binary result rows by
- * dlrp_codec: no per-row protobuf structs (except for the V2 view).
+ * return row views over the binary result (owned by the request arena);
+ * dlrp_codec encodes them without per-row copies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
-#include "bbs/log.h"
+#include "bbs/store.h"
 #include "store_int.h"
 
 /* The SELECT list every desired read uses; column numbers below. */
@@ -49,7 +49,7 @@ enum {
     C_CREATED_AT,
 };
 
-const struct bbs_stmt bbs_dlrp_stmts[] = {
+static const struct bbs_stmt dlrp_stmts[] = {
     {"dlrp_insert",
      "INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances,"
      " memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, placement_tags,"
@@ -69,7 +69,7 @@ const struct bbs_stmt bbs_dlrp_stmts[] = {
      " WHERE process_guid = $1::text"},
     {"dlrp_delete", "DELETE FROM desired_lrps WHERE process_guid = $1::text"},
 };
-const size_t bbs_dlrp_n_stmts = sizeof(bbs_dlrp_stmts) / sizeof(bbs_dlrp_stmts[0]);
+BBS_STORE_STATEMENTS(dlrp, dlrp_stmts);
 
 /* A blob column; never NULL data, so encoders need no special case. */
 static struct bbs_blob blob_col(const PGresult *r, int row, int col)
@@ -170,171 +170,150 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return bbs_exec_command(conn, "dlrp_insert", &p, NULL, err);
 }
 
-int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row,
-                          struct bbs_error *err)
+/* Create instances [from, to) of `desired`; a failure is a note only. */
+static void create_instances(struct bbs_store *st, const struct bbs_dlrp_row *desired, int32_t from,
+                             int32_t to, int64_t now_ns, enum bbs_create_auction auction,
+                             struct bbs_change *change)
 {
+    struct bbs_error e = {0};
+
+    if (bbs_store_alrp_create_unclaimed(st, desired, from, to, now_ns, auction, change, &e) != 0) {
+        bbs_change_note(change, "desired-lrp.create-actual-lrps-failed", desired->process_guid,
+                        from, &e);
+    }
+}
+
+/* Stop instances from index `from` (5.6); a failure is a note only. */
+static void stop_instances(struct bbs_store *st, const char *guid, int32_t from,
+                           struct bbs_change *change)
+{
+    struct bbs_error e = {0};
+
+    if (bbs_store_alrp_stop_from(st, guid, from, change, &e) != 0) {
+        bbs_change_note(change, "desired-lrp.stop-instances-failed", guid, from, &e);
+    }
+}
+
+int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row, int64_t now_ns,
+                          struct bbs_change *change, struct bbs_error *err)
+{
+    struct bbs_change_mark mark = bbs_change_mark(change);
+
     /* One INSERT is its own transaction; the primary key turns a second
      * desire of the same guid into 23505 -> ResourceExists. */
-    return bbs_store_tx(st, desire_tx, (void *)row, err);
+    if (bbs_store_tx_change(st, desire_tx, (void *)row, change, &mark, err) != 0) {
+        return -1;
+    }
+    change->dlrp_before = NULL;
+    change->dlrp_after = row;
+    create_instances(st, row, 0, row->instances, now_ns, BBS_CREATE_AUCTION_ALWAYS, change);
+    return 0;
 }
 
 /* ---- reads ---- */
+
+static int full_columns(enum bbs_dlrp_view view)
+{
+    return view == BBS_DLRP_VIEW_V3 || view == BBS_DLRP_VIEW_V2;
+}
+
+static void view_get(const void *src, size_t i, struct bbs_dlrp_row *out)
+{
+    row_from_result(src, (int)i, out);
+}
+
+static void result_free(void *res)
+{
+    PQclear(res);
+}
 
 struct list_ctx {
     struct bbs_arena *arena;
     const struct bbs_dlrp_filter *f;
     enum bbs_dlrp_view view;
-    uint32_t field;
-    struct bbs_buf *out;
-    size_t n_out;
+    PGresult *res;
 };
-
-static void log_unreadable(const struct bbs_dlrp_row *row)
-{
-    bbs_log(BBS_LOG_ERROR, "desired-lrps.unreadable-row", "{s:s}", "process_guid",
-            row->process_guid);
-}
-
-/* Append `v` as the next binary text parameter and return its number. */
-static int add_text_param(const char **values, int *lengths, int *formats, int *n, const char *v)
-{
-    values[*n] = v;
-    lengths[*n] = (int)strlen(v);
-    formats[*n] = 1;
-    return ++*n;
-}
 
 static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct list_ctx *c = arg;
     const struct bbs_dlrp_filter *f = c->f;
-    size_t n_params = 1 + f->n_process_guids + f->n_app_guids;
-    const char **values = calloc(n_params, sizeof(char *));
-    int *lengths = calloc(n_params, sizeof(int));
-    int *formats = calloc(n_params, sizeof(int));
+    struct bbs_params p = {0};
     struct bbs_buf sql = {0};
-    PGresult *res = NULL;
     const char *glue = " WHERE ";
-    size_t start = c->out->len;
-    int n = 0;
-    int rc = -1;
 
-    if (values == NULL || lengths == NULL || formats == NULL) {
-        abort();
-    }
     /* The filter set varies per request: only the filters given appear. */
     bbs_buf_printf(&sql, "SELECT %s FROM desired_lrps",
-                   c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2 ? DLRP_COLUMNS_FULL
-                                                                              : DLRP_COLUMNS_SHORT);
+                   full_columns(c->view) ? DLRP_COLUMNS_FULL : DLRP_COLUMNS_SHORT);
     if (f->domain != NULL && f->domain[0] != '\0') {
-        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue,
-                       add_text_param(values, lengths, formats, &n, f->domain));
+        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, f->domain));
         glue = " AND ";
     }
     if (f->n_process_guids > 0) {
-        bbs_buf_printf(&sql, "%sprocess_guid IN (", glue);
-        for (size_t i = 0; i < f->n_process_guids; i++) {
-            bbs_buf_printf(&sql, "%s$%d::text", i ? ", " : "",
-                           add_text_param(values, lengths, formats, &n, f->process_guids[i]));
-        }
-        bbs_buf_printf(&sql, ")");
+        bbs_buf_printf(&sql, "%sprocess_guid = ANY($%d::text[])", glue,
+                       bbs_params_text_array(&p, c->arena, f->process_guids, f->n_process_guids));
         glue = " AND ";
     }
     if (f->n_app_guids > 0) {
-        bbs_buf_printf(&sql, "%s(", glue);
-        for (size_t i = 0; i < f->n_app_guids; i++) {
-            bbs_buf_printf(&sql, "%sstarts_with(process_guid, $%d::text)", i ? " OR " : "",
-                           add_text_param(values, lengths, formats, &n, f->app_guids[i]));
-        }
-        bbs_buf_printf(&sql, ")");
+        bbs_buf_printf(&sql,
+                       "%sEXISTS (SELECT 1 FROM unnest($%d::text[]) AS a(guid)"
+                       " WHERE starts_with(process_guid, a.guid))",
+                       glue, bbs_params_text_array(&p, c->arena, f->app_guids, f->n_app_guids));
     }
     bbs_buf_putc(&sql, 0);
-    res = PQexecParams(conn, (const char *)sql.data, n, NULL, values, lengths, formats, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        bbs_store_map_error(conn, res, err);
-        goto out;
-    }
-    /* A retried attempt starts the response over. */
-    c->out->len = start;
-    c->n_out = 0;
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct bbs_dlrp_row row;
-
-        row_from_result(res, i, &row);
-        if (bbs_dlrp_put(c->out, c->field, c->arena, &row, c->view) != 0) {
-            log_unreadable(&row);
-            continue;
-        }
-        c->n_out++;
-    }
-    rc = 0;
-out:
-    PQclear(res);
+    c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
-    free(values);
-    free(lengths);
-    free(formats);
-    return rc;
+    return c->res == NULL ? -1 : 0;
 }
 
 int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
-                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view, uint32_t field,
-                        struct bbs_buf *out, size_t *n_out, struct bbs_error *err)
+                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view,
+                        struct bbs_dlrp_rows *out, struct bbs_error *err)
 {
-    struct list_ctx c = {arena, f, view, field, out, 0};
-    int rc = bbs_store_run(st, list_tx, &c, err);
+    struct list_ctx c = {arena, f, view, NULL};
 
-    *n_out = c.n_out;
-    return rc;
+    memset(out, 0, sizeof(*out));
+    if (bbs_store_run(st, list_tx, &c, err) != 0) {
+        return -1;
+    }
+    bbs_arena_defer(arena, result_free, c.res);
+    out->n = (size_t)PQntuples(c.res);
+    out->src = c.res;
+    out->get = view_get;
+    return 0;
 }
 
 struct get_ctx {
-    struct bbs_arena *arena;
     const char *guid;
     enum bbs_dlrp_view view;
-    uint32_t field;
-    struct bbs_buf *out;
+    PGresult *res;
 };
 
 static int get_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct get_ctx *c = arg;
     struct bbs_params p = {0};
-    struct bbs_dlrp_row row;
-    PGresult *res;
-    int full = c->view == BBS_DLRP_VIEW_V3 || c->view == BBS_DLRP_VIEW_V2;
-    int rc = -1;
 
     bbs_params_text(&p, c->guid);
-    res = bbs_exec(conn, full ? "dlrp_get" : "dlrp_get_short", &p, err);
-    if (res == NULL) {
-        return -1;
-    }
-    if (PQntuples(res) == 0) {
-        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
-        goto out;
-    }
-    row_from_result(res, 0, &row);
-    if (bbs_dlrp_put(c->out, c->field, c->arena, &row, c->view) != 0) {
-        /* Upstream skips (and, on full reads, deletes) a row it cannot
-         * decode: to the caller it does not exist. */
-        log_unreadable(&row);
-        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
-        goto out;
-    }
-    rc = 0;
-out:
-    PQclear(res);
-    return rc;
+    c->res = bbs_exec(conn, full_columns(c->view) ? "dlrp_get" : "dlrp_get_short", &p, err);
+    return c->res == NULL ? -1 : 0;
 }
 
 int bbs_store_dlrp_get(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                       enum bbs_dlrp_view view, uint32_t field, struct bbs_buf *out,
-                       struct bbs_error *err)
+                       enum bbs_dlrp_view view, struct bbs_dlrp_row *out, struct bbs_error *err)
 {
-    struct get_ctx c = {arena, guid, view, field, out};
+    struct get_ctx c = {guid, view, NULL};
 
-    return bbs_store_run(st, get_tx, &c, err);
+    if (bbs_store_run(st, get_tx, &c, err) != 0) {
+        return -1;
+    }
+    bbs_arena_defer(arena, result_free, c.res);
+    if (PQntuples(c.res) == 0) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        return -1;
+    }
+    row_from_result(c.res, 0, out);
+    return 0;
 }
 
 /* ---- update ---- */
@@ -418,13 +397,29 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return bbs_exec_command(conn, "dlrp_update", &p, NULL, err);
 }
 
-int bbs_store_dlrp_update(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                          const Models__DesiredLRPUpdate *u, struct bbs_dlrp_updated *out,
-                          struct bbs_error *err)
+int bbs_store_dlrp_update(struct bbs_store *st, const char *guid, const Models__DesiredLRPUpdate *u,
+                          int64_t now_ns, struct bbs_change *change, struct bbs_error *err)
 {
-    struct update_ctx c = {arena, guid, u, out};
+    struct bbs_dlrp_updated *out = bbs_arena_zalloc(change->arena, sizeof(*out));
+    struct update_ctx c = {change->arena, guid, u, out};
+    struct bbs_change_mark mark = bbs_change_mark(change);
 
-    return bbs_store_tx(st, update_tx, &c, err);
+    if (bbs_store_tx_change(st, update_tx, &c, change, &mark, err) != 0) {
+        return -1;
+    }
+    change->dlrp_before = &out->before;
+    change->dlrp_after = &out->after;
+    if (u->optional_instances_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
+        if (out->after.instances > out->before.instances) {
+            create_instances(st, &out->after, out->before.instances, out->after.instances, now_ns,
+                             BBS_CREATE_AUCTION_IF_CREATED, change);
+        } else if (out->after.instances < out->before.instances) {
+            stop_instances(st, guid, out->after.instances, change);
+        }
+    }
+    /* 5.4 step 5 (push changed internal routes / metric tags to the reps of
+     * running instances) needs cell registration, which does not exist yet. */
+    return 0;
 }
 
 /* ---- remove ---- */
@@ -447,16 +442,21 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return bbs_exec_command(conn, "dlrp_delete", &p, NULL, err);
 }
 
-int bbs_store_dlrp_remove(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                          struct bbs_dlrp_row *removed, struct bbs_error *err)
+int bbs_store_dlrp_remove(struct bbs_store *st, const char *guid, struct bbs_change *change,
+                          struct bbs_error *err)
 {
-    struct remove_ctx c = {arena, guid, {0}};
-    int rc = bbs_store_tx(st, remove_tx, &c, err);
+    struct remove_ctx *c = bbs_arena_zalloc(change->arena, sizeof(*c));
+    struct bbs_change_mark mark = bbs_change_mark(change);
 
-    if (rc == 0 && removed != NULL) {
-        *removed = c.row;
+    c->arena = change->arena;
+    c->guid = guid;
+    if (bbs_store_tx_change(st, remove_tx, c, change, &mark, err) != 0) {
+        return -1;
     }
-    return rc;
+    change->dlrp_before = &c->row;
+    change->dlrp_after = NULL;
+    stop_instances(st, guid, 0, change);
+    return 0;
 }
 
 /* ---- auction facts ---- */
@@ -492,17 +492,36 @@ out:
     return rc;
 }
 
-int bbs_store_dlrp_auction_start(struct bbs_store *st, struct bbs_arena *arena, const char *guid,
-                                 struct bbs_auction_start *out, struct bbs_error *err)
+int bbs_dlrp_auction_of(struct bbs_change *change, const struct bbs_dlrp_row *desired,
+                        const int32_t *indices, size_t n, int as_received, struct bbs_error *err)
 {
-    struct start_ctx c = {arena, guid, {0}};
+    static const char *const no_drivers[1] = {NULL};
+    struct bbs_auction_start start;
+
+    if (bbs_dlrp_auction_start(change->arena, desired, &start) != 0) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "stored desired LRP %s does not decode",
+                       desired->process_guid);
+        return -1;
+    }
+    /* 9.1: built from the desired LRP as received, no volume mounts is
+     * an empty list; from the stored scheduling info it is null. */
+    if (as_received && start.volume_drivers == NULL) {
+        start.volume_drivers = no_drivers;
+        start.n_volume_drivers = 0;
+    }
+    start.indices = indices;
+    start.n_indices = n;
+    bbs_change_auction(change, &start);
+    return 0;
+}
+
+int bbs_dlrp_auction_for(struct bbs_store *st, struct bbs_change *change, const char *guid,
+                         const int32_t *indices, size_t n, struct bbs_error *err)
+{
+    struct start_ctx c = {change->arena, guid, {0}};
 
     if (bbs_store_run(st, start_tx, &c, err) != 0) {
         return -1;
     }
-    if (bbs_dlrp_auction_start(arena, &c.row, out) != 0) {
-        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "stored desired LRP %s does not decode", guid);
-        return -1;
-    }
-    return 0;
+    return bbs_dlrp_auction_of(change, &c.row, indices, n, 0, err);
 }

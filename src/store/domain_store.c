@@ -4,15 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bbs/pbw.h"
 #include "store_int.h"
 
-const struct bbs_stmt bbs_domain_stmts[] = {
+static const struct bbs_stmt domain_stmts[] = {
     {"domain_upsert", "INSERT INTO domains (domain, expire_time) VALUES ($1::text, $2::int8)"
                       " ON CONFLICT (domain) DO UPDATE SET expire_time = EXCLUDED.expire_time"},
     {"domain_list", "SELECT domain FROM domains WHERE expire_time > $1::int8"},
 };
-const size_t bbs_domain_n_stmts = sizeof(bbs_domain_stmts) / sizeof(bbs_domain_stmts[0]);
+BBS_STORE_STATEMENTS(domain, domain_stmts);
 
 struct upsert_ctx {
     const char *domain;
@@ -45,8 +44,9 @@ int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t t
 
 struct list_ctx {
     int64_t now;
-    uint32_t field;
-    struct bbs_buf *out;
+    struct bbs_arena *arena;
+    const char **domains;
+    size_t n;
 };
 
 static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -60,20 +60,28 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (res == NULL) {
         return -1;
     }
-    for (int i = 0; i < PQntuples(res); i++) {
-        bbs_pbw_bytes_always(c->out, c->field, PQgetvalue(res, i, 0),
-                             (size_t)PQgetlength(res, i, 0));
+    c->n = (size_t)PQntuples(res);
+    c->domains = bbs_arena_alloc(c->arena, (c->n > 0 ? c->n : 1) * sizeof(char *));
+    for (size_t i = 0; i < c->n; i++) {
+        c->domains[i] = bbs_arena_strdup(c->arena, bbs_get_text(res, (int)i, 0));
     }
     PQclear(res);
     return 0;
 }
 
-int bbs_store_domains_list(struct bbs_store *st, int64_t now_ns, uint32_t field,
-                           struct bbs_buf *out, struct bbs_error *err)
+int bbs_store_domains_list(struct bbs_store *st, struct bbs_arena *arena, int64_t now_ns,
+                           const char *const **out, size_t *n, struct bbs_error *err)
 {
     /* Upstream compares with now rounded to the nearest second. */
     int64_t now = (now_ns + 500000000) / 1000000000 * 1000000000;
-    struct list_ctx c = {now, field, out};
+    struct list_ctx c = {now, arena, NULL, 0};
 
-    return bbs_store_run(st, list_tx, &c, err);
+    *out = NULL;
+    *n = 0;
+    if (bbs_store_run(st, list_tx, &c, err) != 0) {
+        return -1;
+    }
+    *out = c.domains;
+    *n = c.n;
+    return 0;
 }

@@ -10,19 +10,22 @@
 #include <string.h>
 
 #include "bbs/evac.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
-const struct bbs_stmt bbs_evac_stmts[] = {
+static const struct bbs_stmt evac_stmts[] = {
     {"evac_lock_desired", "SELECT update_strategy, instances FROM desired_lrps"
                           " WHERE process_guid = $1::text FOR UPDATE"},
     {"evac_count_running", "SELECT count(*)::int4 FROM actual_lrps WHERE process_guid = $1::text"
                            " AND presence = 0 AND state = 'RUNNING'"},
 };
-const size_t bbs_evac_n_stmts = sizeof(bbs_evac_stmts) / sizeof(bbs_evac_stmts[0]);
+BBS_STORE_STATEMENTS(evac, evac_stmts);
 
 struct evac_ctx {
     const struct bbs_evac_request *req;
     int64_t now_ns;
+    struct bbs_change *change;
+    struct bbs_change_mark mark;
     int swallow; /* the failure is answered as success (keep = false) */
     int keep;
     int auction;
@@ -89,18 +92,25 @@ enum evac_step {
     STEP_OTHER, /* the ordinary row, or the evacuating row's insert/update */
 };
 
-static int apply(PGconn *conn, const struct bbs_alrp_set *set, const struct bbs_evac_decision *d,
-                 enum evac_step *failed, struct bbs_error *err)
+/* Apply `d`, recording each row written in `ch`. */
+static int apply(PGconn *conn, const struct bbs_alrp_set *set, struct bbs_evac_decision *d,
+                 struct bbs_change *ch, enum evac_step *failed, struct bbs_error *err)
 {
+    char epoch[37];
+
     *failed = STEP_DELETE_EVACUATING;
-    if (d->delete_evacuating && set->evacuating != NULL &&
-        bbs_alrp_write_delete(conn, set->evacuating, NULL, err) != 0) {
-        return -1;
+    if (d->delete_evacuating && set->evacuating != NULL) {
+        if (bbs_alrp_write_delete(conn, set->evacuating, NULL, err) != 0) {
+            return -1;
+        }
+        bbs_change_alrp(ch, set->evacuating, NULL);
     }
     *failed = STEP_DELETE_SUSPECT;
-    if (d->delete_suspect && set->suspect != NULL &&
-        bbs_alrp_write_delete(conn, set->suspect, NULL, err) != 0) {
-        return -1;
+    if (d->delete_suspect && set->suspect != NULL) {
+        if (bbs_alrp_write_delete(conn, set->suspect, NULL, err) != 0) {
+            return -1;
+        }
+        bbs_change_alrp(ch, set->suspect, NULL);
     }
     *failed = STEP_OTHER;
     if (d->delete_ordinary && set->ordinary != NULL) {
@@ -113,16 +123,25 @@ static int apply(PGconn *conn, const struct bbs_alrp_set *set, const struct bbs_
             bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
             return -1;
         }
+        bbs_change_alrp(ch, set->ordinary, NULL);
     }
-    if (d->evac_write == BBS_ALRP_WRITE_INSERT && bbs_alrp_write_insert(conn, &d->evac, err) != 0) {
-        return -1;
+    if (d->evac_write == BBS_ALRP_WRITE_INSERT) {
+        if (bbs_alrp_write_insert(conn, &d->evac, epoch, err) != 0) {
+            return -1;
+        }
+        bbs_change_alrp(ch, NULL, &d->evac);
     }
-    if (d->evac_write == BBS_ALRP_WRITE_UPDATE && bbs_alrp_write_update(conn, &d->evac, err) != 0) {
-        return -1;
+    if (d->evac_write == BBS_ALRP_WRITE_UPDATE) {
+        if (bbs_alrp_write_update(conn, &d->evac, err) != 0) {
+            return -1;
+        }
+        bbs_change_alrp(ch, set->evacuating, &d->evac);
     }
-    if (d->ordinary_write == BBS_ALRP_WRITE_UPDATE &&
-        bbs_alrp_write_update(conn, &d->ordinary, err) != 0) {
-        return -1;
+    if (d->ordinary_write == BBS_ALRP_WRITE_UPDATE) {
+        if (bbs_alrp_write_update(conn, &d->ordinary, err) != 0) {
+            return -1;
+        }
+        bbs_change_alrp(ch, set->ordinary, &d->ordinary);
     }
     *failed = STEP_NONE;
     return 0;
@@ -168,6 +187,7 @@ static int evac_tx(PGconn *conn, void *arg, struct bbs_error *err)
     enum evac_step step;
     int rc = -1;
 
+    bbs_change_rewind(c->change, &c->mark);
     c->keep = keep_on_read_error(c);
     c->auction = 0;
     c->swallow = 0;
@@ -182,7 +202,7 @@ static int evac_tx(PGconn *conn, void *arg, struct bbs_error *err)
         c->keep = d.keep;
         goto out;
     }
-    if (apply(conn, &lk.set, &d, &step, err) != 0) {
+    if (apply(conn, &lk.set, &d, c->change, &step, err) != 0) {
         failed_write(c, step, &c->keep, &c->swallow, err);
         goto out;
     }
@@ -195,23 +215,31 @@ out:
 }
 
 int bbs_store_evacuate(struct bbs_store *st, const struct bbs_evac_request *req, int64_t now_ns,
-                       int *keep, int *auction, struct bbs_error *err)
+                       int *keep, struct bbs_change *change, struct bbs_error *err)
 {
-    struct evac_ctx *c = calloc(1, sizeof(*c));
+    struct evac_ctx *c = bbs_xcalloc(1, sizeof(*c));
     int rc;
 
-    if (c == NULL) {
-        abort();
-    }
     c->req = req;
     c->now_ns = now_ns;
+    c->change = change;
+    c->mark = bbs_change_mark(change);
     c->keep = keep_on_read_error(c);
-    rc = bbs_store_tx(st, evac_tx, c, err);
+    rc = bbs_store_tx_change(st, evac_tx, c, change, &c->mark, err);
     if (rc != 0 && c->swallow) {
         rc = 0; /* the transaction rolled back; nothing changed */
     }
     *keep = c->keep;
-    *auction = rc == 0 && c->auction;
+    if (rc == 0 && c->auction) {
+        struct bbs_error aerr = {0};
+
+        /* The evacuation stands whatever this lookup says. */
+        if (bbs_dlrp_auction_for(st, change, req->in.key.process_guid, &req->in.key.index, 1,
+                                 &aerr) != 0) {
+            bbs_change_note(change, "evacuation.auction-lookup-failed", req->in.key.process_guid,
+                            req->in.key.index, &aerr);
+        }
+    }
     free(c);
     return rc;
 }

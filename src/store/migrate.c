@@ -14,6 +14,7 @@
 
 #include "bbs/buf.h"
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 #define MIGRATE_LOCK_KEY "7308447151239120531" /* arbitrary, fixed: "bbs migrate" */
@@ -106,8 +107,8 @@ static int apply_one(PGconn *conn, const char *dir, const struct migration *m,
 {
     struct bbs_buf sql = {0};
     char path[4096];
-    char version[32];
-    const char *values[2];
+    struct bbs_params p = {0};
+    char cause[sizeof(err->message)];
     PGresult *res = NULL;
     int rc = -1;
 
@@ -119,19 +120,20 @@ static int apply_one(PGconn *conn, const char *dir, const struct migration *m,
         goto out;
     }
     if (exec_ok(conn, (const char *)sql.data, err) != 0) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "migration %s failed: %.3000s", m->name, err->message);
+        /* err->message cannot be both source and target of the format. */
+        snprintf(cause, sizeof(cause), "%s", err->message);
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "migration %s failed: %.3000s", m->name, cause);
         goto out;
     }
-    snprintf(version, sizeof(version), "%ld", m->version);
-    values[0] = version;
-    values[1] = m->name;
-    res = PQexecParams(conn,
+    bbs_params_int8(&p, m->version);
+    bbs_params_text(&p, m->name);
+    res = bbs_exec_sql(conn,
                        "INSERT INTO schema_migrations (version, name, applied_at) "
-                       "VALUES ($1::bigint, $2, now())",
-                       2, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "recording %s: %s", m->name,
-                       PQresultErrorMessage(res));
+                       "VALUES ($1::int8, $2::text, now())",
+                       &p, err);
+    if (res == NULL) {
+        snprintf(cause, sizeof(cause), "%s", err->message);
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "recording %s: %.3000s", m->name, cause);
         goto out;
     }
     if (exec_ok(conn, "COMMIT", err) != 0) {
@@ -150,7 +152,7 @@ out:
 
 int bbs_store_migrate(struct bbs_store *st, const char *dir, struct bbs_error *err)
 {
-    struct migration *files = calloc(MAX_MIGRATIONS, sizeof(*files));
+    struct migration *files = bbs_xcalloc(MAX_MIGRATIONS, sizeof(*files));
     PGconn *conn = NULL;
     PGresult *res = NULL;
     int n = 0;
@@ -158,7 +160,7 @@ int bbs_store_migrate(struct bbs_store *st, const char *dir, struct bbs_error *e
     int rc = -1;
     long newest_applied = 0;
 
-    if (files == NULL || list_files(dir, files, &n, err) != 0) {
+    if (list_files(dir, files, &n, err) != 0) {
         goto out;
     }
     conn = bbs_store_conn_open(st, err);

@@ -1,8 +1,9 @@
 /*
- * pool.c - the connection pool, the transaction helper with retries, and
- * binary parameter/result helpers (store_int.h).
+ * pool.c - the connection pool, the transaction helper with retries,
+ * statement execution and binary result readers (store_int.h).
  *
- * A connection is prepared with every statement when it is opened. A
+ * A connection is prepared with every registered statement table
+ * (BBS_STORE_STATEMENTS in store_int.h) when it is opened. A
  * connection that comes back broken, or not idle, is closed; the next
  * borrower opens a fresh one, so a database restart heals without
  * restarting the server.
@@ -16,6 +17,7 @@
 #include <uuid/uuid.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
 
 struct bbs_store {
@@ -58,14 +60,26 @@ PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
     return conn;
 }
 
+/* The bounds of the "bbs_stmts" section (see BBS_STORE_STATEMENTS). */
+extern const struct bbs_stmt_table *const __start_bbs_stmts[];
+extern const struct bbs_stmt_table *const __stop_bbs_stmts[];
+
+const struct bbs_stmt_table *const *bbs_store_stmt_tables(size_t *n)
+{
+    *n = (size_t)(__stop_bbs_stmts - __start_bbs_stmts);
+    return __start_bbs_stmts;
+}
+
 /* Statements exist only once migrations created the tables. */
 static int conn_prepare(PGconn *conn, struct bbs_error *err)
 {
-    if (prepare_all(conn, bbs_alrp_stmts, bbs_alrp_n_stmts, err) != 0 ||
-        prepare_all(conn, bbs_dlrp_stmts, bbs_dlrp_n_stmts, err) != 0 ||
-        prepare_all(conn, bbs_domain_stmts, bbs_domain_n_stmts, err) != 0 ||
-        prepare_all(conn, bbs_evac_stmts, bbs_evac_n_stmts, err) != 0) {
-        return -1;
+    size_t n;
+    const struct bbs_stmt_table *const *tables = bbs_store_stmt_tables(&n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (prepare_all(conn, tables[i]->stmts, tables[i]->n, err) != 0) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -73,17 +87,13 @@ static int conn_prepare(PGconn *conn, struct bbs_error *err)
 struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries,
                                 struct bbs_error *err)
 {
-    struct bbs_store *st = calloc(1, sizeof(*st));
+    struct bbs_store *st = bbs_xcalloc(1, sizeof(*st));
     PGconn *probe;
 
-    if (st == NULL) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return NULL;
-    }
-    st->conninfo = strdup(conninfo);
+    st->conninfo = bbs_xstrdup(conninfo);
     st->max_conns = max_conns;
     st->retries = retries;
-    st->idle = calloc((size_t)max_conns, sizeof(PGconn *));
+    st->idle = bbs_xcalloc((size_t)max_conns, sizeof(PGconn *));
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     probe = bbs_store_conn_open(st, err);
@@ -227,11 +237,13 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
 
             PQclear(res);
         }
-        if (rc == 0 || !retryable(conn, err, 0)) {
+        if (rc == 0 || !retryable(conn, err, 0) || attempt + 1 == st->retries) {
             conn_put(st, conn);
             return rc;
         }
         conn_put(st, conn);
+        /* A retry is this loop's own news; the final error is returned,
+         * never logged here (the caller logs or answers it). */
         bbs_log(BBS_LOG_INFO, "store.retrying", "{s:i, s:s}", "attempt", attempt + 1, "error",
                 err->message);
         backoff(attempt);
@@ -247,6 +259,32 @@ int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error
 int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
     return run(st, fn, ctx, 0, err);
+}
+
+int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
+                        const struct bbs_change_mark *mark, struct bbs_error *err)
+{
+    int rc = run(st, fn, ctx, 1, err);
+
+    if (rc != 0) {
+        bbs_change_rewind(change, mark);
+    } else {
+        change->committed = 1;
+    }
+    return rc;
+}
+
+int bbs_store_run_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
+                         const struct bbs_change_mark *mark, struct bbs_error *err)
+{
+    int rc = run(st, fn, ctx, 0, err);
+
+    if (rc != 0) {
+        bbs_change_rewind(change, mark);
+    } else {
+        change->committed = 1;
+    }
+    return rc;
 }
 
 void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *err)
@@ -280,11 +318,8 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
     }
 }
 
-PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
-                   struct bbs_error *err)
+static PGresult *checked(PGconn *conn, PGresult *res, struct bbs_error *err)
 {
-    PGresult *res = PQexecPrepared(conn, name, p ? p->n : 0, p ? p->values : NULL,
-                                   p ? p->lengths : NULL, p ? p->formats : NULL, 1);
     ExecStatusType s = PQresultStatus(res);
 
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
@@ -293,6 +328,24 @@ PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
         return NULL;
     }
     return res;
+}
+
+PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
+                   struct bbs_error *err)
+{
+    return checked(conn,
+                   PQexecPrepared(conn, name, p ? p->n : 0, p ? p->values : NULL,
+                                  p ? p->lengths : NULL, p ? p->formats : NULL, 1),
+                   err);
+}
+
+PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p,
+                       struct bbs_error *err)
+{
+    return checked(conn,
+                   PQexecParams(conn, sql, p ? p->n : 0, NULL, p ? p->values : NULL,
+                                p ? p->lengths : NULL, p ? p->formats : NULL, 1),
+                   err);
 }
 
 int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
@@ -310,75 +363,13 @@ int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p,
     return 0;
 }
 
-/* ---- binary parameters ---- */
+/* ---- binary results ---- */
 
-/* Network order for 64-bit values (htobe64 is not POSIX). */
-static uint64_t hton64(uint64_t v)
+/* Network order for 64-bit values (htobe64 is not POSIX); its own inverse. */
+static uint64_t swap64(uint64_t v)
 {
     return ((uint64_t)htonl((uint32_t)v) << 32) | htonl((uint32_t)(v >> 32));
 }
-
-static void param(struct bbs_params *p, const void *v, int len)
-{
-    if (p->n >= BBS_MAX_PARAMS) {
-        abort(); /* a statement with more parameters is a programming error */
-    }
-    p->values[p->n] = v;
-    p->lengths[p->n] = len;
-    p->formats[p->n] = 1;
-    p->n++;
-}
-
-void bbs_params_text(struct bbs_params *p, const char *s)
-{
-    param(p, s, (int)strlen(s));
-}
-
-void bbs_params_bytes(struct bbs_params *p, const void *d, size_t n)
-{
-    /* libpq wants a non-NULL pointer for a non-NULL zero-length value. */
-    param(p, d != NULL ? d : (const void *)"", (int)n);
-}
-
-void bbs_params_null(struct bbs_params *p)
-{
-    param(p, NULL, 0);
-}
-
-void bbs_params_int4(struct bbs_params *p, int32_t v)
-{
-    uint32_t *slot = (uint32_t *)&p->ints[p->n];
-
-    *slot = htonl((uint32_t)v);
-    param(p, slot, 4);
-}
-
-void bbs_params_int8(struct bbs_params *p, int64_t v)
-{
-    uint64_t *slot = &p->ints[p->n];
-
-    *slot = hton64((uint64_t)v);
-    param(p, slot, 8);
-}
-
-void bbs_params_bool(struct bbs_params *p, int v)
-{
-    unsigned char *slot = (unsigned char *)&p->ints[p->n];
-
-    *slot = v ? 1 : 0;
-    param(p, slot, 1);
-}
-
-void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob)
-{
-    if (!blob->present) {
-        bbs_params_null(p);
-    } else {
-        bbs_params_bytes(p, blob->data, blob->len);
-    }
-}
-
-/* ---- binary results ---- */
 
 int32_t bbs_get_int4(const PGresult *r, int row, int col)
 {
@@ -399,7 +390,7 @@ int64_t bbs_get_int8(const PGresult *r, int row, int col)
         return 0;
     }
     memcpy(&v, PQgetvalue(r, row, col), 8);
-    return (int64_t)hton64(v); /* the swap is its own inverse */
+    return (int64_t)swap64(v);
 }
 
 int bbs_get_bool(const PGresult *r, int row, int col)
@@ -437,13 +428,14 @@ int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *a)
     const char *state = bbs_get_text(r, row, 4);
     int s = bbs_alrp_state_parse(state, strlen(state));
 
-    if (s < 0) {
-        return -1;
-    }
+    /* The key first: it names an unreadable row in the caller's report. */
     a->key.process_guid = bbs_get_text(r, row, 0);
     a->key.index = bbs_get_int4(r, row, 1);
     a->presence = (enum bbs_presence)bbs_get_int4(r, row, 2);
     a->key.domain = bbs_get_text(r, row, 3);
+    if (s < 0) {
+        return -1;
+    }
     a->state = (enum bbs_alrp_state)s;
     a->instance.instance_guid = bbs_get_text(r, row, 5);
     a->instance.cell_id = bbs_get_text(r, row, 6);

@@ -14,6 +14,8 @@
 #include <libpq-fe.h>
 
 #include "bbs/alrp.h"
+#include "bbs/arena.h"
+#include "bbs/change.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
 
@@ -33,7 +35,50 @@ BBS_MUST_CHECK int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
 BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
                                  struct bbs_error *err);
 
-/* Up to 16 binary parameters for one statement. */
+/*
+ * bbs_store_tx / bbs_store_run for a state change recorded in `change`:
+ * `fn` rewinds `change` to `*mark` first thing (it may run more than once),
+ * and on failure the record is rewound again (nothing was committed); on
+ * success change->committed is set.
+ */
+BBS_MUST_CHECK int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                       struct bbs_change *change,
+                                       const struct bbs_change_mark *mark, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_run_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                        struct bbs_change *change,
+                                        const struct bbs_change_mark *mark, struct bbs_error *err);
+
+/*
+ * Record in `change` the auction start request for `indices` (n of them;
+ * copied) of `desired`, a row that lives in change->arena. `as_received`
+ * (desire and scale-up, 9.1): no volume mounts is "VolumeDrivers": [],
+ * not null. -1 with Deserialize when a stored blob does not decode.
+ */
+BBS_MUST_CHECK int bbs_dlrp_auction_of(struct bbs_change *change,
+                                       const struct bbs_dlrp_row *desired, const int32_t *indices,
+                                       size_t n, int as_received, struct bbs_error *err);
+
+/*
+ * The same from the stored desired row of `guid`, read now (crash
+ * restarts and evacuation: "VolumeDrivers": null when none).
+ * ResourceNotFound when there is no such row.
+ */
+BBS_MUST_CHECK int bbs_dlrp_auction_for(struct bbs_store *st, struct bbs_change *change,
+                                        const char *guid, const int32_t *indices, size_t n,
+                                        struct bbs_error *err);
+
+/*
+ * The one way to build query parameters (params.c): every value binary,
+ * up to BBS_MAX_PARAMS of them per statement (more is a programming
+ * error and aborts). A list of any length is ONE parameter, a binary
+ * text[] (bbs_params_text_array), used as `col = ANY($n::text[])`: the
+ * statement text does not grow with the list, and the planner treats it
+ * exactly as it treats `col IN (...)`. Each adder returns the 1-based
+ * number of the parameter it added, for statements built per call:
+ *     bbs_buf_printf(&sql, "domain = $%d::text", bbs_params_text(&p, d));
+ * Values are borrowed until the statement ran; integers are copied into
+ * the struct, arrays into `arena`. A zeroed struct is empty.
+ */
 #define BBS_MAX_PARAMS 20
 struct bbs_params {
     int n;
@@ -43,14 +88,17 @@ struct bbs_params {
     uint64_t ints[BBS_MAX_PARAMS]; /* storage for network-order integers */
 };
 
-void bbs_params_text(struct bbs_params *p, const char *s); /* text/varchar, NUL-terminated */
-void bbs_params_bytes(struct bbs_params *p, const void *d, size_t n); /* bytea */
-void bbs_params_null(struct bbs_params *p);
-void bbs_params_int4(struct bbs_params *p, int32_t v);
-void bbs_params_int8(struct bbs_params *p, int64_t v);
-void bbs_params_bool(struct bbs_params *p, int v);
+int bbs_params_text(struct bbs_params *p, const char *s); /* text/varchar, NUL-terminated */
+int bbs_params_bytes(struct bbs_params *p, const void *d, size_t n); /* bytea */
+int bbs_params_null(struct bbs_params *p);
+int bbs_params_int4(struct bbs_params *p, int32_t v);
+int bbs_params_int8(struct bbs_params *p, int64_t v);
+int bbs_params_bool(struct bbs_params *p, int v);
 /* bytea or NULL when !blob->present */
-void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
+int bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
+/* text[] of `n` strings (n may be 0: the empty array), encoded into `arena`. */
+int bbs_params_text_array(struct bbs_params *p, struct bbs_arena *arena, const char *const *strs,
+                          size_t n);
 
 /*
  * Execute prepared statement `name` (see statements in pool.c) with
@@ -59,6 +107,10 @@ void bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
  */
 PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
                    struct bbs_error *err);
+
+/* The same for an unprepared statement built per call (filters vary). */
+PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p,
+                       struct bbs_error *err);
 
 /* Execute a statement that returns no rows; `*affected` (when set) gets
  * the number of rows it changed. */
@@ -108,26 +160,48 @@ int bbs_alrp_read(PGconn *conn, const char *stmt, const char *guid, int32_t inde
 void bbs_alrp_unlock(struct bbs_alrp_lock *ls);
 
 /* Write one row by primary key (guid, index, presence). Insert gives it a
- * fresh epoch; delete reports the rows affected when `affected` is set. */
+ * fresh epoch, written to `epoch` (37 bytes) and pointed to by
+ * a->mod_epoch; delete reports the rows affected when `affected` is set. */
 int bbs_alrp_write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err);
-int bbs_alrp_write_insert(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err);
+int bbs_alrp_write_insert(PGconn *conn, struct bbs_alrp *a, char *epoch, struct bbs_error *err);
 int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,
                           struct bbs_error *err);
 
-/* Prepared statement registry entry. */
+/*
+ * Prepared statements. Each store module lists its statements in one
+ * static table and registers it with BBS_STORE_STATEMENTS(name, table) at
+ * file scope; every new pooled connection prepares every registered table.
+ * Nothing central lists the modules, so a new module is one new file.
+ *
+ * How: the macro puts a pointer to the table in the linker section
+ * "bbs_stmts", and pool.c walks it between __start_bbs_stmts and
+ * __stop_bbs_stmts, symbols GNU ld, gold and lld define for any section
+ * whose name is a C identifier (the mechanism glibc and the kernel use
+ * for their own tables). We prefer it to constructor functions, which
+ * would need a mutable global list filled before main() and ordering
+ * care; the section is read-only data, complete at link time. A module
+ * is in the binary exactly when something calls it (static libraries
+ * link an object on demand), so an unused module's statements are not
+ * prepared, and nothing could run them anyway.
+ */
 struct bbs_stmt {
     const char *name;
     const char *sql;
 };
 
-/* The statements of each store module, prepared on every new connection. */
-extern const struct bbs_stmt bbs_alrp_stmts[];
-extern const size_t bbs_alrp_n_stmts;
-extern const struct bbs_stmt bbs_dlrp_stmts[];
-extern const size_t bbs_dlrp_n_stmts;
-extern const struct bbs_stmt bbs_domain_stmts[];
-extern const size_t bbs_domain_n_stmts;
-extern const struct bbs_stmt bbs_evac_stmts[];
-extern const size_t bbs_evac_n_stmts;
+struct bbs_stmt_table {
+    const char *module;
+    const struct bbs_stmt *stmts;
+    size_t n;
+};
+
+#define BBS_STORE_STATEMENTS(module_, table_)                                                      \
+    static const struct bbs_stmt_table bbs_stmt_table_##module_ = {                                \
+        #module_, table_, sizeof(table_) / sizeof((table_)[0])};                                   \
+    __attribute__((used, section("bbs_stmts"))) static const struct bbs_stmt_table                 \
+        *const bbs_stmt_table_ptr_##module_ = &bbs_stmt_table_##module_
+
+/* Every registered table, in link order: `*n` gets the count. */
+const struct bbs_stmt_table *const *bbs_store_stmt_tables(size_t *n);
 
 #endif /* BBS_STORE_INT_H */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bbs/log.h"
+#include "bbs/xalloc.h"
 
 #define ARENA_BLOCK 16384
 #define ARENA_ALIGN 16
@@ -24,17 +24,18 @@ struct arena_block {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
+struct arena_defer {
+    struct arena_defer *next;
+    void (*fn)(void *);
+    void *p;
+};
+
 struct bbs_arena {
     struct arena_block *head;
+    struct arena_defer *defers;
     size_t total;
     ProtobufCAllocator pb;
 };
-
-static void out_of_memory(void)
-{
-    bbs_log(BBS_LOG_FATAL, "out-of-memory", NULL);
-    abort();
-}
 
 static void *pb_alloc(void *ctx, size_t n)
 {
@@ -49,11 +50,8 @@ static void pb_free(void *ctx, void *p)
 
 struct bbs_arena *bbs_arena_new(void)
 {
-    struct bbs_arena *a = calloc(1, sizeof(*a));
+    struct bbs_arena *a = bbs_xcalloc(1, sizeof(*a));
 
-    if (a == NULL) {
-        out_of_memory();
-    }
     a->pb.alloc = pb_alloc;
     a->pb.free = pb_free;
     a->pb.allocator_data = a;
@@ -66,6 +64,10 @@ void bbs_arena_free(struct bbs_arena *a)
 
     if (a == NULL) {
         return;
+    }
+    /* The records live in the blocks: run them all before any goes. */
+    for (struct arena_defer *d = a->defers; d != NULL; d = d->next) {
+        d->fn(d->p);
     }
     while ((b = a->head) != NULL) {
         a->head = b->next;
@@ -86,10 +88,7 @@ void *bbs_arena_alloc(struct bbs_arena *a, size_t n)
     if (b == NULL || b->cap - b->used < need) {
         size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
 
-        b = malloc(sizeof(*b) + cap);
-        if (b == NULL) {
-            out_of_memory();
-        }
+        b = bbs_xmalloc(sizeof(*b) + cap);
         b->cap = cap;
         b->used = 0;
         /* A big one-off block goes behind the head so the head keeps its
@@ -128,6 +127,16 @@ char *bbs_arena_strndup(struct bbs_arena *a, const char *s, size_t n)
 char *bbs_arena_strdup(struct bbs_arena *a, const char *s)
 {
     return bbs_arena_strndup(a, s, strlen(s));
+}
+
+void bbs_arena_defer(struct bbs_arena *a, void (*fn)(void *), void *p)
+{
+    struct arena_defer *d = bbs_arena_alloc(a, sizeof(*d));
+
+    d->fn = fn;
+    d->p = p;
+    d->next = a->defers;
+    a->defers = d;
 }
 
 void *bbs_arena_memdup(struct bbs_arena *a, const void *p, size_t n)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbs/xalloc.h"
+
 void bbs_buf_reserve(struct bbs_buf *b, size_t extra)
 {
     size_t cap;
@@ -19,11 +21,7 @@ void bbs_buf_reserve(struct bbs_buf *b, size_t extra)
     while (cap - b->len < extra) {
         cap *= 2;
     }
-    b->data = realloc(b->data, cap);
-    if (b->data == NULL) {
-        fputs("{\"message\":\"bbs.out-of-memory\"}\n", stderr);
-        abort();
-    }
+    b->data = bbs_xrealloc(b->data, cap);
     b->cap = cap;
 }
 

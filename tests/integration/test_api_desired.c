@@ -949,6 +949,72 @@ static void test_desire_auction_body_full_lrp(void **state)
     assert_fresh_unclaimed(guid, 1, IT_DOMAIN, t0, t1);
 }
 
+/* A JSON value that is exactly [] (a non-nil empty Go slice), not null. */
+static void assert_empty_array(const json_t *el, const char *key)
+{
+    const json_t *v = json_object_get(el, key);
+
+    if (!json_is_array(v) || json_array_size(v) != 0) {
+        fail_msg("auction element: %s should be [], got %s", key, json_dumps(el, JSON_COMPACT));
+    }
+}
+
+/*
+ * 9.1: desire and scale-up build the request from the desired LRP as
+ * received, so an LRP without volume mounts sends "VolumeDrivers": [];
+ * a crash restart builds it from the stored scheduling info: null.
+ */
+static void test_auction_volume_drivers_empty_on_desire_and_scale_up_null_on_crash(void **state)
+{
+    char guid[64];
+    struct upd u;
+    json_t *a;
+    (void)state;
+
+    it_uniq(guid, sizeof(guid), "auction-vd");
+    desire_ok(min_lrp(guid, 1));
+    a = expect_auctions(guid, 1);
+    assert_empty_array(json_array_get(a, 0), "VolumeDrivers");
+    json_decref(a);
+
+    upd_init(&u, guid);
+    upd_instances(&u, 2);
+    upd_ok(&u);
+    a = expect_auctions(guid, 2);
+    assert_empty_array(json_array_get(a, 1), "VolumeDrivers");
+    json_decref(a);
+
+    assert_int_equal(it_start(guid, 0, NULL, IG_A, CELL_A, ADDR_A), IT_OK);
+    assert_int_equal(it_crash(guid, 0, NULL, IG_A, CELL_A, "boom"), IT_OK);
+    a = expect_auctions(guid, 3);
+    if (!json_is_null(json_object_get(json_array_get(a, 2), "VolumeDrivers"))) {
+        fail_msg("crash restart: VolumeDrivers should be null: %s",
+                 json_dumps(json_array_get(a, 2), JSON_COMPACT));
+    }
+    json_decref(a);
+}
+
+/* 9.1: a desire whose indices all had rows already still sends its one element, "indices": []. */
+static void test_desire_all_indices_exist_sends_empty_indices(void **state)
+{
+    char guid[64];
+    Models__DesiredLRP *l;
+    json_t *a;
+    (void)state;
+
+    it_uniq(guid, sizeof(guid), "desire-all-exist");
+    assert_int_equal(it_start(guid, 0, NULL, IG_A, CELL_A, ADDR_A), IT_OK);
+    assert_int_equal(it_start(guid, 1, NULL, IG_B, CELL_B, ADDR_B), IT_OK);
+    l = min_lrp(guid, 2);
+    desire_ok(l);
+    assert_int_equal(it_actual_count(guid), 2);
+    a = expect_auctions(guid, 1);
+    assert_auction_element(json_array_get(a, 0), l, NULL, 0);
+    assert_empty_array(json_array_get(a, 0), "indices");
+    assert_int_equal(it_auction_posts_for(guid), 1);
+    json_decref(a);
+}
+
 static void test_desire_zero_instances_no_rows_no_auction(void **state)
 {
     char guid[64];
@@ -2659,6 +2725,8 @@ int main(void)
         T(test_roundtrip_every_field),
         T(test_desire_creates_unclaimed_rows_and_one_auction),
         T(test_desire_auction_body_full_lrp),
+        T(test_auction_volume_drivers_empty_on_desire_and_scale_up_null_on_crash),
+        T(test_desire_all_indices_exist_sends_empty_indices),
         T(test_desire_zero_instances_no_rows_no_auction),
         T(test_desire_existing_guid_resource_exists),
         T(test_desire_after_start_keeps_running_row),

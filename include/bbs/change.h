@@ -1,0 +1,138 @@
+/*
+ * change.h - one record per state change (pure core data, arena-backed).
+ *
+ * Every store call that changes state (ActualLRP lifecycle, evacuation,
+ * desired LRP calls) fills one struct bbs_change: the ActualLRP rows
+ * before and after (each entry is created, changed or removed; the
+ * presence is the row's own), the DesiredLRP row before and after, and
+ * what must be sent out once the transaction committed: auction start
+ * requests and rep stop requests. Whatever happens after COMMIT (auction
+ * requests today; events, metrics and rep calls next) reads this record,
+ * so no transition is emitted twice or forgotten.
+ *
+ * Everything a record holds lives in its arena (rows are deep-copied in;
+ * auction starts copy their index list and borrow strings that the caller
+ * keeps in the same arena). A transaction body rewinds the record to the
+ * mark taken before the first attempt, so a retried transaction never
+ * reports the changes of an attempt that rolled back.
+ */
+#ifndef BBS_CHANGE_H
+#define BBS_CHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bbs/alrp.h"
+#include "bbs/arena.h"
+#include "bbs/error.h"
+
+/* One element of the JSON array POSTed to {auctioneer}/v1/lrps (9.1). */
+struct bbs_auction_start {
+    const char *process_guid;
+    const char *domain;
+    const int32_t *indices;
+    size_t n_indices;
+    const char *const *placement_tags; /* NULL = JSON null */
+    size_t n_placement_tags;
+    const char *const *volume_drivers; /* NULL = JSON null */
+    size_t n_volume_drivers;
+    const char *root_fs;
+    int32_t memory_mb;
+    int32_t disk_mb;
+    int32_t max_pids;
+};
+
+/* Ask the rep on `instance.cell_id` to stop an instance (9.2). */
+struct bbs_rep_stop {
+    struct bbs_alrp_key key;
+    struct bbs_instance_key instance;
+};
+
+enum bbs_change_kind {
+    BBS_CHANGE_CREATED, /* before NULL */
+    BBS_CHANGE_CHANGED, /* both set, same presence */
+    BBS_CHANGE_REMOVED, /* after NULL */
+};
+
+/* One ActualLRP row; never both NULL. */
+struct bbs_alrp_change {
+    const struct bbs_alrp *before;
+    const struct bbs_alrp *after;
+};
+
+/*
+ * A step after the commit that failed; the commit stands. The loop or
+ * handler that applies the record logs it (the store never logs).
+ */
+struct bbs_change_note {
+    const char *what; /* log message, e.g. "start.remove-copy-failed" */
+    const char *process_guid;
+    int32_t index;
+    struct bbs_error err;
+};
+
+struct bbs_dlrp_row; /* dlrp.h: the stored DesiredLRP row */
+
+struct bbs_change {
+    struct bbs_arena *arena;
+    int committed; /* the state change is in the database */
+    struct bbs_alrp_change *alrps;
+    size_t n_alrps;
+    const struct bbs_dlrp_row *dlrp_before; /* NULL: desired LRP created (or not touched) */
+    const struct bbs_dlrp_row *dlrp_after;  /* NULL: desired LRP removed (or not touched) */
+    struct bbs_auction_start *auctions;
+    size_t n_auctions;
+    struct bbs_rep_stop *rep_stops; /* empty until cells exist */
+    size_t n_rep_stops;
+    struct bbs_change_note *notes;
+    size_t n_notes;
+    /* capacities of the arrays above */
+    size_t cap_alrps;
+    size_t cap_auctions;
+    size_t cap_rep_stops;
+    size_t cap_notes;
+};
+
+/* Where a transaction started: bbs_change_rewind() goes back to it. */
+struct bbs_change_mark {
+    int committed;
+    size_t n_alrps;
+    const struct bbs_dlrp_row *dlrp_before;
+    const struct bbs_dlrp_row *dlrp_after;
+    size_t n_auctions;
+    size_t n_rep_stops;
+    size_t n_notes;
+};
+
+/* An empty record whose contents live in `arena` (borrowed). */
+void bbs_change_init(struct bbs_change *c, struct bbs_arena *arena);
+
+struct bbs_change_mark bbs_change_mark(const struct bbs_change *c);
+void bbs_change_rewind(struct bbs_change *c, const struct bbs_change_mark *m);
+
+/* A deep copy of `a` (strings and blobs) in `arena`. */
+struct bbs_alrp *bbs_alrp_copy(struct bbs_arena *arena, const struct bbs_alrp *a);
+
+/*
+ * Record one ActualLRP row: `before` NULL = created, `after` NULL =
+ * removed. Both are deep-copied. Returns the stored entry.
+ */
+const struct bbs_alrp_change *bbs_change_alrp(struct bbs_change *c, const struct bbs_alrp *before,
+                                              const struct bbs_alrp *after);
+
+enum bbs_change_kind bbs_alrp_change_kind(const struct bbs_alrp_change *ch);
+
+/*
+ * Record an auction start request. The struct and its index list are
+ * copied; its strings and string arrays are borrowed and must live in the
+ * record's arena (or longer).
+ */
+void bbs_change_auction(struct bbs_change *c, const struct bbs_auction_start *s);
+
+void bbs_change_rep_stop(struct bbs_change *c, const struct bbs_rep_stop *s);
+
+/* Record a failed after-commit step (`what` and `guid` are copied). */
+void bbs_change_note(struct bbs_change *c, const char *what, const char *process_guid,
+                     int32_t index, const struct bbs_error *err);
+
+#endif /* BBS_CHANGE_H */
