@@ -775,10 +775,20 @@ static int pgembed_lock(struct bbs_pgembed *pg, struct bbs_error *err)
             pgembed_sleep_ms(100);
             continue;
         }
-        bbs_error_setf(err, BBS_ERR_UNKNOWN,
-                       "data_dir %s is in use by another bbs server (pid %ld holds %s): each "
-                       "server needs its own data_dir (or a shared database_connection_string)",
-                       pg->data_dir, (long)owner, pg->lockfile);
+        if (owner > 0 && !pgembed_alive(owner)) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "data_dir %s is still locked (%s) %d s after its server, pid %ld, "
+                           "exited: that server's watchdog has not managed to stop its "
+                           "PostgreSQL; see %s",
+                           pg->data_dir, pg->lockfile, PGEMBED_LOCK_WAIT_MS / 1000, (long)owner,
+                           pg->logfile);
+        } else {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "data_dir %s is in use by another bbs server (pid %ld holds %s): each "
+                           "server needs its own data_dir (or a shared "
+                           "database_connection_string)",
+                           pg->data_dir, (long)owner, pg->lockfile);
+        }
         close(fd);
         return -1;
     }
@@ -813,7 +823,7 @@ static int pgembed_watchdog_start(struct bbs_pgembed *pg, struct bbs_error *err)
     if (pgembed_exec_prepare(pg, argv, &x, err) != 0) {
         return -1;
     }
-    /* Close-on-exec at once: no other thread forks while we start up. */
+    /* Close-on-exec at once: no other thread forks (only this module does, from one thread). */
     if (pipe(fds) != 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
         fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: pipe: %s", strerror(errno));

@@ -523,6 +523,26 @@ static void test_postgres_logs_to_its_own_file(void **state)
     assert_false(file_contains(g.cur.out, "database system is ready"));
 }
 
+static void test_killed_watchdog_is_respawned(void **state)
+{
+    pid_t dog = watchdog_of(g.cur.pid);
+    int64_t deadline;
+    pid_t next = 0;
+    (void)state;
+
+    assert_true(dog > 0);
+    assert_int_equal(kill(dog, SIGKILL), 0);
+    deadline = it_mono_ms() + GONE_TIMEOUT_MS;
+    while ((next = watchdog_of(g.cur.pid)) == 0 || next == dog) {
+        if (it_mono_ms() >= deadline) {
+            fail_msg("no new watchdog 10 s after the old one was killed");
+        }
+        it_sleep_ms(50);
+    }
+    assert_true(file_contains(g.cur.out, "bbs.pgembed.watchdog-exited"));
+    /* The next test kills the server: this watchdog is the one that must act. */
+}
+
 static void test_sigkilled_server_takes_its_postmaster_along(void **state)
 {
     pid_t pm = postmaster_pid();
@@ -650,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_second_server_on_same_data_dir_is_refused),
         cmocka_unit_test(test_postmaster_killed_under_server_is_restarted),
         cmocka_unit_test(test_postgres_logs_to_its_own_file),
+        cmocka_unit_test(test_killed_watchdog_is_respawned),
         cmocka_unit_test(test_sigkilled_server_takes_its_postmaster_along),
         cmocka_unit_test(test_stale_postmaster_of_dead_server_is_taken_over),
         cmocka_unit_test(test_sigterm_stops_cluster_and_releases_folder),
