@@ -2,11 +2,14 @@
  * main.c - argv, config, wiring, signals and shutdown order; nothing else.
  *
  *   bbs [-config FILE]
+ *   bbs -h | --help
  *
  * Without a database_connection_string the server runs its own PostgreSQL
- * cluster under data_dir and stops it on exit.
+ * cluster under data_dir, watches it (restarting it if it dies) and stops
+ * it on exit.
  */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +30,33 @@ static void on_signal(int sig)
     stop_signal = sig;
 }
 
-static int usage(void)
+/* How often the main loop checks on the embedded PostgreSQL. */
+#define PGEMBED_CHECK_INTERVAL_NS 1000000000LL
+
+static void usage(FILE *out)
 {
-    fputs("usage: bbs [-config FILE]\n", stderr);
-    return 2;
+    fputs("usage: bbs [-config FILE]\n"
+          "\n"
+          "A Diego BBS API server, storing its state in PostgreSQL.\n"
+          "\n"
+          "options:\n"
+          "  -config FILE, --config FILE  read the configuration from FILE, a JSON object;\n"
+          "                               without it every key has its default\n"
+          "  -h, --help                   print this help and exit\n"
+          "\n"
+          "The config keys, their types and defaults are documented in docs/configuration.md\n"
+          "(running it: docs/operations.md). Without database_connection_string the server\n"
+          "runs its own PostgreSQL under data_dir (default /var/lib/bbs as root, ./bbs-data\n"
+          "otherwise).\n",
+          out);
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 int main(int argc, char **argv)
@@ -50,13 +76,20 @@ int main(int argc, char **argv)
     char seconds[32];
     int api_fd = -1;
     int health_fd = -1;
+    int64_t next_check_ns;
+    int pg_lost = 0;
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-config") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             config_path = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ||
+                   strcmp(argv[i], "-help") == 0) {
+            usage(stdout);
+            return 0;
         } else {
-            return usage();
+            usage(stderr);
+            return 2;
         }
     }
     if (bbs_config_load(&cfg, config_path, &err) != 0) {
@@ -141,13 +174,22 @@ int main(int argc, char **argv)
     bbs_log(BBS_LOG_INFO, "started", "{s:s, s:s, s:b}", "listen_address", cfg.listen_address,
             "health_address", cfg.health_address, "tls", tls != NULL);
 
-    while (!stop_signal && !bbs_http_unrecoverable(http)) {
+    next_check_ns = mono_ns() + PGEMBED_CHECK_INTERVAL_NS;
+    while (!stop_signal && !bbs_http_unrecoverable(http) && !pg_lost) {
         struct timespec ts = {0, 50 * 1000000L};
 
         nanosleep(&ts, NULL);
         bbs_http_reap(http);
+        /* Until the worker module hosts it: a dead postmaster is restarted. */
+        if (pg != NULL && mono_ns() >= next_check_ns) {
+            if (bbs_pgembed_check(pg, &err) != 0) {
+                bbs_log(BBS_LOG_FATAL, "embedded-postgres.lost", "{s:s}", "error", err.message);
+                pg_lost = 1;
+            }
+            next_check_ns = mono_ns() + PGEMBED_CHECK_INTERVAL_NS;
+        }
     }
-    rc = bbs_http_unrecoverable(http) ? 1 : 0;
+    rc = bbs_http_unrecoverable(http) || pg_lost ? 1 : 0;
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:

@@ -1,11 +1,34 @@
 /*
  * pgembed.c - a private PostgreSQL cluster (see pgembed.h).
  *
- * Layout under <data_dir>: postgres/ (the cluster), run/ (its Unix socket;
- * the server has no TCP listener) and postgres.log (output of initdb,
- * pg_ctl and the server). The server keeps fsync on: when no database URL
- * is configured this cluster *is* the store. Only the test fixture
- * (tests/fixtures/pg_start.sh) trades durability for speed.
+ * Layout under <data_dir>: bbs.lock (see below), postgres/ (the cluster),
+ * run/ (its Unix socket; the server has no TCP listener) and postgres.log
+ * (output of initdb, pg_ctl and PostgreSQL's own log: none of it reaches
+ * our stdout, which carries JSON log lines). The server keeps fsync on:
+ * when no database URL is configured this cluster *is* the store. Only the
+ * test fixture (tests/fixtures/pg_start.sh) trades durability for speed.
+ *
+ * One server per data folder. bbs.lock is flock()ed for the server's life
+ * (and its pid written into it for the refusal message); the kernel drops
+ * the lock when the last holder dies, SIGKILL included. Holding it, the
+ * server owns the folder, so a postmaster found running there belongs to
+ * a dead server and is stopped before ours starts, and a server only ever
+ * stops a cluster it holds the lock for.
+ *
+ * The postmaster must not outlive its server, even one killed with
+ * SIGKILL, which runs no code. So a watchdog process, forked at start-up,
+ * waits on a pipe whose only write end the server holds: end-of-file
+ * without the "done" byte means the server is gone, and the watchdog runs
+ * `pg_ctl stop -m fast`. It shares the lock's open file description, so
+ * the folder stays locked until the cluster is down and a new server
+ * cannot start beside a postmaster that is still shutting down. (A pipe
+ * rather than PR_SET_PDEATHSIG: that fires when the forking *thread*
+ * exits, and is cleared across runuser's change of credentials.)
+ *
+ * The server is a child subreaper (PR_SET_CHILD_SUBREAPER): pg_ctl
+ * daemonises the postmaster, which is then re-parented to us rather than
+ * to init. Its death is thus a waitpid() away, exact and immune to pid
+ * reuse, which bbs_pgembed_check() uses to restart it.
  *
  * Not done here: deciding between an external and the embedded database
  * (main.c), migrations (migrate.c), pooling (the store).
@@ -32,9 +55,12 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -51,6 +77,12 @@
 #define PGEMBED_PG_ROOT      "/usr/lib/postgresql"
 /* Upper bound on descriptors closed in the child before exec. */
 #define PGEMBED_MAX_FD 65536
+/* How long a new server waits for a dead server's watchdog to stop its cluster. */
+#define PGEMBED_LOCK_WAIT_MS 60000
+/* Restarts of a dead postmaster that may fail in a row before check gives up. */
+#define PGEMBED_MAX_RESTART_FAILURES 5
+/* The byte that tells the watchdog the server stopped the cluster itself. */
+#define PGEMBED_WATCHDOG_DONE 'q'
 
 struct bbs_pgembed {
     char *bin_dir;   /* holds initdb and pg_ctl */
@@ -64,7 +96,14 @@ struct bbs_pgembed {
     char *runuser;   /* its absolute path, when as_postgres */
     uid_t pg_uid;
     gid_t pg_gid;
-    int running; /* started or reused: stop on bbs_pgembed_stop() */
+    char *lockfile;       /* <data_dir>/bbs.lock */
+    char *pidfile;        /* <pgdata>/postmaster.pid */
+    int lock_fd;          /* flock()ed for our life; -1 before */
+    pid_t watchdog;       /* 0 when none */
+    int watchdog_fd;      /* write end of its pipe; -1 when none */
+    pid_t postmaster;     /* the one we started (0: none running) */
+    int restart_failures; /* failed restarts in a row */
+    int maybe_running;    /* pg_ctl start was run and no stop has succeeded since */
 };
 
 __attribute__((noreturn)) static void pgembed_oom(void)
@@ -106,6 +145,8 @@ static void pgembed_free(struct bbs_pgembed *pg)
     free(pg->initdb);
     free(pg->pg_ctl);
     free(pg->runuser);
+    free(pg->lockfile);
+    free(pg->pidfile);
     free(pg);
 }
 
@@ -151,78 +192,135 @@ static void pgembed_log_tail(const struct bbs_pgembed *pg, char *buf, size_t siz
     }
 }
 
+/* Room for runuser's four words, a program's arguments and the NULL. */
+#define PGEMBED_ARGV_MAX 24
+
+/*
+ * What a child needs to exec one program the way pgembed_run() does,
+ * prepared before fork(): between fork and exec only async-signal-safe
+ * calls are allowed, since other threads may hold the malloc lock.
+ */
+struct pgembed_exec {
+    const char *argv[PGEMBED_ARGV_MAX];
+    int null_fd;
+    int log_fd;
+    long max_fd;
+    const char *dir;
+};
+
+static void pgembed_exec_close(struct pgembed_exec *x)
+{
+    if (x->null_fd >= 0) {
+        close(x->null_fd);
+    }
+    if (x->log_fd >= 0) {
+        close(x->log_fd);
+    }
+    x->null_fd = -1;
+    x->log_fd = -1;
+}
+
+/* Prefix `argv` with runuser when root, open /dev/null and postgres.log. */
+static int pgembed_exec_prepare(const struct bbs_pgembed *pg, const char *const *argv,
+                                struct pgembed_exec *x, struct bbs_error *err)
+{
+    size_t n = 0;
+
+    if (pg->as_postgres) {
+        x->argv[n++] = pg->runuser;
+        x->argv[n++] = "-u";
+        x->argv[n++] = "postgres";
+        x->argv[n++] = "--";
+    }
+    for (size_t i = 0; argv[i] != NULL && n < PGEMBED_ARGV_MAX - 1; i++) {
+        x->argv[n++] = argv[i];
+    }
+    x->argv[n] = NULL;
+    x->max_fd = sysconf(_SC_OPEN_MAX);
+    if (x->max_fd < 0 || x->max_fd > PGEMBED_MAX_FD) {
+        x->max_fd = PGEMBED_MAX_FD;
+    }
+    x->dir = pg->data_dir;
+    x->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    x->log_fd = open(pg->logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (x->null_fd < 0 || x->log_fd < 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot open %s: %s",
+                       x->null_fd < 0 ? "/dev/null" : pg->logfile, strerror(errno));
+        pgembed_exec_close(x);
+        return -1;
+    }
+    return 0;
+}
+
+/* Close every descriptor from 3 up, except those in keep[0..n). Async-signal-safe. */
+static void pgembed_close_fds(long max_fd, const int *keep, size_t n)
+{
+    for (long fd = 3; fd < max_fd; fd++) {
+        int kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            kept |= keep[i] == (int)fd;
+        }
+        if (!kept) {
+            close((int)fd);
+        }
+    }
+}
+
+/*
+ * In a freshly forked child: exec x->argv with stdin from /dev/null and
+ * stdout and stderr to postgres.log, in data_dir. Async-signal-safe.
+ */
+__attribute__((noreturn)) static void pgembed_exec_child(const struct pgembed_exec *x)
+{
+    sigset_t none;
+
+    /*
+     * A server may block or ignore signals before we get here; the
+     * postmaster must not inherit that, nor our sockets and files.
+     */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    if (dup2(x->null_fd, 0) < 0 || dup2(x->log_fd, 1) < 0 || dup2(x->log_fd, 2) < 0) {
+        _exit(127);
+    }
+    pgembed_close_fds(x->max_fd, NULL, 0);
+    /* The caller's cwd may be unreadable for postgres (e.g. /root). */
+    if (chdir(x->dir) != 0) {
+        _exit(127);
+    }
+    execv(x->argv[0], (char *const *)x->argv);
+    _exit(127);
+}
+
 /*
  * Run `argv` (argv[0] an absolute path) to completion: as the postgres
  * user when root, in data_dir, with stdin from /dev/null and stdout and
  * stderr appended to postgres.log (our stdout carries JSON log lines).
  * Returns the exit status, or -1 with `err` set if it could not be started
  * or died of a signal.
- *
- * Everything the child needs is prepared before fork(): between fork and
- * exec only async-signal-safe calls are allowed, since other threads may
- * hold the malloc lock.
  */
 static int pgembed_run(const struct bbs_pgembed *pg, const char *const *argv, struct bbs_error *err)
 {
-    const char *full[24];
-    size_t n = 0;
-    int null_fd = -1;
-    int log_fd = -1;
-    long max_fd;
-    sigset_t none;
+    struct pgembed_exec x = {.null_fd = -1, .log_fd = -1};
     pid_t pid;
     int status;
     int rc = -1;
 
-    if (pg->as_postgres) {
-        full[n++] = pg->runuser;
-        full[n++] = "-u";
-        full[n++] = "postgres";
-        full[n++] = "--";
+    if (pgembed_exec_prepare(pg, argv, &x, err) != 0) {
+        return -1;
     }
-    for (size_t i = 0; argv[i] != NULL && n < sizeof(full) / sizeof(full[0]) - 1; i++) {
-        full[n++] = argv[i];
-    }
-    full[n] = NULL;
-    max_fd = sysconf(_SC_OPEN_MAX);
-    if (max_fd < 0 || max_fd > PGEMBED_MAX_FD) {
-        max_fd = PGEMBED_MAX_FD;
-    }
-    sigemptyset(&none);
-
-    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    log_fd = open(pg->logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (null_fd < 0 || log_fd < 0) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot open %s: %s",
-                       null_fd < 0 ? "/dev/null" : pg->logfile, strerror(errno));
-        goto out;
-    }
-
     pid = fork();
     if (pid < 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: fork: %s", strerror(errno));
         goto out;
     }
     if (pid == 0) {
-        /*
-         * A server may block or ignore signals before we get here; the
-         * postmaster must not inherit that, nor our sockets and files.
-         */
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGCHLD, SIG_DFL);
-        if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
-            _exit(127);
-        }
-        for (long fd = 3; fd < max_fd; fd++) {
-            close((int)fd);
-        }
-        /* The caller's cwd may be unreadable for postgres (e.g. /root). */
-        if (chdir(pg->data_dir) != 0) {
-            _exit(127);
-        }
-        execv(full[0], (char *const *)full);
-        _exit(127);
+        pgembed_exec_child(&x);
     }
 
     while (waitpid(pid, &status, 0) < 0) {
@@ -240,12 +338,7 @@ static int pgembed_run(const struct bbs_pgembed *pg, const char *const *argv, st
     }
 
 out:
-    if (null_fd >= 0) {
-        close(null_fd);
-    }
-    if (log_fd >= 0) {
-        close(log_fd);
-    }
+    pgembed_exec_close(&x);
     return rc;
 }
 
@@ -565,40 +658,306 @@ static int pgembed_initdb(struct bbs_pgembed *pg, struct bbs_error *err)
     return 0;
 }
 
-static PGPing pgembed_ping(const struct bbs_pgembed *pg)
+static void pgembed_sleep_ms(long ms)
 {
-    const char *const keys[] = {"host", "port", "user", "dbname", "connect_timeout", NULL};
-    const char *const vals[] = {pg->sockdir, PGEMBED_PORT, "postgres", "postgres", "5", NULL};
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
-    return PQpingParams(keys, vals, 0);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int64_t pgembed_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first line of `path` as a pid; 0 if absent or not a number. */
+static pid_t pgembed_read_pid(const char *path)
+{
+    char buf[32];
+    char *end = NULL;
+    ssize_t n;
+    long v;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    v = strtol(buf, &end, 10);
+    if (end == buf || (*end != '\n' && *end != '\0') || v <= 0 || v > INT32_MAX) {
+        return 0;
+    }
+    return (pid_t)v;
 }
 
 /*
- * Reuse a server already running on this cluster (a previous bbs that
- * died without stopping it), otherwise pg_ctl start. A stale
- * postmaster.pid is pg_ctl's business: the server removes it when its
- * process is gone.
+ * Is there a live process `pid` (one we may not signal counts)? A zombie
+ * does not: a server killed with SIGKILL stays one until its parent (a
+ * supervisor, a shell) reaps it.
  */
+static int pgembed_alive(pid_t pid)
+{
+    char path[64];
+    char buf[256];
+    char *paren;
+    ssize_t n;
+    int fd;
+
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) {
+        return 0;
+    }
+    /* /proc/<pid>/stat is "pid (comm) S ...": the state follows the last ')'. */
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 1; /* no /proc: trust kill() */
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 1;
+    }
+    buf[n] = '\0';
+    paren = strrchr(buf, ')');
+    return paren == NULL || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
+}
+
+/*
+ * Take <data_dir>/bbs.lock for the server's life. If another live server
+ * holds it, refuse. If it is held but the pid written in it is gone, the
+ * holder is a dead server's watchdog stopping that server's cluster: wait
+ * for it (up to PGEMBED_LOCK_WAIT_MS), so a supervisor restarting a killed
+ * server gets the folder as soon as it is clean.
+ */
+static int pgembed_lock(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    int64_t deadline = pgembed_mono_ms() + PGEMBED_LOCK_WAIT_MS;
+    int waited = 0;
+    char line[32];
+    int fd;
+    int n;
+
+    fd = open(pg->lockfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot open %s: %s", pg->lockfile,
+                       strerror(errno));
+        return -1;
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        pid_t owner;
+
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EWOULDBLOCK) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot lock %s: %s",
+                           pg->lockfile, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        owner = pgembed_read_pid(pg->lockfile);
+        if (owner > 0 && !pgembed_alive(owner) && pgembed_mono_ms() < deadline) {
+            if (!waited) {
+                bbs_log(BBS_LOG_INFO, "pgembed.waiting-for-previous-server", "{s:s, s:i}",
+                        "data_dir", pg->data_dir, "previous_pid", (int)owner);
+                waited = 1;
+            }
+            pgembed_sleep_ms(100);
+            continue;
+        }
+        if (owner > 0 && !pgembed_alive(owner)) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "data_dir %s is still locked (%s) %d s after its server, pid %ld, "
+                           "exited: that server's watchdog has not managed to stop its "
+                           "PostgreSQL; see %s",
+                           pg->data_dir, pg->lockfile, PGEMBED_LOCK_WAIT_MS / 1000, (long)owner,
+                           pg->logfile);
+        } else {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                           "data_dir %s is in use by another bbs server (pid %ld holds %s): each "
+                           "server needs its own data_dir (or a shared "
+                           "database_connection_string)",
+                           pg->data_dir, (long)owner, pg->lockfile);
+        }
+        close(fd);
+        return -1;
+    }
+    /* For the message above, in the next server that finds the folder taken. */
+    n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot write %s: %s", pg->lockfile,
+                       strerror(errno));
+        close(fd);
+        return -1;
+    }
+    pg->lock_fd = fd;
+    return 0;
+}
+
+/*
+ * Fork the watchdog (see the file comment). It keeps the pipe's read end,
+ * the lock and what pg_ctl stop needs, closes everything else (above all
+ * our listening sockets, which must die with us), ignores the signals a
+ * terminal or a supervisor sends to the whole process group, and waits.
+ * Only async-signal-safe calls after fork().
+ */
+static int pgembed_watchdog_start(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    const char *argv[] = {pg->pg_ctl, "-D", pg->pgdata, "-m",   "fast",
+                          "-w",       "-t", "60",       "stop", NULL};
+    struct pgembed_exec x = {.null_fd = -1, .log_fd = -1};
+    int fds[2] = {-1, -1};
+    pid_t pid;
+    int rc = -1;
+
+    if (pgembed_exec_prepare(pg, argv, &x, err) != 0) {
+        return -1;
+    }
+    /* Close-on-exec at once: no other thread forks (only this module does, from one thread). */
+    if (pipe(fds) != 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: pipe: %s", strerror(errno));
+        goto out;
+    }
+    pid = fork();
+    if (pid < 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        const int keep[] = {fds[0], pg->lock_fd, x.null_fd, x.log_fd};
+        sigset_t none;
+        char c = 0;
+        ssize_t n;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGCHLD, SIG_DFL);
+        setsid();
+        pgembed_close_fds(x.max_fd, keep, sizeof(keep) / sizeof(keep[0]));
+        while ((n = read(fds[0], &c, 1)) < 0 && errno == EINTR) {
+        }
+        if (n == 1 && c == PGEMBED_WATCHDOG_DONE) {
+            _exit(0);
+        }
+        pid = fork();
+        if (pid == 0) {
+            pgembed_exec_child(&x);
+        }
+        while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        _exit(0);
+    }
+    pg->watchdog = pid;
+    pg->watchdog_fd = fds[1];
+    fds[1] = -1;
+    rc = 0;
+
+out:
+    if (fds[0] >= 0) {
+        close(fds[0]);
+    }
+    if (fds[1] >= 0) {
+        close(fds[1]);
+    }
+    pgembed_exec_close(&x);
+    return rc;
+}
+
+/*
+ * Dismiss the watchdog and wait for it. With `done` it exits at once;
+ * without (we could not stop the cluster ourselves) it tries pg_ctl stop
+ * before exiting.
+ */
+static void pgembed_watchdog_stop(struct bbs_pgembed *pg, int done)
+{
+    const char c = PGEMBED_WATCHDOG_DONE;
+
+    if (pg->watchdog_fd >= 0) {
+        if (done && write(pg->watchdog_fd, &c, 1) != 1) {
+            /* Then it sees EOF and runs a pg_ctl stop that finds nothing to stop. */
+        }
+        close(pg->watchdog_fd);
+        pg->watchdog_fd = -1;
+    }
+    while (pg->watchdog > 0 && waitpid(pg->watchdog, NULL, 0) < 0 && errno == EINTR) {
+    }
+    pg->watchdog = 0;
+}
+
+/*
+ * Before starting: we hold the lock, so a postmaster running on this
+ * cluster was left by a dead server (or by an older bbs without the
+ * lock). Stop it, so that the cluster we serve is one we started, with our
+ * settings. A postmaster chdirs into its data directory, so
+ * /proc/<pid>/cwd tells a postmaster of this cluster from an unrelated
+ * process that reused the pid of postmaster.pid (after a reboot, or a
+ * container restart, where pids are small): such a pid file is removed,
+ * since PostgreSQL would refuse to start over it while that pid lives.
+ */
+static int pgembed_stop_stale(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    const char *argv[] = {pg->pg_ctl, "-D", pg->pgdata, "-m",   "fast",
+                          "-w",       "-t", "60",       "stop", NULL};
+    char proc[64];
+    char cwd[4096];
+    pid_t pid;
+    ssize_t n;
+    int status;
+
+    pid = pgembed_read_pid(pg->pidfile);
+    if (pid == 0 || !pgembed_alive(pid)) {
+        return 0; /* no pid file, or a stale one: PostgreSQL replaces it */
+    }
+    snprintf(proc, sizeof(proc), "/proc/%ld/cwd", (long)pid);
+    n = readlink(proc, cwd, sizeof(cwd) - 1);
+    if (n < 0 || (size_t)n != strlen(pg->pgdata) || memcmp(cwd, pg->pgdata, (size_t)n) != 0) {
+        bbs_log(BBS_LOG_INFO, "pgembed.removed-stale-pid-file", "{s:s, s:i}", "pid_file",
+                pg->pidfile, "pid", (int)pid);
+        if (unlink(pg->pidfile) != 0 && errno != ENOENT) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot remove %s: %s",
+                           pg->pidfile, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    bbs_log(BBS_LOG_INFO, "pgembed.stopping-stale-postmaster", "{s:s, s:i}", "pgdata", pg->pgdata,
+            "pid", (int)pid);
+    status = pgembed_run(pg, argv, err);
+    if (status < 0) {
+        return -1;
+    }
+    if (status != 0) {
+        pgembed_fail(pg, "pg_ctl stop (of a postmaster left by a previous server)", status, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* pg_ctl start, after stopping whatever a dead server left running. */
 static int pgembed_start_server(struct bbs_pgembed *pg, struct bbs_error *err)
 {
-    char *pidfile = pgembed_strf("%s/postmaster.pid", pg->pgdata);
     char *opts = NULL;
     int status;
     int rc = -1;
 
-    if (access(pidfile, F_OK) == 0) {
-        PGPing ping = pgembed_ping(pg);
-        /* REJECT: starting up or shutting down; give it a few seconds. */
-        for (int i = 0; i < 100 && ping == PQPING_REJECT; i++) {
-            nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
-            ping = pgembed_ping(pg);
-        }
-        if (ping == PQPING_OK) {
-            bbs_log(BBS_LOG_INFO, "pgembed.reused", "{s:s}", "pgdata", pg->pgdata);
-            pg->running = 1;
-            rc = 0;
-            goto out;
-        }
+    if (pgembed_stop_stale(pg, err) != 0) {
+        goto out;
     }
 
     /*
@@ -622,15 +981,44 @@ static int pgembed_start_server(struct bbs_pgembed *pg, struct bbs_error *err)
         pgembed_fail(pg, "pg_ctl start", status, err);
         goto out;
     }
-    pg->running = 1;
-    bbs_log(BBS_LOG_INFO, "pgembed.started", "{s:s, s:s}", "pgdata", pg->pgdata, "socket_dir",
-            pg->sockdir);
+    /* pg_ctl -w returns once postmaster.pid says the server is ready. */
+    pg->postmaster = pgembed_read_pid(pg->pidfile);
+    if (pg->postmaster == 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: no pid in %s after pg_ctl start",
+                       pg->pidfile);
+        goto out;
+    }
+    bbs_log(BBS_LOG_INFO, "pgembed.started", "{s:s, s:s, s:i}", "pgdata", pg->pgdata, "socket_dir",
+            pg->sockdir, "pid", (int)pg->postmaster);
     rc = 0;
 
 out:
-    free(pidfile);
     free(opts);
     return rc;
+}
+
+/*
+ * Has our postmaster exited? Reaps it if so. As a subreaper we are its
+ * parent; ECHILD (not re-parented to us after all) falls back to kill(0).
+ * With `status` non-NULL it receives the wait status (0 when unknown).
+ */
+static int pgembed_postmaster_exited(struct bbs_pgembed *pg, int *status)
+{
+    int st = 0;
+    pid_t r;
+
+    if (pg->postmaster <= 0) {
+        return 1;
+    }
+    while ((r = waitpid(pg->postmaster, &st, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (r == 0 || (r < 0 && pgembed_alive(pg->postmaster))) {
+        return 0;
+    }
+    if (status != NULL) {
+        *status = r > 0 ? st : 0;
+    }
+    return 1;
 }
 
 static int pgembed_create_db(const struct bbs_pgembed *pg, struct bbs_error *err)
@@ -690,6 +1078,8 @@ int bbs_pgembed_start(const char *data_dir, const char *bin_dir, struct bbs_pgem
     if (pg == NULL) {
         pgembed_oom();
     }
+    pg->lock_fd = -1;
+    pg->watchdog_fd = -1;
     pg->as_postgres = geteuid() == 0;
     if (data_dir == NULL || data_dir[0] == '\0') {
         data_dir = pg->as_postgres ? "/var/lib/bbs" : "bbs-data";
@@ -733,6 +1123,8 @@ int bbs_pgembed_start(const char *data_dir, const char *bin_dir, struct bbs_pgem
     pg->pgdata = pgembed_strf("%s/postgres", pg->data_dir);
     pg->sockdir = pgembed_strf("%s/run", pg->data_dir);
     pg->logfile = pgembed_strf("%s/postgres.log", pg->data_dir);
+    pg->lockfile = pgembed_strf("%s/bbs.lock", pg->data_dir);
+    pg->pidfile = pgembed_strf("%s/postmaster.pid", pg->pgdata);
     if (strlen(pg->sockdir) + strlen(PGEMBED_SOCKET_NAME) > PGEMBED_SUN_PATH_MAX) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN,
                        "embedded postgres: socket path %s" PGEMBED_SOCKET_NAME
@@ -744,8 +1136,21 @@ int bbs_pgembed_start(const char *data_dir, const char *bin_dir, struct bbs_pgem
     if (pg->as_postgres && pgembed_check_reach(pg, err) != 0) {
         goto out;
     }
-    if (pgembed_prepare(pg, err) != 0 || pgembed_initdb(pg, err) != 0 ||
-        pgembed_start_server(pg, err) != 0 || pgembed_create_db(pg, err) != 0) {
+    /* Before anything in the folder is touched: initdb must not race either. */
+    if (pgembed_lock(pg, err) != 0 || pgembed_prepare(pg, err) != 0 ||
+        pgembed_initdb(pg, err) != 0) {
+        goto out;
+    }
+    /*
+     * Adopt the postmaster pg_ctl daemonises (file comment). Should this
+     * fail, pgembed_postmaster_exited() falls back to kill(pid, 0).
+     */
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L);
+    if (pgembed_watchdog_start(pg, err) != 0) {
+        goto out;
+    }
+    pg->maybe_running = 1;
+    if (pgembed_start_server(pg, err) != 0 || pgembed_create_db(pg, err) != 0) {
         goto out;
     }
 
@@ -770,26 +1175,93 @@ out:
     return rc;
 }
 
+int bbs_pgembed_check(struct bbs_pgembed *pg, struct bbs_error *err)
+{
+    int status = 0;
+
+    if (pg == NULL) {
+        return 0;
+    }
+    /* Someone killed the watchdog: without it a SIGKILL would orphan the cluster. */
+    if (pg->watchdog > 0 && waitpid(pg->watchdog, NULL, WNOHANG) == pg->watchdog) {
+        bbs_log(BBS_LOG_ERROR, "pgembed.watchdog-exited", "{s:i}", "pid", (int)pg->watchdog);
+        pg->watchdog = 0;
+        close(pg->watchdog_fd);
+        pg->watchdog_fd = -1;
+        if (pgembed_watchdog_start(pg, err) != 0) {
+            return -1;
+        }
+    }
+    if (pg->postmaster > 0) {
+        if (!pgembed_postmaster_exited(pg, &status)) {
+            return 0;
+        }
+        bbs_log(BBS_LOG_ERROR, "pgembed.postmaster-exited", "{s:i, s:i, s:i}", "pid",
+                (int)pg->postmaster, "exit_status", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        pg->postmaster = 0;
+    }
+
+    /*
+     * Restart it here rather than exit for a supervisor to restart us: the
+     * cluster is ours alone, so the supervisor could do nothing else, and
+     * restarting in place keeps the listeners, TLS and in-flight
+     * requests (which meanwhile fail over to the pool's retries). Old
+     * backends may still be attached to the shared memory for a moment,
+     * which makes PostgreSQL refuse to start: hence a few attempts, one per
+     * call, before giving up.
+     */
+    if (pgembed_start_server(pg, err) != 0) {
+        pg->restart_failures++;
+        if (pg->restart_failures >= PGEMBED_MAX_RESTART_FAILURES) {
+            return -1;
+        }
+        bbs_log(BBS_LOG_ERROR, "pgembed.restart-failed", "{s:i, s:s}", "attempt",
+                pg->restart_failures, "error", err->message);
+        return 0;
+    }
+    pg->restart_failures = 0;
+    bbs_log(BBS_LOG_INFO, "pgembed.restarted", "{s:s, s:i}", "pgdata", pg->pgdata, "pid",
+            (int)pg->postmaster);
+    return 0;
+}
+
 void bbs_pgembed_stop(struct bbs_pgembed *pg)
 {
+    const char *argv[] = {NULL, "-D", NULL, "-m", "fast", "-w", "-t", "60", "stop", NULL};
     struct bbs_error err = {0};
     int status;
 
     if (pg == NULL) {
         return;
     }
-    if (pg->running) {
-        const char *argv[] = {pg->pg_ctl, "-D", pg->pgdata, "-m",   "fast",
-                              "-w",       "-t", "60",       "stop", NULL};
+    if (pg->postmaster > 0 && !pgembed_postmaster_exited(pg, NULL)) {
+        argv[0] = pg->pg_ctl;
+        argv[2] = pg->pgdata;
         status = pgembed_run(pg, argv, &err);
         if (status == 0) {
+            /* pg_ctl -w saw postmaster.pid go; the process exits right after. */
+            while (waitpid(pg->postmaster, NULL, 0) < 0 && errno == EINTR) {
+            }
+            pg->maybe_running = 0;
             bbs_log(BBS_LOG_INFO, "pgembed.stopped", "{s:s}", "pgdata", pg->pgdata);
-        } else if (status > 0) {
-            pgembed_fail(pg, "pg_ctl stop", status, &err);
-        }
-        if (status != 0) {
+        } else {
+            if (status > 0) {
+                pgembed_fail(pg, "pg_ctl stop", status, &err);
+            }
             bbs_log(BBS_LOG_ERROR, "pgembed.stop-failed", "{s:s}", "error", err.message);
         }
+    } else if (pg->postmaster > 0) {
+        pg->maybe_running = 0; /* it died under us and was not restarted */
+    }
+    /*
+     * If a pg_ctl start may have left a postmaster we do not know of (it
+     * timed out, or a restart failed), or our stop failed, the watchdog
+     * tries once more; it holds the lock until then.
+     */
+    pgembed_watchdog_stop(pg, !pg->maybe_running);
+    if (pg->lock_fd >= 0) {
+        close(pg->lock_fd);
     }
     pgembed_free(pg);
 }
