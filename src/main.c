@@ -6,24 +6,72 @@
  * Without a database_connection_string the server runs its own PostgreSQL
  * cluster under data_dir and stops it on exit.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "bbs/auction.h"
 #include "bbs/config.h"
 #include "bbs/http.h"
 #include "bbs/log.h"
+#include "bbs/outbox.h"
 #include "bbs/pgembed.h"
 #include "bbs/store.h"
+#include "bbs/worker.h"
+
+/* How often the worker checks whether the server can no longer serve. */
+#define EXIT_CHECK_PERIOD_NS INT64_C(100000000)
 
 static volatile sig_atomic_t stop_signal;
+
+/*
+ * Self-pipe: main sleeps in read() on wake_fds[0]; the signal handler and
+ * the worker's exit check write one byte to wake it. No signal mask is
+ * changed, so the processes the server starts (PostgreSQL) inherit none.
+ */
+static int wake_fds[2] = {-1, -1};
+
+static void wake_main(void)
+{
+    char c = 1;
+    int saved = errno; /* also called from a signal handler */
+
+    if (write(wake_fds[1], &c, 1) < 0) {
+        /* Full pipe: main is already due to wake up. */
+    }
+    errno = saved;
+}
 
 static void on_signal(int sig)
 {
     stop_signal = sig;
+    wake_main();
+}
+
+/* Worker job: wake main once the HTTP server reports it cannot go on. */
+static void exit_check(void *arg)
+{
+    if (bbs_http_unrecoverable(arg)) {
+        wake_main();
+    }
+}
+
+static int wake_pipe_open(void)
+{
+    if (pipe(wake_fds) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (fcntl(wake_fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            return -1;
+        }
+    }
+    /* Non-blocking write: the handler must never block on a full pipe. */
+    return fcntl(wake_fds[1], F_SETFL, O_NONBLOCK);
 }
 
 static int usage(void)
@@ -39,7 +87,10 @@ int main(int argc, char **argv)
     struct bbs_error err = {0};
     struct bbs_pgembed *pg = NULL;
     struct bbs_store *store = NULL;
+    struct bbs_outbox *outbox = NULL;
+    struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
+    struct bbs_worker *worker = NULL;
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
@@ -68,6 +119,27 @@ int main(int argc, char **argv)
     }
     bbs_log_set_level((enum bbs_log_level)bbs_log_parse_level(cfg.log_level));
 
+    /*
+     * The auctioneer's client identity is config too: checked (files load,
+     * certificate matches key) before anything starts, exit status 2.
+     */
+    ocfg.queue_max = (size_t)cfg.outbox_queue_max;
+    ocfg.default_timeout_ns = cfg.communication_timeout_ns;
+    ocfg.tls[BBS_OUTBOX_AUCTIONEER] =
+        (struct bbs_outbox_tls){cfg.auctioneer_ca_cert, cfg.auctioneer_client_cert,
+                                cfg.auctioneer_client_key, cfg.auctioneer_require_tls};
+    outbox = bbs_outbox_new(&ocfg, &err);
+    if (outbox == NULL) {
+        bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+        bbs_http_tls_free(tls);
+        bbs_config_clear(&cfg);
+        return 2;
+    }
+
+    if (wake_pipe_open() != 0) {
+        bbs_log(BBS_LOG_FATAL, "wake-pipe.failed", "{s:s}", "error", strerror(errno));
+        goto out;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
@@ -111,7 +183,7 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_INFO, "auctioneer.disabled", "{s:s}", "reason",
                 "auctioneer_address is empty: no placement requests are sent");
     }
-    auction = bbs_auction_new(cfg.auctioneer_address, cfg.communication_timeout_ns);
+    auction = bbs_auction_new(outbox, cfg.auctioneer_address, cfg.communication_timeout_ns);
     ctx.store = store;
     ctx.auction = auction;
     ctx.cfg = &cfg;
@@ -130,22 +202,42 @@ int main(int argc, char **argv)
     bbs_log(BBS_LOG_INFO, "started", "{s:s, s:s, s:b}", "listen_address", cfg.listen_address,
             "health_address", cfg.health_address, "tls", tls != NULL);
 
-    while (!stop_signal && !bbs_http_unrecoverable(http)) {
-        struct timespec ts = {0, 50 * 1000000L};
-
-        nanosleep(&ts, NULL);
+    /* Every periodic job runs on the worker's one ticker thread. */
+    worker = bbs_worker_new(NULL);
+    if (bbs_worker_add(worker, "exit-check", EXIT_CHECK_PERIOD_NS, exit_check, http, &err) != 0 ||
+        bbs_worker_start(worker, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
+        goto out;
     }
-    rc = bbs_http_unrecoverable(http) ? 1 : 0;
+
+    while (!stop_signal && !bbs_http_unrecoverable(http)) {
+        char buf[16];
+
+        /* Blocks until a signal or the exit check writes; EINTR just loops. */
+        if (read(wake_fds[0], buf, sizeof(buf)) < 0 && errno != EINTR) {
+            bbs_log(BBS_LOG_FATAL, "wake-pipe.failed", "{s:s}", "error", strerror(errno));
+            break;
+        }
+    }
+    rc = bbs_http_unrecoverable(http) || !stop_signal ? 1 : 0;
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:
+    /* Jobs use the server and the store: the ticker stops before them. */
+    bbs_worker_free(worker);
     bbs_http_stop(http);
     bbs_auction_free(auction);
+    bbs_outbox_free(outbox); /* queued calls get their bounded time to go out */
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);
     bbs_http_tls_free(tls);
     bbs_config_clear(&cfg);
+    for (int i = 0; i < 2; i++) {
+        if (wake_fds[i] >= 0) {
+            close(wake_fds[i]);
+        }
+    }
     if (rc == 0) {
         bbs_log(BBS_LOG_INFO, "exited", NULL);
     }
