@@ -227,7 +227,17 @@ out:
     bbs_worker_free(worker);
     bbs_http_stop(http);
     bbs_auction_free(auction);
-    bbs_outbox_free(outbox); /* queued calls get their bounded time to go out */
+    if (outbox != NULL) {
+        struct bbs_outbox_stats st;
+
+        bbs_outbox_stop(outbox); /* queued calls get their bounded time to go out */
+        bbs_outbox_stats(outbox, &st);
+        bbs_log(BBS_LOG_INFO, "outbox.stats", "{s:I, s:I, s:I, s:I, s:I, s:I}", "queued",
+                (json_int_t)st.queued, "sent", (json_int_t)st.sent, "failed", (json_int_t)st.failed,
+                "dropped_full", (json_int_t)st.dropped_full, "dropped", (json_int_t)st.dropped,
+                "retried", (json_int_t)st.retried);
+        bbs_outbox_free(outbox);
+    }
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);

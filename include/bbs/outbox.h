@@ -132,7 +132,14 @@ void bbs_outbox_stats(const struct bbs_outbox *ob, struct bbs_outbox_stats *out)
 BBS_MUST_CHECK int bbs_outbox_tls_check(const struct bbs_outbox_tls *tls, const char *what,
                                         struct bbs_error *err);
 
-/* Let queued requests go out (bounded by drain_ns), stop the thread, free. Accepts NULL. */
+/*
+ * Let queued requests go out (bounded by drain_ns), then stop the thread;
+ * what did not go out is dropped and counted. Later sends are dropped.
+ * Idempotent; no bbs_outbox_send may run concurrently with it.
+ */
+void bbs_outbox_stop(struct bbs_outbox *ob);
+
+/* bbs_outbox_stop, then free. Accepts NULL. */
 void bbs_outbox_free(struct bbs_outbox *ob);
 
 #endif /* BBS_OUTBOX_H */

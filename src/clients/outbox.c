@@ -75,6 +75,7 @@ struct bbs_outbox {
     struct outbox_job stub;
     _Atomic size_t len;
     _Atomic int stopping;
+    int stopped; /* thread joined (bbs_outbox_stop, caller's thread only) */
     _Atomic int64_t deadline_ns;
     _Atomic uint64_t n_queued;
     _Atomic uint64_t n_sent;
@@ -609,11 +610,11 @@ void bbs_outbox_stats(const struct bbs_outbox *ob, struct bbs_outbox_stats *out)
     out->retried = atomic_load(&ob->n_retried);
 }
 
-void bbs_outbox_free(struct bbs_outbox *ob)
+void bbs_outbox_stop(struct bbs_outbox *ob)
 {
     struct outbox_job *job;
 
-    if (ob == NULL) {
+    if (ob == NULL || ob->stopped) {
         return;
     }
     atomic_store(&ob->deadline_ns, outbox_now_ns() + ob->drain_ns);
@@ -624,10 +625,20 @@ void bbs_outbox_free(struct bbs_outbox *ob)
      * past the deadline aborts what is in flight and drops what is queued.
      */
     pthread_join(ob->thread, NULL);
+    ob->stopped = 1;
     /* A send that passed its stopping check just before the thread ended. */
     while ((job = outbox_pop(ob)) != NULL) {
+        atomic_fetch_sub(&ob->len, 1);
         outbox_drop(ob, job, "shutting down");
     }
+}
+
+void bbs_outbox_free(struct bbs_outbox *ob)
+{
+    if (ob == NULL) {
+        return;
+    }
+    bbs_outbox_stop(ob);
     curl_multi_cleanup(ob->multi);
     for (int k = 0; k < BBS_OUTBOX_KINDS; k++) {
         free(ob->tls[k].ca_file);
