@@ -84,8 +84,9 @@ struct bbs_outbox_request {
     const char *const *headers; /* "Name: value" lines */
     size_t n_headers;
     int64_t timeout_ns; /* per attempt; 0 = the outbox default */
-    long expect_status; /* success status; 0 = any 2xx */
+    long expect_status; /* success status; 0 = any 2xx (RETRY_CALLBACK: any but 503/504) */
     enum bbs_outbox_retry retry;
+    int follow_redirects; /* follow up to 10 redirects, as Go's client does */
     const char *log_name; /* log line prefix, e.g. "auction"; NULL = "outbox" */
     size_t items;         /* logged with failures (e.g. number of start requests) */
     const char *trace_id; /* logged; NULL = "" */

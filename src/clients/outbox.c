@@ -40,6 +40,7 @@ struct outbox_job {
     long timeout_ms;
     long expect_status;
     enum bbs_outbox_retry retry;
+    int follow_redirects;
     char *log_name;
     char *trace_id;
     size_t items;
@@ -275,6 +276,11 @@ static void outbox_start(struct bbs_outbox *ob, struct outbox_job *job)
     curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, job->timeout_ms);
     curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, outbox_discard);
     curl_easy_setopt(job->easy, CURLOPT_ERRORBUFFER, job->errbuf);
+    if (job->follow_redirects) {
+        /* As Go's client: up to 10, a 301/302/303 turns the POST into a GET. */
+        curl_easy_setopt(job->easy, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(job->easy, CURLOPT_MAXREDIRS, 10L);
+    }
     if (tls->cert_file != NULL) {
         curl_easy_setopt(job->easy, CURLOPT_CAINFO, tls->ca_file);
         curl_easy_setopt(job->easy, CURLOPT_SSLCERT, tls->cert_file);
@@ -358,6 +364,10 @@ static void outbox_done(struct bbs_outbox *ob, struct outbox_job *job, CURLcode 
         rc == CURLE_OK ? NULL : (job->errbuf[0] != '\0' ? job->errbuf : curl_easy_strerror(rc));
     r.ok = rc == CURLE_OK && (job->expect_status != 0 ? r.status == job->expect_status
                                                       : r.status >= 200 && r.status < 300);
+    if (job->retry == BBS_OUTBOX_RETRY_CALLBACK) {
+        /* taskcallback.go: any final answer but 503/504 resolves the task, 500 included. */
+        r.ok = rc == CURLE_OK && r.status != 503 && r.status != 504;
+    }
 
     switch (job->retry) {
     case BBS_OUTBOX_RETRY_NONE:
@@ -588,6 +598,7 @@ int bbs_outbox_send(struct bbs_outbox *ob, const struct bbs_outbox_request *req)
     job->timeout_ms = req->timeout_ns > 0 ? outbox_ms(req->timeout_ns) : ob->default_timeout_ms;
     job->expect_status = req->expect_status;
     job->retry = req->retry;
+    job->follow_redirects = req->follow_redirects;
     job->log_name = outbox_strdup(req->log_name != NULL ? req->log_name : "outbox");
     job->trace_id = outbox_strdup(outbox_clean_trace(req->trace_id));
     job->items = req->items;

@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bbs/callback.h"
 #include "bbs/outbox.h"
+#include "bbs/rep.h"
 
 /* ---- the loopback peer ------------------------------------------------------------------ */
 
@@ -39,6 +41,7 @@ struct peer {
     size_t n_script;
     _Atomic size_t n_requests;
     char last_request[2048];
+    char requests[8][2048]; /* the first eight, in arrival order */
     _Atomic int stop;
     pthread_t thread;
 };
@@ -110,6 +113,9 @@ static void *peer_main(void *arg)
         if (read_request(c, buf, sizeof(buf)) > 0) {
             i = atomic_fetch_add(&p->n_requests, 1);
             memcpy(p->last_request, buf, sizeof(buf));
+            if (i < 8) {
+                memcpy(p->requests[i], buf, sizeof(buf));
+            }
             status = i < p->n_script ? p->script[i] : p->script[p->n_script - 1];
             snprintf(resp, sizeof(resp),
                      "HTTP/1.1 %ld X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status);
@@ -401,6 +407,149 @@ static void test_identity_check(void **state)
     assert_non_null(strstr(err.message, "auctioneer client TLS"));
 }
 
+/* Wait up to 5 s until the peer has seen `n` requests, then a little longer for extras. */
+static void wait_requests(struct peer *p, size_t n)
+{
+    int64_t until = mono_ms() + 5000;
+
+    while (atomic_load(&p->n_requests) < n && mono_ms() < until) {
+        sleep_ms(2);
+    }
+    sleep_ms(100);
+    assert_int_equal(atomic_load(&p->n_requests), n);
+}
+
+static void test_rep_stop_and_cancel(void **state)
+{
+    static const long script[] = {202};
+    struct peer *p = peer_start(1, script, 1);
+    struct bbs_outbox *ob = outbox(0, 1, 0);
+    struct bbs_rep *rep = bbs_rep_new(ob, 0);
+    struct bbs_outbox_stats st;
+    char base[64];
+
+    (void)state;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/", p->port);
+    bbs_rep_stop_lrp(rep, base, "pg 1", "ig/2", "trace-1");
+    wait_requests(p, 1);
+    bbs_rep_cancel_task(rep, base, "t-1", "");
+    wait_requests(p, 2);
+    assert_non_null(
+        strstr(p->requests[0], "POST /v1/lrps/pg%201/instances/ig%2F2/stop HTTP/1.1\r\n"));
+    assert_non_null(strstr(p->requests[0], "\r\nX-Vcap-Request-Id: trace-1\r\n"));
+    assert_non_null(strstr(p->requests[0], "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(p->requests[1], "POST /v1/tasks/t-1/cancel HTTP/1.1\r\n"));
+    assert_null(strstr(p->requests[1], "X-Vcap-Request-Id"));
+    bbs_outbox_stats(ob, &st);
+    assert_int_equal(st.sent, 2);
+    bbs_rep_free(rep);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+}
+
+/* rep/client.go: a 404 (old rep) gets the v1 route once, with metric tags left out. */
+static void test_rep_update_falls_back_to_v1(void **state)
+{
+    static const long script[] = {404, 202};
+    static const char *const routes[] = {"a.internal"};
+    static const char *const names[] = {"app"};
+    static const char *const values[] = {"a"};
+    struct bbs_rep_lrp_update u = {"ig-1", "pg-1", 0, "d", routes, 1, names, values, 1};
+    struct peer *p = peer_start(1, script, 2);
+    struct bbs_outbox *ob = outbox(0, 0, 0);
+    struct bbs_rep *rep = bbs_rep_new(ob, 0);
+
+    (void)state;
+    bbs_rep_update_lrp(rep, "http://127.0.0.1:1", &u, NULL); /* refused: no fallback */
+    sleep_ms(100);
+    assert_int_equal(atomic_load(&p->n_requests), 0);
+    {
+        char base[64];
+
+        snprintf(base, sizeof(base), "http://127.0.0.1:%d", p->port);
+        bbs_rep_update_lrp(rep, base, &u, NULL);
+    }
+    wait_requests(p, 2);
+    assert_non_null(strstr(p->requests[0], "PUT /v2/lrps/pg-1/instances/ig-1 HTTP/1.1\r\n"));
+    assert_non_null(strstr(p->requests[0], "\"metric_tags\":{\"app\":\"a\"}}"));
+    assert_non_null(strstr(p->requests[1], "PUT /v1/lrps/pg-1/instances/ig-1 HTTP/1.1\r\n"));
+    assert_non_null(strstr(p->requests[1], "\"metric_tags\":null}"));
+    bbs_rep_free(rep);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+}
+
+static void test_rep_update_404_without_routes_stops(void **state)
+{
+    static const long script[] = {404, 202};
+    struct bbs_rep_lrp_update u = {"ig-1", "pg-1", 0, "d", NULL, 0, NULL, NULL, 0};
+    struct peer *p = peer_start(1, script, 2);
+    struct bbs_outbox *ob = outbox(0, 0, 0);
+    struct bbs_rep *rep = bbs_rep_new(ob, 0);
+    char base[64];
+
+    (void)state;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", p->port);
+    bbs_rep_update_lrp(rep, base, &u, NULL);
+    wait_requests(p, 1);
+    bbs_rep_free(rep);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+}
+
+struct resolution {
+    _Atomic int calls;
+    int yes;
+    long status;
+};
+
+static void on_resolved(void *arg, int yes, long status)
+{
+    struct resolution *r = arg;
+
+    r->yes = yes;
+    r->status = status;
+    atomic_fetch_add(&r->calls, 1);
+}
+
+/* taskcallback.go: a 500 resolves the task (no retry); 503 three times does not. */
+static void test_task_callback_resolution(void **state)
+{
+    static const long s500[] = {500};
+    static const long s503[] = {503};
+    struct bbs_task_callback t = {"t-1", 0, "", "r", "", 1};
+    struct peer *p = peer_start(1, s500, 1);
+    struct peer *q = peer_start(1, s503, 1);
+    struct bbs_outbox *ob = outbox(0, 0, 0);
+    struct bbs_callback *cb = bbs_callback_new(ob, 0);
+    struct resolution r1 = {0}, r2 = {0};
+    char url[64];
+    int64_t until = mono_ms() + 5000;
+
+    (void)state;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", p->port);
+    bbs_callback_send(cb, url, &t, on_resolved, &r1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", q->port);
+    bbs_callback_send(cb, url, &t, on_resolved, &r2);
+    while ((atomic_load(&r1.calls) < 1 || atomic_load(&r2.calls) < 1) && mono_ms() < until) {
+        sleep_ms(2);
+    }
+    assert_int_equal(atomic_load(&r1.calls), 1);
+    assert_int_equal(r1.yes, 1);
+    assert_int_equal(r1.status, 500);
+    assert_int_equal(atomic_load(&p->n_requests), 1);
+    assert_non_null(strstr(p->requests[0], "POST /done HTTP/1.1\r\n"));
+    assert_non_null(strstr(p->requests[0], "\r\n\r\n{\"task_guid\":\"t-1\",\"failed\":false,"));
+    assert_null(strstr(p->requests[0], "X-Vcap-Request-Id"));
+    assert_int_equal(atomic_load(&r2.calls), 1);
+    assert_int_equal(r2.yes, 0);
+    assert_int_equal(atomic_load(&q->n_requests), 3);
+    bbs_callback_free(cb);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+    peer_stop(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +560,10 @@ int main(void)
         cmocka_unit_test(test_full_queue_never_blocks_and_drain_is_bounded),
         cmocka_unit_test(test_dropped_counted_on_shutdown),
         cmocka_unit_test(test_identity_check),
+        cmocka_unit_test(test_rep_stop_and_cancel),
+        cmocka_unit_test(test_rep_update_falls_back_to_v1),
+        cmocka_unit_test(test_rep_update_404_without_routes_stops),
+        cmocka_unit_test(test_task_callback_resolution),
     };
 
     return cmocka_run_group_tests_name("outbox", tests, NULL, NULL);
