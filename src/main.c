@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@
 #define EXIT_CHECK_PERIOD_NS INT64_C(100000000)
 
 static volatile sig_atomic_t stop_signal;
+
+/* Set by a worker job when the server must exit non-zero (see request_exit). */
+static atomic_int exit_requested;
 
 /*
  * Self-pipe: main sleeps in read() on wake_fds[0]; the signal handler and
@@ -52,11 +56,21 @@ static void on_signal(int sig)
     wake_main();
 }
 
+/*
+ * For worker jobs that find the server cannot go on (e.g. a watch on the
+ * embedded PostgreSQL): main wakes, shuts down in order and exits 1.
+ */
+static void request_exit(void)
+{
+    atomic_store(&exit_requested, 1);
+    wake_main();
+}
+
 /* Worker job: wake main once the HTTP server reports it cannot go on. */
 static void exit_check(void *arg)
 {
     if (bbs_http_unrecoverable(arg)) {
-        wake_main();
+        request_exit();
     }
 }
 
@@ -210,7 +224,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    while (!stop_signal && !bbs_http_unrecoverable(http)) {
+    while (!stop_signal && !atomic_load(&exit_requested)) {
         char buf[16];
 
         /* Blocks until a signal or the exit check writes; EINTR just loops. */
@@ -219,7 +233,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    rc = bbs_http_unrecoverable(http) || !stop_signal ? 1 : 0;
+    rc = atomic_load(&exit_requested) || !stop_signal ? 1 : 0;
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:

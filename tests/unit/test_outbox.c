@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bbs/auction.h"
 #include "bbs/callback.h"
 #include "bbs/outbox.h"
 #include "bbs/rep.h"
@@ -550,6 +551,51 @@ static void test_task_callback_resolution(void **state)
     peer_stop(q);
 }
 
+/* The auctioneer client on the outbox: both routes, upstream's headers, a 202 is success. */
+static void test_auctioneer_requests(void **state)
+{
+    static const long script[] = {202};
+    static const int32_t indices[] = {0, 1};
+    struct bbs_auction_start start = {0};
+    struct peer *p = peer_start(1, script, 1);
+    struct bbs_outbox *ob = outbox(0, 1, 0);
+    struct bbs_auction *a;
+    struct bbs_outbox_stats st;
+    char base[64];
+
+    (void)state;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/", p->port);
+    a = bbs_auction_new(ob, base, 0);
+    start.process_guid = "pg-1";
+    start.domain = "d";
+    start.indices = indices;
+    start.n_indices = 2;
+    bbs_auction_request(a, &start, 1, "");
+    wait_requests(p, 1);
+    bbs_auction_request_tasks(a, "[{\"task_guid\":\"t\"}]", 1, "tr-9");
+    wait_requests(p, 2);
+    assert_non_null(strstr(p->requests[0], "POST /v1/lrps HTTP/1.1\r\n"));
+    assert_non_null(strstr(p->requests[0], "\r\nX-Vcap-Request-Id:\r\n"));
+    assert_non_null(strstr(p->requests[0], "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(p->requests[0], "\r\n\r\n[{\"process_guid\":\"pg-1\",\"domain\":\"d\","
+                                           "\"indices\":[0,1],"));
+    assert_non_null(strstr(p->requests[1], "POST /v1/tasks HTTP/1.1\r\n"));
+    assert_non_null(strstr(p->requests[1], "\r\nX-Vcap-Request-Id: tr-9\r\n"));
+    assert_non_null(strstr(p->requests[1], "\r\n\r\n[{\"task_guid\":\"t\"}]"));
+    bbs_outbox_stats(ob, &st);
+    assert_int_equal(st.sent, 2);
+    bbs_auction_free(a);
+
+    /* Disabled (no address): nothing is queued. */
+    a = bbs_auction_new(ob, "", 0);
+    bbs_auction_request(a, &start, 1, NULL);
+    bbs_outbox_stats(ob, &st);
+    assert_int_equal(st.queued, 2);
+    bbs_auction_free(a);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_rep_update_falls_back_to_v1),
         cmocka_unit_test(test_rep_update_404_without_routes_stops),
         cmocka_unit_test(test_task_callback_resolution),
+        cmocka_unit_test(test_auctioneer_requests),
     };
 
     return cmocka_run_group_tests_name("outbox", tests, NULL, NULL);
