@@ -338,7 +338,7 @@ static void test_full_queue_never_blocks_and_drain_is_bounded(void **state)
 
     (void)state;
     assert_int_equal(send_one(ob, p->port, BBS_OUTBOX_RETRY_NONE, 202, &o), 0);
-    sleep_ms(100); /* the outbox thread takes it in flight */
+    sleep_ms(300); /* the outbox thread takes it in flight */
     t = mono_ms();
     assert_int_equal(send_one(ob, p->port, BBS_OUTBOX_RETRY_NONE, 202, &o), 0);
     assert_int_equal(send_one(ob, p->port, BBS_OUTBOX_RETRY_NONE, 202, &o), 0);
