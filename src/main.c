@@ -8,30 +8,114 @@
  * cluster under data_dir, watches it (restarting it if it dies) and stops
  * it on exit.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bbs/auction.h"
 #include "bbs/config.h"
 #include "bbs/http.h"
 #include "bbs/log.h"
+#include "bbs/outbox.h"
 #include "bbs/pgembed.h"
 #include "bbs/store.h"
+#include "bbs/worker.h"
+
+/* The worker's jobs and their periods. */
+#define EXIT_CHECK_PERIOD_NS INT64_C(100000000)  /* can the server still serve? */
+#define REAP_PERIOD_NS       INT64_C(100000000)  /* connections past http_read_timeout */
+#define PG_WATCH_PERIOD_NS   INT64_C(1000000000) /* the embedded PostgreSQL is alive */
 
 static volatile sig_atomic_t stop_signal;
+
+/* Set by a worker job when the server must exit non-zero (see request_exit). */
+static atomic_int exit_requested;
+
+/*
+ * Self-pipe: main sleeps in read() on wake_fds[0]; the signal handler and
+ * the worker's exit check write one byte to wake it. No signal mask is
+ * changed, so the processes the server starts (PostgreSQL) inherit none.
+ */
+static int wake_fds[2] = {-1, -1};
+
+static void wake_main(void)
+{
+    char c = 1;
+    int saved = errno; /* also called from a signal handler */
+
+    if (write(wake_fds[1], &c, 1) < 0) {
+        /* Full pipe: main is already due to wake up. */
+    }
+    errno = saved;
+}
 
 static void on_signal(int sig)
 {
     stop_signal = sig;
+    wake_main();
 }
 
-/* How often the main loop checks on the embedded PostgreSQL. */
-#define PGEMBED_CHECK_INTERVAL_NS 1000000000LL
+/*
+ * For worker jobs that find the server cannot go on (e.g. a watch on the
+ * embedded PostgreSQL): main wakes, shuts down in order and exits 1.
+ */
+static void request_exit(void)
+{
+    atomic_store(&exit_requested, 1);
+    wake_main();
+}
+
+/* Worker job: wake main once the HTTP server reports it cannot go on. */
+static void exit_check(void *arg)
+{
+    if (bbs_http_unrecoverable(arg)) {
+        request_exit();
+    }
+}
+
+/* Worker job: close connections whose request is late (slowloris). */
+static void reap(void *arg)
+{
+    bbs_http_reap(arg);
+}
+
+/*
+ * Worker job: a dead embedded postmaster is restarted (pgembed.h); when it
+ * cannot be, the server exits 1 so a supervisor starts it afresh. A restart
+ * blocks the ticker for a few seconds, which only delays the other jobs.
+ */
+static void pg_watch(void *arg)
+{
+    struct bbs_error err = {0};
+
+    if (atomic_load(&exit_requested)) {
+        return;
+    }
+    if (bbs_pgembed_check(arg, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "embedded-postgres.lost", "{s:s}", "error", err.message);
+        request_exit();
+    }
+}
+
+static int wake_pipe_open(void)
+{
+    if (pipe(wake_fds) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (fcntl(wake_fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            return -1;
+        }
+    }
+    /* Non-blocking write: the handler must never block on a full pipe. */
+    return fcntl(wake_fds[1], F_SETFL, O_NONBLOCK);
+}
 
 static void usage(FILE *out)
 {
@@ -51,14 +135,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -66,7 +142,10 @@ int main(int argc, char **argv)
     struct bbs_error err = {0};
     struct bbs_pgembed *pg = NULL;
     struct bbs_store *store = NULL;
+    struct bbs_outbox *outbox = NULL;
+    struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
+    struct bbs_worker *worker = NULL;
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
@@ -76,8 +155,6 @@ int main(int argc, char **argv)
     char seconds[32];
     int api_fd = -1;
     int health_fd = -1;
-    int64_t next_check_ns;
-    int pg_lost = 0;
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -104,6 +181,27 @@ int main(int argc, char **argv)
     }
     bbs_log_set_level((enum bbs_log_level)bbs_log_parse_level(cfg.log_level));
 
+    /*
+     * The auctioneer's client identity is config too: checked (files load,
+     * certificate matches key) before anything starts, exit status 2.
+     */
+    ocfg.queue_max = (size_t)cfg.outbox_queue_max;
+    ocfg.default_timeout_ns = cfg.communication_timeout_ns;
+    ocfg.tls[BBS_OUTBOX_AUCTIONEER] =
+        (struct bbs_outbox_tls){cfg.auctioneer_ca_cert, cfg.auctioneer_client_cert,
+                                cfg.auctioneer_client_key, cfg.auctioneer_require_tls};
+    outbox = bbs_outbox_new(&ocfg, &err);
+    if (outbox == NULL) {
+        bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+        bbs_http_tls_free(tls);
+        bbs_config_clear(&cfg);
+        return 2;
+    }
+
+    if (wake_pipe_open() != 0) {
+        bbs_log(BBS_LOG_FATAL, "wake-pipe.failed", "{s:s}", "error", strerror(errno));
+        goto out;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
@@ -154,7 +252,7 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_INFO, "auctioneer.disabled", "{s:s}", "reason",
                 "auctioneer_address is empty: no placement requests are sent");
     }
-    auction = bbs_auction_new(cfg.auctioneer_address, cfg.communication_timeout_ns);
+    auction = bbs_auction_new(outbox, cfg.auctioneer_address, cfg.communication_timeout_ns);
     ctx.store = store;
     ctx.auction = auction;
     ctx.cfg = &cfg;
@@ -174,25 +272,32 @@ int main(int argc, char **argv)
     bbs_log(BBS_LOG_INFO, "started", "{s:s, s:s, s:b}", "listen_address", cfg.listen_address,
             "health_address", cfg.health_address, "tls", tls != NULL);
 
-    next_check_ns = mono_ns() + PGEMBED_CHECK_INTERVAL_NS;
-    while (!stop_signal && !bbs_http_unrecoverable(http) && !pg_lost) {
-        struct timespec ts = {0, 50 * 1000000L};
+    /* Every periodic job runs on the worker's one ticker thread. */
+    worker = bbs_worker_new(NULL);
+    if (bbs_worker_add(worker, "exit-check", EXIT_CHECK_PERIOD_NS, exit_check, http, &err) != 0 ||
+        bbs_worker_add(worker, "http-reap", REAP_PERIOD_NS, reap, http, &err) != 0 ||
+        (pg != NULL && bbs_worker_add(worker, "embedded-postgres-watch", PG_WATCH_PERIOD_NS,
+                                      pg_watch, pg, &err) != 0) ||
+        bbs_worker_start(worker, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
 
-        nanosleep(&ts, NULL);
-        bbs_http_reap(http);
-        /* Until the worker module hosts it: a dead postmaster is restarted. */
-        if (pg != NULL && mono_ns() >= next_check_ns) {
-            if (bbs_pgembed_check(pg, &err) != 0) {
-                bbs_log(BBS_LOG_FATAL, "embedded-postgres.lost", "{s:s}", "error", err.message);
-                pg_lost = 1;
-            }
-            next_check_ns = mono_ns() + PGEMBED_CHECK_INTERVAL_NS;
+    while (!stop_signal && !atomic_load(&exit_requested)) {
+        char buf[16];
+
+        /* Blocks until a signal or the exit check writes; EINTR just loops. */
+        if (read(wake_fds[0], buf, sizeof(buf)) < 0 && errno != EINTR) {
+            bbs_log(BBS_LOG_FATAL, "wake-pipe.failed", "{s:s}", "error", strerror(errno));
+            break;
         }
     }
-    rc = bbs_http_unrecoverable(http) || pg_lost ? 1 : 0;
+    rc = atomic_load(&exit_requested) || !stop_signal ? 1 : 0;
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:
+    /* Jobs use the server and the store: the ticker stops before them. */
+    bbs_worker_free(worker);
     if (api_fd >= 0) {
         close(api_fd);
     }
@@ -201,11 +306,27 @@ out:
     }
     bbs_http_stop(http);
     bbs_auction_free(auction);
+    if (outbox != NULL) {
+        struct bbs_outbox_stats st;
+
+        bbs_outbox_stop(outbox); /* queued calls get their bounded time to go out */
+        bbs_outbox_stats(outbox, &st);
+        bbs_log(BBS_LOG_INFO, "outbox.stats", "{s:I, s:I, s:I, s:I, s:I, s:I}", "queued",
+                (json_int_t)st.queued, "sent", (json_int_t)st.sent, "failed", (json_int_t)st.failed,
+                "dropped_full", (json_int_t)st.dropped_full, "dropped", (json_int_t)st.dropped,
+                "retried", (json_int_t)st.retried);
+        bbs_outbox_free(outbox);
+    }
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);
     bbs_http_tls_free(tls);
     bbs_config_clear(&cfg);
+    for (int i = 0; i < 2; i++) {
+        if (wake_fds[i] >= 0) {
+            close(wake_fds[i]);
+        }
+    }
     if (rc == 0) {
         bbs_log(BBS_LOG_INFO, "exited", NULL);
     }

@@ -1,10 +1,11 @@
 /*
- * auction.h - asks the auctioneer to place LRP instances (reference 9.1).
+ * auction.h - asks the auctioneer to place LRP instances and tasks
+ * (reference 9.1, 11.5.2).
  *
- * Requests are queued and sent by one background thread with libcurl, so
- * no API request waits on the auctioneer. Failures are logged, never
- * returned: the caller's state change is already committed and convergence
- * re-auctions what was not placed.
+ * The client builds the JSON bodies and queues them on the outbox
+ * (outbox.h), so no API request waits on the auctioneer. Failures are
+ * logged and counted there, never returned: the caller's state change is
+ * already committed and convergence re-auctions what was not placed.
  */
 #ifndef BBS_AUCTION_H
 #define BBS_AUCTION_H
@@ -13,16 +14,21 @@
 #include <stdint.h>
 
 #include "bbs/change.h"
+#include "bbs/outbox.h"
 
 /* struct bbs_auction_start: one element of the POSTed array (change.h). */
 
 struct bbs_auction;
 
 /*
- * A client for `address` ("http://host:port"; "" = disabled: requests are
- * dropped with a debug log line). `timeout_ns` bounds each POST.
+ * A client for `address` ("http://host:port" or "https://host:port"; "" =
+ * disabled: requests are dropped with a debug log line) sending through
+ * `outbox` (borrowed; must outlive the client; NULL = disabled).
+ * `timeout_ns` bounds each POST (0 = the outbox default). The client TLS
+ * identity and require_tls are the outbox's BBS_OUTBOX_AUCTIONEER ones.
  */
-struct bbs_auction *bbs_auction_new(const char *address, int64_t timeout_ns);
+struct bbs_auction *bbs_auction_new(struct bbs_outbox *outbox, const char *address,
+                                    int64_t timeout_ns);
 
 /*
  * Queue one POST with `n` start requests (copied; nothing is borrowed after
@@ -31,10 +37,18 @@ struct bbs_auction *bbs_auction_new(const char *address, int64_t timeout_ns);
 void bbs_auction_request(struct bbs_auction *a, const struct bbs_auction_start *starts, size_t n,
                          const char *trace_id);
 
+/*
+ * Queue one POST to {auctioneer}/v1/tasks with `body`, a JSON array of `n`
+ * TaskStartRequests already encoded by the caller (copied). The task body
+ * builder comes with the Task models.
+ */
+void bbs_auction_request_tasks(struct bbs_auction *a, const char *body, size_t n,
+                               const char *trace_id);
+
 /* Build the JSON body for `starts` (malloc'd, NUL-terminated; caller frees). */
 char *bbs_auction_body(const struct bbs_auction_start *starts, size_t n);
 
-/* Send what is queued (bounded wait), stop the thread and free. Accepts NULL. */
+/* Free the client (queued POSTs stay with the outbox). Accepts NULL. */
 void bbs_auction_free(struct bbs_auction *a);
 
 #endif /* BBS_AUCTION_H */

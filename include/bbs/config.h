@@ -39,6 +39,18 @@ struct bbs_config {
     char *cert_file; /* PEM server certificate (chain), RSA key */
     char *key_file;  /* PEM private key of cert_file */
     int64_t http_shutdown_timeout_ns; /* SIGTERM: how long requests in flight may take to finish */
+    char *auctioneer_ca_cert;         /* PEM CA(s) the auctioneer's certificate must chain to */
+    char *auctioneer_client_cert;     /* PEM client certificate presented to the auctioneer */
+    char *auctioneer_client_key;      /* its private key; the three are all set or all "" */
+    int auctioneer_require_tls;       /* no plain-HTTP retry after a failed TLS attempt */
+    int outbox_queue_max;             /* outbound calls queued at most; more are dropped */
+};
+
+/* What the loader does with a top-level key (bbs_config_key_kind). */
+enum bbs_config_key_kind {
+    BBS_CONFIG_KEY_USED,    /* a row of the key table */
+    BBS_CONFIG_KEY_IGNORED, /* upstream's key we do not use: accepted, debug log line */
+    BBS_CONFIG_KEY_UNKNOWN, /* neither: accepted with an error log line */
 };
 
 /*
@@ -54,6 +66,12 @@ BBS_MUST_CHECK int bbs_config_load_string(struct bbs_config *cfg, const char *js
 
 /* Release the strings a loaded config owns. Accepts a zeroed config. */
 void bbs_config_clear(struct bbs_config *cfg);
+
+/* How the loader treats the key `name`. */
+enum bbs_config_key_kind bbs_config_key_kind(const char *name);
+
+/* The i-th accepted-and-ignored upstream key (sorted), NULL past the end. */
+const char *bbs_config_ignored_key(size_t i);
 
 /* Parse a Go duration ("10s", "1m30s", "500ms", "2h"); -1 on error. */
 int bbs_config_parse_duration(const char *s, int64_t *out_ns);

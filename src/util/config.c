@@ -117,41 +117,58 @@ static const struct config_key config_keys[] = {
     {"key_file", KEY_STRING, OFF(key_file), "", 0, 0, NULL},
     {"http_shutdown_timeout", KEY_DURATION, OFF(http_shutdown_timeout_ns), "10s", 0,
      INT64_C(3600) * 1000000000, NULL},
+    {"auctioneer_ca_cert", KEY_STRING, OFF(auctioneer_ca_cert), "", 0, 0, NULL},
+    {"auctioneer_client_cert", KEY_STRING, OFF(auctioneer_client_cert), "", 0, 0, NULL},
+    {"auctioneer_client_key", KEY_STRING, OFF(auctioneer_client_key), "", 0, 0, NULL},
+    {"auctioneer_require_tls", KEY_BOOL, OFF(auctioneer_require_tls), "false", 0, 1, NULL},
+    {"outbox_queue_max", KEY_INT, OFF(outbox_queue_max), "10000", 1, 1000000, NULL},
 };
 
-/* Keys upstream's BBS takes that this server accepts and does not use (yet). */
+/*
+ * Keys upstream's BBS reads that this server accepts and does not use
+ * (yet): every json tag of upstream's cmd/bbs/config BBSConfig, with the
+ * structs it embeds (lagerflags, debugserver, encryption, locket client),
+ * plus the keys diego-release's bbs job writes that BBSConfig does not
+ * declare (Go's decoder skips them; so do we, quietly). Sorted; a unit
+ * test checks the order and that no key is both here and in config_keys.
+ */
 static const char *const upstream_keys[] = {
     "access_log_path",
     "active_key_label",
+    "advanced_metrics",
     "advertise_url",
-    "auctioneer_ca_cert",
-    "auctioneer_client_cert",
-    "auctioneer_client_key",
-    "auctioneer_require_tls",
     "cell_registrations_locket_enabled",
-    "consul_cluster",
-    "convergence_workers",
     "converge_repeat_interval",
+    "convergence_workers",
+    "db_connection_timeout",
+    "db_read_timeout",
+    "db_write_timeout",
     "debug_address",
+    "debug_lrp_start_heartbeats",
     "desired_lrp_creation_timeout",
-    "detect_consul_cell_registrations",
-    "dropsonde_port",
-    "enable_consul_service_registration",
+    "enable_db_health_check",
     "encryption_keys",
     "expire_completed_task_duration",
     "expire_pending_task_duration",
+    "health_check_failure_threshold",
+    "health_check_interval",
+    "health_check_timeout",
     "kick_task_duration",
     "lock_retry_interval",
     "lock_ttl",
     "locket_address",
     "locket_ca_cert_file",
     "locket_client_cert_file",
+    "locket_client_keepalive_time",
+    "locket_client_keepalive_timeout",
     "locket_client_key_file",
     "locks_locket_enabled",
     "loggregator",
     "max_data_string_length",
+    "max_database_connection_lifetime",
     "max_idle_database_connections",
     "max_task_retries",
+    "redact_secrets",
     "rep_ca_cert",
     "rep_client_cert",
     "rep_client_key",
@@ -159,20 +176,12 @@ static const char *const upstream_keys[] = {
     "rep_require_tls",
     "report_interval",
     "session_name",
-    "skip_consul_lock",
     "sql_ca_cert_file",
     "sql_enable_identity_verification",
     "task_callback_workers",
+    "time_format",
     "update_workers",
     "uuid",
-    "time_format",
-    "lager_config",
-    "database_connection_max_lifetime",
-    "db_health_check_enabled",
-    "db_health_check_interval",
-    "db_health_check_timeout",
-    "db_health_check_failure_threshold",
-    "max_open_database_connections_per_host",
 };
 
 int bbs_config_parse_duration(const char *s, int64_t *out_ns)
@@ -329,14 +338,32 @@ static int apply_defaults(struct bbs_config *cfg, struct bbs_error *err)
     return 0;
 }
 
-static int is_upstream_key(const char *name)
+static const struct config_key *find_key(const char *name)
 {
-    for (size_t i = 0; i < sizeof(upstream_keys) / sizeof(upstream_keys[0]); i++) {
-        if (strcmp(upstream_keys[i], name) == 0) {
-            return 1;
+    for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+        if (strcmp(config_keys[i].name, name) == 0) {
+            return &config_keys[i];
         }
     }
-    return 0;
+    return NULL;
+}
+
+enum bbs_config_key_kind bbs_config_key_kind(const char *name)
+{
+    if (find_key(name) != NULL) {
+        return BBS_CONFIG_KEY_USED;
+    }
+    for (size_t i = 0; i < sizeof(upstream_keys) / sizeof(upstream_keys[0]); i++) {
+        if (strcmp(upstream_keys[i], name) == 0) {
+            return BBS_CONFIG_KEY_IGNORED;
+        }
+    }
+    return BBS_CONFIG_KEY_UNKNOWN;
+}
+
+const char *bbs_config_ignored_key(size_t i)
+{
+    return i < sizeof(upstream_keys) / sizeof(upstream_keys[0]) ? upstream_keys[i] : NULL;
 }
 
 static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *err)
@@ -350,16 +377,10 @@ static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *er
     }
     json_object_foreach(root, name, value)
     {
-        const struct config_key *k = NULL;
+        const struct config_key *k = find_key(name);
 
-        for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
-            if (strcmp(config_keys[i].name, name) == 0) {
-                k = &config_keys[i];
-                break;
-            }
-        }
         if (k == NULL) {
-            if (is_upstream_key(name)) {
+            if (bbs_config_key_kind(name) == BBS_CONFIG_KEY_IGNORED) {
                 bbs_log(BBS_LOG_DEBUG, "config.ignored-upstream-key", "{s:s}", "key", name);
             } else {
                 bbs_log(BBS_LOG_ERROR, "config.unknown-key", "{s:s}", "key", name);
@@ -367,6 +388,42 @@ static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *er
             continue;
         }
         if (set_value(cfg, k, NULL, value, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Mutual TLS to the auctioneer, as upstream's cmd/bbs decides it: any of
+ * the three files set means a TLS client, and building it needs all three
+ * (upstream then dies with failed-to-construct-auctioneer-client), so an
+ * incomplete set is refused here. auctioneer_require_tls alone, without
+ * the files, is accepted and has no effect, as upstream. Whether the
+ * files load is checked by the auctioneer client at start-up.
+ */
+static int check_auctioneer_tls(const struct bbs_config *cfg, struct bbs_error *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+    } files[] = {{"auctioneer_ca_cert", cfg->auctioneer_ca_cert},
+                 {"auctioneer_client_cert", cfg->auctioneer_client_cert},
+                 {"auctioneer_client_key", cfg->auctioneer_client_key}};
+    const char *set = NULL;
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (files[i].value[0] != '\0') {
+            set = files[i].name;
+        }
+    }
+    for (size_t i = 0; set != NULL && i < sizeof(files) / sizeof(files[0]); i++) {
+        if (files[i].value[0] == '\0') {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: required when %s is set (mutual TLS to the auctioneer "
+                           "needs auctioneer_ca_cert, auctioneer_client_cert and "
+                           "auctioneer_client_key)",
+                           files[i].name, set);
             return -1;
         }
     }
@@ -403,7 +460,7 @@ static int check_cross(const struct bbs_config *cfg, struct bbs_error *err)
             return -1;
         }
     }
-    return 0;
+    return check_auctioneer_tls(cfg, err);
 }
 
 static int load(struct bbs_config *cfg, json_t *root, struct bbs_error *err)
@@ -453,6 +510,11 @@ int bbs_config_load(struct bbs_config *cfg, const char *path, struct bbs_error *
         return load(cfg, NULL, err);
     }
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL && jerr.line < 0) {
+        /* Not parsed at all (jansson says line -1): its text names the file and errno. */
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config: %s", jerr.text);
+        return -1;
+    }
     if (root == NULL) {
         bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config %s: line %d column %d: %s", path,
                        jerr.line, jerr.column, jerr.text);

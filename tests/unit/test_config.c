@@ -73,6 +73,18 @@ static const struct bad_case bad_cases[] = {
     {"not_an_object", "[1, 2]", "object"},
     {"not_json", "{\"listen_address\": ", "line"},
     {"duplicate_key", "{\"log_level\":\"info\",\"log_level\":\"debug\"}", "duplicate"},
+    /* Mutual TLS to the auctioneer: any of the three files needs the other two. */
+    {"auctioneer_tls_no_client_cert",
+     "{\"auctioneer_ca_cert\":\"ca.crt\",\"auctioneer_client_key\":\"c.key\"}",
+     "config key auctioneer_client_cert: required when"},
+    {"auctioneer_tls_only_cert", "{\"auctioneer_client_cert\":\"c.crt\"}",
+     "config key auctioneer_ca_cert: required when auctioneer_client_cert is set"},
+    {"auctioneer_tls_no_key",
+     "{\"auctioneer_ca_cert\":\"ca.crt\",\"auctioneer_client_cert\":\"c.crt\"}",
+     "config key auctioneer_client_key: required when"},
+    {"auctioneer_require_tls_not_bool", "{\"auctioneer_require_tls\": \"yes\"}",
+     "auctioneer_require_tls"},
+    {"outbox_queue_max_zero", "{\"outbox_queue_max\": 0}", "outbox_queue_max"},
 };
 
 static void test_bad_case(void **state)
@@ -83,6 +95,104 @@ static void test_bad_case(void **state)
 
     assert_int_equal(bbs_config_load_string(&cfg, c->json, &err), -1);
     assert_non_null(strstr(err.message, c->must_mention));
+}
+
+static void test_auctioneer_tls_keys(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"auctioneer_ca_cert\":\"/c/ca.crt\","
+                                            "\"auctioneer_client_cert\":\"/c/client.crt\","
+                                            "\"auctioneer_client_key\":\"/c/client.key\","
+                                            "\"auctioneer_require_tls\":true}",
+                                            &err),
+                     0);
+    assert_string_equal(cfg.auctioneer_ca_cert, "/c/ca.crt");
+    assert_string_equal(cfg.auctioneer_client_cert, "/c/client.crt");
+    assert_string_equal(cfg.auctioneer_client_key, "/c/client.key");
+    assert_int_equal(cfg.auctioneer_require_tls, 1);
+    bbs_config_clear(&cfg);
+
+    /* require_tls without the files is accepted and changes nothing, as upstream. */
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"auctioneer_require_tls\":true}", &err), 0);
+    assert_string_equal(cfg.auctioneer_ca_cert, "");
+    bbs_config_clear(&cfg);
+}
+
+/* Upstream's real names (cmd/bbs/config, reference 8.3) are ignored quietly. */
+static const char *const upstream_names[] = {
+    "enable_db_health_check",
+    "max_database_connection_lifetime",
+    "db_read_timeout",
+    "db_write_timeout",
+    "db_connection_timeout",
+    "advanced_metrics",
+    "converge_repeat_interval",
+    "health_check_interval",
+    "health_check_timeout",
+    "health_check_failure_threshold",
+    "debug_lrp_start_heartbeats",
+    "redact_secrets",
+    "locket_client_keepalive_time",
+    "encryption_keys",
+    "uuid",
+};
+
+/* Names upstream does not have; the old list accepted some of them. */
+static const char *const not_upstream_names[] = {
+    "db_health_check_enabled",
+    "database_connection_max_lifetime",
+    "db_health_check_interval",
+    "max_open_database_connections_per_host",
+    "lager_config",
+    "something_new",
+};
+
+static void test_key_kinds(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(upstream_names) / sizeof(upstream_names[0]); i++) {
+        assert_int_equal(bbs_config_key_kind(upstream_names[i]), BBS_CONFIG_KEY_IGNORED);
+    }
+    for (size_t i = 0; i < sizeof(not_upstream_names) / sizeof(not_upstream_names[0]); i++) {
+        assert_int_equal(bbs_config_key_kind(not_upstream_names[i]), BBS_CONFIG_KEY_UNKNOWN);
+    }
+    assert_int_equal(bbs_config_key_kind("auctioneer_ca_cert"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("auctioneer_require_tls"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("listen_address"), BBS_CONFIG_KEY_USED);
+}
+
+/* The ignored list is sorted and never shadows a key we use. */
+static void test_ignored_list_shape(void **state)
+{
+    const char *prev = NULL;
+    const char *k;
+
+    (void)state;
+    for (size_t i = 0; (k = bbs_config_ignored_key(i)) != NULL; i++) {
+        if (prev != NULL) {
+            assert_true(strcmp(prev, k) < 0);
+        }
+        assert_int_equal(bbs_config_key_kind(k), BBS_CONFIG_KEY_IGNORED);
+        prev = k;
+    }
+    assert_non_null(prev);
+}
+
+static void test_missing_file(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load(&cfg, "/nonexistent/bbs.json", &err), -1);
+    assert_non_null(strstr(err.message, "/nonexistent/bbs.json"));
+    assert_non_null(strstr(err.message, "No such file or directory"));
+    assert_null(strstr(err.message, "line -1"));
+    assert_null(strstr(err.message, "column -1"));
 }
 
 struct duration_case {
@@ -123,6 +233,10 @@ int main(void)
 
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_values_applied);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auctioneer_tls_keys);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_key_kinds);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_ignored_list_shape);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         tests[n++] = (struct CMUnitTest){.name = bad_cases[i].name,
                                          .test_func = test_bad_case,

@@ -1,0 +1,70 @@
+/*
+ * worker.h - one ticker thread that hosts every periodic job.
+ *
+ * Jobs are registered before start with a name, a period and a function;
+ * they all run on the one ticker thread, in registration order when several
+ * are due at once, so a job never runs concurrently with itself or another
+ * job. A job that takes longer than its period is logged and its missed
+ * ticks are skipped, never stacked: the next run is one period after the
+ * late one ended. Hosts the connection reaper, the embedded-PostgreSQL
+ * watch, the "server must exit" check and, next, convergence, lease
+ * renewals and domain pruning.
+ *
+ * Not done here: anything that needs its own thread (a job that blocks for
+ * long delays every other job; give it a short timeout or its own module).
+ */
+#ifndef BBS_WORKER_H
+#define BBS_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bbs/error.h"
+
+#define BBS_WORKER_MAX_JOBS 16
+
+/* The ticker's clock; tests pass a fake one. NULL everywhere = CLOCK_MONOTONIC. */
+struct bbs_worker_clock {
+    int64_t (*now_ns)(void *ctx);
+    void *ctx;
+};
+
+struct bbs_worker;
+
+/* A ticker using `clock` (copied; NULL = CLOCK_MONOTONIC). Never NULL (OOM aborts). */
+struct bbs_worker *bbs_worker_new(const struct bbs_worker_clock *clock);
+
+/*
+ * Register `fn(arg)` to run every `period_ns` (> 0), first one period after
+ * the first tick. `name` is borrowed and must outlive the worker (a string
+ * literal); it names the job in log lines and in bbs_worker_runs(). Only
+ * before bbs_worker_start(). Returns -1 with InvalidRequest when the table
+ * is full, the period is not positive or the worker has started.
+ */
+BBS_MUST_CHECK int bbs_worker_add(struct bbs_worker *w, const char *name, int64_t period_ns,
+                                  void (*fn)(void *arg), void *arg, struct bbs_error *err);
+
+/*
+ * One tick: run, in order, every job whose time has come, and return the
+ * time (on the worker's clock) of the next due job. The ticker thread is a
+ * loop around this; tests call it directly with a fake clock.
+ */
+int64_t bbs_worker_tick(struct bbs_worker *w);
+
+/* Start the ticker thread. -1 with UnknownError if the thread cannot start. */
+BBS_MUST_CHECK int bbs_worker_start(struct bbs_worker *w, struct bbs_error *err);
+
+/*
+ * Stop the ticker: a job in progress finishes, no other starts. Returns once
+ * the thread has ended. Safe when never started; idempotent.
+ */
+void bbs_worker_stop(struct bbs_worker *w);
+
+/* Stop if running, then free. Accepts NULL. */
+void bbs_worker_free(struct bbs_worker *w);
+
+/* How many times the job `name` ran / overran its period (0 for an unknown name). */
+uint64_t bbs_worker_runs(const struct bbs_worker *w, const char *name);
+uint64_t bbs_worker_overruns(const struct bbs_worker *w, const char *name);
+
+#endif /* BBS_WORKER_H */
