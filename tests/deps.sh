@@ -10,10 +10,12 @@ set -eu
 # libgnutls28-dev: the server sets up TLS client verification through GnuTLS
 # (libmicrohttpd's TLS library). openssl: the TLS integration test makes its
 # own CA. clang + libclang-rt-14-dev: libFuzzer and the sanitizers for
-# tests/fuzz/run.sh.
+# tests/fuzz/run.sh. protobuf-compiler: protoc, for the curl examples in
+# docs/api.md.
 PACKAGES="gcc make cmake pkg-config libmicrohttpd-dev libgnutls28-dev libprotobuf-c-dev
-protobuf-c-compiler protobuf-compiler libpq-dev libjansson-dev uuid-dev libcmocka-dev libcurl4-openssl-dev postgresql
-valgrind clang-format clang libclang-rt-14-dev openssl util-linux ca-certificates"
+protobuf-c-compiler protobuf-compiler libpq-dev libjansson-dev uuid-dev libcmocka-dev
+libcurl4-openssl-dev postgresql valgrind clang-format clang libclang-rt-14-dev openssl util-linux
+ca-certificates"
 
 # PACKAGES is a word list; it is split on purpose below.
 # shellcheck disable=SC2086
