@@ -381,6 +381,9 @@ void bbs_http_stop(struct bbs_http *h)
         struct timespec ts = {0, 10 * 1000000L};
 
         nanosleep(&ts, NULL);
+        /* The worker (and its reaper job) has stopped by now: a request
+         * still trickling in is closed at its read deadline, not waited for. */
+        bbs_http_reap(h);
     }
     if (atomic_load(&h->inflight) > 0) {
         bbs_log(BBS_LOG_ERROR, "http.drain-timeout", "{s:i}", "requests",

@@ -266,14 +266,22 @@ static int tls_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
  * with those bytes unread makes the kernel send a reset, which can reach
  * the client before it reads the alert (it then reports a broken pipe,
  * not why it was refused). So stop writing and read what the client sends
- * until it closes (having read the alert) or for at most REFUSAL_LINGER_MS.
+ * until it closes (having read the alert), for a bounded time. This runs
+ * inside the handshake on the connection's thread: with a thread per
+ * connection nobody else waits, but in the thread pool every connection of
+ * that thread does, so there the wait is kept short (a loopback or LAN
+ * client's request follows its Finished within microseconds), so that
+ * refused clients cannot stall the pool.
  */
-#define REFUSAL_LINGER_MS 250
+#define REFUSAL_LINGER_MS_OWN_THREAD 250
+#define REFUSAL_LINGER_MS_POOL       10
 
 static void linger_for_alert(const struct bbs_conn *c)
 {
     char sink[4096];
-    int64_t deadline = bbs_http_mono_ns() + (int64_t)REFUSAL_LINGER_MS * 1000000;
+    int64_t ms = c->h->cfg->http_thread_per_connection ? REFUSAL_LINGER_MS_OWN_THREAD
+                                                       : REFUSAL_LINGER_MS_POOL;
+    int64_t deadline = bbs_http_mono_ns() + ms * 1000000;
 
     shutdown(c->fd, SHUT_WR);
     for (;;) {

@@ -140,14 +140,20 @@ static void row_copy(struct bbs_arena *arena, const struct bbs_dlrp_row *in,
 
 /* ---- desire ---- */
 
+struct desire_ctx {
+    const struct bbs_dlrp_row *row;
+    char epoch[37]; /* the epoch of the attempt that committed */
+};
+
 static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
-    const struct bbs_dlrp_row *row = arg;
+    struct desire_ctx *c = arg;
+    const struct bbs_dlrp_row *row = c->row;
     struct bbs_params p = {0};
-    char epoch[37];
+    const char *epoch = c->epoch;
 
     /* A fresh epoch per attempt: a retried insert is a new row. */
-    bbs_new_epoch(epoch);
+    bbs_new_epoch(c->epoch);
     bbs_params_text(&p, row->process_guid);
     bbs_params_text(&p, row->domain);
     bbs_params_text(&p, row->log_guid);
@@ -198,15 +204,23 @@ int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row, 
                           struct bbs_change *change, struct bbs_error *err)
 {
     struct bbs_change_mark mark = bbs_change_mark(change);
+    struct desire_ctx c = {row, ""};
+    struct bbs_dlrp_row *kept;
 
     /* One INSERT is its own transaction; the primary key turns a second
      * desire of the same guid into 23505 -> ResourceExists. */
-    if (bbs_store_tx_change(st, desire_tx, (void *)row, change, &mark, err) != 0) {
+    if (bbs_store_tx_change(st, desire_tx, &c, change, &mark, err) != 0) {
         return -1;
     }
+    /* The record keeps its own copy (`row` is the caller's, often on its
+     * stack), with the modification tag as stored. */
+    kept = bbs_arena_zalloc(change->arena, sizeof(*kept));
+    row_copy(change->arena, row, kept);
+    kept->mod_epoch = bbs_arena_strdup(change->arena, c.epoch);
+    kept->mod_index = 0;
     change->dlrp_before = NULL;
-    change->dlrp_after = row;
-    create_instances(st, row, 0, row->instances, now_ns, BBS_CREATE_AUCTION_ALWAYS, change);
+    change->dlrp_after = kept;
+    create_instances(st, kept, 0, kept->instances, now_ns, BBS_CREATE_AUCTION_ALWAYS, change);
     return 0;
 }
 

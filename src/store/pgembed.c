@@ -1175,6 +1175,31 @@ out:
     return rc;
 }
 
+/*
+ * As a child subreaper the server inherits whatever its descendants
+ * orphan: when the postmaster dies, its backends and auxiliary processes
+ * become our children as they exit. Reap them so they do not stay zombies.
+ * The postmaster and the watchdog are only peeked at (WNOWAIT) and left
+ * for the checks below, which need their exit status; nothing else in the
+ * server waits for children while the worker runs this.
+ */
+static void pgembed_reap_orphans(const struct bbs_pgembed *pg)
+{
+    for (;;) {
+        siginfo_t info;
+
+        memset(&info, 0, sizeof(info));
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+            return;
+        }
+        if (info.si_pid == pg->postmaster || info.si_pid == pg->watchdog) {
+            return;
+        }
+        while (waitpid(info.si_pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
+
 int bbs_pgembed_check(struct bbs_pgembed *pg, struct bbs_error *err)
 {
     int status = 0;
@@ -1182,6 +1207,7 @@ int bbs_pgembed_check(struct bbs_pgembed *pg, struct bbs_error *err)
     if (pg == NULL) {
         return 0;
     }
+    pgembed_reap_orphans(pg);
     /* Someone killed the watchdog: without it a SIGKILL would orphan the cluster. */
     if (pg->watchdog > 0 && waitpid(pg->watchdog, NULL, WNOHANG) == pg->watchdog) {
         bbs_log(BBS_LOG_ERROR, "pgembed.watchdog-exited", "{s:i}", "pid", (int)pg->watchdog);

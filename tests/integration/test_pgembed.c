@@ -408,6 +408,33 @@ static pid_t watchdog_of(pid_t server)
     return found;
 }
 
+/* How many zombie children `parent` has (exited, never waited for). */
+static int zombies_of(pid_t parent)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    char ppid[32];
+    char st[8];
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = (pid_t)atol(e->d_name);
+
+        if (pid <= 0) {
+            continue;
+        }
+        proc_stat(pid, 4, ppid, sizeof(ppid));
+        if (atol(ppid) != (long)parent) {
+            continue;
+        }
+        proc_stat(pid, 3, st, sizeof(st));
+        n += st[0] == 'Z';
+    }
+    closedir(d);
+    return n;
+}
+
 /* Every line of `path` is a JSON object. */
 static void assert_json_lines(const char *path)
 {
@@ -507,6 +534,16 @@ static void test_postmaster_killed_under_server_is_restarted(void **state)
     assert_int_not_equal(postmaster_pid(), pm);
     assert_true(file_contains(g.cur.out, "bbs.pgembed.postmaster-exited"));
     assert_true(file_contains(g.cur.out, "bbs.pgembed.restarted"));
+    /* The dead postmaster's backends were re-parented to the server (a
+     * subreaper) as they exited: it reaps them, no zombie stays. */
+    {
+        int64_t deadline = it_mono_ms() + GONE_TIMEOUT_MS;
+
+        while (zombies_of(g.cur.pid) > 0 && it_mono_ms() < deadline) {
+            it_sleep_ms(100);
+        }
+        assert_int_equal(zombies_of(g.cur.pid), 0);
+    }
 }
 
 static void test_postgres_logs_to_its_own_file(void **state)
