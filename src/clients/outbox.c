@@ -264,7 +264,12 @@ static void outbox_start(struct bbs_outbox *ob, struct outbox_job *job)
     curl_easy_setopt(job->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
     curl_easy_setopt(job->easy, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM in a threaded server */
-    curl_easy_setopt(job->easy, CURLOPT_CUSTOMREQUEST, job->method);
+    /* POST and GET are curl's own (POSTFIELDS makes a POST), so a followed
+     * 301/302/303 turns a POST into a GET as Go's client does; a custom
+     * verb would be kept on every hop. */
+    if (strcmp(job->method, "POST") != 0 && strcmp(job->method, "GET") != 0) {
+        curl_easy_setopt(job->easy, CURLOPT_CUSTOMREQUEST, job->method);
+    }
     if (job->body != NULL) {
         curl_easy_setopt(job->easy, CURLOPT_POSTFIELDS, job->body);
         curl_easy_setopt(job->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->body_len);

@@ -118,8 +118,10 @@ static void *peer_main(void *arg)
                 memcpy(p->requests[i], buf, sizeof(buf));
             }
             status = i < p->n_script ? p->script[i] : p->script[p->n_script - 1];
+            /* A redirect status sends the client to /moved on this peer. */
             snprintf(resp, sizeof(resp),
-                     "HTTP/1.1 %ld X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status);
+                     "HTTP/1.1 %ld X\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", status,
+                     status >= 301 && status <= 308 ? "Location: /moved\r\n" : "");
             if (write(c, resp, strlen(resp)) < 0) {
                 /* the client gave up; nothing to do */
             }
@@ -551,6 +553,48 @@ static void test_task_callback_resolution(void **state)
     peer_stop(q);
 }
 
+/*
+ * A task callback follows redirects as Go's client does: a 302 turns the
+ * POST into a GET without a body, a 307 repeats the POST with its body.
+ */
+static void test_task_callback_redirects(void **state)
+{
+    static const long s302[] = {302, 200};
+    static const long s307[] = {307, 200};
+    struct bbs_task_callback t = {"t-2", 0, "", "r", "", 1};
+    struct peer *p = peer_start(1, s302, 2);
+    struct peer *q = peer_start(1, s307, 2);
+    struct bbs_outbox *ob = outbox(0, 0, 0);
+    struct bbs_callback *cb = bbs_callback_new(ob, 0);
+    struct resolution r1 = {0}, r2 = {0};
+    char url[64];
+    int64_t until = mono_ms() + 5000;
+
+    (void)state;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", p->port);
+    bbs_callback_send(cb, url, &t, on_resolved, &r1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", q->port);
+    bbs_callback_send(cb, url, &t, on_resolved, &r2);
+    while ((atomic_load(&r1.calls) < 1 || atomic_load(&r2.calls) < 1) && mono_ms() < until) {
+        sleep_ms(2);
+    }
+    assert_int_equal(atomic_load(&r1.calls), 1);
+    assert_int_equal(r1.status, 200);
+    assert_int_equal(atomic_load(&p->n_requests), 2);
+    assert_non_null(strstr(p->requests[0], "POST /done HTTP/1.1\r\n"));
+    assert_non_null(strstr(p->requests[1], "GET /moved HTTP/1.1\r\n"));
+    assert_null(strstr(p->requests[1], "task_guid"));
+    assert_int_equal(atomic_load(&r2.calls), 1);
+    assert_int_equal(r2.status, 200);
+    assert_int_equal(atomic_load(&q->n_requests), 2);
+    assert_non_null(strstr(q->requests[1], "POST /moved HTTP/1.1\r\n"));
+    assert_non_null(strstr(q->requests[1], "{\"task_guid\":\"t-2\""));
+    bbs_callback_free(cb);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+    peer_stop(q);
+}
+
 /* The auctioneer client on the outbox: both routes, upstream's headers, a 202 is success. */
 static void test_auctioneer_requests(void **state)
 {
@@ -610,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_rep_update_falls_back_to_v1),
         cmocka_unit_test(test_rep_update_404_without_routes_stops),
         cmocka_unit_test(test_task_callback_resolution),
+        cmocka_unit_test(test_task_callback_redirects),
         cmocka_unit_test(test_auctioneer_requests),
     };
 
