@@ -38,6 +38,14 @@ char *bbs_arena_strndup(struct bbs_arena *a, const char *s, size_t n);
  */
 void bbs_arena_defer(struct bbs_arena *a, void (*fn)(void *), void *p);
 
+/*
+ * Run the deferred `fn(p)` of `p` now instead of when the arena is freed
+ * (no-op if `p` was not deferred or was released already). A big list
+ * gives its database result back as soon as the answer is encoded, not
+ * after the answer has gone out.
+ */
+void bbs_arena_release(struct bbs_arena *a, const void *p);
+
 /* A copy of `n` bytes of `p`. */
 void *bbs_arena_memdup(struct bbs_arena *a, const void *p, size_t n);
 

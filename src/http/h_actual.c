@@ -50,6 +50,7 @@ static int put_list(struct bbs_req *req, const struct bbs_alrp_filter *f, struct
     }
     bbs_codec_put_alrps(out, 2, &rows, &sk);
     log_skipped(&sk);
+    bbs_arena_release(req->arena, rows.src); /* encoded and logged: the result can go now */
     return 0;
 }
 
@@ -65,6 +66,7 @@ static int put_groups(struct bbs_req *req, const struct bbs_alrp_filter *f, stru
     }
     *n = bbs_codec_put_groups(out, 2, &rows, &sk);
     log_skipped(&sk);
+    bbs_arena_release(req->arena, rows.src);
     return 0;
 }
 

@@ -106,6 +106,7 @@ static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
     if (n_skipped > 0) {
         log_unreadable(skipped, n_skipped);
     }
+    bbs_arena_release(req->arena, rows.src); /* encoded and logged: the result can go now */
     return 0;
 }
 

@@ -67,7 +67,9 @@ void bbs_arena_free(struct bbs_arena *a)
     }
     /* The records live in the blocks: run them all before any goes. */
     for (struct arena_defer *d = a->defers; d != NULL; d = d->next) {
-        d->fn(d->p);
+        if (d->fn != NULL) {
+            d->fn(d->p);
+        }
     }
     while ((b = a->head) != NULL) {
         a->head = b->next;
@@ -137,6 +139,17 @@ void bbs_arena_defer(struct bbs_arena *a, void (*fn)(void *), void *p)
     d->p = p;
     d->next = a->defers;
     a->defers = d;
+}
+
+void bbs_arena_release(struct bbs_arena *a, const void *p)
+{
+    for (struct arena_defer *d = a->defers; d != NULL; d = d->next) {
+        if (d->p == p && d->fn != NULL) {
+            d->fn(d->p);
+            d->fn = NULL;
+            return;
+        }
+    }
 }
 
 void *bbs_arena_memdup(struct bbs_arena *a, const void *p, size_t n)

@@ -282,6 +282,34 @@ static void test_new_arena_holds_nothing(void **state)
     bbs_arena_free(a);
 }
 
+static void count_call(void *p)
+{
+    (*(int *)p)++;
+}
+
+/* Deferred actions run once, latest first, at free; a released one runs at once and never again. */
+static void test_defer_and_release(void **state)
+{
+    struct bbs_arena *a = bbs_arena_new();
+    int first = 0;
+    int second = 0;
+    int unrelated = 0;
+
+    (void)state;
+    bbs_arena_defer(a, count_call, &first);
+    bbs_arena_defer(a, count_call, &second);
+    bbs_arena_release(a, &second);
+    assert_int_equal(second, 1);
+    assert_int_equal(first, 0);
+    bbs_arena_release(a, &second);    /* released already: nothing */
+    bbs_arena_release(a, &unrelated); /* never deferred: nothing */
+    assert_int_equal(second, 1);
+    assert_int_equal(unrelated, 0);
+    bbs_arena_free(a);
+    assert_int_equal(first, 1);
+    assert_int_equal(second, 1);
+}
+
 static void test_free_null_and_empty(void **state)
 {
     (void)state;
@@ -300,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_printf),
         cmocka_unit_test(test_pb_allocator_unpacks_into_the_arena),
         cmocka_unit_test(test_new_arena_holds_nothing),
+        cmocka_unit_test(test_defer_and_release),
         cmocka_unit_test(test_free_null_and_empty),
     };
     struct CMUnitTest tests[N(size_cases) + N(fixed)];
