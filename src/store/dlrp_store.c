@@ -351,27 +351,6 @@ out:
     return rc;
 }
 
-/* dlrp_codec's encoder for an update's metric tag entries. */
-static struct bbs_blob update_metric_tags(struct bbs_arena *arena,
-                                          Models__DesiredLRPUpdate__MetricTagsEntry *const *entries,
-                                          size_t n)
-{
-    struct bbs_dlrp_tag *tags = bbs_arena_alloc(arena, n * sizeof(*tags));
-
-    for (size_t i = 0; i < n; i++) {
-        tags[i].key = entries[i]->key;
-        tags[i].value = entries[i]->value;
-    }
-    return bbs_dlrp_encode_metric_tags(arena, tags, n);
-}
-
-/* The codec the core's update rules (dlrp.h) re-encode blobs with. */
-static const struct bbs_dlrp_update_codec update_codec = {
-    .encode_routes = bbs_dlrp_encode_routes,
-    .encode_metric_tags = update_metric_tags,
-    .set_image_credentials = bbs_dlrp_set_image_credentials,
-};
-
 static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct update_ctx *c = arg;
@@ -384,7 +363,7 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (lock_row(conn, c->arena, c->guid, before, err) != 0) {
         return -1;
     }
-    if (bbs_dlrp_apply_update(c->arena, before, u, &update_codec, after, err) != 0) {
+    if (bbs_dlrp_apply_update(c->arena, before, u, &bbs_dlrp_update_codec, after, err) != 0) {
         return -1;
     }
     bbs_params_text(&p, c->guid);
