@@ -11,7 +11,10 @@
  *
  * No I/O, clock, globals or logging. What this module does not do:
  * validate the update (validate_lrp.h), look the row up, or create and
- * stop actual LRPs after an instance change (the handler does).
+ * stop actual LRPs after an instance change: the store does that once the
+ * update committed, recording the auction start requests in the change
+ * record (change.h) that the HTTP layer hands to the auctioneer client
+ * (effects.c).
  */
 #ifndef BBS_DLRP_H
 #define BBS_DLRP_H
