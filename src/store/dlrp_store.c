@@ -325,8 +325,11 @@ struct update_ctx {
     struct bbs_dlrp_updated *out;
 };
 
-/* SELECT ... FOR UPDATE the row of `guid` and copy it into `arena`. */
-static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
+/*
+ * Read the row of `guid` with statement `stmt` (taking $1 = guid) and copy
+ * it into `arena`; no row: ResourceNotFound.
+ */
+static int read_row(PGconn *conn, const char *stmt, struct bbs_arena *arena, const char *guid,
                     struct bbs_dlrp_row *row, struct bbs_error *err)
 {
     struct bbs_params p = {0};
@@ -335,7 +338,7 @@ static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
     int rc = -1;
 
     bbs_params_text(&p, guid);
-    res = bbs_exec(conn, "dlrp_lock", &p, err);
+    res = bbs_exec(conn, stmt, &p, err);
     if (res == NULL) {
         return -1;
     }
@@ -349,6 +352,13 @@ static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
 out:
     PQclear(res);
     return rc;
+}
+
+/* SELECT ... FOR UPDATE the row of `guid` and copy it into `arena`. */
+static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
+                    struct bbs_dlrp_row *row, struct bbs_error *err)
+{
+    return read_row(conn, "dlrp_lock", arena, guid, row, err);
 }
 
 static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -449,26 +459,8 @@ struct start_ctx {
 static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct start_ctx *c = arg;
-    struct bbs_params p = {0};
-    struct bbs_dlrp_row cur;
-    PGresult *res;
-    int rc = -1;
 
-    bbs_params_text(&p, c->guid);
-    res = bbs_exec(conn, "dlrp_get_short", &p, err);
-    if (res == NULL) {
-        return -1;
-    }
-    if (PQntuples(res) == 0) {
-        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
-        goto out;
-    }
-    row_from_result(res, 0, &cur);
-    row_copy(c->arena, &cur, &c->row);
-    rc = 0;
-out:
-    PQclear(res);
-    return rc;
+    return read_row(conn, "dlrp_get_short", c->arena, c->guid, &c->row, err);
 }
 
 int bbs_dlrp_auction_of(struct bbs_change *change, const struct bbs_dlrp_row *desired,
