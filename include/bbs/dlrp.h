@@ -6,11 +6,15 @@
  * what the row becomes. Re-encoding a blob (routes, metric tags, the
  * credentials inside run_info) is the codec's job, and the core does not
  * link the codec, so the caller passes the encoders in
- * (struct bbs_dlrp_update_codec; the store passes dlrp_codec.h's).
+ * (struct bbs_dlrp_update_codec; the store and the fuzz driver pass
+ * dlrp_codec.h's bbs_dlrp_update_codec).
  *
  * No I/O, clock, globals or logging. What this module does not do:
  * validate the update (validate_lrp.h), look the row up, or create and
- * stop actual LRPs after an instance change (the handler does).
+ * stop actual LRPs after an instance change: the store does that once the
+ * update committed, recording the auction start requests in the change
+ * record (change.h) that the HTTP layer hands to the auctioneer client
+ * (effects.c).
  */
 #ifndef BBS_DLRP_H
 #define BBS_DLRP_H

@@ -82,6 +82,13 @@ BBS_MUST_CHECK int bbs_dlrp_set_image_credentials(struct bbs_arena *arena,
                                                   struct bbs_blob *out, struct bbs_error *err);
 
 /*
+ * The three encoders above as the core's update rules take them
+ * (bbs_dlrp_apply_update in dlrp.h): whoever applies an update, the store
+ * or a test, passes this table.
+ */
+extern const struct bbs_dlrp_update_codec bbs_dlrp_update_codec;
+
+/*
  * Append `row` in `view` as length-delimited field `field` of the message
  * being built in `b`. Full views (V3, V2) apply the metrics_guid /
  * source_id fill of 5.7. Returns -1 (with `b` unchanged) when a stored

@@ -35,4 +35,11 @@ void bbs_log_take(enum bbs_log_level level, const char *message, json_t *data);
 /* Shorthand: log with data built by json_pack(fmt, ...); fmt NULL for none. */
 void bbs_log(enum bbs_log_level level, const char *message, const char *fmt, ...);
 
+/*
+ * For a state the process cannot go on from (a thread that cannot be
+ * created, a programming error): log at fatal level as bbs_log() does,
+ * then abort(). Out of memory has its own line (xalloc.h).
+ */
+_Noreturn void bbs_log_fatal(const char *message, const char *fmt, ...);
+
 #endif /* BBS_LOG_H */

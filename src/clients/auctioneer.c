@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 
 struct bbs_auction {
     struct bbs_outbox *outbox; /* borrowed */
@@ -25,12 +26,6 @@ struct bbs_auction {
     char *tasks_url;           /* "{address}/v1/tasks" */
     int64_t timeout_ns;
 };
-
-__attribute__((noreturn)) static void auction_oom(void)
-{
-    bbs_log(BBS_LOG_FATAL, "auction.out-of-memory", NULL);
-    abort();
-}
 
 /* NULL becomes "" so a missing string never loses the whole element. */
 static json_t *auction_string(const char *s)
@@ -125,11 +120,8 @@ out:
 static char *auction_url(const char *address, size_t len, const char *path)
 {
     size_t plen = strlen(path);
-    char *url = malloc(len + plen + 1);
+    char *url = bbs_xmalloc(len + plen + 1);
 
-    if (url == NULL) {
-        auction_oom();
-    }
     memcpy(url, address, len);
     memcpy(url + len, path, plen + 1);
     return url;
@@ -138,12 +130,9 @@ static char *auction_url(const char *address, size_t len, const char *path)
 struct bbs_auction *bbs_auction_new(struct bbs_outbox *outbox, const char *address,
                                     int64_t timeout_ns)
 {
-    struct bbs_auction *a = calloc(1, sizeof(*a));
+    struct bbs_auction *a = bbs_xcalloc(1, sizeof(*a));
     size_t len;
 
-    if (a == NULL) {
-        auction_oom();
-    }
     a->outbox = outbox;
     a->timeout_ns = timeout_ns;
     if (outbox == NULL || address == NULL || address[0] == '\0') {

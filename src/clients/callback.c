@@ -9,6 +9,7 @@
 
 #include "bbs/buf.h"
 #include "bbs/gojson.h"
+#include "bbs/xalloc.h"
 
 struct bbs_callback {
     struct bbs_outbox *outbox; /* borrowed */
@@ -22,11 +23,8 @@ struct callback_ctx {
 
 struct bbs_callback *bbs_callback_new(struct bbs_outbox *outbox, int64_t timeout_ns)
 {
-    struct bbs_callback *cb = calloc(1, sizeof(*cb));
+    struct bbs_callback *cb = bbs_xcalloc(1, sizeof(*cb));
 
-    if (cb == NULL) {
-        abort(); /* out of memory: see bbs_outbox_send */
-    }
     cb->outbox = outbox;
     cb->timeout_ns = timeout_ns;
     return cb;
@@ -74,13 +72,10 @@ void bbs_callback_send(struct bbs_callback *cb, const char *url, const struct bb
 {
     static const char *const headers[] = {"Content-Type: application/json", "Expect:"};
     struct bbs_outbox_request req = {0};
-    struct callback_ctx *c = calloc(1, sizeof(*c));
+    struct callback_ctx *c = bbs_xcalloc(1, sizeof(*c));
     size_t len = 0;
     char *body = bbs_callback_body(t, &len);
 
-    if (c == NULL) {
-        abort();
-    }
     c->resolved = resolved;
     c->arg = arg;
     req.kind = BBS_OUTBOX_CALLBACK;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 
 #define OUTBOX_QUEUE_MAX      10000
 #define OUTBOX_IN_FLIGHT      64
@@ -88,20 +89,10 @@ struct bbs_outbox {
 
 static pthread_once_t outbox_once = PTHREAD_ONCE_INIT;
 
-__attribute__((noreturn)) static void outbox_oom(void)
-{
-    bbs_log(BBS_LOG_FATAL, "outbox.out-of-memory", NULL);
-    abort();
-}
-
+/* A NULL string is copied as "". */
 static char *outbox_strdup(const char *s)
 {
-    char *p = strdup(s != NULL ? s : "");
-
-    if (p == NULL) {
-        outbox_oom();
-    }
-    return p;
+    return bbs_xstrdup(s != NULL ? s : "");
 }
 
 static int64_t outbox_now_ns(void)
@@ -213,7 +204,7 @@ int bbs_outbox_tls_check(const struct bbs_outbox_tls *tls, const char *what, str
         return -1;
     }
     if (gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS) {
-        outbox_oom();
+        bbs_out_of_memory(0); /* its only failure; the size is GnuTLS's own */
     }
     g = gnutls_certificate_set_x509_key_file(cred, tls->cert_file, tls->key_file,
                                              GNUTLS_X509_FMT_PEM);
@@ -251,7 +242,7 @@ static void outbox_start(struct bbs_outbox *ob, struct outbox_job *job)
     if (job->easy == NULL) {
         job->easy = curl_easy_init();
         if (job->easy == NULL) {
-            outbox_oom();
+            bbs_out_of_memory(0); /* curl's only reason for NULL once global init ran */
         }
     } else {
         curl_easy_reset(job->easy);
@@ -293,7 +284,7 @@ static void outbox_start(struct bbs_outbox *ob, struct outbox_job *job)
         curl_easy_setopt(job->easy, CURLOPT_SSLCERTTYPE, "PEM");
     }
     if (curl_multi_add_handle(ob->multi, job->easy) != CURLM_OK) {
-        outbox_oom();
+        bbs_out_of_memory(0); /* a fresh easy handle on our own multi: only memory can fail */
     }
 }
 
@@ -499,10 +490,7 @@ struct bbs_outbox *bbs_outbox_new(const struct bbs_outbox_config *cfg, struct bb
             return NULL;
         }
     }
-    ob = calloc(1, sizeof(*ob));
-    if (ob == NULL) {
-        outbox_oom();
-    }
+    ob = bbs_xcalloc(1, sizeof(*ob));
     ob->queue_max = cfg->queue_max > 0 ? cfg->queue_max : OUTBOX_QUEUE_MAX;
     ob->max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight : OUTBOX_IN_FLIGHT;
     ob->default_timeout_ms =
@@ -511,23 +499,19 @@ struct bbs_outbox *bbs_outbox_new(const struct bbs_outbox_config *cfg, struct bb
     for (int k = 0; k < BBS_OUTBOX_KINDS; k++) {
         outbox_copy_tls(&ob->tls[k], &cfg->tls[k]);
     }
-    ob->active = calloc(ob->max_in_flight, sizeof(*ob->active));
-    if (ob->active == NULL) {
-        outbox_oom();
-    }
+    ob->active = bbs_xcalloc(ob->max_in_flight, sizeof(*ob->active));
     atomic_store(&ob->head, &ob->stub);
     ob->tail = &ob->stub;
 
     pthread_once(&outbox_once, outbox_global_init);
     ob->multi = curl_multi_init();
     if (ob->multi == NULL) {
-        outbox_oom();
+        bbs_out_of_memory(0); /* curl's only reason for NULL */
     }
+    /* Like out of memory: the process cannot do its job without the thread. */
     rc = pthread_create(&ob->thread, NULL, outbox_main, ob);
     if (rc != 0) {
-        /* Like out of memory: the process cannot do its job without it. */
-        bbs_log(BBS_LOG_FATAL, "outbox.thread-create-failed", "{s:s}", "error", strerror(rc));
-        abort();
+        bbs_log_fatal("outbox.thread-create-failed", "{s:s}", "error", strerror(rc));
     }
     return ob;
 }
@@ -576,18 +560,12 @@ int bbs_outbox_send(struct bbs_outbox *ob, const struct bbs_outbox_request *req)
         return -1;
     }
 
-    job = calloc(1, sizeof(*job));
-    if (job == NULL) {
-        outbox_oom();
-    }
+    job = bbs_xcalloc(1, sizeof(*job));
     job->kind = req->kind;
     job->method = outbox_strdup(req->method != NULL ? req->method : "POST");
     job->url = outbox_strdup(req->url);
     if (req->body != NULL) {
-        job->body = malloc(req->body_len + 1);
-        if (job->body == NULL) {
-            outbox_oom();
-        }
+        job->body = bbs_xmalloc(req->body_len + 1);
         memcpy(job->body, req->body, req->body_len);
         job->body[req->body_len] = '\0';
         job->body_len = req->body_len;
@@ -596,7 +574,7 @@ int bbs_outbox_send(struct bbs_outbox *ob, const struct bbs_outbox_request *req)
         struct curl_slist *h = curl_slist_append(job->headers, req->headers[i]);
 
         if (h == NULL) {
-            outbox_oom();
+            bbs_out_of_memory(strlen(req->headers[i]) + 1); /* curl's only reason for NULL */
         }
         job->headers = h;
     }

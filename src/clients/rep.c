@@ -9,6 +9,7 @@
 
 #include "bbs/buf.h"
 #include "bbs/gojson.h"
+#include "bbs/xalloc.h"
 
 struct bbs_rep {
     struct bbs_outbox *outbox; /* borrowed */
@@ -26,11 +27,8 @@ struct rep_update_ctx {
 
 struct bbs_rep *bbs_rep_new(struct bbs_outbox *outbox, int64_t timeout_ns)
 {
-    struct bbs_rep *r = calloc(1, sizeof(*r));
+    struct bbs_rep *r = bbs_xcalloc(1, sizeof(*r));
 
-    if (r == NULL) {
-        abort(); /* out of memory: see bbs_outbox_send */
-    }
     r->outbox = outbox;
     r->timeout_ns = timeout_ns;
     return r;
@@ -111,10 +109,7 @@ char *bbs_rep_update_body(const struct bbs_rep_lrp_update *u, int v1, size_t *le
     if (v1 || u->metric_tag_names == NULL) {
         bbs_buf_printf(&b, "null");
     } else {
-        order = calloc(u->n_metric_tags + 1, sizeof(*order));
-        if (order == NULL) {
-            abort();
-        }
+        order = bbs_xcalloc(u->n_metric_tags + 1, sizeof(*order));
         for (size_t i = 0; i < u->n_metric_tags; i++) {
             order[i] = i;
         }
@@ -225,24 +220,18 @@ static void rep_update_done(void *arg, const struct bbs_outbox_result *res)
 void bbs_rep_update_lrp(struct bbs_rep *r, const char *rep_url, const struct bbs_rep_lrp_update *u,
                         const char *trace_id)
 {
-    struct rep_update_ctx *c = calloc(1, sizeof(*c));
+    struct rep_update_ctx *c = bbs_xcalloc(1, sizeof(*c));
     char *url =
         rep_make_url(rep_url, "/v2/lrps/", u->process_guid, "/instances/", u->instance_guid, "");
     size_t len = 0;
     char *body = bbs_rep_update_body(u, 0, &len);
 
-    if (c == NULL) {
-        abort();
-    }
     c->rep = r;
-    c->trace_id = strdup(trace_id != NULL ? trace_id : "");
+    c->trace_id = bbs_xstrdup(trace_id != NULL ? trace_id : "");
     c->v1_url =
         rep_make_url(rep_url, "/v1/lrps/", u->process_guid, "/instances/", u->instance_guid, "");
     if (u->internal_routes != NULL) {
         c->v1_body = bbs_rep_update_body(u, 1, &c->v1_len);
-    }
-    if (c->trace_id == NULL) {
-        abort();
     }
     rep_send(r, "PUT", url, body, len, "rep.update-lrp", trace_id, rep_update_done, c);
     free(url);

@@ -481,6 +481,26 @@ int bbs_dlrp_set_image_credentials(struct bbs_arena *arena, const struct bbs_blo
     return 0;
 }
 
+/* An update's metric tag entries as bbs_dlrp_encode_metric_tags() takes them. */
+static struct bbs_blob update_metric_tags(struct bbs_arena *arena,
+                                          Models__DesiredLRPUpdate__MetricTagsEntry *const *entries,
+                                          size_t n)
+{
+    struct bbs_dlrp_tag *tags = bbs_arena_alloc(arena, n * sizeof(*tags));
+
+    for (size_t i = 0; i < n; i++) {
+        tags[i].key = entries[i]->key;
+        tags[i].value = entries[i]->value;
+    }
+    return bbs_dlrp_encode_metric_tags(arena, tags, n);
+}
+
+const struct bbs_dlrp_update_codec bbs_dlrp_update_codec = {
+    .encode_routes = bbs_dlrp_encode_routes,
+    .encode_metric_tags = update_metric_tags,
+    .set_image_credentials = bbs_dlrp_set_image_credentials,
+};
+
 /* ---- reads ---- */
 
 static void put_mod_tag(struct bbs_buf *b, uint32_t field, const struct bbs_dlrp_row *row)

@@ -37,6 +37,20 @@ static void decision_init(struct bbs_evac_decision *d, int keep)
     d->keep = keep;
 }
 
+/* An EVACUATING or SUSPECT `target` is deleted: 1 when it was one, else 0. */
+static int delete_if_copy(const struct bbs_alrp *target, struct bbs_evac_decision *d)
+{
+    if (target->presence == BBS_PRESENCE_EVACUATING) {
+        d->delete_evacuating = 1;
+        return 1;
+    }
+    if (target->presence == BBS_PRESENCE_SUSPECT) {
+        d->delete_suspect = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /*
  * "Remove or suspect" step shared by claimed, crashed and stopped: an
  * EVACUATING or SUSPECT target is simply removed. Returns 1 when it
@@ -49,15 +63,7 @@ static int remove_copy(const struct bbs_alrp *target, struct bbs_evac_decision *
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         return -1;
     }
-    if (target->presence == BBS_PRESENCE_EVACUATING) {
-        d->delete_evacuating = 1;
-        return 1;
-    }
-    if (target->presence == BBS_PRESENCE_SUSPECT) {
-        d->delete_suspect = 1;
-        return 1;
-    }
-    return 0;
+    return delete_if_copy(target, d);
 }
 
 int bbs_evac_claimed(const struct bbs_alrp_set *set, const struct bbs_instance_key *inst,
@@ -184,12 +190,7 @@ static int running_recreate(const struct bbs_alrp_set *set, const struct bbs_alr
     if (target == NULL) {
         return 0; /* keep = false: the cell holds an instance we do not */
     }
-    if (target->presence == BBS_PRESENCE_EVACUATING) {
-        d->delete_evacuating = 1;
-        return 0;
-    }
-    if (target->presence == BBS_PRESENCE_SUSPECT) {
-        d->delete_suspect = 1;
+    if (delete_if_copy(target, d)) {
         return 0;
     }
     if (target->state != BBS_ALRP_RUNNING && target->state != BBS_ALRP_CLAIMED) {

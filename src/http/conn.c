@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "conn.h"
 #include "tls.h"
 
@@ -73,11 +74,7 @@ void bbs_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_context
         const union MHD_ConnectionInfo *fd =
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 
-        c = calloc(1, sizeof(*c));
-        if (c == NULL) {
-            bbs_log(BBS_LOG_FATAL, "out-of-memory", NULL);
-            abort();
-        }
+        c = bbs_xcalloc(1, sizeof(*c));
         c->h = h;
         c->fd = fd != NULL ? fd->connect_fd : -1;
         peer_text(mc, c->peer, sizeof(c->peer));

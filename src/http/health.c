@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 
 #include "bbs/http.h"
+#include "bbs/xalloc.h"
 #include "server.h"
 
 struct bbs_health {
@@ -45,12 +46,8 @@ static enum MHD_Result on_health(void *cls, struct MHD_Connection *conn, const c
 struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
                                     struct bbs_error *err)
 {
-    struct bbs_health *hl = calloc(1, sizeof(*hl));
+    struct bbs_health *hl = bbs_xcalloc(1, sizeof(*hl));
 
-    if (hl == NULL) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return NULL;
-    }
     /* One polling thread, a few connections, short timeouts: monitors only. */
     hl->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,

@@ -58,7 +58,7 @@ struct bbs_req {
  *   msg  - a message of the route's response type (arena memory), packed
  *          by the front end;
  *   body - the encoded message without its error field, written by the
- *          codec or the store straight from rows (lists).
+ *          codec straight from the store's row views (lists).
  * With neither, the answer is the empty response message. keep_container
  * is written (success or error) when the response type has that field.
  * On error msg and body are ignored.

@@ -31,6 +31,7 @@
 #include <microhttpd.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "conn.h"
 #include "handlers.h"
 #include "respond.h"
@@ -183,10 +184,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return bbs_respond_text(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n",
                                     allow);
         }
-        r = calloc(1, sizeof(*r));
-        if (r == NULL) {
-            return MHD_NO;
-        }
+        r = bbs_xcalloc(1, sizeof(*r));
         r->arena = bbs_arena_new();
         r->route = route;
         r->started_ns = bbs_http_mono_ns();
@@ -288,7 +286,7 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
                                 const struct bbs_http_tls *tls, int listen_fd,
                                 struct bbs_error *err)
 {
-    struct bbs_http *h = calloc(1, sizeof(*h));
+    struct bbs_http *h = bbs_xcalloc(1, sizeof(*h));
     /*
      * A handler blocks for its whole transaction. In the thread pool a
      * connection stays with the thread that accepted it, so busy clients
@@ -310,10 +308,6 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
     };
     struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
 
-    if (h == NULL) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return NULL;
-    }
     pthread_mutex_init(&h->mu, NULL);
     h->ctx = ctx;
     h->cfg = cfg;

@@ -13,6 +13,7 @@
 
 #include "bbs/buf.h"
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "conn.h"
 #include "stream.h"
 
@@ -53,12 +54,8 @@ static void wake(struct bbs_stream *s)
 
 struct bbs_streams *bbs_streams_new(void)
 {
-    struct bbs_streams *reg = calloc(1, sizeof(*reg));
+    struct bbs_streams *reg = bbs_xcalloc(1, sizeof(*reg));
 
-    if (reg == NULL) {
-        bbs_log(BBS_LOG_FATAL, "out-of-memory", NULL);
-        abort();
-    }
     pthread_mutex_init(&reg->mu, NULL);
     atomic_init(&reg->refs, 1);
     return reg;
@@ -76,12 +73,8 @@ void bbs_streams_release(struct bbs_streams *reg)
 struct bbs_stream *bbs_stream_new(struct bbs_streams *reg, struct MHD_Connection *conn,
                                   int thread_per_connection)
 {
-    struct bbs_stream *s = calloc(1, sizeof(*s));
+    struct bbs_stream *s = bbs_xcalloc(1, sizeof(*s));
 
-    if (s == NULL) {
-        bbs_log(BBS_LOG_FATAL, "out-of-memory", NULL);
-        abort();
-    }
     s->reg = reg;
     s->conn = conn;
     atomic_init(&s->refs, 1);

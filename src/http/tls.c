@@ -21,6 +21,7 @@
 #include <gnutls/x509.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 #include "tls.h"
 
 /* What Go's net/http answers to plain HTTP on a TLS port, byte for byte. */
@@ -43,11 +44,7 @@ static char *read_pem(const char *path, const char *key, struct bbs_error *err)
                        path, strerror(errno));
         return NULL;
     }
-    buf = malloc(TLS_FILE_MAX + 1);
-    if (buf == NULL) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        goto out;
-    }
+    buf = bbs_xmalloc(TLS_FILE_MAX + 1);
     n = fread(buf, 1, TLS_FILE_MAX + 1, f);
     if (ferror(f) || n > TLS_FILE_MAX) {
         bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: cannot read \"%s\"%s", key,
@@ -134,8 +131,7 @@ static int tls_check(const struct bbs_config *cfg, const struct bbs_http_tls *t,
         goto out;
     }
     if (gnutls_certificate_allocate_credentials(&cred) < 0) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        goto out;
+        bbs_out_of_memory(0); /* its only failure; the size is GnuTLS's own */
     }
     r = gnutls_certificate_set_x509_key_mem(cred, &cd, &kd, GNUTLS_X509_FMT_PEM);
     if (r < 0) {
@@ -164,11 +160,7 @@ int bbs_http_tls_load(const struct bbs_config *cfg, struct bbs_http_tls **out,
     if (!cfg->require_ssl) {
         return 0;
     }
-    t = calloc(1, sizeof(*t));
-    if (t == NULL) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return -1;
-    }
+    t = bbs_xcalloc(1, sizeof(*t));
     if ((t->cert = read_pem(cfg->cert_file, "cert_file", err)) == NULL ||
         (t->key = read_pem(cfg->key_file, "key_file", err)) == NULL ||
         (t->ca = read_pem(cfg->ca_file, "ca_file", err)) == NULL) {

@@ -339,8 +339,11 @@ struct update_ctx {
     struct bbs_dlrp_updated *out;
 };
 
-/* SELECT ... FOR UPDATE the row of `guid` and copy it into `arena`. */
-static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
+/*
+ * Read the row of `guid` with statement `stmt` (taking $1 = guid) and copy
+ * it into `arena`; no row: ResourceNotFound.
+ */
+static int read_row(PGconn *conn, const char *stmt, struct bbs_arena *arena, const char *guid,
                     struct bbs_dlrp_row *row, struct bbs_error *err)
 {
     struct bbs_params p = {0};
@@ -349,7 +352,7 @@ static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
     int rc = -1;
 
     bbs_params_text(&p, guid);
-    res = bbs_exec(conn, "dlrp_lock", &p, err);
+    res = bbs_exec(conn, stmt, &p, err);
     if (res == NULL) {
         return -1;
     }
@@ -365,26 +368,12 @@ out:
     return rc;
 }
 
-/* dlrp_codec's encoder for an update's metric tag entries. */
-static struct bbs_blob update_metric_tags(struct bbs_arena *arena,
-                                          Models__DesiredLRPUpdate__MetricTagsEntry *const *entries,
-                                          size_t n)
+/* SELECT ... FOR UPDATE the row of `guid` and copy it into `arena`. */
+static int lock_row(PGconn *conn, struct bbs_arena *arena, const char *guid,
+                    struct bbs_dlrp_row *row, struct bbs_error *err)
 {
-    struct bbs_dlrp_tag *tags = bbs_arena_alloc(arena, n * sizeof(*tags));
-
-    for (size_t i = 0; i < n; i++) {
-        tags[i].key = entries[i]->key;
-        tags[i].value = entries[i]->value;
-    }
-    return bbs_dlrp_encode_metric_tags(arena, tags, n);
+    return read_row(conn, "dlrp_lock", arena, guid, row, err);
 }
-
-/* The codec the core's update rules (dlrp.h) re-encode blobs with. */
-static const struct bbs_dlrp_update_codec update_codec = {
-    .encode_routes = bbs_dlrp_encode_routes,
-    .encode_metric_tags = update_metric_tags,
-    .set_image_credentials = bbs_dlrp_set_image_credentials,
-};
 
 static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
@@ -398,7 +387,7 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (lock_row(conn, c->arena, c->guid, before, err) != 0) {
         return -1;
     }
-    if (bbs_dlrp_apply_update(c->arena, before, u, &update_codec, after, err) != 0) {
+    if (bbs_dlrp_apply_update(c->arena, before, u, &bbs_dlrp_update_codec, after, err) != 0) {
         return -1;
     }
     bbs_params_text(&p, c->guid);
@@ -484,26 +473,8 @@ struct start_ctx {
 static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct start_ctx *c = arg;
-    struct bbs_params p = {0};
-    struct bbs_dlrp_row cur;
-    PGresult *res;
-    int rc = -1;
 
-    bbs_params_text(&p, c->guid);
-    res = bbs_exec(conn, "dlrp_get_short", &p, err);
-    if (res == NULL) {
-        return -1;
-    }
-    if (PQntuples(res) == 0) {
-        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
-        goto out;
-    }
-    row_from_result(res, 0, &cur);
-    row_copy(c->arena, &cur, &c->row);
-    rc = 0;
-out:
-    PQclear(res);
-    return rc;
+    return read_row(conn, "dlrp_get_short", c->arena, c->guid, &c->row, err);
 }
 
 int bbs_dlrp_auction_of(struct bbs_change *change, const struct bbs_dlrp_row *desired,

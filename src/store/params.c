@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbs/log.h"
 #include "store_int.h"
 
 /* PostgreSQL's type OID for text, the element type of our arrays. */
@@ -18,8 +19,8 @@ static uint64_t hton64(uint64_t v)
 
 static int param(struct bbs_params *p, const void *v, int len)
 {
-    if (p->n >= BBS_MAX_PARAMS) {
-        abort(); /* a statement with more parameters is a programming error */
+    if (p->n >= BBS_MAX_PARAMS) { /* a statement with more parameters is a programming error */
+        bbs_log_fatal("store.too-many-parameters", "{s:i}", "max", BBS_MAX_PARAMS);
     }
     p->values[p->n] = v;
     p->lengths[p->n] = len;

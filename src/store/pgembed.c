@@ -52,6 +52,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -68,6 +69,7 @@
 #include <unistd.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 
 #define PGEMBED_PORT        "5432"
 #define PGEMBED_SOCKET_NAME "/.s.PGSQL." PGEMBED_PORT
@@ -106,12 +108,6 @@ struct bbs_pgembed {
     int maybe_running;    /* pg_ctl start was run and no stop has succeeded since */
 };
 
-__attribute__((noreturn)) static void pgembed_oom(void)
-{
-    bbs_log(BBS_LOG_FATAL, "pgembed.out-of-memory", NULL);
-    abort();
-}
-
 /* printf into a fresh heap string; out of memory aborts. */
 __attribute__((format(printf, 1, 2))) static char *pgembed_strf(const char *fmt, ...)
 {
@@ -122,10 +118,10 @@ __attribute__((format(printf, 1, 2))) static char *pgembed_strf(const char *fmt,
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    s = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (s == NULL) {
-        pgembed_oom();
+    if (n < 0) {
+        bbs_out_of_memory((size_t)INT_MAX + 1); /* EOVERFLOW: longer than INT_MAX */
     }
+    s = bbs_xmalloc((size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(s, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -1031,7 +1027,7 @@ static int pgembed_create_db(const struct bbs_pgembed *pg, struct bbs_error *err
 
     conn = PQconnectdbParams(keys, vals, 0);
     if (conn == NULL) {
-        pgembed_oom();
+        bbs_out_of_memory(0); /* libpq's only reason for NULL */
     }
     if (PQstatus(conn) != CONNECTION_OK) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "embedded postgres: cannot connect via %s: %s",
@@ -1074,10 +1070,7 @@ int bbs_pgembed_start(const char *data_dir, const char *bin_dir, struct bbs_pgem
     int rc = -1;
 
     *out = NULL;
-    pg = calloc(1, sizeof(*pg));
-    if (pg == NULL) {
-        pgembed_oom();
-    }
+    pg = bbs_xcalloc(1, sizeof(*pg));
     pg->lock_fd = -1;
     pg->watchdog_fd = -1;
     pg->as_postgres = geteuid() == 0;

@@ -47,10 +47,28 @@ static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n, str
     return 0;
 }
 
+/*
+ * libpq hands notices, and an error the server sends while the connection
+ * is idle (the "FATAL: terminating connection ..." of a shutdown or a
+ * crashed backend), to its notice processor, whose default prints them on
+ * stderr outside the JSON log. Ours logs each as one JSON line instead.
+ */
+static void conn_notice(void *arg, const char *message)
+{
+    size_t n = strlen(message);
+
+    (void)arg;
+    while (n > 0 && message[n - 1] == '\n') {
+        n--;
+    }
+    bbs_log(BBS_LOG_INFO, "database.notice", "{s:s%}", "message", message, n);
+}
+
 PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
 {
     PGconn *conn = PQconnectdb(st->conninfo);
 
+    PQsetNoticeProcessor(conn, conn_notice, NULL); /* NULL conn: does nothing */
     if (PQstatus(conn) != CONNECTION_OK) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection failed: %s",
                        PQerrorMessage(conn));

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 
 enum key_type {
     KEY_STRING,
@@ -270,7 +271,7 @@ static int set_value(struct bbs_config *cfg, const struct config_key *k, const c
             }
         }
         free(*dst);
-        *dst = strdup(v);
+        *dst = bbs_xstrdup(v);
         return 0;
     }
     case KEY_INT:

@@ -93,3 +93,17 @@ void bbs_log(enum bbs_log_level level, const char *message, const char *fmt, ...
     }
     bbs_log_take(level, message, data);
 }
+
+void bbs_log_fatal(const char *message, const char *fmt, ...)
+{
+    json_t *data = NULL;
+    va_list ap;
+
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        data = json_vpack_ex(NULL, 0, fmt, ap);
+        va_end(ap);
+    }
+    bbs_log_take(BBS_LOG_FATAL, message, data);
+    abort();
+}

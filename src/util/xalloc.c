@@ -11,8 +11,7 @@
 
 void bbs_out_of_memory(size_t n)
 {
-    bbs_log(BBS_LOG_FATAL, "out-of-memory", "{s:I}", "size", (json_int_t)n);
-    abort();
+    bbs_log_fatal("out-of-memory", "{s:I}", "size", (json_int_t)n);
 }
 
 void *bbs_xmalloc(size_t n)

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "bbs/log.h"
+#include "bbs/xalloc.h"
 
 struct worker_job {
     const char *name;
@@ -46,31 +47,23 @@ static int64_t worker_monotonic_ns(void *ctx)
     return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
 }
 
-__attribute__((noreturn)) static void worker_oom(void)
-{
-    bbs_log(BBS_LOG_FATAL, "worker.out-of-memory", NULL);
-    abort();
-}
-
 struct bbs_worker *bbs_worker_new(const struct bbs_worker_clock *clock)
 {
-    struct bbs_worker *w = calloc(1, sizeof(*w));
+    struct bbs_worker *w = bbs_xcalloc(1, sizeof(*w));
     pthread_condattr_t attr;
 
-    if (w == NULL) {
-        worker_oom();
-    }
     w->clock.now_ns = worker_monotonic_ns;
     if (clock != NULL && clock->now_ns != NULL) {
         w->clock = *clock;
     }
+    /* These fail only for want of memory or other system resources. */
     if (pthread_mutex_init(&w->mu, NULL) != 0 || pthread_condattr_init(&attr) != 0) {
-        worker_oom();
+        bbs_log_fatal("worker.init-failed", NULL);
     }
     /* Waits are measured on the monotonic clock: a wall-clock step must not stall jobs. */
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     if (pthread_cond_init(&w->cv, &attr) != 0) {
-        worker_oom();
+        bbs_log_fatal("worker.init-failed", NULL);
     }
     pthread_condattr_destroy(&attr);
     return w;

@@ -549,29 +549,13 @@ static void desired(struct bbs_arena *arena, enum kind kind, void *msg)
         if (u == NULL || base_row(arena, &r) != 0) {
             return;
         }
-        after = r;
-        if (u->optional_annotation_case ==
-            MODELS__DESIRED_LRPUPDATE__OPTIONAL_ANNOTATION_ANNOTATION) {
-            after.annotation = u->annotation != NULL ? u->annotation : "";
-        }
-        if (u->optional_instances_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
-            after.instances = u->instances;
-        }
-        if (u->routes != NULL &&
-            bbs_dlrp_encode_routes(arena, u->routes, &after.routes, &err) != 0) {
-            return;
-        }
-        if (u->n_metric_tags > 0) {
-            struct bbs_dlrp_tag *tags = bbs_arena_alloc(arena, u->n_metric_tags * sizeof(*tags));
-
-            for (size_t i = 0; i < u->n_metric_tags; i++) {
-                tags[i].key = u->metric_tags[i]->key;
-                tags[i].value = u->metric_tags[i]->value;
+        /* The rules the store applies; a route value that is not JSON is
+         * refused, and the stored run_info is ours, so it must decode. */
+        if (bbs_dlrp_apply_update(arena, &r, u, &bbs_dlrp_update_codec, &after, &err) != 0) {
+            if (err.type != BBS_ERR_INVALID_REQUEST) {
+                abort();
             }
-            after.metric_tags = bbs_dlrp_encode_metric_tags(arena, tags, u->n_metric_tags);
-        }
-        if (bbs_dlrp_set_image_credentials(arena, &r.run_info, u, &after.run_info, &err) != 0) {
-            abort(); /* the stored blob is ours and valid */
+            return;
         }
         compose_all(arena, &after);
     }

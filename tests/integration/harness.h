@@ -14,7 +14,8 @@
  * This header only gathers the modules of tests/support/, one per concern:
  * server.h (the binary, its config and log), http.h (the libcurl client),
  * pb.h (protobuf helpers), db.h (the group's database), auctioneer.h (the
- * stub auctioneer), fixtures.h (request and model builders), util.h, and
+ * stub auctioneer), certs.h (a throwaway CA made with openssl for the TLS
+ * tests), fixtures.h (request and model builders), util.h, and
  * dlrp_full.h (the DesiredLRP with every field, shared with the unit tests
  * and the fuzz corpus generator).
  *
@@ -47,6 +48,7 @@
 #include "ping.pb-c.h"
 
 #include "support/auctioneer.h"
+#include "support/certs.h"
 #include "support/db.h"
 #include "support/dlrp_full.h"
 #include "support/fixtures.h"

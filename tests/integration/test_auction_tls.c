@@ -11,9 +11,9 @@
  *    over http:// unless auctioneer_require_tls is set.
  *
  * Three servers in turn (one cmocka group each). The stub auctioneers are
- * written here (libmicrohttpd, with MHD_USE_TLS for the TLS one) rather
- * than in the shared harness, which another change is splitting; so is
- * the openssl certificate set-up, as test_tls.c does it.
+ * written here (libmicrohttpd, with MHD_USE_TLS for the TLS one): the
+ * harness's stub speaks plain HTTP only. The certificates come from the
+ * harness's throwaway CA (support/certs.h).
  */
 #include "harness.h"
 
@@ -31,130 +31,32 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
-static char dir[256];
+static struct it_certs certs;
 static char path_ca[300], path_server[300], path_server_key[300], path_client[300],
-    path_client_key[300], path_log[300];
+    path_client_key[300];
 
 /* ---- certificates (openssl at run time) ------------------------------------------------ */
 
-static const char ca_cnf[] = "[ca]\n"
-                             "default_ca = ca_sect\n"
-                             "[ca_sect]\n"
-                             "dir = .\n"
-                             "database = index.txt\n"
-                             "serial = serial\n"
-                             "new_certs_dir = .\n"
-                             "default_md = sha256\n"
-                             "policy = any\n"
-                             "unique_subject = no\n"
-                             "[any]\n"
-                             "commonName = supplied\n"
-                             "[server]\n"
-                             "subjectAltName = IP:127.0.0.1,DNS:localhost\n"
-                             "extendedKeyUsage = serverAuth\n"
-                             "keyUsage = digitalSignature,keyEncipherment\n"
-                             "[client]\n"
-                             "extendedKeyUsage = clientAuth\n"
-                             "keyUsage = digitalSignature,keyEncipherment\n";
-
-static int write_text(const char *name, const char *text)
-{
-    char p[300];
-    FILE *f;
-
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    f = fopen(p, "w");
-    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "test_auction_tls: cannot write %s\n", p);
-        return -1;
-    }
-    return 0;
-}
-
-static int openssl(const char *const *args)
-{
-    const char *argv[40];
-    int n = 0;
-
-    argv[n++] = "sh";
-    argv[n++] = "-c";
-    argv[n++] = "cd \"$0\" && exec openssl \"$@\"";
-    argv[n++] = dir;
-    for (int i = 0; args[i] != NULL && n < 39; i++) {
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    if (it_run(argv, path_log) != 0) {
-        fprintf(stderr, "test_auction_tls: openssl %s failed; see %s\n", args[0], path_log);
-        return -1;
-    }
-    return 0;
-}
-
-static int issue(const char *name, const char *ext)
-{
-    char key[64], csr[64], out[64], subj[64];
-    const char *gen[] = {"genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                         "-out",    key,          NULL};
-    const char *req[] = {"req", "-new", "-key", key, "-out", csr, "-subj", subj, NULL};
-    const char *sign[] = {"ca",          "-batch", "-config", "ca.cnf", "-cert", "ca.pem",
-                          "-keyfile",    "ca.key", "-in",     csr,      "-out",  out,
-                          "-extensions", ext,      "-days",   "2",      NULL};
-
-    snprintf(key, sizeof(key), "%s.key", name);
-    snprintf(csr, sizeof(csr), "%s.csr", name);
-    snprintf(out, sizeof(out), "%s.pem", name);
-    snprintf(subj, sizeof(subj), "/CN=%s", name);
-    return openssl(gen) == 0 && openssl(req) == 0 && openssl(sign) == 0 ? 0 : -1;
-}
-
 static int make_certs(void)
 {
-    const char *ca[] = {"req",
-                        "-x509",
-                        "-newkey",
-                        "rsa:2048",
-                        "-nodes",
-                        "-keyout",
-                        "ca.key",
-                        "-out",
-                        "ca.pem",
-                        "-days",
-                        "2",
-                        "-subj",
-                        "/CN=bbs-it-auctioneer-ca",
-                        "-addext",
-                        "basicConstraints=critical,CA:TRUE",
-                        "-addext",
-                        "keyUsage=critical,keyCertSign,cRLSign",
-                        NULL};
-
-    snprintf(dir, sizeof(dir), "/tmp/bbs-it-auction-tls-XXXXXX");
-    if (mkdtemp(dir) == NULL) {
-        fprintf(stderr, "test_auction_tls: mkdtemp: %s\n", strerror(errno));
+    if (it_certs_init(&certs, "bbs-it-auction-tls") != 0) {
         return -1;
     }
-    snprintf(path_log, sizeof(path_log), "%s/openssl.log", dir);
-    snprintf(path_ca, sizeof(path_ca), "%s/ca.pem", dir);
-    snprintf(path_server, sizeof(path_server), "%s/auctioneer.pem", dir);
-    snprintf(path_server_key, sizeof(path_server_key), "%s/auctioneer.key", dir);
-    snprintf(path_client, sizeof(path_client), "%s/bbs-client.pem", dir);
-    snprintf(path_client_key, sizeof(path_client_key), "%s/bbs-client.key", dir);
-    if (write_text("ca.cnf", ca_cnf) != 0 || write_text("index.txt", "") != 0 ||
-        write_text("serial", "01\n") != 0 || openssl(ca) != 0 ||
-        issue("auctioneer", "server") != 0 || issue("bbs-client", "client") != 0) {
+    it_certs_path(&certs, "auctioneer-ca.pem", path_ca, sizeof(path_ca));
+    it_certs_path(&certs, "auctioneer.pem", path_server, sizeof(path_server));
+    it_certs_path(&certs, "auctioneer.key", path_server_key, sizeof(path_server_key));
+    it_certs_path(&certs, "bbs-client.pem", path_client, sizeof(path_client));
+    it_certs_path(&certs, "bbs-client.key", path_client_key, sizeof(path_client_key));
+    if (it_certs_make_ca(&certs, "auctioneer-ca") != 0 ||
+        it_certs_make_key(&certs, "auctioneer.key") != 0 ||
+        it_certs_make_key(&certs, "bbs-client.key") != 0 ||
+        it_certs_issue(&certs, "auctioneer", "auctioneer.key", "auctioneer-ca", "server", NULL) !=
+            0 ||
+        it_certs_issue(&certs, "bbs-client", "bbs-client.key", "auctioneer-ca", "client", NULL) !=
+            0) {
         return -1;
     }
     return 0;
-}
-
-static void remove_certs(void)
-{
-    const char *argv[] = {"rm", "-rf", dir, NULL};
-
-    if (dir[0] != '\0') {
-        it_run(argv, NULL);
-    }
 }
 
 static char *slurp(const char *path)
@@ -442,8 +344,8 @@ static void expect_refused(json_t *cfg, const char *needle)
     char *log;
     int rc;
 
-    snprintf(cfg_path, sizeof(cfg_path), "%s/bad.json", dir);
-    snprintf(log_path, sizeof(log_path), "%s/bad.log", dir);
+    it_certs_path(&certs, "bad.json", cfg_path, sizeof(cfg_path));
+    it_certs_path(&certs, "bad.log", log_path, sizeof(log_path));
     unlink(log_path);
     /* Ports no one listens on: a refusal must come before any listener. */
     json_object_set_new(cfg, "listen_address", json_string("127.0.0.1:1"));
@@ -550,6 +452,6 @@ int main(void)
     rc = cmocka_run_group_tests_name("auction_tls", tls_tests, setup_tls, stop);
     rc |= cmocka_run_group_tests_name("auction_fallback", fallback_tests, setup_fallback, stop);
     rc |= cmocka_run_group_tests_name("auction_required", required_tests, setup_required, stop);
-    remove_certs();
+    it_certs_remove(&certs);
     return it_main_exit(rc);
 }

@@ -558,6 +558,11 @@ static void test_postgres_logs_to_its_own_file(void **state)
     /* ...and the server's stdout carries only its JSON lines. */
     assert_json_lines(g.cur.out);
     assert_false(file_contains(g.cur.out, "database system is ready"));
+    /* The killed postmaster's backends said "FATAL: terminating connection
+     * ..." to the pooled connections: libpq's default notice processor would
+     * print that on stderr; the pool's logs it as a JSON line. */
+    assert_false(file_contains(g.cur.err, "FATAL"));
+    assert_true(file_contains(g.cur.out, "\"bbs.database.notice\""));
 }
 
 static void test_killed_watchdog_is_respawned(void **state)

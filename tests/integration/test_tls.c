@@ -25,172 +25,41 @@
 
 #include <curl/curl.h>
 
-static char dir[256];
+static struct it_certs certs;
 static char path_ca[300], path_server[300], path_server_key[300], path_client[300],
-    path_client_key[300], path_other[300], path_expired[300], path_server_only[300], path_log[300];
+    path_client_key[300], path_other[300], path_expired[300], path_server_only[300];
 
 /* ---- the test CA --------------------------------------------------------------------- */
 
-static const char ca_cnf[] = "[ca]\n"
-                             "default_ca = ca_sect\n"
-                             "[ca_sect]\n"
-                             "dir = .\n"
-                             "database = index.txt\n"
-                             "serial = serial\n"
-                             "new_certs_dir = .\n"
-                             "default_md = sha256\n"
-                             "policy = any\n"
-                             "unique_subject = no\n"
-                             "[any]\n"
-                             "commonName = supplied\n"
-                             "[server]\n"
-                             "subjectAltName = IP:127.0.0.1,DNS:localhost\n"
-                             "extendedKeyUsage = serverAuth\n"
-                             "keyUsage = digitalSignature,keyEncipherment\n"
-                             "[client]\n"
-                             "extendedKeyUsage = clientAuth\n"
-                             "keyUsage = digitalSignature,keyEncipherment\n";
-
-static int write_text(const char *name, const char *text)
-{
-    char p[300];
-    FILE *f;
-
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    f = fopen(p, "w");
-    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "test_tls: cannot write %s\n", p);
-        return -1;
-    }
-    return 0;
-}
-
-/* openssl with cwd = dir (its CA database is relative). */
-static int openssl(const char *const *args)
-{
-    const char *argv[40];
-    char cd[300];
-    int n = 0;
-
-    snprintf(cd, sizeof(cd), "%s", dir);
-    argv[n++] = "sh";
-    argv[n++] = "-c";
-    argv[n++] = "cd \"$0\" && exec openssl \"$@\"";
-    argv[n++] = cd;
-    for (int i = 0; args[i] != NULL && n < 39; i++) {
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    if (it_run(argv, path_log) != 0) {
-        fprintf(stderr, "test_tls: openssl %s failed; see %s\n", args[0], path_log);
-        return -1;
-    }
-    return 0;
-}
-
-/* Key + CSR for `name`, then signed by `ca` with extension section `ext` and dates. */
-static int issue(const char *name, const char *key, const char *ca, const char *ext,
-                 const char *const *dates)
-{
-    char csr[64], out[64], ca_pem[64], ca_key[64], subj[64];
-    const char *req[] = {"req", "-new", "-key", key, "-out", csr, "-subj", subj, NULL};
-    const char *sign[20] = {"ca",   "-batch",   "-config",     "ca.cnf", "-cert",
-                            ca_pem, "-keyfile", ca_key,        "-in",    csr,
-                            "-out", out,        "-extensions", ext,      NULL};
-    int n = 14;
-
-    snprintf(csr, sizeof(csr), "%s.csr", name);
-    snprintf(out, sizeof(out), "%s.pem", name);
-    snprintf(ca_pem, sizeof(ca_pem), "%s.pem", ca);
-    snprintf(ca_key, sizeof(ca_key), "%s.key", ca);
-    snprintf(subj, sizeof(subj), "/CN=%s", name);
-    for (int i = 0; dates[i] != NULL; i++) {
-        sign[n++] = dates[i];
-    }
-    sign[n] = NULL;
-    return openssl(req) == 0 && openssl(sign) == 0 ? 0 : -1;
-}
-
-static int make_ca(const char *name)
-{
-    char key[64], pem[64], subj[64];
-    const char *args[] = {"req",
-                          "-x509",
-                          "-newkey",
-                          "rsa:2048",
-                          "-nodes",
-                          "-keyout",
-                          key,
-                          "-out",
-                          pem,
-                          "-days",
-                          "2",
-                          "-subj",
-                          subj,
-                          "-addext",
-                          "basicConstraints=critical,CA:TRUE",
-                          "-addext",
-                          "keyUsage=critical,keyCertSign,cRLSign",
-                          NULL};
-
-    snprintf(key, sizeof(key), "%s.key", name);
-    snprintf(pem, sizeof(pem), "%s.pem", name);
-    snprintf(subj, sizeof(subj), "/CN=bbs-it-%s", name);
-    return openssl(args);
-}
-
-static int make_key(const char *name)
-{
-    const char *args[] = {"genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                          "-out",    name,         NULL};
-
-    return openssl(args);
-}
-
 static int make_certs(void)
 {
-    static const char *const valid[] = {"-days", "2", NULL};
     static const char *const past[] = {"-startdate", "20200101000000Z", "-enddate",
                                        "20200201000000Z", NULL};
 
-    snprintf(dir, sizeof(dir), "/tmp/bbs-it-tls-certs-XXXXXX");
-    if (mkdtemp(dir) == NULL) {
-        fprintf(stderr, "test_tls: mkdtemp: %s\n", strerror(errno));
+    if (it_certs_init(&certs, "bbs-it-tls-certs") != 0) {
         return -1;
     }
-    snprintf(path_log, sizeof(path_log), "%s/openssl.log", dir);
-    snprintf(path_ca, sizeof(path_ca), "%s/ca.pem", dir);
-    snprintf(path_server, sizeof(path_server), "%s/server.pem", dir);
-    snprintf(path_server_key, sizeof(path_server_key), "%s/server.key", dir);
-    snprintf(path_client, sizeof(path_client), "%s/client.pem", dir);
-    snprintf(path_client_key, sizeof(path_client_key), "%s/client.key", dir);
-    snprintf(path_other, sizeof(path_other), "%s/other.pem", dir);
-    snprintf(path_expired, sizeof(path_expired), "%s/expired.pem", dir);
-    snprintf(path_server_only, sizeof(path_server_only), "%s/serveronly.pem", dir);
-    if (write_text("ca.cnf", ca_cnf) != 0 || write_text("index.txt", "") != 0 ||
-        write_text("serial", "01\n") != 0) {
-        return -1;
-    }
+    it_certs_path(&certs, "ca.pem", path_ca, sizeof(path_ca));
+    it_certs_path(&certs, "server.pem", path_server, sizeof(path_server));
+    it_certs_path(&certs, "server.key", path_server_key, sizeof(path_server_key));
+    it_certs_path(&certs, "client.pem", path_client, sizeof(path_client));
+    it_certs_path(&certs, "client.key", path_client_key, sizeof(path_client_key));
+    it_certs_path(&certs, "other.pem", path_other, sizeof(path_other));
+    it_certs_path(&certs, "expired.pem", path_expired, sizeof(path_expired));
+    it_certs_path(&certs, "serveronly.pem", path_server_only, sizeof(path_server_only));
     /* The client key is shared by every client certificate: each case then
      * differs from the good one only in its certificate. */
-    if (make_ca("ca") != 0 || make_ca("otherca") != 0 || make_key("server.key") != 0 ||
-        make_key("client.key") != 0 || issue("server", "server.key", "ca", "server", valid) != 0 ||
-        issue("client", "client.key", "ca", "client", valid) != 0 ||
-        issue("other", "client.key", "otherca", "client", valid) != 0 ||
-        issue("expired", "client.key", "ca", "client", past) != 0 ||
-        issue("serveronly", "client.key", "ca", "server", valid) != 0) {
+    if (it_certs_make_ca(&certs, "ca") != 0 || it_certs_make_ca(&certs, "otherca") != 0 ||
+        it_certs_make_key(&certs, "server.key") != 0 ||
+        it_certs_make_key(&certs, "client.key") != 0 ||
+        it_certs_issue(&certs, "server", "server.key", "ca", "server", NULL) != 0 ||
+        it_certs_issue(&certs, "client", "client.key", "ca", "client", NULL) != 0 ||
+        it_certs_issue(&certs, "other", "client.key", "otherca", "client", NULL) != 0 ||
+        it_certs_issue(&certs, "expired", "client.key", "ca", "client", past) != 0 ||
+        it_certs_issue(&certs, "serveronly", "client.key", "ca", "server", NULL) != 0) {
         return -1;
     }
     return 0;
-}
-
-static void remove_certs(void)
-{
-    const char *argv[] = {"rm", "-rf", dir, NULL};
-
-    if (dir[0] != '\0') {
-        it_run(argv, NULL);
-    }
 }
 
 /* ---- a client of our own ----------------------------------------------------------------- */
@@ -523,8 +392,8 @@ static void expect_config_refused(json_t *cfg, const char *key, const char *what
     int rc;
     FILE *f;
 
-    snprintf(cfg_path, sizeof(cfg_path), "%s/bad.json", dir);
-    snprintf(log_path, sizeof(log_path), "%s/bad.log", dir);
+    it_certs_path(&certs, "bad.json", cfg_path, sizeof(cfg_path));
+    it_certs_path(&certs, "bad.log", log_path, sizeof(log_path));
     unlink(log_path);
     assert_int_equal(json_dump_file(cfg, cfg_path, 0), 0);
     if (it_valgrind()) {
@@ -559,7 +428,7 @@ static void test_bad_tls_settings_stop_startup(void **state)
     json_t *c;
     (void)state;
 
-    snprintf(missing, sizeof(missing), "%s/missing.pem", dir);
+    it_certs_path(&certs, "missing.pem", missing, sizeof(missing));
     c = json_pack("{s:b, s:s, s:s}", "require_ssl", 1, "cert_file", path_server, "key_file",
                   path_server_key);
     expect_config_refused(c, "ca_file", "required when require_ssl is true");
@@ -616,7 +485,7 @@ static int teardown(void **state)
     (void)state;
     rc = it_server_stop();
     it_tls_client(NULL, NULL, NULL);
-    remove_certs();
+    it_certs_remove(&certs);
     return rc;
 }
 

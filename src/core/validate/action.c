@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bbs/validate_action.h"
+#include "bbs/xalloc.h"
 #include "validate_int.h"
 
 /* md5 / sha1 / sha256 in any ASCII case (Go lower-cases, then compares). */
@@ -129,8 +130,7 @@ static void act_push(struct act_stack *st, struct act_item it)
 {
     if (st->n == st->cap) {
         size_t cap = st->cap * 2;
-        struct act_item *v =
-            bbs_validate_xrealloc(st->v == st->small ? NULL : st->v, cap * sizeof(*v));
+        struct act_item *v = bbs_xrealloc(st->v == st->small ? NULL : st->v, cap * sizeof(*v));
         if (st->v == st->small) {
             memcpy(v, st->small, sizeof(st->small));
         }

@@ -1,23 +1,12 @@
 /*
- * scratch.c - heap scratch for the validators and the index of proto map
- * entries that upstream's Go maps keep (see validate_int.h).
+ * scratch.c - the index of proto map entries that upstream's Go maps keep
+ * (see validate_int.h), on heap scratch when a map is large.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbs/xalloc.h"
 #include "validate_int.h"
-
-/* The core has no logger, so out of memory just aborts. TODO(lead): call
- * bbs_xrealloc (src/util/xalloc.c) here once it exists. */
-void *bbs_validate_xrealloc(void *ptr, size_t n)
-{
-    void *q = realloc(ptr, n);
-
-    if (q == NULL) {
-        abort();
-    }
-    return q;
-}
 
 /* ---- map keys ---- */
 
@@ -26,7 +15,7 @@ void bbs_key_refs_init(struct bbs_key_refs *kr, size_t n)
     kr->n = n;
     kr->v = n <= sizeof(kr->small) / sizeof(kr->small[0])
                 ? kr->small
-                : bbs_validate_xrealloc(NULL, n * sizeof(struct bbs_key_ref));
+                : bbs_xrealloc(NULL, n * sizeof(struct bbs_key_ref));
 }
 
 void bbs_key_refs_free(struct bbs_key_refs *kr)

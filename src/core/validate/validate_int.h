@@ -39,14 +39,7 @@ void bbs_problems_begin(struct bbs_problems *p);
 void bbs_problems_put(struct bbs_problems *p, const char *s, size_t n);
 void bbs_problems_puts(struct bbs_problems *p, const char *s);
 
-/* ---- scratch memory and proto map keys (scratch.c) ---- */
-
-/*
- * realloc that never returns NULL: the core has no logger, so out of
- * memory aborts. The one allocation point of the validators; it becomes
- * bbs_xrealloc once src/util/xalloc.c exists.
- */
-void *bbs_validate_xrealloc(void *ptr, size_t n);
+/* ---- proto map keys (scratch.c); scratch memory is bbs_xrealloc's (xalloc.h) ---- */
 
 /*
  * protobuf-c keeps every entry of a proto map as sent, duplicates
