@@ -515,42 +515,70 @@ static void on_resolved(void *arg, int yes, long status)
     atomic_fetch_add(&r->calls, 1);
 }
 
+/*
+ * Send task `t`'s callback once to a peer answering `sa` and once to one
+ * answering `sb`, and wait for both resolutions; the peers are kept for the
+ * caller's assertions (free with callbacks_end).
+ */
+struct two_callbacks {
+    struct peer *p;
+    struct peer *q;
+    struct bbs_outbox *ob;
+    struct bbs_callback *cb;
+    struct resolution r1;
+    struct resolution r2;
+};
+
+static void callbacks_run(struct two_callbacks *tc, const struct bbs_task_callback *t,
+                          const long *sa, size_t na, const long *sb, size_t nb)
+{
+    char url[64];
+    int64_t until = mono_ms() + 5000;
+
+    memset(tc, 0, sizeof(*tc));
+    tc->p = peer_start(1, sa, na);
+    tc->q = peer_start(1, sb, nb);
+    tc->ob = outbox(0, 0, 0);
+    tc->cb = bbs_callback_new(tc->ob, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", tc->p->port);
+    bbs_callback_send(tc->cb, url, t, on_resolved, &tc->r1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", tc->q->port);
+    bbs_callback_send(tc->cb, url, t, on_resolved, &tc->r2);
+    while ((atomic_load(&tc->r1.calls) < 1 || atomic_load(&tc->r2.calls) < 1) &&
+           mono_ms() < until) {
+        sleep_ms(2);
+    }
+    assert_int_equal(atomic_load(&tc->r1.calls), 1);
+    assert_int_equal(atomic_load(&tc->r2.calls), 1);
+}
+
+static void callbacks_end(struct two_callbacks *tc)
+{
+    bbs_callback_free(tc->cb);
+    bbs_outbox_free(tc->ob);
+    peer_stop(tc->p);
+    peer_stop(tc->q);
+}
+
 /* taskcallback.go: a 500 resolves the task (no retry); 503 three times does not. */
 static void test_task_callback_resolution(void **state)
 {
     static const long s500[] = {500};
     static const long s503[] = {503};
     struct bbs_task_callback t = {"t-1", 0, "", "r", "", 1};
-    struct peer *p = peer_start(1, s500, 1);
-    struct peer *q = peer_start(1, s503, 1);
-    struct bbs_outbox *ob = outbox(0, 0, 0);
-    struct bbs_callback *cb = bbs_callback_new(ob, 0);
-    struct resolution r1 = {0}, r2 = {0};
-    char url[64];
-    int64_t until = mono_ms() + 5000;
+    struct two_callbacks tc;
 
     (void)state;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", p->port);
-    bbs_callback_send(cb, url, &t, on_resolved, &r1);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", q->port);
-    bbs_callback_send(cb, url, &t, on_resolved, &r2);
-    while ((atomic_load(&r1.calls) < 1 || atomic_load(&r2.calls) < 1) && mono_ms() < until) {
-        sleep_ms(2);
-    }
-    assert_int_equal(atomic_load(&r1.calls), 1);
-    assert_int_equal(r1.yes, 1);
-    assert_int_equal(r1.status, 500);
-    assert_int_equal(atomic_load(&p->n_requests), 1);
-    assert_non_null(strstr(p->requests[0], "POST /done HTTP/1.1\r\n"));
-    assert_non_null(strstr(p->requests[0], "\r\n\r\n{\"task_guid\":\"t-1\",\"failed\":false,"));
-    assert_null(strstr(p->requests[0], "X-Vcap-Request-Id"));
-    assert_int_equal(atomic_load(&r2.calls), 1);
-    assert_int_equal(r2.yes, 0);
-    assert_int_equal(atomic_load(&q->n_requests), 3);
-    bbs_callback_free(cb);
-    bbs_outbox_free(ob);
-    peer_stop(p);
-    peer_stop(q);
+    callbacks_run(&tc, &t, s500, 1, s503, 1);
+    assert_int_equal(tc.r1.yes, 1);
+    assert_int_equal(tc.r1.status, 500);
+    assert_int_equal(atomic_load(&tc.p->n_requests), 1);
+    assert_non_null(strstr(tc.p->requests[0], "POST /done HTTP/1.1\r\n"));
+    assert_non_null(strstr(tc.p->requests[0], "\r\n\r\n{\"task_guid\":\"t-1\",\"failed\":false,"));
+    assert_null(strstr(tc.p->requests[0], "X-Vcap-Request-Id"));
+    assert_int_equal(tc.r2.yes, 0);
+    assert_int_equal(atomic_load(&tc.q->n_requests), 3);
+    callbacks_end(&tc);
 }
 
 /*
@@ -562,37 +590,20 @@ static void test_task_callback_redirects(void **state)
     static const long s302[] = {302, 200};
     static const long s307[] = {307, 200};
     struct bbs_task_callback t = {"t-2", 0, "", "r", "", 1};
-    struct peer *p = peer_start(1, s302, 2);
-    struct peer *q = peer_start(1, s307, 2);
-    struct bbs_outbox *ob = outbox(0, 0, 0);
-    struct bbs_callback *cb = bbs_callback_new(ob, 0);
-    struct resolution r1 = {0}, r2 = {0};
-    char url[64];
-    int64_t until = mono_ms() + 5000;
+    struct two_callbacks tc;
 
     (void)state;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", p->port);
-    bbs_callback_send(cb, url, &t, on_resolved, &r1);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/done", q->port);
-    bbs_callback_send(cb, url, &t, on_resolved, &r2);
-    while ((atomic_load(&r1.calls) < 1 || atomic_load(&r2.calls) < 1) && mono_ms() < until) {
-        sleep_ms(2);
-    }
-    assert_int_equal(atomic_load(&r1.calls), 1);
-    assert_int_equal(r1.status, 200);
-    assert_int_equal(atomic_load(&p->n_requests), 2);
-    assert_non_null(strstr(p->requests[0], "POST /done HTTP/1.1\r\n"));
-    assert_non_null(strstr(p->requests[1], "GET /moved HTTP/1.1\r\n"));
-    assert_null(strstr(p->requests[1], "task_guid"));
-    assert_int_equal(atomic_load(&r2.calls), 1);
-    assert_int_equal(r2.status, 200);
-    assert_int_equal(atomic_load(&q->n_requests), 2);
-    assert_non_null(strstr(q->requests[1], "POST /moved HTTP/1.1\r\n"));
-    assert_non_null(strstr(q->requests[1], "{\"task_guid\":\"t-2\""));
-    bbs_callback_free(cb);
-    bbs_outbox_free(ob);
-    peer_stop(p);
-    peer_stop(q);
+    callbacks_run(&tc, &t, s302, 2, s307, 2);
+    assert_int_equal(tc.r1.status, 200);
+    assert_int_equal(atomic_load(&tc.p->n_requests), 2);
+    assert_non_null(strstr(tc.p->requests[0], "POST /done HTTP/1.1\r\n"));
+    assert_non_null(strstr(tc.p->requests[1], "GET /moved HTTP/1.1\r\n"));
+    assert_null(strstr(tc.p->requests[1], "task_guid"));
+    assert_int_equal(tc.r2.status, 200);
+    assert_int_equal(atomic_load(&tc.q->n_requests), 2);
+    assert_non_null(strstr(tc.q->requests[1], "POST /moved HTTP/1.1\r\n"));
+    assert_non_null(strstr(tc.q->requests[1], "{\"task_guid\":\"t-2\""));
+    callbacks_end(&tc);
 }
 
 /* The auctioneer client on the outbox: both routes, upstream's headers, a 202 is success. */
