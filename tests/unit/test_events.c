@@ -1005,5 +1005,6 @@ int main(void)
     T(test_rewind_drops_siblings_and_rule);
     T(test_names);
 #undef T
-    return cmocka_run_group_tests_name("events", tests, NULL, NULL);
+    /* The table and the named tests share one array filled up to `n`. */
+    return _cmocka_run_group_tests("events", tests, n, NULL, NULL);
 }
