@@ -383,6 +383,14 @@ static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
     rc = curl_easy_perform(h);
     curl_slist_free_all(headers);
+    /*
+     * A server may answer (Trailers-Only) before it has read the whole
+     * request and then reset the stream with NO_ERROR, which libcurl
+     * reports as a stream error. The status it sent is the answer.
+     */
+    if ((rc == CURLE_HTTP2_STREAM || rc == CURLE_HTTP2) && c->grpc_status > 0) {
+        rc = CURLE_OK;
+    }
     if (rc != CURLE_OK) {
         code = locket_code_from_curl(rc);
         snprintf(desc, desc_size, "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
