@@ -335,6 +335,17 @@ static void locket_rpc_error(struct bbs_error *err, int code, const char *desc)
                    desc);
 }
 
+void bbs_grpc_timeout_header(long ms, char *out, size_t size)
+{
+    if (ms <= 99999999L) {
+        snprintf(out, size, "grpc-timeout: %ldm", ms);
+    } else {
+        long s = ms / 1000 + (ms % 1000 != 0);
+
+        snprintf(out, size, "grpc-timeout: %ldS", s <= 99999999L ? s : 99999999L);
+    }
+}
+
 /* One transfer on `h`; fills `c` and returns the gRPC code (0 = a message in c->body). */
 static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
                            const struct bbs_buf *req, struct locket_call *c, char *desc,
@@ -350,7 +361,7 @@ static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
     int code;
 
     snprintf(url, sizeof(url), "%s%s", l->base_url, method);
-    snprintf(timeout, sizeof(timeout), "grpc-timeout: %ldm", l->timeout_ms);
+    bbs_grpc_timeout_header(l->timeout_ms, timeout, sizeof(timeout));
     headers = curl_slist_append(headers, "Content-Type: application/grpc");
     headers = curl_slist_append(headers, "TE: trailers");
     headers = curl_slist_append(headers, "Expect:");

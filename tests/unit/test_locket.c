@@ -169,6 +169,23 @@ static void test_message_decode(void **state)
     assert_string_equal(small, "tru");
 }
 
+static void test_timeout_header(void **state)
+{
+    char h[64];
+
+    (void)state;
+    bbs_grpc_timeout_header(10000, h, sizeof(h));
+    assert_string_equal(h, "grpc-timeout: 10000m");
+    bbs_grpc_timeout_header(99999999L, h, sizeof(h));
+    assert_string_equal(h, "grpc-timeout: 99999999m");
+    bbs_grpc_timeout_header(100000000L, h, sizeof(h));
+    assert_string_equal(h, "grpc-timeout: 100000S");
+    bbs_grpc_timeout_header(100000001L, h, sizeof(h));
+    assert_string_equal(h, "grpc-timeout: 100001S");
+    bbs_grpc_timeout_header(999999999999L, h, sizeof(h));
+    assert_string_equal(h, "grpc-timeout: 99999999S");
+}
+
 struct new_case {
     const char *name;
     struct bbs_locket_config cfg;
@@ -232,6 +249,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_code_names);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_http_status_mapping);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_message_decode);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_timeout_header);
     for (size_t i = 0; i < sizeof(bad_configs) / sizeof(bad_configs[0]); i++) {
         tests[n++] = (struct CMUnitTest){.name = bad_configs[i].name,
                                          .test_func = test_new_refused,
