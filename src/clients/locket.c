@@ -35,6 +35,10 @@
 
 #define LOCKET_IDLE_MAX 8
 
+/* Largest answer accepted (gRPC's own default receive limit is 4 MiB; FetchAll of
+ * thousands of cells stays far below this). */
+#define LOCKET_MAX_BODY (64u << 20)
+
 struct bbs_locket {
     char *base_url; /* "https://<address>/models.Locket/" */
     char *ca_file;
@@ -268,6 +272,7 @@ static void locket_handle_put(struct bbs_locket *l, CURL *h)
 struct locket_call {
     struct bbs_buf body;
     int grpc_status; /* -1 until a grpc-status header or trailer arrives */
+    int too_big;     /* the answer passed LOCKET_MAX_BODY: transfer aborted */
     char grpc_message[512];
 };
 
@@ -275,6 +280,10 @@ static size_t locket_on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
     struct locket_call *c = arg;
 
+    if (c->body.len + size * nmemb > LOCKET_MAX_BODY) {
+        c->too_big = 1;
+        return 0; /* libcurl ends the transfer (CURLE_WRITE_ERROR) */
+    }
     bbs_buf_append(&c->body, p, size * nmemb);
     return size * nmemb;
 }
@@ -401,6 +410,11 @@ static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
      */
     if ((rc == CURLE_HTTP2_STREAM || rc == CURLE_HTTP2) && c->grpc_status > 0) {
         rc = CURLE_OK;
+    }
+    if (rc != CURLE_OK && c->too_big) {
+        snprintf(desc, desc_size, "grpc: received message larger than max (%u bytes)",
+                 LOCKET_MAX_BODY);
+        return BBS_GRPC_RESOURCE_EXHAUSTED;
     }
     if (rc != CURLE_OK) {
         code = locket_code_from_curl(rc);

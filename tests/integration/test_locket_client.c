@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bbs/locket.h"
@@ -205,6 +206,30 @@ static void test_unknown_method_fails(void **state)
     bbs_arena_free(a);
 }
 
+/* An answer over 64 MiB is refused (ResourceExhausted), not buffered without end. */
+static void test_oversized_answer_refused(void **state)
+{
+    size_t n = (size_t)65 << 20;
+    char *value = malloc(n + 1);
+    struct bbs_arena *a = bbs_arena_new();
+    struct bbs_cell *cells = NULL;
+    size_t count = 0;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_non_null(value);
+    memset(value, 'x', n);
+    value[n] = '\0';
+    assert_int_equal(it_locket_set_presence("huge", value, 0), 0);
+    free(value);
+    assert_int_equal(bbs_locket_cells(client, a, &cells, &count, &err), -1);
+    assert_string_equal(err.message, "rpc error: code = ResourceExhausted desc = grpc: received "
+                                     "message larger than max (67108864 bytes)");
+    assert_int_equal(it_locket_remove("huge"), 0);
+    assert_int_equal(bbs_locket_cells(client, a, &cells, &count, &err), 0);
+    bbs_arena_free(a);
+}
+
 #define THREADS 6
 #define CALLS   25
 
@@ -258,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_unary_lock_and_release),
         cmocka_unit_test(test_unknown_method_fails),
         cmocka_unit_test(test_calls_from_many_threads),
+        cmocka_unit_test(test_oversized_answer_refused),
     };
 
     return it_main_exit(cmocka_run_group_tests_name("locket_client", tests, setup, teardown));
