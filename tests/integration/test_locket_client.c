@@ -206,6 +206,28 @@ static void test_unknown_method_fails(void **state)
     bbs_arena_free(a);
 }
 
+/* The stand-in's TTL (12.4): a presence not renewed goes away by itself. */
+static void test_presence_expires_without_renewal(void **state)
+{
+    struct bbs_arena *a = bbs_arena_new();
+    struct bbs_cell cell;
+    struct bbs_error err = {0};
+    int64_t deadline = it_mono_ms() + 20000;
+    int rc;
+
+    (void)state;
+    assert_int_equal(it_locket_set_presence("short-lived", "{\"cell_id\":\"short-lived\"}", 1), 0);
+    assert_int_equal(it_locket_register_cell("long-lived", "z1", NULL), 0);
+    while ((rc = bbs_locket_cell(client, a, "short-lived", &cell, &err)) == 0 &&
+           it_mono_ms() < deadline) {
+        it_sleep_ms(200);
+    }
+    assert_int_equal(rc, 1);
+    assert_int_equal(bbs_locket_cell(client, a, "long-lived", &cell, &err), 0);
+    assert_int_equal(it_locket_remove("long-lived"), 0);
+    bbs_arena_free(a);
+}
+
 /* An answer over 64 MiB is refused (ResourceExhausted), not buffered without end. */
 static void test_oversized_answer_refused(void **state)
 {
@@ -283,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_unary_lock_and_release),
         cmocka_unit_test(test_unknown_method_fails),
         cmocka_unit_test(test_calls_from_many_threads),
+        cmocka_unit_test(test_presence_expires_without_renewal),
         cmocka_unit_test(test_oversized_answer_refused),
     };
 
