@@ -20,10 +20,12 @@
 
 #include "bbs/auction.h"
 #include "bbs/config.h"
+#include "bbs/effects.h"
 #include "bbs/http.h"
 #include "bbs/log.h"
 #include "bbs/outbox.h"
 #include "bbs/pgembed.h"
+#include "bbs/rep.h"
 #include "bbs/store.h"
 #include "bbs/worker.h"
 
@@ -145,6 +147,8 @@ int main(int argc, char **argv)
     struct bbs_outbox *outbox = NULL;
     struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
+    struct bbs_rep *rep = NULL;
+    struct bbs_effects fx = {0};
     struct bbs_worker *worker = NULL;
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
@@ -253,8 +257,11 @@ int main(int argc, char **argv)
                 "auctioneer_address is empty: no placement requests are sent");
     }
     auction = bbs_auction_new(outbox, cfg.auctioneer_address, cfg.communication_timeout_ns);
+    rep = bbs_rep_new(outbox, cfg.communication_timeout_ns);
+    fx.auction = auction;
+    fx.rep = rep;
     ctx.store = store;
-    ctx.auction = auction;
+    ctx.effects = &fx;
     ctx.cfg = &cfg;
     /* Said before the listener opens, so it is in the log before any client is served. */
     if (tls == NULL) {
@@ -306,6 +313,7 @@ out:
     }
     bbs_http_stop(http);
     bbs_auction_free(auction);
+    bbs_rep_free(rep);
     if (outbox != NULL) {
         struct bbs_outbox_stats st;
 

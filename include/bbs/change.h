@@ -42,10 +42,34 @@ struct bbs_auction_start {
     int32_t max_pids;
 };
 
-/* Ask the rep on `instance.cell_id` to stop an instance (9.2). */
+/*
+ * Ask the rep on `instance.cell_id` to stop an instance (9.2, 5.6). The
+ * strings live in the record's arena. `rep_url` NULL: the cell is looked
+ * up in Locket after the commit (effects.h); set: already looked up (the
+ * address to use, retire). `attempts` 0 means 1.
+ */
 struct bbs_rep_stop {
     struct bbs_alrp_key key;
     struct bbs_instance_key instance;
+    const char *rep_url;
+    int attempts;
+};
+
+/*
+ * Push new internal routes and/or metric tags to the rep running an
+ * instance (5.4 step 5, 9.2). Strings and arrays live in the record's
+ * arena; a NULL array is JSON null (not being changed). `rep_url` as in
+ * struct bbs_rep_stop.
+ */
+struct bbs_rep_update {
+    struct bbs_alrp_key key;
+    struct bbs_instance_key instance;
+    const char *const *internal_routes; /* hostnames */
+    size_t n_internal_routes;
+    const char *const *metric_tag_names; /* with metric_tag_values */
+    const char *const *metric_tag_values;
+    size_t n_metric_tags;
+    const char *rep_url;
 };
 
 enum bbs_change_kind {
@@ -82,8 +106,10 @@ struct bbs_change {
     const struct bbs_dlrp_row *dlrp_after;  /* NULL: desired LRP removed (or not touched) */
     struct bbs_auction_start *auctions;
     size_t n_auctions;
-    struct bbs_rep_stop *rep_stops; /* empty until cells exist */
+    struct bbs_rep_stop *rep_stops;
     size_t n_rep_stops;
+    struct bbs_rep_update *rep_updates;
+    size_t n_rep_updates;
     struct bbs_change_note *notes;
     size_t n_notes;
     /* capacities of the arrays above */
@@ -91,6 +117,7 @@ struct bbs_change {
     size_t cap_auctions;
     size_t cap_rep_stops;
     size_t cap_notes;
+    size_t cap_rep_updates;
 };
 
 /* Where a transaction started: bbs_change_rewind() goes back to it. */
@@ -102,6 +129,7 @@ struct bbs_change_mark {
     size_t n_auctions;
     size_t n_rep_stops;
     size_t n_notes;
+    size_t n_rep_updates;
 };
 
 /* An empty record whose contents live in `arena` (borrowed). */
@@ -129,7 +157,11 @@ enum bbs_change_kind bbs_alrp_change_kind(const struct bbs_alrp_change *ch);
  */
 void bbs_change_auction(struct bbs_change *c, const struct bbs_auction_start *s);
 
+/* Record a rep stop; the struct is copied, its strings borrowed (arena). */
 void bbs_change_rep_stop(struct bbs_change *c, const struct bbs_rep_stop *s);
+
+/* Record a rep update; the struct is copied, its strings and arrays borrowed (arena). */
+void bbs_change_rep_update(struct bbs_change *c, const struct bbs_rep_update *u);
 
 /* Record a failed after-commit step (`what` and `guid` are copied). */
 void bbs_change_note(struct bbs_change *c, const char *what, const char *process_guid,
