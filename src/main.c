@@ -22,6 +22,7 @@
 #include "bbs/config.h"
 #include "bbs/effects.h"
 #include "bbs/http.h"
+#include "bbs/locket.h"
 #include "bbs/log.h"
 #include "bbs/outbox.h"
 #include "bbs/pgembed.h"
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
     struct bbs_auction *auction = NULL;
     struct bbs_rep *rep = NULL;
     struct bbs_effects fx = {0};
+    struct bbs_locket *locket = NULL;
     struct bbs_worker *worker = NULL;
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
@@ -200,6 +202,22 @@ int main(int argc, char **argv)
         bbs_http_tls_free(tls);
         bbs_config_clear(&cfg);
         return 2;
+    }
+
+    /* Locket's address and client identity are config too: exit status 2. */
+    if (cfg.locket_address[0] != '\0') {
+        struct bbs_locket_config lcfg = {cfg.locket_address, cfg.locket_ca_cert_file,
+                                         cfg.locket_client_cert_file, cfg.locket_client_key_file,
+                                         cfg.communication_timeout_ns};
+
+        locket = bbs_locket_new(&lcfg, &err);
+        if (locket == NULL) {
+            bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+            bbs_outbox_free(outbox);
+            bbs_http_tls_free(tls);
+            bbs_config_clear(&cfg);
+            return 2;
+        }
     }
 
     if (wake_pipe_open() != 0) {
@@ -260,9 +278,17 @@ int main(int argc, char **argv)
     rep = bbs_rep_new(outbox, cfg.communication_timeout_ns);
     fx.auction = auction;
     fx.rep = rep;
+    fx.locket = locket;
     ctx.store = store;
     ctx.effects = &fx;
     ctx.cfg = &cfg;
+    ctx.locket = locket;
+    if (locket == NULL) {
+        bbs_log(BBS_LOG_INFO, "locket.disabled", "{s:s}", "reason",
+                "locket_address is empty: no cells are known (cells/list.r1 answers none)");
+    } else {
+        bbs_log(BBS_LOG_INFO, "locket.configured", "{s:s}", "locket_address", cfg.locket_address);
+    }
     /* Said before the listener opens, so it is in the log before any client is served. */
     if (tls == NULL) {
         bbs_log(BBS_LOG_ERROR, "tls.disabled", "{s:s, s:s}", "listen_address", cfg.listen_address,
@@ -314,6 +340,7 @@ out:
     bbs_http_stop(http);
     bbs_auction_free(auction);
     bbs_rep_free(rep);
+    bbs_locket_free(locket);
     if (outbox != NULL) {
         struct bbs_outbox_stats st;
 

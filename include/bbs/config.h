@@ -44,6 +44,10 @@ struct bbs_config {
     char *auctioneer_client_key;      /* its private key; the three are all set or all "" */
     int auctioneer_require_tls;       /* no plain-HTTP retry after a failed TLS attempt */
     int outbox_queue_max;             /* outbound calls queued at most; more are dropped */
+    char *locket_address;             /* "host:port" of Locket's gRPC API; "" = no Locket */
+    char *locket_ca_cert_file;        /* PEM CA(s) Locket's certificate must chain to */
+    char *locket_client_cert_file;    /* PEM client certificate presented to Locket */
+    char *locket_client_key_file;     /* its key; the four locket keys are all set or all "" */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */
