@@ -67,6 +67,17 @@ void bbs_effects_apply(struct bbs_effects *fx, const struct bbs_change *change,
 void bbs_effects_apply_some(struct bbs_effects *fx, const struct bbs_change *change,
                             const char *trace_id, unsigned parts);
 
+/*
+ * Where the rep of `cell_id` is (struct bbs_cell_lookup of store.h, `fx`
+ * as its context): Locket's Fetch(cell_id), then the address rule of
+ * rep.h (bbs_rep_url). 0 with `*rep_url` (in `arena`); 1 when the cell is
+ * unknown (also with no Locket); -1 with UnknownError when Locket fails
+ * or the cell has no address this server may call. Blocks for one Locket
+ * call at most.
+ */
+BBS_MUST_CHECK int bbs_effects_cell_url(void *fx, struct bbs_arena *arena, const char *cell_id,
+                                        const char **rep_url, struct bbs_error *err);
+
 /* The counters, each read atomically. */
 struct bbs_effects_stats {
     uint64_t rep_cell_unknown;

@@ -6,44 +6,120 @@
 #include <string.h>
 
 #include "bbs/auction.h"
+#include "bbs/locket.h"
 #include "bbs/log.h"
 #include "bbs/rep.h"
 
-/*
- * The address to call for an instance on `cell_id`: the record's own
- * (`rep_url`, looked up before the commit) or Locket's. 0 and `*url`, or
- * -1 after logging and counting why not (the row stays as it is, 5.6).
- */
-static int effects_rep_url(struct bbs_effects *fx, struct bbs_arena *arena, const char *what,
-                           const struct bbs_alrp_key *key, const struct bbs_instance_key *inst,
-                           const char *rep_url, const char **url)
+int bbs_effects_cell_url(void *fx_, struct bbs_arena *arena, const char *cell_id,
+                         const char **rep_url, struct bbs_error *err)
 {
+    struct bbs_effects *fx = fx_;
+    struct bbs_cell cell;
+    int rc;
+
+    memset(&cell, 0, sizeof(cell));
+    rc = bbs_locket_cell(fx->locket, arena, cell_id, &cell, err);
+    if (rc != 0) {
+        return rc; /* 1: unknown cell; -1: Locket failed */
+    }
+    if (fx->rep == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "no rep client");
+        return -1;
+    }
+    return bbs_rep_url(fx->rep, cell.rep_address, cell.rep_url, rep_url, err);
+}
+
+/*
+ * The address to call for an instance on `inst->cell_id`: the record's
+ * own (`rep_url`, looked up before the commit) or Locket's now. 0 and
+ * `*url`, or -1 after logging and counting why not (the row stays as it
+ * is, 5.6).
+ */
+/* Lookups already made for one record: a scale-down asks Locket once per cell. */
+#define LOOKUP_CACHE 32
+
+struct lookup_cache {
+    struct {
+        const char *cell_id;
+        const char *url;
+        int rc;
+        struct bbs_error err;
+    } e[LOOKUP_CACHE];
+    size_t n;
+};
+
+static int cached_cell_url(struct bbs_effects *fx, struct lookup_cache *lc, struct bbs_arena *arena,
+                           const char *cell_id, const char **url, struct bbs_error *err)
+{
+    int rc;
+
+    for (size_t i = 0; i < lc->n; i++) {
+        if (strcmp(lc->e[i].cell_id, cell_id) == 0) {
+            *url = lc->e[i].url;
+            *err = lc->e[i].err;
+            return lc->e[i].rc;
+        }
+    }
+    rc = bbs_effects_cell_url(fx, arena, cell_id, url, err);
+    if (lc->n < LOOKUP_CACHE) {
+        lc->e[lc->n].cell_id = cell_id;
+        lc->e[lc->n].url = rc == 0 ? *url : NULL;
+        lc->e[lc->n].rc = rc;
+        lc->e[lc->n].err = *err;
+        lc->n++;
+    }
+    return rc;
+}
+
+static int effects_rep_url(struct bbs_effects *fx, struct lookup_cache *lc, struct bbs_arena *arena,
+                           const char *what, const struct bbs_alrp_key *key,
+                           const struct bbs_instance_key *inst, const char *rep_url,
+                           const char **url)
+{
+    struct bbs_error err = {0};
+    int rc;
+
     if (rep_url != NULL) {
         *url = rep_url;
         return 0;
     }
-    (void)arena;
-    /* No Locket client yet: every cell is unknown (its lookup comes with the client). */
-    atomic_fetch_add(&fx->rep_cell_unknown, 1);
-    bbs_log(BBS_LOG_ERROR, "rep.cell-not-found", "{s:s, s:s, s:i, s:s, s:s}", "call", what,
-            "process_guid", key->process_guid, "index", (int)key->index, "instance_guid",
-            inst->instance_guid, "cell_id", inst->cell_id);
+    rc = cached_cell_url(fx, lc, arena, inst->cell_id, url, &err);
+    if (rc == 0) {
+        return 0;
+    }
+    if (rc > 0) {
+        atomic_fetch_add(&fx->rep_cell_unknown, 1);
+        bbs_log(BBS_LOG_ERROR, "rep.cell-not-found", "{s:s, s:s, s:i, s:s, s:s}", "call", what,
+                "process_guid", key->process_guid, "index", (int)key->index, "instance_guid",
+                inst->instance_guid, "cell_id", inst->cell_id);
+    } else {
+        atomic_fetch_add(&fx->rep_lookup_failed, 1);
+        bbs_log(BBS_LOG_ERROR, "rep.cell-lookup-failed", "{s:s, s:s, s:i, s:s, s:s, s:s}", "call",
+                what, "process_guid", key->process_guid, "index", (int)key->index, "instance_guid",
+                inst->instance_guid, "cell_id", inst->cell_id, "error", err.message);
+    }
     return -1;
 }
 
 static void effects_rep(struct bbs_effects *fx, const struct bbs_change *change,
                         const char *trace_id)
 {
+    struct lookup_cache *lc = NULL;
+
     if (change->n_rep_stops + change->n_rep_updates > 0 && fx->rep == NULL) {
         bbs_log(BBS_LOG_ERROR, "rep.disabled", "{s:I}", "calls",
                 (json_int_t)(change->n_rep_stops + change->n_rep_updates));
         return;
     }
+    if (change->n_rep_stops + change->n_rep_updates == 0) {
+        return;
+    }
+    lc = bbs_arena_zalloc(change->arena, sizeof(*lc));
     for (size_t i = 0; i < change->n_rep_stops; i++) {
         const struct bbs_rep_stop *s = &change->rep_stops[i];
         const char *url = NULL;
 
-        if (effects_rep_url(fx, change->arena, "stop-lrp", &s->key, &s->instance, s->rep_url,
+        if (effects_rep_url(fx, lc, change->arena, "stop-lrp", &s->key, &s->instance, s->rep_url,
                             &url) != 0) {
             continue;
         }
@@ -66,7 +142,7 @@ static void effects_rep(struct bbs_effects *fx, const struct bbs_change *change,
         };
         const char *url = NULL;
 
-        if (effects_rep_url(fx, change->arena, "update-lrp", &u->key, &u->instance, u->rep_url,
+        if (effects_rep_url(fx, lc, change->arena, "update-lrp", &u->key, &u->instance, u->rep_url,
                             &url) != 0) {
             continue;
         }
