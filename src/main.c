@@ -196,6 +196,8 @@ int main(int argc, char **argv)
     ocfg.tls[BBS_OUTBOX_AUCTIONEER] =
         (struct bbs_outbox_tls){cfg.auctioneer_ca_cert, cfg.auctioneer_client_cert,
                                 cfg.auctioneer_client_key, cfg.auctioneer_require_tls};
+    ocfg.tls[BBS_OUTBOX_REP] = (struct bbs_outbox_tls){cfg.rep_ca_cert, cfg.rep_client_cert,
+                                                       cfg.rep_client_key, cfg.rep_require_tls};
     outbox = bbs_outbox_new(&ocfg, &err);
     if (outbox == NULL) {
         bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
@@ -276,6 +278,7 @@ int main(int argc, char **argv)
     }
     auction = bbs_auction_new(outbox, cfg.auctioneer_address, cfg.communication_timeout_ns);
     rep = bbs_rep_new(outbox, cfg.communication_timeout_ns);
+    bbs_rep_set_tls(rep, cfg.rep_require_tls, cfg.rep_client_cert[0] != '\0');
     fx.auction = auction;
     fx.rep = rep;
     fx.locket = locket;
