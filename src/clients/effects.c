@@ -10,16 +10,18 @@
 #include "bbs/log.h"
 #include "bbs/rep.h"
 
-int bbs_effects_cell_url(void *fx_, struct bbs_arena *arena, const char *cell_id,
-                         const char **rep_url, struct bbs_error *err)
+/* As bbs_effects_cell_url; `*locket_failed` says whether a -1 came from Locket itself. */
+static int cell_url(struct bbs_effects *fx, struct bbs_arena *arena, const char *cell_id,
+                    const char **rep_url, struct bbs_error *err, int *locket_failed)
 {
-    struct bbs_effects *fx = fx_;
     struct bbs_cell cell;
     int rc;
 
+    *locket_failed = 0;
     memset(&cell, 0, sizeof(cell));
     rc = bbs_locket_cell(fx->locket, arena, cell_id, &cell, err);
     if (rc != 0) {
+        *locket_failed = rc < 0;
         return rc; /* 1: unknown cell; -1: Locket failed */
     }
     if (fx->rep == NULL) {
@@ -29,12 +31,14 @@ int bbs_effects_cell_url(void *fx_, struct bbs_arena *arena, const char *cell_id
     return bbs_rep_url(fx->rep, cell.rep_address, cell.rep_url, rep_url, err);
 }
 
-/*
- * The address to call for an instance on `inst->cell_id`: the record's
- * own (`rep_url`, looked up before the commit) or Locket's now. 0 and
- * `*url`, or -1 after logging and counting why not (the row stays as it
- * is, 5.6).
- */
+int bbs_effects_cell_url(void *fx, struct bbs_arena *arena, const char *cell_id,
+                         const char **rep_url, struct bbs_error *err)
+{
+    int locket_failed;
+
+    return cell_url(fx, arena, cell_id, rep_url, err, &locket_failed);
+}
+
 /* Lookups already made for one record: a scale-down asks Locket once per cell. */
 #define LOOKUP_CACHE 32
 
@@ -46,11 +50,14 @@ struct lookup_cache {
         struct bbs_error err;
     } e[LOOKUP_CACHE];
     size_t n;
+    int locket_failed; /* once Locket failed, the record's other lookups fail the same way */
+    struct bbs_error locket_err;
 };
 
 static int cached_cell_url(struct bbs_effects *fx, struct lookup_cache *lc, struct bbs_arena *arena,
                            const char *cell_id, const char **url, struct bbs_error *err)
 {
+    int locket_failed = 0;
     int rc;
 
     for (size_t i = 0; i < lc->n; i++) {
@@ -60,7 +67,16 @@ static int cached_cell_url(struct bbs_effects *fx, struct lookup_cache *lc, stru
             return lc->e[i].rc;
         }
     }
-    rc = bbs_effects_cell_url(fx, arena, cell_id, url, err);
+    if (lc->locket_failed) {
+        *err = lc->locket_err;
+        return -1;
+    }
+    rc = cell_url(fx, arena, cell_id, url, err, &locket_failed);
+    /* A record with many cells must not wait out Locket's timeout once per cell. */
+    if (locket_failed) {
+        lc->locket_failed = 1;
+        lc->locket_err = *err;
+    }
     if (lc->n < LOOKUP_CACHE) {
         lc->e[lc->n].cell_id = cell_id;
         lc->e[lc->n].url = rc == 0 ? *url : NULL;
@@ -71,6 +87,12 @@ static int cached_cell_url(struct bbs_effects *fx, struct lookup_cache *lc, stru
     return rc;
 }
 
+/*
+ * The address to call for an instance on `inst->cell_id`: the record's
+ * own (`rep_url`, looked up before the commit) or Locket's now. 0 and
+ * `*url`, or -1 after logging and counting why not (the row stays as it
+ * is, 5.6).
+ */
 static int effects_rep_url(struct bbs_effects *fx, struct lookup_cache *lc, struct bbs_arena *arena,
                            const char *what, const struct bbs_alrp_key *key,
                            const struct bbs_instance_key *inst, const char *rep_url,
