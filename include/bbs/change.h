@@ -6,7 +6,7 @@
  * before and after (each entry is created, changed or removed; the
  * presence is the row's own), the DesiredLRP row before and after, and
  * what must be sent out once the transaction committed: auction start
- * requests and rep stop requests. Whatever happens after COMMIT (auction
+ * requests, rep stop and rep update requests. Whatever happens after COMMIT (auction
  * requests today; events, metrics and rep calls next) reads this record,
  * so no transition is emitted twice or forgotten.
  *

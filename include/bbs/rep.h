@@ -4,7 +4,10 @@
  * on the outbox (outbox.h) as one request; failures are logged and counted
  * there. As upstream's rep client (rep/client.go) there are no retries,
  * except that an update answered 404 (an old rep) is sent again on the v1
- * route with the internal routes only, when it has internal routes.
+ * route with the internal routes only, when it has internal routes, and
+ * that retire's stop is sent up to 5 times (bbs_rep_stop_lrp_retry), as
+ * upstream's retire loop does. Which of a cell's addresses is called is
+ * bbs_rep_pick_url's rule.
  */
 #ifndef BBS_REP_H
 #define BBS_REP_H
