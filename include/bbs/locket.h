@@ -121,6 +121,13 @@ void bbs_grpc_frame(const ProtobufCMessage *msg, struct bbs_buf *out);
 BBS_MUST_CHECK int bbs_grpc_unframe(const uint8_t *body, size_t len, const uint8_t **msg,
                                     size_t *msg_len, struct bbs_error *err);
 
+/*
+ * The grpc-timeout header line for a deadline of `ms` milliseconds: at
+ * most 8 digits then a unit (gRPC's limit), so "grpc-timeout: <ms>m" up
+ * to 99999999 ms and whole seconds, rounded up, above ("<s>S", capped).
+ */
+void bbs_grpc_timeout_header(long ms, char *out, size_t size);
+
 /* Undo grpc-message's percent-encoding (%XX) into `out` (`size` > 0; truncated to fit). */
 void bbs_grpc_message_decode(const char *in, char *out, size_t size);
 

@@ -35,6 +35,10 @@
 
 #define LOCKET_IDLE_MAX 8
 
+/* Largest answer accepted (gRPC's own default receive limit is 4 MiB; FetchAll of
+ * thousands of cells stays far below this). */
+#define LOCKET_MAX_BODY (64u << 20)
+
 struct bbs_locket {
     char *base_url; /* "https://<address>/models.Locket/" */
     char *ca_file;
@@ -268,6 +272,7 @@ static void locket_handle_put(struct bbs_locket *l, CURL *h)
 struct locket_call {
     struct bbs_buf body;
     int grpc_status; /* -1 until a grpc-status header or trailer arrives */
+    int too_big;     /* the answer passed LOCKET_MAX_BODY: transfer aborted */
     char grpc_message[512];
 };
 
@@ -275,6 +280,10 @@ static size_t locket_on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
     struct locket_call *c = arg;
 
+    if (c->body.len + size * nmemb > LOCKET_MAX_BODY) {
+        c->too_big = 1;
+        return 0; /* libcurl ends the transfer (CURLE_WRITE_ERROR) */
+    }
     bbs_buf_append(&c->body, p, size * nmemb);
     return size * nmemb;
 }
@@ -335,6 +344,17 @@ static void locket_rpc_error(struct bbs_error *err, int code, const char *desc)
                    desc);
 }
 
+void bbs_grpc_timeout_header(long ms, char *out, size_t size)
+{
+    if (ms <= 99999999L) {
+        snprintf(out, size, "grpc-timeout: %ldm", ms);
+    } else {
+        long s = ms / 1000 + (ms % 1000 != 0);
+
+        snprintf(out, size, "grpc-timeout: %ldS", s <= 99999999L ? s : 99999999L);
+    }
+}
+
 /* One transfer on `h`; fills `c` and returns the gRPC code (0 = a message in c->body). */
 static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
                            const struct bbs_buf *req, struct locket_call *c, char *desc,
@@ -350,7 +370,7 @@ static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
     int code;
 
     snprintf(url, sizeof(url), "%s%s", l->base_url, method);
-    snprintf(timeout, sizeof(timeout), "grpc-timeout: %ldm", l->timeout_ms);
+    bbs_grpc_timeout_header(l->timeout_ms, timeout, sizeof(timeout));
     headers = curl_slist_append(headers, "Content-Type: application/grpc");
     headers = curl_slist_append(headers, "TE: trailers");
     headers = curl_slist_append(headers, "Expect:");
@@ -383,6 +403,19 @@ static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
     rc = curl_easy_perform(h);
     curl_slist_free_all(headers);
+    /*
+     * A server may answer (Trailers-Only) before it has read the whole
+     * request and then reset the stream with NO_ERROR, which libcurl
+     * reports as a stream error. The status it sent is the answer.
+     */
+    if ((rc == CURLE_HTTP2_STREAM || rc == CURLE_HTTP2) && c->grpc_status > 0) {
+        rc = CURLE_OK;
+    }
+    if (rc != CURLE_OK && c->too_big) {
+        snprintf(desc, desc_size, "grpc: received message larger than max (%u bytes)",
+                 LOCKET_MAX_BODY);
+        return BBS_GRPC_RESOURCE_EXHAUSTED;
+    }
     if (rc != CURLE_OK) {
         code = locket_code_from_curl(rc);
         snprintf(desc, desc_size, "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));

@@ -30,6 +30,14 @@ static Models__CellsResponse *cells_list(void)
     return r;
 }
 
+/* The answer carries no error (else fail with its message). */
+static void assert_no_error(const Models__CellsResponse *r)
+{
+    if (it_err_type(r) != IT_OK) {
+        fail_msg("cells/list.r1 error %d: %s", it_err_type(r), it_err_msg(r));
+    }
+}
+
 static const Models__CellPresence *find_cell(const Models__CellsResponse *r, const char *id)
 {
     for (size_t i = 0; i < r->n_cells; i++) {
@@ -52,6 +60,10 @@ static int start_with_locket(const char *name, const char *client, const char *c
         return -1;
     }
     extra = it_locket_server_config();
+    /* Under valgrind the server's first TLS handshake with Locket alone can take seconds. */
+    if (getenv("BBS_VALGRIND") != NULL && strcmp(getenv("BBS_VALGRIND"), "1") == 0) {
+        json_object_set_new(extra, "communication_timeout", json_string("60s"));
+    }
     if (client != NULL) {
         json_object_set_new(extra, "locket_client_cert_file",
                             json_string(it_locket_cert_path(client)));
@@ -101,7 +113,7 @@ static void test_no_cells_registered_is_empty_list(void **state)
 
     (void)state;
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 0);
     it_free(r);
     /* The call went to Locket (FetchAll), it did not just answer nothing. */
@@ -126,7 +138,7 @@ static void test_registered_cells_listed_with_every_field(void **state)
     json_decref(extra);
 
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 2);
     a = find_cell(r, "cell-full");
     b = find_cell(r, "cell-plain");
@@ -169,7 +181,7 @@ static void test_registered_cells_listed_with_every_field(void **state)
     /* A cell that leaves Locket leaves the list. */
     assert_int_equal(it_locket_remove("cell-full"), 0);
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 1);
     assert_string_equal(r->cells[0]->cell_id, "cell-plain");
     it_free(r);
@@ -199,7 +211,7 @@ static void test_upstream_presence_round_trip(void **state)
     want.rep_url = IT_S("https://cell-locket-url");
     assert_int_equal(it_locket_set_presence("cell-locket", value, 15), 0);
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 1);
     if (it_pb_diff(&want.base, &r->cells[0]->base, NULL, diff, sizeof(diff)) != 0) {
         fail_msg("cell differs: %s", diff);
@@ -218,7 +230,7 @@ static void test_unparsable_presences_skipped(void **state)
                      0);
     assert_int_equal(it_locket_register_cell("cell-good", "z1", NULL), 0);
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 1);
     assert_string_equal(r->cells[0]->cell_id, "cell-good");
     it_free(r);
@@ -244,13 +256,13 @@ static void test_locket_error_is_unknown_error(void **state)
     /* Locket's "resource-not-found" from FetchAll would mean no cells (12.7 n2). */
     assert_int_equal(it_locket_fail("NOT_FOUND", "resource-not-found"), 0);
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 0);
     it_free(r);
 
     assert_int_equal(it_locket_fail("OK", NULL), 0);
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 1);
     it_free(r);
     assert_int_equal(it_locket_remove("cell-err"), 0);
@@ -274,7 +286,7 @@ static void test_locket_down_then_back(void **state)
     /* The next call dials again: no restart of the BBS needed. */
     assert_int_equal(it_locket_up(), 0);
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 1);
     assert_string_equal(r->cells[0]->cell_id, "cell-back");
     it_free(r);
@@ -310,7 +322,7 @@ static void test_no_locket_is_empty_list_and_said_once(void **state)
 
     (void)state;
     r = cells_list();
-    assert_int_equal(it_err_type(r), IT_OK);
+    assert_no_error(r);
     assert_int_equal(r->n_cells, 0);
     it_free(r);
     log = it_server_log();
