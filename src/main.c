@@ -342,10 +342,10 @@ out:
     }
     bbs_http_stop(http);
     bbs_auction_free(auction);
-    bbs_rep_free(rep);
     bbs_locket_free(locket);
     if (outbox != NULL) {
         struct bbs_outbox_stats st;
+        struct bbs_effects_stats es;
 
         bbs_outbox_stop(outbox); /* queued calls get their bounded time to go out */
         bbs_outbox_stats(outbox, &st);
@@ -353,8 +353,15 @@ out:
                 (json_int_t)st.queued, "sent", (json_int_t)st.sent, "failed", (json_int_t)st.failed,
                 "dropped_full", (json_int_t)st.dropped_full, "dropped", (json_int_t)st.dropped,
                 "retried", (json_int_t)st.retried);
+        bbs_effects_stats(&fx, &es);
+        bbs_log(BBS_LOG_INFO, "effects.stats", "{s:I, s:I, s:I}", "rep_calls",
+                (json_int_t)es.rep_calls, "rep_cell_unknown", (json_int_t)es.rep_cell_unknown,
+                "rep_lookup_failed", (json_int_t)es.rep_lookup_failed);
         bbs_outbox_free(outbox);
     }
+    /* After the outbox: a rep call's completion (an update's v1 retry, a
+     * retire's next attempt) uses the rep client during the drain. */
+    bbs_rep_free(rep);
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);

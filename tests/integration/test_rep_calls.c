@@ -550,6 +550,21 @@ static void test_failures_counted_at_shutdown(void **state)
     /* At least: the stop to the rep that is down, and the five refused retire attempts. */
     assert_true(json_integer_value(json_object_get(json_object_get(j, "data"), "failed")) >= 6);
     json_decref(j);
+    /* The instances whose cell was unknown or whose lookup failed are counted too. */
+    line = strstr(log, "effects.stats\"");
+    assert_non_null(line);
+    while (line > log && line[-1] != '\n') {
+        line--;
+    }
+    end = strchr(line, '\n');
+    j = json_loadb(line, end != NULL ? (size_t)(end - line) : strlen(line), 0, &jerr);
+    assert_non_null(j);
+    assert_true(
+        json_integer_value(json_object_get(json_object_get(j, "data"), "rep_cell_unknown")) >= 1);
+    assert_true(
+        json_integer_value(json_object_get(json_object_get(j, "data"), "rep_lookup_failed")) >= 2);
+    assert_true(json_integer_value(json_object_get(json_object_get(j, "data"), "rep_calls")) >= 8);
+    json_decref(j);
     free(log);
 }
 
