@@ -363,7 +363,7 @@ static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
     struct curl_slist *headers = NULL;
     char url[512];
     char errbuf[CURL_ERROR_SIZE] = "";
-    char timeout[32];
+    char timeout[64];
     CURLcode rc;
     long http_status = 0;
     long version = 0;
