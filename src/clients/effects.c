@@ -47,11 +47,10 @@ struct lookup_cache {
         const char *cell_id;
         const char *url;
         int rc;
-        struct bbs_error err;
+        const char *error; /* rc < 0: the message (arena) */
     } e[LOOKUP_CACHE];
     size_t n;
-    int locket_failed; /* once Locket failed, the record's other lookups fail the same way */
-    struct bbs_error locket_err;
+    const char *locket_error; /* once Locket failed, the record's other lookups fail so */
 };
 
 static int cached_cell_url(struct bbs_effects *fx, struct lookup_cache *lc, struct bbs_arena *arena,
@@ -63,25 +62,26 @@ static int cached_cell_url(struct bbs_effects *fx, struct lookup_cache *lc, stru
     for (size_t i = 0; i < lc->n; i++) {
         if (strcmp(lc->e[i].cell_id, cell_id) == 0) {
             *url = lc->e[i].url;
-            *err = lc->e[i].err;
+            if (lc->e[i].rc < 0) {
+                bbs_error_setf(err, BBS_ERR_UNKNOWN, "%s", lc->e[i].error);
+            }
             return lc->e[i].rc;
         }
     }
-    if (lc->locket_failed) {
-        *err = lc->locket_err;
+    if (lc->locket_error != NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "%s", lc->locket_error);
         return -1;
     }
     rc = cell_url(fx, arena, cell_id, url, err, &locket_failed);
     /* A record with many cells must not wait out Locket's timeout once per cell. */
     if (locket_failed) {
-        lc->locket_failed = 1;
-        lc->locket_err = *err;
+        lc->locket_error = bbs_arena_strdup(arena, err->message);
     }
     if (lc->n < LOOKUP_CACHE) {
         lc->e[lc->n].cell_id = cell_id;
         lc->e[lc->n].url = rc == 0 ? *url : NULL;
         lc->e[lc->n].rc = rc;
-        lc->e[lc->n].err = *err;
+        lc->e[lc->n].error = rc < 0 ? bbs_arena_strdup(arena, err->message) : NULL;
         lc->n++;
     }
     return rc;

@@ -230,6 +230,7 @@ static void test_scale_down_stops_instances_on_their_reps(void **state)
     char guid[64];
     char path[700];
     struct it_alrp a;
+    long before;
 
     (void)state;
     it_uniq(guid, sizeof(guid), "down");
@@ -238,7 +239,10 @@ static void test_scale_down_stops_instances_on_their_reps(void **state)
     run_on(guid, 1, CELL);
     claim_on(guid, 2, CELL);
     /* index 3 stays UNCLAIMED */
+    before = it_locket_calls("Fetch");
     assert_int_equal(update_instances_traced(guid, 1), IT_OK);
+    /* Two instances on one cell: Locket is asked once. */
+    assert_int_equal(it_locket_calls("Fetch") - before, 1);
 
     assert_stopped(guid, 1, TRACE);
     assert_stopped(guid, 2, TRACE);
