@@ -20,11 +20,13 @@
 
 #include "bbs/auction.h"
 #include "bbs/config.h"
+#include "bbs/effects.h"
 #include "bbs/http.h"
 #include "bbs/locket.h"
 #include "bbs/log.h"
 #include "bbs/outbox.h"
 #include "bbs/pgembed.h"
+#include "bbs/rep.h"
 #include "bbs/store.h"
 #include "bbs/worker.h"
 
@@ -146,6 +148,8 @@ int main(int argc, char **argv)
     struct bbs_outbox *outbox = NULL;
     struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
+    struct bbs_rep *rep = NULL;
+    struct bbs_effects fx = {0};
     struct bbs_locket *locket = NULL;
     struct bbs_worker *worker = NULL;
     struct bbs_http *http = NULL;
@@ -192,6 +196,8 @@ int main(int argc, char **argv)
     ocfg.tls[BBS_OUTBOX_AUCTIONEER] =
         (struct bbs_outbox_tls){cfg.auctioneer_ca_cert, cfg.auctioneer_client_cert,
                                 cfg.auctioneer_client_key, cfg.auctioneer_require_tls};
+    ocfg.tls[BBS_OUTBOX_REP] = (struct bbs_outbox_tls){cfg.rep_ca_cert, cfg.rep_client_cert,
+                                                       cfg.rep_client_key, cfg.rep_require_tls};
     outbox = bbs_outbox_new(&ocfg, &err);
     if (outbox == NULL) {
         bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
@@ -271,8 +277,13 @@ int main(int argc, char **argv)
                 "auctioneer_address is empty: no placement requests are sent");
     }
     auction = bbs_auction_new(outbox, cfg.auctioneer_address, cfg.communication_timeout_ns);
+    rep = bbs_rep_new(outbox, cfg.communication_timeout_ns);
+    bbs_rep_set_tls(rep, cfg.rep_require_tls, cfg.rep_client_cert[0] != '\0');
+    fx.auction = auction;
+    fx.rep = rep;
+    fx.locket = locket;
     ctx.store = store;
-    ctx.auction = auction;
+    ctx.effects = &fx;
     ctx.cfg = &cfg;
     ctx.locket = locket;
     if (locket == NULL) {
@@ -334,6 +345,7 @@ out:
     bbs_locket_free(locket);
     if (outbox != NULL) {
         struct bbs_outbox_stats st;
+        struct bbs_effects_stats es;
 
         bbs_outbox_stop(outbox); /* queued calls get their bounded time to go out */
         bbs_outbox_stats(outbox, &st);
@@ -341,8 +353,15 @@ out:
                 (json_int_t)st.queued, "sent", (json_int_t)st.sent, "failed", (json_int_t)st.failed,
                 "dropped_full", (json_int_t)st.dropped_full, "dropped", (json_int_t)st.dropped,
                 "retried", (json_int_t)st.retried);
+        bbs_effects_stats(&fx, &es);
+        bbs_log(BBS_LOG_INFO, "effects.stats", "{s:I, s:I, s:I}", "rep_calls",
+                (json_int_t)es.rep_calls, "rep_cell_unknown", (json_int_t)es.rep_cell_unknown,
+                "rep_lookup_failed", (json_int_t)es.rep_lookup_failed);
         bbs_outbox_free(outbox);
     }
+    /* After the outbox: a rep call's completion (an update's v1 retry, a
+     * retire's next attempt) uses the rep client during the drain. */
+    bbs_rep_free(rep);
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);

@@ -6,7 +6,7 @@
  * before and after (each entry is created, changed or removed; the
  * presence is the row's own), the DesiredLRP row before and after, and
  * what must be sent out once the transaction committed: auction start
- * requests and rep stop requests. Whatever happens after COMMIT (auction
+ * requests, rep stop and rep update requests. Whatever happens after COMMIT (auction
  * requests today; events, metrics and rep calls next) reads this record,
  * so no transition is emitted twice or forgotten.
  *
@@ -42,10 +42,34 @@ struct bbs_auction_start {
     int32_t max_pids;
 };
 
-/* Ask the rep on `instance.cell_id` to stop an instance (9.2). */
+/*
+ * Ask the rep on `instance.cell_id` to stop an instance (9.2, 5.6). The
+ * strings live in the record's arena. `rep_url` NULL: the cell is looked
+ * up in Locket after the commit (effects.h); set: already looked up (the
+ * address to use, retire). `attempts` 0 means 1.
+ */
 struct bbs_rep_stop {
     struct bbs_alrp_key key;
     struct bbs_instance_key instance;
+    const char *rep_url;
+    int attempts;
+};
+
+/*
+ * Push new internal routes and/or metric tags to the rep running an
+ * instance (5.4 step 5, 9.2). Strings and arrays live in the record's
+ * arena; a NULL array is JSON null (not being changed). `rep_url` as in
+ * struct bbs_rep_stop.
+ */
+struct bbs_rep_update {
+    struct bbs_alrp_key key;
+    struct bbs_instance_key instance;
+    const char *const *internal_routes; /* hostnames */
+    size_t n_internal_routes;
+    const char *const *metric_tag_names; /* with metric_tag_values */
+    const char *const *metric_tag_values;
+    size_t n_metric_tags;
+    const char *rep_url;
 };
 
 enum bbs_change_kind {
@@ -100,8 +124,10 @@ struct bbs_change {
     const struct bbs_dlrp_row *dlrp_after;  /* NULL: desired LRP removed (or not touched) */
     struct bbs_auction_start *auctions;
     size_t n_auctions;
-    struct bbs_rep_stop *rep_stops; /* empty until cells exist */
+    struct bbs_rep_stop *rep_stops;
     size_t n_rep_stops;
+    struct bbs_rep_update *rep_updates;
+    size_t n_rep_updates;
     struct bbs_change_note *notes;
     size_t n_notes;
     /* capacities of the arrays above */
@@ -120,6 +146,7 @@ struct bbs_change {
     const struct bbs_alrp **siblings;
     size_t n_siblings;
     size_t cap_siblings;
+    size_t cap_rep_updates;
 };
 
 /* Where a transaction started: bbs_change_rewind() goes back to it. */
@@ -133,6 +160,7 @@ struct bbs_change_mark {
     size_t n_notes;
     enum bbs_event_rule event_rule;
     size_t n_siblings;
+    size_t n_rep_updates;
 };
 
 /* An empty record whose contents live in `arena` (borrowed). */
@@ -160,6 +188,7 @@ enum bbs_change_kind bbs_alrp_change_kind(const struct bbs_alrp_change *ch);
  */
 void bbs_change_auction(struct bbs_change *c, const struct bbs_auction_start *s);
 
+/* Record a rep stop; the struct is copied, its strings borrowed (arena). */
 void bbs_change_rep_stop(struct bbs_change *c, const struct bbs_rep_stop *s);
 
 /*
@@ -168,6 +197,8 @@ void bbs_change_rep_stop(struct bbs_change *c, const struct bbs_rep_stop *s);
  * after locking the rows, whatever they then change.
  */
 void bbs_change_siblings(struct bbs_change *c, const struct bbs_alrp_set *set);
+/* Record a rep update; the struct is copied, its strings and arrays borrowed (arena). */
+void bbs_change_rep_update(struct bbs_change *c, const struct bbs_rep_update *u);
 
 /* Record a failed after-commit step (`what` and `guid` are copied). */
 void bbs_change_note(struct bbs_change *c, const char *what, const char *process_guid,

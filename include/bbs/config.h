@@ -48,6 +48,10 @@ struct bbs_config {
     char *locket_ca_cert_file;        /* PEM CA(s) Locket's certificate must chain to */
     char *locket_client_cert_file;    /* PEM client certificate presented to Locket */
     char *locket_client_key_file;     /* its key; the four locket keys are all set or all "" */
+    char *rep_ca_cert;                /* PEM CA(s) reps' certificates must chain to */
+    char *rep_client_cert;            /* PEM client certificate presented to reps */
+    char *rep_client_key;             /* its key; the three rep files are all set or all "" */
+    int rep_require_tls;              /* call reps only at an https rep_url (rep/client.go) */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

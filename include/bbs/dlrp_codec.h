@@ -86,6 +86,18 @@ BBS_MUST_CHECK int bbs_dlrp_set_image_credentials(struct bbs_arena *arena,
                                                   struct bbs_blob *out, struct bbs_error *err);
 
 /*
+ * Decoders of two stored blobs, for what an update pushes to the reps
+ * (rep_push.h): the routes map, and the metric tags as an update's map
+ * entries. The messages live in `arena`. A blob that does not decode: -1
+ * with Deserialize.
+ */
+BBS_MUST_CHECK int bbs_dlrp_decode_routes(struct bbs_arena *arena, const struct bbs_blob *routes,
+                                          Models__ProtoRoutes **out, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_dlrp_decode_metric_tags(struct bbs_arena *arena, const struct bbs_blob *tags,
+                                               Models__DesiredLRPUpdate__MetricTagsEntry ***out,
+                                               size_t *n, struct bbs_error *err);
+
+/*
  * The three encoders above as the core's update rules take them
  * (bbs_dlrp_apply_update in dlrp.h): whoever applies an update, the store
  * or a test, passes this table.

@@ -80,8 +80,11 @@ struct bbs_dlrp_updated {
  * invalid JSON: InvalidRequest and nothing changes), metric tags
  * (non-empty) and image credentials (rewrites run_info). Once committed,
  * more instances are created (with their auction) or those above the
- * new count stopped (5.6). `change` gets the row before and after (in
- * change->arena) and the instance changes; `u` is borrowed.
+ * new count stopped (5.6), and when the internal-router route or the
+ * metric tags changed a rep update is recorded for every CLAIMED/RUNNING
+ * non-evacuating instance (5.4 step 5, rep_push.h). `change` gets the row
+ * before and after (in change->arena) and the instance changes; `u` is
+ * borrowed.
  */
 BBS_MUST_CHECK int bbs_store_dlrp_update(struct bbs_store *st, const char *guid,
                                          const Models__DesiredLRPUpdate *u, int64_t now_ns,

@@ -21,13 +21,14 @@
 
 #include "bbs/auction.h"
 #include "bbs/config.h"
+#include "bbs/effects.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
 
 /* What handlers share; borrowed by the server for its whole life. */
 struct bbs_ctx {
     struct bbs_store *store;
-    struct bbs_auction *auction;
+    struct bbs_effects *effects; /* after-commit consumer of change records (effects.h) */
     const struct bbs_config *cfg;
     struct bbs_locket *locket; /* cells (locket.h); NULL when no locket_address */
 };

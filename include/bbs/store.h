@@ -112,10 +112,31 @@ BBS_MUST_CHECK int bbs_store_alrp_remove(struct bbs_store *st, const char *guid,
                                          const struct bbs_instance_key *inst,
                                          struct bbs_change *change, struct bbs_error *err);
 /*
- * Retire (3.8) while no cell registry exists: every cell is unknown, so a
- * CLAIMED/RUNNING row is deleted like an UNCLAIMED/CRASHED one.
+ * Where the rep of a cell is, for calls that decide on it (retire): `fn`
+ * looks `cell_id` up (Locket) and picks the address to call. Returns 0
+ * with `*rep_url` (in `arena`), 1 when the cell is unknown, -1 with `err`
+ * on any other failure. Called with no database connection held.
+ * effects.h's bbs_effects_cell_url fits.
+ */
+struct bbs_cell_lookup {
+    int (*fn)(void *ctx, struct bbs_arena *arena, const char *cell_id, const char **rep_url,
+              struct bbs_error *err);
+    void *ctx;
+};
+
+/*
+ * Retire (3.8), by guid and index only. No ordinary row: ResourceNotFound.
+ * UNCLAIMED or CRASHED: the ordinary row is deleted (recorded as removed).
+ * CLAIMED or RUNNING: the cell is looked up through `cells` (NULL: every
+ * cell is unknown) with no connection held; unknown: the row is deleted
+ * as above; another lookup failure: that error at once; found: a rep stop
+ * with the found address (5 attempts) is recorded and the row is kept:
+ * the record is committed with no row changed (no event, quirk 9). A
+ * failed delete is tried again, up to 5 attempts, on the state first read;
+ * the last failure is returned.
  */
 BBS_MUST_CHECK int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
+                                         const struct bbs_cell_lookup *cells,
                                          struct bbs_change *change, struct bbs_error *err);
 
 struct bbs_dlrp_row; /* dlrp.h */
@@ -141,10 +162,12 @@ BBS_MUST_CHECK int bbs_store_alrp_create_unclaimed(struct bbs_store *st,
                                                    struct bbs_error *err);
 
 /*
- * "Stop instances from index `from`" (5.6) with no cell registry: delete
- * UNCLAIMED/CRASHED non-evacuating rows with index >= from (recorded as
- * removed); leave CLAIMED/RUNNING rows as they are (their cells are
- * unknown, so no rep stop can be recorded yet).
+ * "Stop instances from index `from`" (5.6), one transaction: delete
+ * UNCLAIMED/CRASHED ordinary rows with index >= from (recorded as
+ * removed); for every CLAIMED/RUNNING ordinary or suspect row with index
+ * >= from record a rep stop (no rep_url: its cell is looked up after the
+ * commit, effects.h) and leave the row as it is. Evacuating rows are left
+ * alone.
  */
 BBS_MUST_CHECK int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t from,
                                             struct bbs_change *change, struct bbs_error *err);

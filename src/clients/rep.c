@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bbs/buf.h"
 #include "bbs/gojson.h"
@@ -14,6 +15,16 @@
 struct bbs_rep {
     struct bbs_outbox *outbox; /* borrowed */
     int64_t timeout_ns;
+    int require_tls;
+    int has_identity;
+};
+
+/* A stop sent again on failure (owned by the request in flight). */
+struct rep_stop_ctx {
+    struct bbs_rep *rep;
+    char *url;
+    char *trace_id;
+    int left; /* attempts still allowed after this one */
 };
 
 /* What an update's completion needs for the v1 fallback (owned by the request). */
@@ -183,6 +194,67 @@ void bbs_rep_stop_lrp(struct bbs_rep *r, const char *rep_url, const char *proces
 
     rep_send(r, "POST", url, NULL, 0, "rep.stop-lrp", trace_id, NULL, NULL);
     free(url);
+}
+
+static void rep_stop_done(void *arg, const struct bbs_outbox_result *res)
+{
+    struct rep_stop_ctx *c = arg;
+
+    /* attempts 0: dropped (queue full, shutting down): not sent again. */
+    if (!res->ok && res->attempts > 0 && c->left > 0) {
+        c->left--;
+        rep_send(c->rep, "POST", c->url, NULL, 0, "rep.stop-lrp", c->trace_id, rep_stop_done, c);
+        return;
+    }
+    free(c->url);
+    free(c->trace_id);
+    free(c);
+}
+
+void bbs_rep_stop_lrp_retry(struct bbs_rep *r, const char *rep_url, const char *process_guid,
+                            const char *instance_guid, const char *trace_id, int attempts)
+{
+    struct rep_stop_ctx *c = bbs_xcalloc(1, sizeof(*c));
+
+    c->rep = r;
+    c->url =
+        rep_make_url(rep_url, "/v1/lrps/", process_guid, "/instances/", instance_guid, "/stop");
+    c->trace_id = bbs_xstrdup(trace_id != NULL ? trace_id : "");
+    c->left = attempts > 1 ? attempts - 1 : 0;
+    rep_send(r, "POST", c->url, NULL, 0, "rep.stop-lrp", c->trace_id, rep_stop_done, c);
+}
+
+int bbs_rep_pick_url(int require_tls, int has_identity, const char *rep_address,
+                     const char *rep_url, const char **out, struct bbs_error *err)
+{
+    int has_url = rep_url != NULL && rep_url[0] != '\0';
+    /* Go's url.Parse lower-cases the scheme: "HTTPS://" is https too. */
+    int secure = has_url && strncasecmp(rep_url, "https://", 8) == 0;
+
+    if (!require_tls && !has_identity && secure) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "https scheme not supported since certificates aren't provided");
+        return -1;
+    }
+    if (require_tls && !secure) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "https scheme is required but none of the addresses support it");
+        return -1;
+    }
+    *out = has_url ? rep_url : (rep_address != NULL ? rep_address : "");
+    return 0;
+}
+
+void bbs_rep_set_tls(struct bbs_rep *r, int require_tls, int has_identity)
+{
+    r->require_tls = require_tls;
+    r->has_identity = has_identity;
+}
+
+int bbs_rep_url(const struct bbs_rep *r, const char *rep_address, const char *rep_url,
+                const char **out, struct bbs_error *err)
+{
+    return bbs_rep_pick_url(r->require_tls, r->has_identity, rep_address, rep_url, out, err);
 }
 
 void bbs_rep_cancel_task(struct bbs_rep *r, const char *rep_url, const char *task_guid,

@@ -456,6 +456,46 @@ int bbs_dlrp_split(struct bbs_arena *arena, const Models__DesiredLRP *lrp, int64
     return 0;
 }
 
+int bbs_dlrp_decode_routes(struct bbs_arena *arena, const struct bbs_blob *routes,
+                           Models__ProtoRoutes **out, struct bbs_error *err)
+{
+    *out = (Models__ProtoRoutes *)protobuf_c_message_unpack(
+        &models__proto_routes__descriptor, bbs_arena_pb_allocator(arena), routes->len,
+        routes->data != NULL ? routes->data : (const uint8_t *)"");
+    if (*out == NULL) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "stored routes do not decode");
+        return -1;
+    }
+    return 0;
+}
+
+int bbs_dlrp_decode_metric_tags(struct bbs_arena *arena, const struct bbs_blob *tags,
+                                Models__DesiredLRPUpdate__MetricTagsEntry ***out, size_t *n,
+                                struct bbs_error *err)
+{
+    struct bbs_buf b = {0};
+    Models__DesiredLRPUpdate *u = NULL;
+
+    /* The stored entries are field 1; an update carries the same entries as field 4. */
+    if (tags->len > 0 && bbs_pbw_retag(&b, 4, tags->data, tags->len) != 0) {
+        goto bad;
+    }
+    u = (Models__DesiredLRPUpdate *)protobuf_c_message_unpack(
+        &models__desired_lrpupdate__descriptor, bbs_arena_pb_allocator(arena), b.len,
+        b.data != NULL ? b.data : (const uint8_t *)"");
+    bbs_buf_free(&b);
+    if (u == NULL) {
+        goto bad;
+    }
+    *out = u->metric_tags;
+    *n = u->n_metric_tags;
+    return 0;
+bad:
+    bbs_buf_free(&b);
+    bbs_error_setf(err, BBS_ERR_DESERIALIZE, "stored metric tags do not decode");
+    return -1;
+}
+
 int bbs_dlrp_set_image_credentials(struct bbs_arena *arena, const struct bbs_blob *run_info,
                                    const Models__DesiredLRPUpdate *u, struct bbs_blob *out,
                                    struct bbs_error *err)

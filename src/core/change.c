@@ -13,9 +13,18 @@ void bbs_change_init(struct bbs_change *c, struct bbs_arena *arena)
 
 struct bbs_change_mark bbs_change_mark(const struct bbs_change *c)
 {
-    struct bbs_change_mark m = {c->committed,  c->n_alrps,    c->dlrp_before,
-                                c->dlrp_after, c->n_auctions, c->n_rep_stops,
-                                c->n_notes,    c->event_rule, c->n_siblings};
+    struct bbs_change_mark m = {
+        .committed = c->committed,
+        .n_alrps = c->n_alrps,
+        .dlrp_before = c->dlrp_before,
+        .dlrp_after = c->dlrp_after,
+        .n_auctions = c->n_auctions,
+        .n_rep_stops = c->n_rep_stops,
+        .n_notes = c->n_notes,
+        .event_rule = c->event_rule,
+        .n_siblings = c->n_siblings,
+        .n_rep_updates = c->n_rep_updates,
+    };
 
     return m;
 }
@@ -31,6 +40,7 @@ void bbs_change_rewind(struct bbs_change *c, const struct bbs_change_mark *m)
     c->n_notes = m->n_notes;
     c->event_rule = m->event_rule;
     c->n_siblings = m->n_siblings;
+    c->n_rep_updates = m->n_rep_updates;
 }
 
 /*
@@ -128,6 +138,13 @@ void bbs_change_rep_stop(struct bbs_change *c, const struct bbs_rep_stop *s)
     c->rep_stops =
         grow(c->arena, c->rep_stops, c->n_rep_stops, &c->cap_rep_stops, sizeof(*c->rep_stops));
     c->rep_stops[c->n_rep_stops++] = *s;
+}
+
+void bbs_change_rep_update(struct bbs_change *c, const struct bbs_rep_update *u)
+{
+    c->rep_updates = grow(c->arena, c->rep_updates, c->n_rep_updates, &c->cap_rep_updates,
+                          sizeof(*c->rep_updates));
+    c->rep_updates[c->n_rep_updates++] = *u;
 }
 
 void bbs_change_note(struct bbs_change *c, const char *what, const char *process_guid,

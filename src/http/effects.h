@@ -1,32 +1,22 @@
 /*
- * effects.h - private to the HTTP target: what happens after a state
- * change committed, in one place.
- *
- * Handlers hand the change record (change.h) their store call filled to
- * bbs_effects_apply() and never send anything themselves: today that is
- * the auction start requests and the log lines of after-commit steps
- * that failed; events, metrics and rep calls hang off the same record
- * next.
+ * effects.h - private to the HTTP target: handlers hand the change record
+ * (change.h) their store call filled to the server's effects
+ * (bbs/effects.h, shared with the worker) and never send anything
+ * themselves.
  */
-#ifndef BBS_EFFECTS_H
-#define BBS_EFFECTS_H
+#ifndef BBS_HTTP_EFFECTS_H
+#define BBS_HTTP_EFFECTS_H
 
 #include "bbs/change.h"
+#include "bbs/effects.h"
 #include "handlers.h"
 
 /*
- * Send what `change` asks for (one auctioneer POST per start request,
- * queued: never blocks) and log its notes. `trace_id` (may be NULL)
- * becomes X-Vcap-Request-Id. Does nothing for an uncommitted record.
- */
-void bbs_effects_apply(struct bbs_ctx *ctx, const struct bbs_change *change, const char *trace_id);
-
-/*
- * For handlers: apply `change` (bbs_effects_apply, with the request's
- * trace id) and return `rc`, the store call's result. A call that failed
- * after its commit (crash restart without a desired LRP) still has its
- * committed record applied.
+ * For handlers: apply `change` (bbs_effects_apply with the server's
+ * effects and the request's trace id) and return `rc`, the store call's
+ * result. A call that failed after its commit (crash restart without a
+ * desired LRP) still has its committed record applied.
  */
 int bbs_effects_after(struct bbs_req *req, const struct bbs_change *change, int rc);
 
-#endif /* BBS_EFFECTS_H */
+#endif /* BBS_HTTP_EFFECTS_H */

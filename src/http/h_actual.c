@@ -264,6 +264,7 @@ int bbs_h_retire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_re
                  struct bbs_error *err)
 {
     const Models__RetireActualLRPRequest *m = (const Models__RetireActualLRPRequest *)msg;
+    struct bbs_cell_lookup cells = {bbs_effects_cell_url, req->ctx->effects};
     struct bbs_change ch;
 
     (void)resp;
@@ -272,5 +273,5 @@ int bbs_h_retire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_re
     ch.trace_id = req->trace_id;
     return bbs_effects_after(req, &ch,
                              bbs_store_alrp_retire(req->ctx->store, m->actual_lrp_key->process_guid,
-                                                   m->actual_lrp_key->index, &ch, err));
+                                                   m->actual_lrp_key->index, &cells, &ch, err));
 }

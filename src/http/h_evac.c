@@ -29,7 +29,7 @@ static int run(struct bbs_req *req, struct bbs_evac_request *er, struct bbs_resp
         resp->keep_container = keep;
         return -1;
     }
-    bbs_effects_apply(req->ctx, &ch, req->trace_id);
+    bbs_effects_apply(req->ctx->effects, &ch, req->trace_id);
     resp->keep_container = keep;
     return 0;
 }

@@ -53,6 +53,11 @@ static const struct bbs_stmt alrp_stmts[] = {
     {"alrp_stop_from", "DELETE FROM actual_lrps WHERE process_guid = $1::text"
                        " AND instance_index >= $2::int4 AND presence = 0"
                        " AND state IN ('UNCLAIMED', 'CRASHED') RETURNING " BBS_ALRP_COLUMNS},
+    /* The instances a rep runs: ordinary or suspect (not evacuating), claimed or running. */
+    {"alrp_running_from", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
+                          " WHERE process_guid = $1::text AND instance_index >= $2::int4"
+                          " AND presence IN (0, 2) AND state IN ('CLAIMED', 'RUNNING')"
+                          " ORDER BY instance_index, presence"},
 };
 BBS_STORE_STATEMENTS(alrp, alrp_stmts);
 
@@ -529,12 +534,74 @@ int bbs_store_alrp_remove(struct bbs_store *st, const char *guid, int32_t index,
     return bbs_store_tx_change(st, remove_tx, &c, change, &c.mark, err);
 }
 
-int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
-                          struct bbs_change *change, struct bbs_error *err)
-{
-    struct remove_ctx c = {guid, index, NULL, 1, change, bbs_change_mark(change)};
+/* Upstream's retire makes up to this many attempts at its step (3.8). */
+#define RETIRE_ATTEMPTS 5
 
-    return bbs_store_tx_change(st, remove_tx, &c, change, &c.mark, err);
+struct retire_read_ctx {
+    struct bbs_arena *arena;
+    const char *guid;
+    int32_t index;
+    struct bbs_alrp *ordinary; /* copied into `arena`; NULL when none */
+};
+
+static int retire_read(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct retire_read_ctx *c = arg;
+    struct bbs_alrp_lock ls = {0};
+
+    if (bbs_alrp_read(conn, "alrp_read_set", c->guid, c->index, &ls, err) != 0) {
+        return -1;
+    }
+    c->ordinary = ls.set.ordinary != NULL ? bbs_alrp_copy(c->arena, ls.set.ordinary) : NULL;
+    bbs_alrp_unlock(&ls);
+    return 0;
+}
+
+int bbs_store_alrp_retire(struct bbs_store *st, const char *guid, int32_t index,
+                          const struct bbs_cell_lookup *cells, struct bbs_change *change,
+                          struct bbs_error *err)
+{
+    struct retire_read_ctx rd = {change->arena, guid, index, NULL};
+    struct remove_ctx c = {guid, index, NULL, 1, change, bbs_change_mark(change)};
+    const struct bbs_alrp *a;
+
+    /* Step 2: the state decided on is read once, without a lock: the
+     * Locket lookup must not hold a connection (or a row lock). */
+    if (bbs_store_run(st, retire_read, &rd, err) != 0) {
+        return -1;
+    }
+    a = rd.ordinary;
+    if (a == NULL) {
+        bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
+        return -1;
+    }
+    for (int attempt = 0; attempt < RETIRE_ATTEMPTS; attempt++) {
+        if (a->state == BBS_ALRP_CLAIMED || a->state == BBS_ALRP_RUNNING) {
+            const char *url = NULL;
+            int found = cells != NULL && cells->fn != NULL
+                            ? cells->fn(cells->ctx, change->arena, a->instance.cell_id, &url, err)
+                            : 1;
+
+            if (found < 0) {
+                return -1; /* Locket failed, or no usable address: at once */
+            }
+            if (found == 0) {
+                struct bbs_rep_stop stop = {a->key, a->instance, url, RETIRE_ATTEMPTS};
+
+                /* The rep stops the container and then removes the row
+                 * itself; nothing is written now. */
+                bbs_change_rep_stop(change, &stop);
+                change->committed = 1;
+                return 0;
+            }
+            /* Unknown cell: delete, and that result is the answer (no retry). */
+            return bbs_store_tx_change(st, remove_tx, &c, change, &c.mark, err);
+        }
+        if (bbs_store_tx_change(st, remove_tx, &c, change, &c.mark, err) == 0) {
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* ---- bulk creation and scale-down ---- */
@@ -619,10 +686,38 @@ int bbs_store_alrp_create_unclaimed(struct bbs_store *st, const struct bbs_dlrp_
     return bbs_dlrp_auction_of(change, desired, created, n, 1, err);
 }
 
+int bbs_alrp_running_from(PGconn *conn, struct bbs_arena *arena, const char *guid, int32_t from,
+                          struct bbs_alrp **rows, size_t *n, struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    *rows = NULL;
+    *n = 0;
+    bbs_params_text(&p, guid);
+    bbs_params_int4(&p, from);
+    res = bbs_exec(conn, "alrp_running_from", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    *rows = bbs_arena_alloc(arena, ((size_t)PQntuples(res) + 1) * sizeof(**rows));
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct bbs_alrp a;
+
+        if (bbs_alrp_from_row(res, i, &a) == 0) {
+            (*rows)[(*n)++] = *bbs_alrp_copy(arena, &a);
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
 static int stop_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct rows_ctx *c = arg;
     struct bbs_params p = {0};
+    struct bbs_alrp *running = NULL;
+    size_t n = 0;
     PGresult *res;
 
     bbs_change_rewind(c->change, &c->mark);
@@ -634,6 +729,16 @@ static int stop_tx(PGconn *conn, void *arg, struct bbs_error *err)
     }
     record_rows(c->change, res, 0);
     PQclear(res);
+    /* Instances on cells: their reps stop them, and the rep's remove call
+     * deletes the row later (5.6). Which cell is asked after the commit. */
+    if (bbs_alrp_running_from(conn, c->change->arena, c->guid, c->from, &running, &n, err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct bbs_rep_stop stop = {running[i].key, running[i].instance, NULL, 1};
+
+        bbs_change_rep_stop(c->change, &stop);
+    }
     return 0;
 }
 
@@ -642,5 +747,6 @@ int bbs_store_alrp_stop_from(struct bbs_store *st, const char *guid, int32_t fro
 {
     struct rows_ctx c = {guid, "", from, 0, 0, change, bbs_change_mark(change)};
 
-    return bbs_store_run_change(st, stop_tx, &c, change, &c.mark, err);
+    /* One transaction: the rows deleted and the rows asked to stop are one snapshot. */
+    return bbs_store_tx_change(st, stop_tx, &c, change, &c.mark, err);
 }

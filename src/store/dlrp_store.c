@@ -14,6 +14,7 @@
 
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
+#include "bbs/rep_push.h"
 #include "bbs/store.h"
 #include "store_int.h"
 
@@ -400,6 +401,87 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return bbs_exec_command(conn, "dlrp_update", &p, NULL, err);
 }
 
+struct running_ctx {
+    struct bbs_arena *arena;
+    const char *guid;
+    struct bbs_alrp *rows;
+    size_t n;
+};
+
+static int running_read(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct running_ctx *c = arg;
+
+    return bbs_alrp_running_from(conn, c->arena, c->guid, 0, &c->rows, &c->n, err);
+}
+
+/*
+ * 5.4 step 5, after the commit: when the internal-router routes or the
+ * metric tags changed, record a rep update for every instance a rep runs
+ * (its cell is looked up when the record is applied). The rows are not
+ * touched: the cell reports the new values in its next heartbeat. A
+ * failure here is a note only.
+ */
+static void push_to_reps(struct bbs_store *st, const char *guid, const Models__DesiredLRPUpdate *u,
+                         const struct bbs_dlrp_row *before, struct bbs_change *change)
+{
+    struct bbs_arena *arena = change->arena;
+    Models__ProtoRoutes *old_routes = NULL;
+    Models__DesiredLRPUpdate__MetricTagsEntry **old_tags = NULL;
+    size_t n_old_tags = 0;
+    const char *const *hosts = NULL;
+    size_t n_hosts = 0;
+    int routes = 0;
+    int tags = 0;
+    struct running_ctx rc = {arena, guid, NULL, 0};
+    struct bbs_error e = {0};
+
+    if (u->routes == NULL && u->n_metric_tags == 0) {
+        return;
+    }
+    if (u->routes != NULL) {
+        if (bbs_dlrp_decode_routes(arena, &before->routes, &old_routes, &e) != 0) {
+            goto failed;
+        }
+        routes = bbs_rep_push_routes_changed(old_routes, u);
+    }
+    if (u->n_metric_tags > 0) {
+        if (bbs_dlrp_decode_metric_tags(arena, &before->metric_tags, &old_tags, &n_old_tags, &e) !=
+            0) {
+            goto failed;
+        }
+        tags = bbs_rep_push_tags_changed(old_tags, n_old_tags, u);
+    }
+    if (!routes && !tags) {
+        return;
+    }
+    /* Upstream skips every instance's update when the new value does not decode. */
+    if (routes && bbs_rep_push_internal_routes(arena, u->routes, &hosts, &n_hosts) != 0) {
+        bbs_error_setf(&e, BBS_ERR_INVALID_REQUEST, "internal routes do not decode");
+        goto failed;
+    }
+    if (bbs_store_run(st, running_read, &rc, &e) != 0) {
+        goto failed;
+    }
+    for (size_t i = 0; i < rc.n; i++) {
+        const struct bbs_alrp *a = &rc.rows[i];
+        struct bbs_rep_update ru = {a->key, a->instance, NULL, 0, NULL, NULL, 0, NULL};
+
+        if (routes) {
+            ru.internal_routes = hosts;
+            ru.n_internal_routes = n_hosts;
+        }
+        if (tags) {
+            bbs_rep_push_tags_for(arena, u, a->key.index, a->instance.instance_guid,
+                                  &ru.metric_tag_names, &ru.metric_tag_values, &ru.n_metric_tags);
+        }
+        bbs_change_rep_update(change, &ru);
+    }
+    return;
+failed:
+    bbs_change_note(change, "desired-lrp.update-instances-failed", guid, 0, &e);
+}
+
 int bbs_store_dlrp_update(struct bbs_store *st, const char *guid, const Models__DesiredLRPUpdate *u,
                           int64_t now_ns, struct bbs_change *change, struct bbs_error *err)
 {
@@ -420,8 +502,7 @@ int bbs_store_dlrp_update(struct bbs_store *st, const char *guid, const Models__
             stop_instances(st, guid, out->after.instances, change);
         }
     }
-    /* 5.4 step 5 (push changed internal routes / metric tags to the reps of
-     * running instances) needs cell registration, which does not exist yet. */
+    push_to_reps(st, guid, u, &out->before, change);
     return 0;
 }
 

@@ -68,6 +68,14 @@ BBS_MUST_CHECK int bbs_dlrp_auction_for(struct bbs_store *st, struct bbs_change 
                                         struct bbs_error *err);
 
 /*
+ * The CLAIMED/RUNNING ordinary and suspect rows of `guid` with index >=
+ * `from` (the instances reps run), copied into `arena`, by index.
+ */
+BBS_MUST_CHECK int bbs_alrp_running_from(PGconn *conn, struct bbs_arena *arena, const char *guid,
+                                         int32_t from, struct bbs_alrp **rows, size_t *n,
+                                         struct bbs_error *err);
+
+/*
  * The one way to build query parameters (params.c): every value binary,
  * up to BBS_MAX_PARAMS of them per statement (more is a programming
  * error and aborts). A list of any length is ONE parameter, a binary

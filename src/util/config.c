@@ -127,6 +127,10 @@ static const struct config_key config_keys[] = {
     {"locket_ca_cert_file", KEY_STRING, OFF(locket_ca_cert_file), "", 0, 0, NULL},
     {"locket_client_cert_file", KEY_STRING, OFF(locket_client_cert_file), "", 0, 0, NULL},
     {"locket_client_key_file", KEY_STRING, OFF(locket_client_key_file), "", 0, 0, NULL},
+    {"rep_ca_cert", KEY_STRING, OFF(rep_ca_cert), "", 0, 0, NULL},
+    {"rep_client_cert", KEY_STRING, OFF(rep_client_cert), "", 0, 0, NULL},
+    {"rep_client_key", KEY_STRING, OFF(rep_client_key), "", 0, 0, NULL},
+    {"rep_require_tls", KEY_BOOL, OFF(rep_require_tls), "false", 0, 1, NULL},
 };
 
 /*
@@ -170,11 +174,7 @@ static const char *const upstream_keys[] = {
     "max_idle_database_connections",
     "max_task_retries",
     "redact_secrets",
-    "rep_ca_cert",
-    "rep_client_cert",
-    "rep_client_key",
     "rep_client_session_cache_size",
-    "rep_require_tls",
     "report_interval",
     "session_name",
     "sql_ca_cert_file",
@@ -432,6 +432,39 @@ static int check_auctioneer_tls(const struct bbs_config *cfg, struct bbs_error *
 }
 
 /*
+ * The client identity for reps is all three files or none. Upstream
+ * quietly presents no certificate when one is missing; a deployment that
+ * set some of them meant mutual TLS, so an incomplete set is refused.
+ * Whether the files load is checked by the outbox at start-up.
+ */
+static int check_rep_tls(const struct bbs_config *cfg, struct bbs_error *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+    } files[] = {{"rep_ca_cert", cfg->rep_ca_cert},
+                 {"rep_client_cert", cfg->rep_client_cert},
+                 {"rep_client_key", cfg->rep_client_key}};
+    const char *set = NULL;
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (files[i].value[0] != '\0') {
+            set = files[i].name;
+        }
+    }
+    for (size_t i = 0; set != NULL && i < sizeof(files) / sizeof(files[0]); i++) {
+        if (files[i].value[0] == '\0') {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: required when %s is set (mutual TLS to reps needs "
+                           "rep_ca_cert, rep_client_cert and rep_client_key)",
+                           files[i].name, set);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
  * Locket (cells) is all four keys or none. Upstream's BBS cannot build its
  * Locket client without the address or any of the TLS files and exits;
  * in particular TLS files with no locket_address is that error (upstream's
@@ -504,6 +537,9 @@ static int check_cross(const struct bbs_config *cfg, struct bbs_error *err)
         }
     }
     if (check_auctioneer_tls(cfg, err) != 0) {
+        return -1;
+    }
+    if (check_rep_tls(cfg, err) != 0) {
         return -1;
     }
     return check_locket(cfg, err);

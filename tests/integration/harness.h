@@ -16,6 +16,7 @@
  * pb.h (protobuf helpers), db.h (the group's database), auctioneer.h (the
  * stub auctioneer), certs.h (a throwaway CA made with openssl for the TLS
  * tests), locket.h (a Locket stand-in over gRPC, for the cell tests),
+ * rep.h (a recording stand-in rep over mutual TLS),
  * fixtures.h (request and model builders), util.h, and
  * dlrp_full.h (the DesiredLRP with every field, shared with the unit tests
  * and the fuzz corpus generator).
@@ -56,6 +57,7 @@
 #include "support/http.h"
 #include "support/locket.h"
 #include "support/pb.h"
+#include "support/rep.h"
 #include "support/server.h"
 #include "support/util.h"
 

@@ -168,7 +168,7 @@ static void test_auction_copies_indices(void **state)
 
 static void test_rep_stops_and_notes(void **state)
 {
-    struct bbs_rep_stop stop = {{"pg", 1, "d"}, {"ig", "cell"}};
+    struct bbs_rep_stop stop = {{"pg", 1, "d"}, {"ig", "cell"}, NULL, 0};
     struct bbs_error err = {0};
     char what[] = "start.remove-copy-failed";
     struct bbs_change c;
@@ -186,6 +186,27 @@ static void test_rep_stops_and_notes(void **state)
     assert_string_equal(c.notes[0].err.message, "boom");
 }
 
+static void test_rep_updates_rewind(void **state)
+{
+    static const char *const hosts[] = {"a.apps.internal"};
+    struct bbs_rep_update u = {{"pg", 0, "d"}, {"ig", "cell"}, hosts, 1, NULL, NULL, 0, NULL};
+    struct bbs_change c;
+    struct bbs_change_mark m;
+
+    bbs_change_init(&c, *state);
+    m = bbs_change_mark(&c);
+    for (int i = 0; i < 9; i++) {
+        u.key.index = i;
+        bbs_change_rep_update(&c, &u);
+    }
+    assert_int_equal(c.n_rep_updates, 9);
+    assert_int_equal(c.rep_updates[8].key.index, 8);
+    assert_string_equal(c.rep_updates[8].internal_routes[0], "a.apps.internal");
+    assert_null(c.rep_updates[8].metric_tag_names);
+    bbs_change_rewind(&c, &m);
+    assert_int_equal(c.n_rep_updates, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_arrays_grow_past_capacity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auction_copies_indices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rep_stops_and_notes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rep_updates_rewind, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("change", tests, NULL, NULL);

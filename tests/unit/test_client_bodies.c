@@ -120,15 +120,64 @@ static void test_callback_body(void **state)
     free(body);
 }
 
+/* rep/client.go pickURL: which address of a cell the BBS calls. */
+struct pick_case {
+    const char *name;
+    int require_tls;
+    int identity;
+    const char *address;
+    const char *url;
+    const char *want; /* NULL: refused with `error` */
+    const char *error;
+};
+
+#define NO_CERTS  "https scheme not supported since certificates aren't provided"
+#define NEEDS_TLS "https scheme is required but none of the addresses support it"
+
+static const struct pick_case pick_cases[] = {
+    {"pick_plain_prefers_url", 0, 0, "http://a:1800", "http://u:1801", "http://u:1801", NULL},
+    {"pick_plain_address_without_url", 0, 0, "http://a:1800", "", "http://a:1800", NULL},
+    {"pick_plain_https_refused", 0, 0, "http://a:1800", "https://u:1801", NULL, NO_CERTS},
+    {"pick_identity_prefers_url", 0, 1, "http://a:1800", "https://u:1801", "https://u:1801", NULL},
+    {"pick_identity_address_without_url", 0, 1, "http://a:1800", "", "http://a:1800", NULL},
+    {"pick_required_https_url", 1, 1, "http://a:1800", "https://u:1801", "https://u:1801", NULL},
+    {"pick_required_scheme_case", 1, 0, "http://a:1800", "HTTPS://u:1801", "HTTPS://u:1801", NULL},
+    {"pick_required_http_url_refused", 1, 1, "http://a:1800", "http://u:1801", NULL, NEEDS_TLS},
+    {"pick_required_no_url_refused", 1, 1, "http://a:1800", "", NULL, NEEDS_TLS},
+};
+
+static void test_pick_case(void **state)
+{
+    const struct pick_case *c = *state;
+    struct bbs_error err = {0};
+    const char *out = NULL;
+    int rc = bbs_rep_pick_url(c->require_tls, c->identity, c->address, c->url, &out, &err);
+
+    if (c->want != NULL) {
+        assert_int_equal(rc, 0);
+        assert_string_equal(out, c->want);
+    } else {
+        assert_int_equal(rc, -1);
+        assert_int_equal(err.type, BBS_ERR_UNKNOWN);
+        assert_string_equal(err.message, c->error);
+    }
+}
+
 int main(void)
 {
     enum { N = sizeof(escape_cases) / sizeof(escape_cases[0]) };
-    struct CMUnitTest tests[N + 2];
+    enum { P = sizeof(pick_cases) / sizeof(pick_cases[0]) };
+    struct CMUnitTest tests[N + P + 2];
 
     for (size_t i = 0; i < N; i++) {
         tests[i] = (struct CMUnitTest){.name = escape_cases[i].name,
                                        .test_func = test_escape_case,
                                        .initial_state = (void *)&escape_cases[i]};
+    }
+    for (size_t i = 0; i < P; i++) {
+        tests[N + 2 + i] = (struct CMUnitTest){.name = pick_cases[i].name,
+                                               .test_func = test_pick_case,
+                                               .initial_state = (void *)&pick_cases[i]};
     }
     tests[N] = (struct CMUnitTest)cmocka_unit_test(test_rep_update_body);
     tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_callback_body);

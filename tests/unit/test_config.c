@@ -101,6 +101,12 @@ static const struct bad_case bad_cases[] = {
      "\"locket_client_cert_file\":\"c.crt\",\"locket_client_key_file\":\"c.key\"}",
      "config key locket_address: \"locket\" is not host:port"},
     {"locket_address_not_string", "{\"locket_address\": 8891}", "locket_address"},
+    /* The client identity for reps: all three files or none. */
+    {"rep_tls_only_cert", "{\"rep_client_cert\":\"c.crt\"}",
+     "config key rep_ca_cert: required when rep_client_cert is set"},
+    {"rep_tls_no_key", "{\"rep_ca_cert\":\"ca.crt\",\"rep_client_cert\":\"c.crt\"}",
+     "config key rep_client_key: required when"},
+    {"rep_require_tls_not_bool", "{\"rep_require_tls\": 1}", "rep_require_tls"},
 };
 
 static void test_bad_case(void **state)
@@ -135,6 +141,30 @@ static void test_auctioneer_tls_keys(void **state)
     /* require_tls without the files is accepted and changes nothing, as upstream. */
     assert_int_equal(bbs_config_load_string(&cfg, "{\"auctioneer_require_tls\":true}", &err), 0);
     assert_string_equal(cfg.auctioneer_ca_cert, "");
+    bbs_config_clear(&cfg);
+}
+
+static void test_rep_tls_keys(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load_string(&cfg, "{}", &err), 0);
+    assert_string_equal(cfg.rep_client_cert, "");
+    assert_int_equal(cfg.rep_require_tls, 0);
+    bbs_config_clear(&cfg);
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"rep_ca_cert\":\"/c/ca.crt\","
+                                            "\"rep_client_cert\":\"/c/client.crt\","
+                                            "\"rep_client_key\":\"/c/client.key\","
+                                            "\"rep_require_tls\":true}",
+                                            &err),
+                     0);
+    assert_string_equal(cfg.rep_ca_cert, "/c/ca.crt");
+    assert_string_equal(cfg.rep_client_cert, "/c/client.crt");
+    assert_string_equal(cfg.rep_client_key, "/c/client.key");
+    assert_int_equal(cfg.rep_require_tls, 1);
     bbs_config_clear(&cfg);
 }
 
@@ -272,12 +302,13 @@ static void test_duration_case(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[64];
+    struct CMUnitTest tests[96];
     size_t n = 0;
 
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_values_applied);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auctioneer_tls_keys);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rep_tls_keys);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_key_kinds);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_ignored_list_shape);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);

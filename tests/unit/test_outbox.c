@@ -29,6 +29,7 @@
 
 #include "bbs/auction.h"
 #include "bbs/callback.h"
+#include "bbs/effects.h"
 #include "bbs/outbox.h"
 #include "bbs/rep.h"
 
@@ -500,6 +501,103 @@ static void test_rep_update_404_without_routes_stops(void **state)
     peer_stop(p);
 }
 
+/* Retire (3.8) asks a rep up to 5 times: each failure sends the stop again. */
+static void test_rep_stop_retries_until_accepted(void **state)
+{
+    static const long script[] = {500, 503, 202};
+    struct peer *p = peer_start(1, script, 3);
+    struct bbs_outbox *ob = outbox(0, 0, 0);
+    struct bbs_rep *rep = bbs_rep_new(ob, 0);
+    struct bbs_outbox_stats st;
+    char base[64];
+
+    (void)state;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", p->port);
+    bbs_rep_stop_lrp_retry(rep, base, "pg-1", "ig-1", "t-9", 5);
+    wait_requests(p, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(strstr(p->requests[i], "POST /v1/lrps/pg-1/instances/ig-1/stop HTTP/1.1"));
+        assert_non_null(strstr(p->requests[i], "\r\nX-Vcap-Request-Id: t-9\r\n"));
+    }
+    bbs_outbox_stats(ob, &st);
+    assert_int_equal(st.sent, 1);
+    assert_int_equal(st.failed, 2);
+    bbs_rep_free(rep);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+}
+
+static void test_rep_stop_retry_gives_up(void **state)
+{
+    static const long script[] = {500};
+    struct peer *p = peer_start(1, script, 1);
+    struct bbs_outbox *ob = outbox(0, 0, 0);
+    struct bbs_rep *rep = bbs_rep_new(ob, 0);
+    struct bbs_outbox_stats st;
+    char base[64];
+
+    (void)state;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", p->port);
+    bbs_rep_stop_lrp_retry(rep, base, "pg-1", "ig-1", NULL, 3);
+    wait_requests(p, 3); /* exactly three, then no more */
+    bbs_outbox_stats(ob, &st);
+    assert_int_equal(st.failed, 3);
+    bbs_rep_free(rep);
+    bbs_outbox_free(ob);
+    peer_stop(p);
+}
+
+/*
+ * The effects of a record: rep calls go to the recorded rep_url; one
+ * without a rep_url and no Locket is a cell unknown (counted, not sent);
+ * a part left out is not sent; an uncommitted record sends nothing.
+ */
+static void test_effects_rep_calls(void **state)
+{
+    static const long script[] = {202};
+    static const char *const hosts[] = {"h.apps.internal"};
+    struct peer *p = peer_start(1, script, 1);
+    struct bbs_outbox *ob = outbox(0, 0, 0);
+    struct bbs_effects fx = {0};
+    struct bbs_effects_stats st;
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_change ch;
+    char base[64];
+
+    (void)state;
+    fx.rep = bbs_rep_new(ob, 0);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", p->port);
+    bbs_change_init(&ch, arena);
+    bbs_change_rep_stop(&ch, &(struct bbs_rep_stop){{"pg-1", 3, "d"}, {"ig-3", "c1"}, base, 0});
+    bbs_change_rep_stop(&ch, &(struct bbs_rep_stop){{"pg-1", 4, "d"}, {"ig-4", "c2"}, NULL, 0});
+    bbs_change_rep_update(
+        &ch,
+        &(struct bbs_rep_update){{"pg-1", 0, "d"}, {"ig-0", "c1"}, hosts, 1, NULL, NULL, 0, base});
+
+    bbs_effects_apply(&fx, &ch, "t"); /* not committed */
+    ch.committed = 1;
+    bbs_effects_apply_some(&fx, &ch, "t", BBS_EFFECTS_ALL & ~BBS_EFFECTS_REP);
+    sleep_ms(100);
+    assert_int_equal(atomic_load(&p->n_requests), 0);
+
+    bbs_effects_apply_some(&fx, &ch, "t", BBS_EFFECTS_ALL & ~BBS_EFFECTS_AUCTIONS);
+    wait_requests(p, 2);
+    assert_non_null(strstr(p->requests[0], "POST /v1/lrps/pg-1/instances/ig-3/stop HTTP/1.1"));
+    assert_non_null(strstr(p->requests[1], "PUT /v2/lrps/pg-1/instances/ig-0 HTTP/1.1"));
+    assert_non_null(strstr(p->requests[1], "{\"instance_guid\":\"ig-0\",\"process_guid\":"
+                                           "\"pg-1\",\"index\":0,\"domain\":\"d\",\"internal_"
+                                           "routes\":[{\"hostname\":\"h.apps.internal\"}],"
+                                           "\"metric_tags\":null}"));
+    bbs_effects_stats(&fx, &st);
+    assert_int_equal(st.rep_calls, 2);
+    assert_int_equal(st.rep_cell_unknown, 1);
+    assert_int_equal(st.rep_lookup_failed, 0);
+    bbs_rep_free(fx.rep);
+    bbs_outbox_free(ob);
+    bbs_arena_free(arena);
+    peer_stop(p);
+}
+
 struct resolution {
     _Atomic int calls;
     int yes;
@@ -664,6 +762,9 @@ int main(void)
         cmocka_unit_test(test_rep_stop_and_cancel),
         cmocka_unit_test(test_rep_update_falls_back_to_v1),
         cmocka_unit_test(test_rep_update_404_without_routes_stops),
+        cmocka_unit_test(test_rep_stop_retries_until_accepted),
+        cmocka_unit_test(test_rep_stop_retry_gives_up),
+        cmocka_unit_test(test_effects_rep_calls),
         cmocka_unit_test(test_task_callback_resolution),
         cmocka_unit_test(test_task_callback_redirects),
         cmocka_unit_test(test_auctioneer_requests),
