@@ -20,6 +20,7 @@
 
 #include "bbs/auction.h"
 #include "bbs/config.h"
+#include "bbs/converger.h"
 #include "bbs/http.h"
 #include "bbs/log.h"
 #include "bbs/outbox.h"
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
     struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
     struct bbs_worker *worker = NULL;
+    struct bbs_converger *converger = NULL;
+    struct bbs_converger_config ccfg = {0};
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
@@ -282,6 +285,19 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
         goto out;
     }
+    /*
+     * LRP convergence on its own thread (a run can take seconds). No cell
+     * source or rep client yet: until Locket is wired the cell steps are
+     * skipped (docs/architecture.md, Convergence).
+     */
+    ccfg.interval_ns = cfg.converge_repeat_interval_ns;
+    ccfg.workers = cfg.convergence_workers;
+    ccfg.cell_poll_ns = INT64_C(1000000000);
+    converger = bbs_converger_new(&ccfg, store, auction, NULL, NULL);
+    if (bbs_converger_start(converger, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "converge.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
 
     while (!stop_signal && !atomic_load(&exit_requested)) {
         char buf[16];
@@ -297,6 +313,7 @@ int main(int argc, char **argv)
             rc != 0);
 out:
     /* Jobs use the server and the store: the ticker stops before them. */
+    bbs_converger_free(converger);
     bbs_worker_free(worker);
     if (api_fd >= 0) {
         close(api_fd);

@@ -44,6 +44,8 @@ struct bbs_config {
     char *auctioneer_client_key;      /* its private key; the three are all set or all "" */
     int auctioneer_require_tls;       /* no plain-HTTP retry after a failed TLS attempt */
     int outbox_queue_max;             /* outbound calls queued at most; more are dropped */
+    int64_t converge_repeat_interval_ns; /* LRP convergence period (upstream key) */
+    int convergence_workers;             /* convergence batches applied at once (upstream key) */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

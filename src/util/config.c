@@ -123,6 +123,9 @@ static const struct config_key config_keys[] = {
     {"auctioneer_client_key", KEY_STRING, OFF(auctioneer_client_key), "", 0, 0, NULL},
     {"auctioneer_require_tls", KEY_BOOL, OFF(auctioneer_require_tls), "false", 0, 1, NULL},
     {"outbox_queue_max", KEY_INT, OFF(outbox_queue_max), "10000", 1, 1000000, NULL},
+    {"converge_repeat_interval", KEY_DURATION, OFF(converge_repeat_interval_ns), "30s", 1000000,
+     INT64_MAX, NULL},
+    {"convergence_workers", KEY_INT, OFF(convergence_workers), "20", 1, 1000, NULL},
 };
 
 /*
@@ -139,8 +142,6 @@ static const char *const upstream_keys[] = {
     "advanced_metrics",
     "advertise_url",
     "cell_registrations_locket_enabled",
-    "converge_repeat_interval",
-    "convergence_workers",
     "db_connection_timeout",
     "db_read_timeout",
     "db_write_timeout",
