@@ -51,6 +51,8 @@ struct bbs_conv_run {
     struct bbs_conv_counts counts;
     enum bbs_conv_cells_verdict verdict;
     int64_t duration_ns; /* from before the cell read to the end of the work phase */
+    int64_t read_ns;     /* of which: domains, cells and the snapshot */
+    int64_t plan_ns;     /* of which: the planner */
     int64_t domains_pruned;
     int64_t evacuating_pruned;
     int64_t created; /* B + the replacements of D */

@@ -13,6 +13,7 @@
  * Not done here: deciding (converge.c), rep calls and auctions (the
  * worker does them after the commit).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,24 +336,29 @@ static void decode_internal_router(struct bbs_arena *arena, const struct bbs_blo
 }
 
 struct snap_ctx {
-    PGresult *desired;
-    PGresult *actual;
+    struct bbs_store *st;
+    const char *stmt;
+    PGresult *res;
+    struct bbs_error err;
+    int rc;
 };
 
-static int snap_tx(PGconn *conn, void *arg, struct bbs_error *err)
+static int snap_read(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct snap_ctx *c = arg;
     struct bbs_params p = {0};
 
-    PQclear(c->desired);
-    PQclear(c->actual);
-    c->actual = NULL;
-    c->desired = bbs_exec(conn, "conv_desired", &p, err);
-    if (c->desired == NULL) {
-        return -1;
-    }
-    c->actual = bbs_exec(conn, "conv_actual", &p, err);
-    return c->actual == NULL ? -1 : 0;
+    PQclear(c->res);
+    c->res = bbs_exec(conn, c->stmt, &p, err);
+    return c->res == NULL ? -1 : 0;
+}
+
+static void *snap_thread(void *arg)
+{
+    struct snap_ctx *c = arg;
+
+    c->rc = bbs_store_run(c->st, snap_read, c, &c->err);
+    return NULL;
 }
 
 static void result_free(void *res)
@@ -363,7 +369,14 @@ static void result_free(void *res)
 int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena, int64_t now_ns,
                             struct bbs_conv_snapshot *snap, struct bbs_error *err)
 {
-    struct snap_ctx c = {NULL, NULL};
+    struct snap_ctx dc = {st, "conv_desired", NULL, {0}, -1};
+    struct snap_ctx ac = {st, "conv_actual", NULL, {0}, -1};
+    pthread_t t;
+    int threaded;
+    struct {
+        PGresult *desired;
+        PGresult *actual;
+    } c;
     struct bbs_conv_desired *d = NULL;
     struct bbs_conv_actual *a = NULL;
     size_t nd;
@@ -376,12 +389,27 @@ int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena, int64
                                err) != 0) {
         return -1;
     }
-    /* Both reads in one transaction: one consistent view of the two tables. */
-    if (bbs_store_tx(st, snap_tx, &c, err) != 0) {
-        PQclear(c.desired);
-        PQclear(c.actual);
+    /*
+     * The two big reads run at once on two connections (each statement
+     * sees its own snapshot at READ COMMITTED, in a transaction or not, so
+     * nothing is lost). The planner copes with rows that moved in between:
+     * every write is checked against the row again under its lock.
+     */
+    threaded = pthread_create(&t, NULL, snap_thread, &dc) == 0;
+    snap_thread(&ac);
+    if (threaded) {
+        pthread_join(t, NULL);
+    } else {
+        snap_thread(&dc);
+    }
+    if (dc.rc != 0 || ac.rc != 0) {
+        *err = dc.rc != 0 ? dc.err : ac.err;
+        PQclear(dc.res);
+        PQclear(ac.res);
         return -1;
     }
+    c.desired = dc.res;
+    c.actual = ac.res;
     bbs_arena_defer(arena, result_free, c.desired);
     bbs_arena_defer(arena, result_free, c.actual);
     nd = (size_t)PQntuples(c.desired);

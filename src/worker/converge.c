@@ -437,9 +437,11 @@ static void log_run(const struct bbs_conv_run *r)
 
     bbs_log(
         BBS_LOG_INFO, "converge.run",
-        "{s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        "{s:I, s:I, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I,"
         " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-        "run", (json_int_t)r->runs, "duration_ns", (json_int_t)r->duration_ns, "cells",
+        "run", (json_int_t)r->runs, "duration_ns", (json_int_t)r->duration_ns, "read_ns",
+        (json_int_t)r->read_ns, "plan_ns", (json_int_t)r->plan_ns, "cells",
         bbs_conv_verdict_name(r->verdict), "cell_steps_skipped", k->cell_steps_skipped,
         "LRPsDesired", (json_int_t)k->desired_instances, "LRPsUnclaimed", (json_int_t)k->unclaimed,
         "LRPsClaimed", (json_int_t)k->claimed, "LRPsRunning", (json_int_t)k->running,
@@ -511,6 +513,7 @@ static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
         r->failed = 1;
         goto out;
     }
+    r->read_ns = mono_ns() - t0;
     snap.cells_state = cstate;
     if (n_cells > 0) {
         ids = bbs_arena_alloc(arena, n_cells * sizeof(*ids));
@@ -522,6 +525,7 @@ static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
     snap.n_cells = n_cells;
     snap.prev_cells = c->prev_cells;
     bbs_conv_plan(&snap, &plan);
+    r->plan_ns = mono_ns() - t0 - r->read_ns;
     c->prev_cells = plan.next_prev_cells;
     r->counts = plan.counts;
     r->verdict = plan.verdict;
