@@ -60,6 +60,14 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
 }
 
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
 static int exec_sql(PGconn *conn, const char *sql)
 {
     PGresult *res = PQexec(conn, sql);
@@ -137,6 +145,9 @@ int main(int argc, char **argv)
     int64_t t0;
     int64_t quiet_wall;
     int64_t repair_wall;
+    int64_t c0;
+    int64_t quiet_cpu;
+    int64_t repair_cpu;
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -197,27 +208,34 @@ int main(int argc, char **argv)
 
     bbs_converger_run(conv, NULL); /* warm-up: connections, caches */
     t0 = mono_ns();
+    c0 = cpu_ns();
     bbs_converger_run(conv, &quiet);
+    quiet_cpu = cpu_ns() - c0;
     quiet_wall = mono_ns() - t0;
 
     gone = (long)((double)cells * repair_pct / 100.0 + 0.5);
     g_cells.ids += gone; /* the first `gone` cells vanish */
     g_cells.n -= (size_t)gone;
     t0 = mono_ns();
+    c0 = cpu_ns();
     bbs_converger_run(conv, &repair);
+    repair_cpu = cpu_ns() - c0;
     repair_wall = mono_ns() - t0;
     g_cells.ids -= gone;
 
-    printf("{\"workload\":\"converge\",\"lrps\":%ld,\"cells\":%ld,\"workers\":%d,"
-           "\"quiet_run_s\":%.3f,\"quiet_read_s\":%.3f,\"quiet_plan_s\":%.3f,\"quiet_wall_s\":%.3f,"
-           "\"repair_pct\":%.2f,"
-           "\"cells_vanished\":%ld,\"repair_run_s\":%.3f,\"repair_wall_s\":%.3f,"
-           "\"suspects_marked\":%" PRId64 ",\"created\":%" PRId64 ",\"auctioned\":%" PRId64
-           ",\"failed_batches\":%" PRId64 "}\n",
-           lrps, cells, workers, (double)quiet.duration_ns / 1e9, (double)quiet.read_ns / 1e9,
-           (double)quiet.plan_ns / 1e9, (double)quiet_wall / 1e9, repair_pct, gone,
-           (double)repair.duration_ns / 1e9, (double)repair_wall / 1e9, repair.suspects_marked,
-           repair.created, repair.auctioned, quiet.failed_batches + repair.failed_batches);
+    printf(
+        "{\"workload\":\"converge\",\"lrps\":%ld,\"cells\":%ld,\"workers\":%d,"
+        "\"quiet_run_s\":%.3f,\"quiet_read_s\":%.3f,\"quiet_plan_s\":%.3f,\"quiet_wall_s\":%.3f,"
+        "\"quiet_cpu_s\":%.3f,"
+        "\"repair_pct\":%.2f,"
+        "\"cells_vanished\":%ld,\"repair_run_s\":%.3f,\"repair_wall_s\":%.3f,\"repair_cpu_s\":%.3f,"
+        "\"suspects_marked\":%" PRId64 ",\"created\":%" PRId64 ",\"auctioned\":%" PRId64
+        ",\"failed_batches\":%" PRId64 "}\n",
+        lrps, cells, workers, (double)quiet.duration_ns / 1e9, (double)quiet.read_ns / 1e9,
+        (double)quiet.plan_ns / 1e9, (double)quiet_wall / 1e9, (double)quiet_cpu / 1e9, repair_pct,
+        gone, (double)repair.duration_ns / 1e9, (double)repair_wall / 1e9, (double)repair_cpu / 1e9,
+        repair.suspects_marked, repair.created, repair.auctioned,
+        quiet.failed_batches + repair.failed_batches);
     rc = quiet.failed || repair.failed ? 1 : 0;
 out:
     bbs_converger_free(conv);
