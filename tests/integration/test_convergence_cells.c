@@ -13,6 +13,7 @@
  */
 #include "harness.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@
 #define ORDY   MODELS__ACTUAL_LRP__PRESENCE__ORDINARY
 #define EVAC   MODELS__ACTUAL_LRP__PRESENCE__EVACUATING
 
-/* The cell set the stand-in answers. */
+/* The cell set the stand-in answers (read by the loop thread of one test too). */
+static pthread_mutex_t g_cells_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     const char *ids[4];
     size_t n;
@@ -43,7 +45,9 @@ static int fake_cells(void *ctx, struct bbs_arena *arena, struct bbs_cell **out,
     struct bbs_cell *cells;
 
     (void)ctx;
+    pthread_mutex_lock(&g_cells_mu);
     if (g_cells.down) {
+        pthread_mutex_unlock(&g_cells_mu);
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "locket: connection refused");
         return -1;
     }
@@ -56,11 +60,13 @@ static int fake_cells(void *ctx, struct bbs_arena *arena, struct bbs_cell **out,
     }
     *out = cells;
     *n = g_cells.n;
+    pthread_mutex_unlock(&g_cells_mu);
     return 0;
 }
 
 static void set_cells(const char *a, const char *b)
 {
+    pthread_mutex_lock(&g_cells_mu);
     g_cells.down = 0;
     g_cells.n = 0;
     if (a != NULL) {
@@ -69,6 +75,7 @@ static void set_cells(const char *a, const char *b)
     if (b != NULL) {
         g_cells.ids[g_cells.n++] = b;
     }
+    pthread_mutex_unlock(&g_cells_mu);
 }
 
 static struct bbs_conv_run converge(void)
@@ -240,7 +247,9 @@ static void test_locket_down_nothing_destroyed(void **state)
     set_cells("down-a", NULL);
     new_running(guid, sizeof(guid), "down", "down-a");
     converge();
+    pthread_mutex_lock(&g_cells_mu);
     g_cells.down = 1;
+    pthread_mutex_unlock(&g_cells_mu);
     r = converge();
     assert_int_equal(r.verdict, BBS_CONV_CELLS_LOCKET_FAILED);
     assert_int_equal(r.counts.cell_steps_skipped, 1);
@@ -277,6 +286,39 @@ static void test_empty_cell_set_after_cells_distrusted(void **state)
     r = converge();
     assert_int_equal(r.verdict, BBS_CONV_CELLS_OK);
     assert_int_equal(row(guid, SUSP, st, cell), 0);
+}
+
+static void test_vanished_cell_runs_at_once(void **state)
+{
+    struct bbs_converger_config cfg = {INT64_C(3600000000000), 2, INT64_C(20000000), 0};
+    struct bbs_conv_cell_source src = {fake_cells, NULL};
+    struct bbs_converger *loop;
+    struct bbs_conv_run last;
+    struct bbs_error err = {0};
+    char guid[64];
+    char st[32];
+    char cell[64];
+    int64_t t0;
+
+    (void)state;
+    set_cells("poll-a", "poll-b");
+    new_running(guid, sizeof(guid), "poll", "poll-a");
+    /* A loop whose timer never fires within the test: only the poll can start a run. */
+    loop = bbs_converger_new(&cfg, g_store, g_auction, NULL, &src);
+    assert_int_equal(bbs_converger_start(loop, &err), 0);
+    it_sleep_ms(200); /* a few polls see both cells */
+    bbs_converger_last(loop, &last);
+    assert_int_equal(last.runs, 0);
+    set_cells("poll-b", NULL);
+    t0 = it_mono_ms();
+    do {
+        it_sleep_ms(20);
+        bbs_converger_last(loop, &last);
+    } while (last.runs == 0 && it_mono_ms() - t0 < 10000);
+    bbs_converger_free(loop);
+    assert_int_equal(last.runs, 1);
+    assert_int_equal(row(guid, SUSP, st, cell), 1);
+    assert_string_equal(cell, "poll-a");
 }
 
 static int setup(void **state)
@@ -338,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_evacuating_on_vanished_cell_pruned),
         cmocka_unit_test(test_locket_down_nothing_destroyed),
         cmocka_unit_test(test_empty_cell_set_after_cells_distrusted),
+        cmocka_unit_test(test_vanished_cell_runs_at_once),
     };
 
     it_set_name("convergence_cells");
