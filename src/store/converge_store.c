@@ -23,7 +23,11 @@
 
 static const struct bbs_stmt conv_stmts[] = {
     {"conv_prune_domains", "DELETE FROM domains WHERE expire_time <= $1::int8"},
-    {"conv_desired", "SELECT process_guid, domain, instances, routes, metric_tags"
+    /* Routes are compared only for their internal-router entry: the
+     * (often long) routes of every other LRP stay in the database. */
+    {"conv_desired", "SELECT process_guid, domain, instances,"
+                     " CASE WHEN position('internal-router'::bytea IN routes) > 0"
+                     " THEN routes ELSE ''::bytea END, metric_tags"
                      " FROM desired_lrps"},
     {"conv_actual", "SELECT process_guid, instance_index, presence, state, domain, cell_id,"
                     " instance_guid, since, crash_count, internal_routes, metric_tags"

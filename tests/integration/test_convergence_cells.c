@@ -288,6 +288,39 @@ static void test_empty_cell_set_after_cells_distrusted(void **state)
     assert_int_equal(row(guid, SUSP, st, cell), 0);
 }
 
+static void test_internal_route_drift_found(void **state)
+{
+    static const char hosts[] = "[{\"hostname\":\"drift.apps.internal\"}]";
+    struct it_dlrp d;
+    Models__ProtoRoutes routes = MODELS__PROTO_ROUTES__INIT;
+    Models__ProtoRoutes__RoutesEntry entry = MODELS__PROTO_ROUTES__ROUTES_ENTRY__INIT;
+    Models__ProtoRoutes__RoutesEntry *entries[1] = {&entry};
+    struct bbs_conv_run r;
+    char guid[64];
+    json_t *a;
+
+    (void)state;
+    set_cells("drift-a", NULL);
+    it_uniq(guid, sizeof(guid), "drift");
+    it_dlrp_init(&d, guid, 1);
+    d.lrp.domain = (char *)DOMAIN;
+    entry.key = (char *)"internal-router";
+    entry.value.data = (uint8_t *)hosts;
+    entry.value.len = sizeof(hosts) - 1;
+    routes.routes = entries;
+    routes.n_routes = 1;
+    d.lrp.routes = &routes;
+    assert_int_equal(it_desire_lrp(&d.lrp), IT_OK);
+    a = it_auction_wait(guid, 1, 5000);
+    json_decref(a);
+    /* Started without internal routes: the desired one must be pushed to the rep. */
+    assert_int_equal(it_start(guid, 0, DOMAIN, "ig-drift", "drift-a", "10.0.0.7"), IT_OK);
+    r = converge();
+    assert_int_equal(r.route_updates, 0); /* no rep client here: counted as skipped */
+    assert_int_equal(r.rep_skipped, 1);
+    assert_int_equal(r.tag_updates, 0);
+}
+
 static void test_vanished_cell_runs_at_once(void **state)
 {
     struct bbs_converger_config cfg = {INT64_C(3600000000000), 2, INT64_C(20000000), 0};
@@ -380,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_evacuating_on_vanished_cell_pruned),
         cmocka_unit_test(test_locket_down_nothing_destroyed),
         cmocka_unit_test(test_empty_cell_set_after_cells_distrusted),
+        cmocka_unit_test(test_internal_route_drift_found),
         cmocka_unit_test(test_vanished_cell_runs_at_once),
     };
 
