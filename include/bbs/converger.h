@@ -47,7 +47,8 @@ struct bbs_converger_config {
 
 /* What one run did (the counts of converge.h plus what the work phase achieved). */
 struct bbs_conv_run {
-    uint64_t runs; /* runs completed since start, this one included */
+    uint64_t runs;              /* runs completed since start, this one included */
+    uint64_t cell_skipped_runs; /* of those, runs whose cell steps were skipped (not no-locket) */
     struct bbs_conv_counts counts;
     enum bbs_conv_cells_verdict verdict;
     int64_t duration_ns; /* from before the cell read to the end of the work phase */

@@ -437,15 +437,16 @@ static void log_run(const struct bbs_conv_run *r)
 
     bbs_log(
         BBS_LOG_INFO, "converge.run",
-        "{s:I, s:I, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "{s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, "
         "s:I, s:I,"
         " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-        "run", (json_int_t)r->runs, "duration_ns", (json_int_t)r->duration_ns, "read_ns",
-        (json_int_t)r->read_ns, "plan_ns", (json_int_t)r->plan_ns, "cells",
-        bbs_conv_verdict_name(r->verdict), "cell_steps_skipped", k->cell_steps_skipped,
-        "LRPsDesired", (json_int_t)k->desired_instances, "LRPsUnclaimed", (json_int_t)k->unclaimed,
-        "LRPsClaimed", (json_int_t)k->claimed, "LRPsRunning", (json_int_t)k->running,
-        "CrashedActualLRPs", (json_int_t)k->crashed, "CrashingDesiredLRPs",
+        "run", (json_int_t)r->runs, "cell_skipped_runs", (json_int_t)r->cell_skipped_runs,
+        "duration_ns", (json_int_t)r->duration_ns, "read_ns", (json_int_t)r->read_ns, "plan_ns",
+        (json_int_t)r->plan_ns, "cells", bbs_conv_verdict_name(r->verdict), "cell_steps_skipped",
+        k->cell_steps_skipped, "LRPsDesired", (json_int_t)k->desired_instances, "LRPsUnclaimed",
+        (json_int_t)k->unclaimed, "LRPsClaimed", (json_int_t)k->claimed, "LRPsRunning",
+        (json_int_t)k->running, "CrashedActualLRPs", (json_int_t)k->crashed, "CrashingDesiredLRPs",
         (json_int_t)k->crashing_desired, "LRPsMissing", (json_int_t)k->missing, "LRPsExtra",
         (json_int_t)k->extra, "SuspectRunningActualLRPs", (json_int_t)k->suspect_running,
         "SuspectClaimedActualLRPs", (json_int_t)k->suspect_claimed, "PresentCells",
@@ -599,6 +600,9 @@ void bbs_converger_run(struct bbs_converger *c, struct bbs_conv_run *out)
     run_locked(c, &r);
     pthread_mutex_lock(&c->mu);
     r.runs = c->last.runs + 1;
+    r.cell_skipped_runs =
+        c->last.cell_skipped_runs +
+        (r.verdict == BBS_CONV_CELLS_LOCKET_FAILED || r.verdict == BBS_CONV_CELLS_EMPTY_DISTRUSTED);
     c->last = r;
     pthread_mutex_unlock(&c->mu);
     pthread_mutex_unlock(&c->run_mu);

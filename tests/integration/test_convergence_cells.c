@@ -274,9 +274,12 @@ static void test_empty_cell_set_after_cells_distrusted(void **state)
     assert_int_equal(r.verdict, BBS_CONV_CELLS_OK);
     set_cells(NULL, NULL); /* Locket answers no cells at all */
     for (int i = 0; i < 2; i++) {
+        uint64_t skipped = r.cell_skipped_runs;
+
         r = converge();
         assert_int_equal(r.verdict, BBS_CONV_CELLS_EMPTY_DISTRUSTED);
         assert_int_equal(r.suspects_marked, 0);
+        assert_int_equal(r.cell_skipped_runs, skipped + 1); /* counted */
     }
     assert_int_equal(row(guid, SUSP, st, cell), 0);
     assert_int_equal(row(guid, ORDY, st, cell), 1);
