@@ -202,9 +202,11 @@ int main(int argc, char **argv)
 
     /* Locket's address and client identity are config too: exit status 2. */
     if (cfg.locket_address[0] != '\0') {
-        struct bbs_locket_config lcfg = {cfg.locket_address, cfg.locket_ca_cert_file,
-                                         cfg.locket_client_cert_file, cfg.locket_client_key_file,
-                                         cfg.communication_timeout_ns};
+        struct bbs_locket_config lcfg = {.address = cfg.locket_address,
+                                         .ca_file = cfg.locket_ca_cert_file,
+                                         .cert_file = cfg.locket_client_cert_file,
+                                         .key_file = cfg.locket_client_key_file,
+                                         .timeout_ns = cfg.communication_timeout_ns};
 
         locket = bbs_locket_new(&lcfg, &err);
         if (locket == NULL) {

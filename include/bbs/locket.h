@@ -22,11 +22,12 @@
 #include "bbs/error.h"
 
 struct bbs_locket_config {
-    const char *address;   /* "host:port" (upstream locket_address) */
-    const char *ca_file;   /* locket_ca_cert_file */
-    const char *cert_file; /* locket_client_cert_file */
-    const char *key_file;  /* locket_client_key_file */
-    int64_t timeout_ns;    /* per call */
+    const char *address;       /* "host:port" (upstream locket_address) */
+    const char *ca_file;       /* locket_ca_cert_file */
+    const char *cert_file;     /* locket_client_cert_file */
+    const char *key_file;      /* locket_client_key_file */
+    int64_t timeout_ns;        /* per call */
+    size_t max_response_bytes; /* larger answers fail (ResourceExhausted); 0 = 64 MiB */
 };
 
 struct bbs_locket;
