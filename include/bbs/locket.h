@@ -71,9 +71,11 @@ BBS_MUST_CHECK int bbs_locket_cell(struct bbs_locket *l, struct bbs_arena *arena
  * models.Locket with request `req`; the answer is unpacked as `resp_desc`
  * into `arena`. Returns 0 with `*resp` on grpc-status 0; otherwise -1,
  * `*status` = the gRPC code (enum bbs_grpc_code: transport failures are
- * Unavailable or DeadlineExceeded, as gRPC reports them) and err
- * UnknownError "rpc error: code = <Code> desc = <text>". For the calls
- * this header does not wrap (Lock/Release, the leadership work).
+ * Unavailable or DeadlineExceeded, as gRPC reports them; an answer over
+ * max_response_bytes is ResourceExhausted, one that does not unpack
+ * Internal) and err UnknownError "rpc error: code = <Code> desc =
+ * <text>". For the calls this header does not wrap (Lock/Release, the
+ * leadership work).
  */
 BBS_MUST_CHECK int bbs_locket_unary(struct bbs_locket *l, const char *method,
                                     const ProtobufCMessage *req,
@@ -81,7 +83,7 @@ BBS_MUST_CHECK int bbs_locket_unary(struct bbs_locket *l, const char *method,
                                     struct bbs_arena *arena, ProtobufCMessage **resp, int *status,
                                     struct bbs_error *err);
 
-/* ---- pieces exposed for the unit tests and the fuzz driver ---------------------------- */
+/* ---- pieces exposed for the unit tests ------------------------------------------------ */
 
 /* gRPC status codes (grpc/codes). */
 enum bbs_grpc_code {
