@@ -22,6 +22,7 @@
 #include "bbs/config.h"
 #include "bbs/converger.h"
 #include "bbs/http.h"
+#include "bbs/locket.h"
 #include "bbs/log.h"
 #include "bbs/outbox.h"
 #include "bbs/pgembed.h"
@@ -136,6 +137,13 @@ static void usage(FILE *out)
           out);
 }
 
+/* The converger's cell source: Locket's presence set (locket.h). */
+static int locket_cells(void *arg, struct bbs_arena *arena, struct bbs_cell **out, size_t *n,
+                        struct bbs_error *err)
+{
+    return bbs_locket_cells(arg, arena, out, n, err);
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -146,9 +154,11 @@ int main(int argc, char **argv)
     struct bbs_outbox *outbox = NULL;
     struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
+    struct bbs_locket *locket = NULL;
     struct bbs_worker *worker = NULL;
     struct bbs_converger *converger = NULL;
     struct bbs_converger_config ccfg = {0};
+    struct bbs_conv_cell_source csrc = {0};
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
@@ -201,6 +211,24 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* Locket's address and client identity are config too: exit status 2. */
+    if (cfg.locket_address[0] != '\0') {
+        struct bbs_locket_config lcfg = {.address = cfg.locket_address,
+                                         .ca_file = cfg.locket_ca_cert_file,
+                                         .cert_file = cfg.locket_client_cert_file,
+                                         .key_file = cfg.locket_client_key_file,
+                                         .timeout_ns = cfg.communication_timeout_ns};
+
+        locket = bbs_locket_new(&lcfg, &err);
+        if (locket == NULL) {
+            bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+            bbs_outbox_free(outbox);
+            bbs_http_tls_free(tls);
+            bbs_config_clear(&cfg);
+            return 2;
+        }
+    }
+
     if (wake_pipe_open() != 0) {
         bbs_log(BBS_LOG_FATAL, "wake-pipe.failed", "{s:s}", "error", strerror(errno));
         goto out;
@@ -251,6 +279,8 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_FATAL, "migrate.failed", "{s:s}", "error", err.message);
         goto out;
     }
+    /* Upstream's line for "the schema is current" (its test runner waits for it). */
+    bbs_log(BBS_LOG_INFO, "migration-manager.finished-migrations", NULL);
     if (cfg.auctioneer_address[0] == '\0') {
         bbs_log(BBS_LOG_INFO, "auctioneer.disabled", "{s:s}", "reason",
                 "auctioneer_address is empty: no placement requests are sent");
@@ -259,6 +289,13 @@ int main(int argc, char **argv)
     ctx.store = store;
     ctx.auction = auction;
     ctx.cfg = &cfg;
+    ctx.locket = locket;
+    if (locket == NULL) {
+        bbs_log(BBS_LOG_INFO, "locket.disabled", "{s:s}", "reason",
+                "locket_address is empty: no cells are known (cells/list.r1 answers none)");
+    } else {
+        bbs_log(BBS_LOG_INFO, "locket.configured", "{s:s}", "locket_address", cfg.locket_address);
+    }
     /* Said before the listener opens, so it is in the log before any client is served. */
     if (tls == NULL) {
         bbs_log(BBS_LOG_ERROR, "tls.disabled", "{s:s, s:s}", "listen_address", cfg.listen_address,
@@ -286,14 +323,17 @@ int main(int argc, char **argv)
         goto out;
     }
     /*
-     * LRP convergence on its own thread (a run can take seconds). No cell
-     * source or rep client yet: until Locket is wired the cell steps are
-     * skipped (docs/architecture.md, Convergence).
+     * LRP convergence on its own thread (a run can take seconds). Cells
+     * come from Locket; without it the cell steps are skipped
+     * (docs/architecture.md, Convergence). No rep client yet: rep stops
+     * and updates are counted as skipped.
      */
     ccfg.interval_ns = cfg.converge_repeat_interval_ns;
     ccfg.workers = cfg.convergence_workers;
     ccfg.cell_poll_ns = INT64_C(1000000000);
-    converger = bbs_converger_new(&ccfg, store, auction, NULL, NULL);
+    csrc.cells = locket_cells;
+    csrc.ctx = locket;
+    converger = bbs_converger_new(&ccfg, store, auction, NULL, locket != NULL ? &csrc : NULL);
     if (bbs_converger_start(converger, &err) != 0) {
         bbs_log(BBS_LOG_FATAL, "converge.failed", "{s:s}", "error", err.message);
         goto out;
@@ -323,6 +363,7 @@ out:
     }
     bbs_http_stop(http);
     bbs_auction_free(auction);
+    bbs_locket_free(locket);
     if (outbox != NULL) {
         struct bbs_outbox_stats st;
 

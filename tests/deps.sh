@@ -11,11 +11,13 @@ set -eu
 # (libmicrohttpd's TLS library). openssl: the TLS integration test makes its
 # own CA. clang + libclang-rt-14-dev: libFuzzer and the sanitizers for
 # tests/fuzz/run.sh. protobuf-compiler: protoc, for the curl examples in
-# docs/api.md.
+# docs/api.md and, with python3-grpcio and python3-protobuf, the Locket stand-in
+# of the integration tests (tests/support/locket_standin.py).
 PACKAGES="gcc make cmake pkg-config libmicrohttpd-dev libgnutls28-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libpq-dev libjansson-dev uuid-dev libcmocka-dev
 libcurl4-openssl-dev postgresql valgrind clang-format clang libclang-rt-14-dev openssl util-linux
-ca-certificates"
+ca-certificates
+python3-grpcio python3-protobuf"
 
 # PACKAGES is a word list; it is split on purpose below.
 # shellcheck disable=SC2086

@@ -46,6 +46,10 @@ struct bbs_config {
     int outbox_queue_max;             /* outbound calls queued at most; more are dropped */
     int64_t converge_repeat_interval_ns; /* LRP convergence period (upstream key) */
     int convergence_workers;             /* convergence batches applied at once (upstream key) */
+    char *locket_address;                /* "host:port" of Locket's gRPC API; "" = no Locket */
+    char *locket_ca_cert_file;           /* PEM CA(s) Locket's certificate must chain to */
+    char *locket_client_cert_file;       /* PEM client certificate presented to Locket */
+    char *locket_client_key_file;        /* its key; the four locket keys are all set or all "" */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

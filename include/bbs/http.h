@@ -29,6 +29,7 @@ struct bbs_ctx {
     struct bbs_store *store;
     struct bbs_auction *auction;
     const struct bbs_config *cfg;
+    struct bbs_locket *locket; /* cells (locket.h); NULL when no locket_address */
 };
 
 struct bbs_http;

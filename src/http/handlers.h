@@ -61,4 +61,7 @@ BBS_HANDLER(bbs_h_sched_list);
 BBS_HANDLER(bbs_h_sched_get);
 BBS_HANDLER(bbs_h_routing_list);
 
+/* cells (h_cell.c) */
+BBS_HANDLER(bbs_h_cells_list);
+
 #endif /* BBS_HANDLERS_H */

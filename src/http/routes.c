@@ -12,6 +12,7 @@
 #include "actual_lrp_requests.pb-c.h"
 #include "bbs/codec.h"
 #include "bbs/validate.h"
+#include "cells.pb-c.h"
 #include "desired_lrp.pb-c.h"
 #include "domains.pb-c.h"
 #include "evacuation.pb-c.h"
@@ -126,6 +127,9 @@ static const struct bbs_route routes[] = {
          0),
     POST("/v1/desired_lrp_routing_infos/list", REQ(desired_lrps_request), desired_lrps_response,
          NULL, bbs_h_routing_list, 0),
+
+    /* The body of cells/list.r1 is not read, as upstream does. */
+    POST("/v1/cells/list.r1", NULL, cells_response, NULL, bbs_h_cells_list, 0),
 };
 
 const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,

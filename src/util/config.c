@@ -126,6 +126,10 @@ static const struct config_key config_keys[] = {
     {"converge_repeat_interval", KEY_DURATION, OFF(converge_repeat_interval_ns), "30s", 1000000,
      INT64_MAX, NULL},
     {"convergence_workers", KEY_INT, OFF(convergence_workers), "20", 1, 1000, NULL},
+    {"locket_address", KEY_STRING, OFF(locket_address), "", 0, 0, NULL},
+    {"locket_ca_cert_file", KEY_STRING, OFF(locket_ca_cert_file), "", 0, 0, NULL},
+    {"locket_client_cert_file", KEY_STRING, OFF(locket_client_cert_file), "", 0, 0, NULL},
+    {"locket_client_key_file", KEY_STRING, OFF(locket_client_key_file), "", 0, 0, NULL},
 };
 
 /*
@@ -158,12 +162,8 @@ static const char *const upstream_keys[] = {
     "kick_task_duration",
     "lock_retry_interval",
     "lock_ttl",
-    "locket_address",
-    "locket_ca_cert_file",
-    "locket_client_cert_file",
     "locket_client_keepalive_time",
     "locket_client_keepalive_timeout",
-    "locket_client_key_file",
     "locks_locket_enabled",
     "loggregator",
     "max_data_string_length",
@@ -433,6 +433,48 @@ static int check_auctioneer_tls(const struct bbs_config *cfg, struct bbs_error *
 }
 
 /*
+ * Locket (cells) is all four keys or none. Upstream's BBS cannot build its
+ * Locket client without the address or any of the TLS files and exits;
+ * in particular TLS files with no locket_address is that error (upstream's
+ * presence_test "exits with an error when locket api location is not
+ * provided"). None at all runs without Locket: no cells are known. The
+ * address must be host:port; whether the files load is checked by the
+ * Locket client at start-up.
+ */
+static int check_locket(const struct bbs_config *cfg, struct bbs_error *err)
+{
+    const struct {
+        const char *name;
+        const char *value;
+    } keys[] = {{"locket_address", cfg->locket_address},
+                {"locket_ca_cert_file", cfg->locket_ca_cert_file},
+                {"locket_client_cert_file", cfg->locket_client_cert_file},
+                {"locket_client_key_file", cfg->locket_client_key_file}};
+    const char *set = NULL;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (keys[i].value[0] != '\0') {
+            set = keys[i].name;
+        }
+    }
+    for (size_t i = 0; set != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (keys[i].value[0] == '\0') {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: required when %s is set (Locket needs locket_address, "
+                           "locket_ca_cert_file, locket_client_cert_file and "
+                           "locket_client_key_file)",
+                           keys[i].name, set);
+            return -1;
+        }
+    }
+    if (cfg->locket_address[0] != '\0' &&
+        check_address(cfg->locket_address, err, "locket_address") != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * Rules that span keys. TLS is all or nothing: require_ssl needs the three
  * files, and TLS files without require_ssl are refused rather than
  * silently serving plain HTTP to a deployment that meant mutual TLS
@@ -462,7 +504,10 @@ static int check_cross(const struct bbs_config *cfg, struct bbs_error *err)
             return -1;
         }
     }
-    return check_auctioneer_tls(cfg, err);
+    if (check_auctioneer_tls(cfg, err) != 0) {
+        return -1;
+    }
+    return check_locket(cfg, err);
 }
 
 static int load(struct bbs_config *cfg, json_t *root, struct bbs_error *err)

@@ -1,7 +1,8 @@
 /*
  * gen_corpus.c - write the fuzz seed corpus: valid requests for every
- * route (fuzz_decode), real-world route JSON values (fuzz_routejson) and
- * the blobs the store keeps for such requests (fuzz_rows).
+ * route (fuzz_decode), real-world route JSON values (fuzz_routejson),
+ * the blobs the store keeps for such requests (fuzz_rows) and cell
+ * presence values as Locket holds them (fuzz_presence).
  *
  *   fuzz_gen_corpus DIR      writes DIR/fuzz_decode/..., DIR/fuzz_routejson/..., DIR/fuzz_rows/...
  *
@@ -325,6 +326,33 @@ static void routejson_seeds(void)
     }
 }
 
+/* fuzz_presence seeds: presences as reps write them, and the edges of Go's decoder. */
+static void presence_seeds(void)
+{
+    static const char *const values[] = {
+        ("{\"cell_id\":\"cell_z1-0\",\"rep_address\":\"http://10.0.16.5:1800\",\"zone\":\"z1\","
+         "\"capacity\":{\"memory_mb\":16384,\"disk_mb\":65536,\"containers\":250},"
+         "\"rootfs_provider_list\":[{\"name\":\"preloaded\",\"properties\":"
+         "[\"cflinuxfs4@1.2.3\"]},{\"name\":\"extra\"},{\"name\":\"docker\"}],"
+         "\"placement_tags\":[\"a\"],\"optional_placement_tags\":[\"b\"],"
+         "\"rep_url\":\"https://cell-z1-0.cell.service.cf.internal:1801\",\"annotations\":{}}"),
+        "{\"cell_id\":\"c\",\"rep_address\":\"a\",\"zone\":\"z\"}",
+        "{\"CELL_ID\":\"c\",\"Capacity\":{\"Memory_MB\":1},\"x\":[{}]}",
+        "{\"cell_id\":null,\"placement_tags\":[null],\"rootfs_provider_list\":[null]}",
+        "{\"capacity\":{\"memory_mb\":2147483648}}",
+        "{\"annotations\":{\"k\":\"v\",\"k\":\"w\"}}",
+        "null",
+        "{\"cell_id\":\"a\\u0000b\"}",
+    };
+
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "presence-%02zu", i);
+        write_file("fuzz_presence", name, (const uint8_t *)values[i], strlen(values[i]));
+    }
+}
+
 /* fuzz_rows seeds: the blobs the store keeps for the seed requests, split by FF FF. */
 static void rows_seeds(struct bbs_arena *a)
 {
@@ -396,6 +424,7 @@ int main(int argc, char **argv)
     decode_seeds(a);
     routejson_seeds();
     rows_seeds(a);
+    presence_seeds();
     bbs_arena_free(a);
     return failed;
 }

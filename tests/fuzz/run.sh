@@ -4,7 +4,7 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]
 #
 # SECONDS per target (default 60); TARGET names a driver (fuzz_decode,
-# fuzz_routejson, fuzz_rows; default: every tests/fuzz/fuzz_*.c). CI runs
+# fuzz_routejson, fuzz_rows, fuzz_presence; default: every tests/fuzz/fuzz_*.c). CI runs
 # `tests/fuzz/run.sh 20` from tests/run.sh; the 10-minute run before a
 # release is `tests/fuzz/run.sh 600`.
 #

@@ -15,7 +15,8 @@
  * server.h (the binary, its config and log), http.h (the libcurl client),
  * pb.h (protobuf helpers), db.h (the group's database), auctioneer.h (the
  * stub auctioneer), certs.h (a throwaway CA made with openssl for the TLS
- * tests), fixtures.h (request and model builders), util.h, and
+ * tests), locket.h (a Locket stand-in over gRPC, for the cell tests),
+ * fixtures.h (request and model builders), util.h, and
  * dlrp_full.h (the DesiredLRP with every field, shared with the unit tests
  * and the fuzz corpus generator).
  *
@@ -53,6 +54,7 @@
 #include "support/dlrp_full.h"
 #include "support/fixtures.h"
 #include "support/http.h"
+#include "support/locket.h"
 #include "support/pb.h"
 #include "support/server.h"
 #include "support/util.h"

@@ -85,6 +85,22 @@ static const struct bad_case bad_cases[] = {
     {"auctioneer_require_tls_not_bool", "{\"auctioneer_require_tls\": \"yes\"}",
      "auctioneer_require_tls"},
     {"outbox_queue_max_zero", "{\"outbox_queue_max\": 0}", "outbox_queue_max"},
+    /* Locket: the four keys all set or none (presence_test.go: no address = exit). */
+    {"locket_tls_without_address",
+     "{\"locket_ca_cert_file\":\"ca.crt\",\"locket_client_cert_file\":\"c.crt\","
+     "\"locket_client_key_file\":\"c.key\"}",
+     "config key locket_address: required when"},
+    {"locket_address_without_tls", "{\"locket_address\":\"locket:8891\"}",
+     "config key locket_ca_cert_file: required when locket_address is set"},
+    {"locket_no_key",
+     "{\"locket_address\":\"locket:8891\",\"locket_ca_cert_file\":\"ca.crt\","
+     "\"locket_client_cert_file\":\"c.crt\"}",
+     "config key locket_client_key_file: required when"},
+    {"locket_address_no_port",
+     "{\"locket_address\":\"locket\",\"locket_ca_cert_file\":\"ca.crt\","
+     "\"locket_client_cert_file\":\"c.crt\",\"locket_client_key_file\":\"c.key\"}",
+     "config key locket_address: \"locket\" is not host:port"},
+    {"locket_address_not_string", "{\"locket_address\": 8891}", "locket_address"},
 };
 
 static void test_bad_case(void **state)
@@ -120,6 +136,34 @@ static void test_auctioneer_tls_keys(void **state)
     assert_int_equal(bbs_config_load_string(&cfg, "{\"auctioneer_require_tls\":true}", &err), 0);
     assert_string_equal(cfg.auctioneer_ca_cert, "");
     bbs_config_clear(&cfg);
+}
+
+static void test_locket_keys(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"locket_address\":\"locket.service:8891\","
+                                            "\"locket_ca_cert_file\":\"/c/ca.crt\","
+                                            "\"locket_client_cert_file\":\"/c/client.crt\","
+                                            "\"locket_client_key_file\":\"/c/client.key\"}",
+                                            &err),
+                     0);
+    assert_string_equal(cfg.locket_address, "locket.service:8891");
+    assert_string_equal(cfg.locket_ca_cert_file, "/c/ca.crt");
+    assert_string_equal(cfg.locket_client_cert_file, "/c/client.crt");
+    assert_string_equal(cfg.locket_client_key_file, "/c/client.key");
+    bbs_config_clear(&cfg);
+
+    /* None at all: no Locket (the default). */
+    assert_int_equal(bbs_config_load(&cfg, NULL, &err), 0);
+    assert_string_equal(cfg.locket_address, "");
+    assert_string_equal(cfg.locket_ca_cert_file, "");
+    bbs_config_clear(&cfg);
+    assert_int_equal(bbs_config_key_kind("locket_address"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("locket_client_key_file"), BBS_CONFIG_KEY_USED);
 }
 
 /* Upstream's real names (cmd/bbs/config, reference 8.3) are ignored quietly. */
@@ -239,6 +283,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_key_kinds);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_ignored_list_shape);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_locket_keys);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         tests[n++] = (struct CMUnitTest){.name = bad_cases[i].name,
                                          .test_func = test_bad_case,
