@@ -74,7 +74,8 @@ struct bbs_rep_update {
 
 enum bbs_change_kind {
     BBS_CHANGE_CREATED, /* before NULL */
-    BBS_CHANGE_CHANGED, /* both set, same presence */
+    BBS_CHANGE_CHANGED, /* both set; same presence, except convergence marking a row SUSPECT
+                         * or promoting a SUSPECT row (presence changes, tag does not) */
     BBS_CHANGE_REMOVED, /* after NULL */
 };
 

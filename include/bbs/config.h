@@ -52,6 +52,8 @@ struct bbs_config {
     char *rep_client_cert;            /* PEM client certificate presented to reps */
     char *rep_client_key;             /* its key; the three rep files are all set or all "" */
     int rep_require_tls;              /* call reps only at an https rep_url (rep/client.go) */
+    int64_t converge_repeat_interval_ns; /* LRP convergence period (upstream key) */
+    int convergence_workers;             /* convergence batches applied at once (upstream key) */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

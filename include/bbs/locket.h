@@ -22,11 +22,12 @@
 #include "bbs/error.h"
 
 struct bbs_locket_config {
-    const char *address;   /* "host:port" (upstream locket_address) */
-    const char *ca_file;   /* locket_ca_cert_file */
-    const char *cert_file; /* locket_client_cert_file */
-    const char *key_file;  /* locket_client_key_file */
-    int64_t timeout_ns;    /* per call */
+    const char *address;       /* "host:port" (upstream locket_address) */
+    const char *ca_file;       /* locket_ca_cert_file */
+    const char *cert_file;     /* locket_client_cert_file */
+    const char *key_file;      /* locket_client_key_file */
+    int64_t timeout_ns;        /* per call */
+    size_t max_response_bytes; /* larger answers fail (ResourceExhausted); 0 = 64 MiB */
 };
 
 struct bbs_locket;
@@ -70,9 +71,11 @@ BBS_MUST_CHECK int bbs_locket_cell(struct bbs_locket *l, struct bbs_arena *arena
  * models.Locket with request `req`; the answer is unpacked as `resp_desc`
  * into `arena`. Returns 0 with `*resp` on grpc-status 0; otherwise -1,
  * `*status` = the gRPC code (enum bbs_grpc_code: transport failures are
- * Unavailable or DeadlineExceeded, as gRPC reports them) and err
- * UnknownError "rpc error: code = <Code> desc = <text>". For the calls
- * this header does not wrap (Lock/Release, the leadership work).
+ * Unavailable or DeadlineExceeded, as gRPC reports them; an answer over
+ * max_response_bytes is ResourceExhausted, one that does not unpack
+ * Internal) and err UnknownError "rpc error: code = <Code> desc =
+ * <text>". For the calls this header does not wrap (Lock/Release, the
+ * leadership work).
  */
 BBS_MUST_CHECK int bbs_locket_unary(struct bbs_locket *l, const char *method,
                                     const ProtobufCMessage *req,
@@ -80,7 +83,7 @@ BBS_MUST_CHECK int bbs_locket_unary(struct bbs_locket *l, const char *method,
                                     struct bbs_arena *arena, ProtobufCMessage **resp, int *status,
                                     struct bbs_error *err);
 
-/* ---- pieces exposed for the unit tests and the fuzz driver ---------------------------- */
+/* ---- pieces exposed for the unit tests ------------------------------------------------ */
 
 /* gRPC status codes (grpc/codes). */
 enum bbs_grpc_code {

@@ -200,4 +200,45 @@ BBS_MUST_CHECK int bbs_store_evacuate(struct bbs_store *st, const struct bbs_eva
                                       int64_t now_ns, int *keep, struct bbs_change *change,
                                       struct bbs_error *err);
 
+/* ---- convergence (reference 7; converge.h plans, the worker applies) ---- */
+struct bbs_conv_snapshot; /* converge.h */
+struct bbs_conv_item;
+
+/* Step 1: delete the domains expired at `now_ns` (rounded to the second); `*n` of them. */
+BBS_MUST_CHECK int bbs_store_conv_prune_domains(struct bbs_store *st, int64_t now_ns, int *n,
+                                                struct bbs_error *err);
+
+/*
+ * Read what the planner needs (desired LRPs, actual rows, fresh domains)
+ * into `snap`, every string and row living in `arena`; the cell fields are
+ * the caller's. Three statements, no query per LRP. Database errors only.
+ */
+BBS_MUST_CHECK int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena,
+                                           int64_t now_ns, struct bbs_conv_snapshot *snap,
+                                           struct bbs_error *err);
+
+/* The work items that write (7.2), one list of a plan each. */
+enum bbs_conv_work {
+    BBS_CONV_WORK_PRUNE_EVACUATING,     /* step 2: delete the evacuating row */
+    BBS_CONV_WORK_MISSING,              /* B: insert UNCLAIMED rows */
+    BBS_CONV_WORK_CRASHED,              /* C: unclaim a CRASHED row (stale unclaim) */
+    BBS_CONV_WORK_MISSING_CELL,         /* D: mark suspect, insert the replacement */
+    BBS_CONV_WORK_MISSING_CELL_UNCLAIM, /* D: unclaim the replacement */
+    BBS_CONV_WORK_RETIRE_DELETE,        /* A: delete the ordinary row */
+    BBS_CONV_WORK_PROMOTE,              /* E: delete the ordinary, suspect becomes ordinary */
+    BBS_CONV_WORK_RETIRE_SUSPECT,       /* F: delete the suspect row */
+};
+
+/*
+ * Apply `n` items of one list in one transaction (B: one INSERT). Rows
+ * are locked first and an item whose row is no longer in the state, with
+ * the instance key, the snapshot saw (for C also the same crash) is
+ * skipped. Every row written is recorded in `change`; `*applied` counts
+ * the items that wrote. Database errors only (nothing committed then).
+ */
+BBS_MUST_CHECK int bbs_store_conv_apply(struct bbs_store *st, enum bbs_conv_work kind,
+                                        const struct bbs_conv_item *items, size_t n, int64_t now_ns,
+                                        struct bbs_change *change, size_t *applied,
+                                        struct bbs_error *err);
+
 #endif /* BBS_STORE_H */

@@ -35,9 +35,9 @@
 
 #define LOCKET_IDLE_MAX 8
 
-/* Largest answer accepted (gRPC's own default receive limit is 4 MiB; FetchAll of
- * thousands of cells stays far below this). */
-#define LOCKET_MAX_BODY (64u << 20)
+/* Largest answer accepted by default (gRPC's own default receive limit is 4 MiB;
+ * FetchAll of thousands of cells stays far below this). */
+#define LOCKET_MAX_BODY ((size_t)64 << 20)
 
 struct bbs_locket {
     char *base_url; /* "https://<address>/models.Locket/" */
@@ -45,6 +45,7 @@ struct bbs_locket {
     char *cert_file;
     char *key_file;
     long timeout_ms;
+    size_t max_body;
     pthread_mutex_t mu; /* guards idle[] */
     CURL *idle[LOCKET_IDLE_MAX];
     size_t n_idle;
@@ -219,6 +220,7 @@ struct bbs_locket *bbs_locket_new(const struct bbs_locket_config *cfg, struct bb
     l->key_file = bbs_xstrdup(cfg->key_file);
     /* Round up: a sub-millisecond timeout must not become 0 (= none). */
     l->timeout_ms = cfg->timeout_ns > 0 ? (long)((cfg->timeout_ns + 999999) / 1000000) : 10000;
+    l->max_body = cfg->max_response_bytes > 0 ? cfg->max_response_bytes : LOCKET_MAX_BODY;
     pthread_mutex_init(&l->mu, NULL);
     return l;
 }
@@ -272,7 +274,8 @@ static void locket_handle_put(struct bbs_locket *l, CURL *h)
 struct locket_call {
     struct bbs_buf body;
     int grpc_status; /* -1 until a grpc-status header or trailer arrives */
-    int too_big;     /* the answer passed LOCKET_MAX_BODY: transfer aborted */
+    size_t max_body;
+    int too_big; /* the answer passed max_body: transfer aborted */
     char grpc_message[512];
 };
 
@@ -280,7 +283,7 @@ static size_t locket_on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
     struct locket_call *c = arg;
 
-    if (c->body.len + size * nmemb > LOCKET_MAX_BODY) {
+    if (c->body.len + size * nmemb > c->max_body) {
         c->too_big = 1;
         return 0; /* libcurl ends the transfer (CURLE_WRITE_ERROR) */
     }
@@ -412,8 +415,8 @@ static int locket_transfer(struct bbs_locket *l, CURL *h, const char *method,
         rc = CURLE_OK;
     }
     if (rc != CURLE_OK && c->too_big) {
-        snprintf(desc, desc_size, "grpc: received message larger than max (%u bytes)",
-                 LOCKET_MAX_BODY);
+        snprintf(desc, desc_size, "grpc: received message larger than max (%zu bytes)",
+                 c->max_body);
         return BBS_GRPC_RESOURCE_EXHAUSTED;
     }
     if (rc != CURLE_OK) {
@@ -445,7 +448,7 @@ int bbs_locket_unary(struct bbs_locket *l, const char *method, const ProtobufCMe
                      ProtobufCMessage **resp, int *status, struct bbs_error *err)
 {
     struct bbs_buf framed = {0};
-    struct locket_call c = {.grpc_status = -1};
+    struct locket_call c = {.grpc_status = -1, .max_body = l->max_body};
     char desc[1024] = "";
     const uint8_t *msg = NULL;
     size_t msg_len = 0;

@@ -330,6 +330,8 @@ static void test_no_locket_is_empty_list_and_said_once(void **state)
     first = strstr(log, "\"bbs.locket.disabled\"");
     assert_non_null(first);
     assert_null(strstr(first + 1, "\"bbs.locket.disabled\""));
+    /* Upstream's test runner (WaitForMigration, presence_test.go) waits for this line. */
+    assert_non_null(strstr(log, "\"bbs.migration-manager.finished-migrations\""));
     free(log);
 }
 

@@ -204,7 +204,7 @@ static const char *const upstream_names[] = {
     "db_write_timeout",
     "db_connection_timeout",
     "advanced_metrics",
-    "converge_repeat_interval",
+    "kick_task_duration",
     "health_check_interval",
     "health_check_timeout",
     "health_check_failure_threshold",
@@ -237,6 +237,8 @@ static void test_key_kinds(void **state)
     assert_int_equal(bbs_config_key_kind("auctioneer_ca_cert"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("auctioneer_require_tls"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("listen_address"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("converge_repeat_interval"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("convergence_workers"), BBS_CONFIG_KEY_USED);
 }
 
 /* The ignored list is sorted and never shadows a key we use. */

@@ -193,11 +193,20 @@ struct new_case {
 };
 
 static const struct new_case bad_configs[] = {
-    {"no_address", {"", "ca", "c", "k", 0}, "no address"},
-    {"no_ca", {"127.0.0.1:1", "", "c", "k", 0}, "CA, certificate and key"},
-    {"no_key", {"127.0.0.1:1", "ca", "c", NULL, 0}, "CA, certificate and key"},
+    {"no_address",
+     {.address = "", .ca_file = "ca", .cert_file = "c", .key_file = "k"},
+     "no address"},
+    {"no_ca",
+     {.address = "127.0.0.1:1", .ca_file = "", .cert_file = "c", .key_file = "k"},
+     "CA, certificate and key"},
+    {"no_key",
+     {.address = "127.0.0.1:1", .ca_file = "ca", .cert_file = "c"},
+     "CA, certificate and key"},
     {"missing_files",
-     {"127.0.0.1:1", "/nonexistent/ca.pem", "/nonexistent/c.pem", "/nonexistent/c.key", 0},
+     {.address = "127.0.0.1:1",
+      .ca_file = "/nonexistent/ca.pem",
+      .cert_file = "/nonexistent/c.pem",
+      .key_file = "/nonexistent/c.key"},
      "locket client TLS: cannot load certificate"},
 };
 
