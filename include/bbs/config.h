@@ -44,6 +44,10 @@ struct bbs_config {
     char *auctioneer_client_key;      /* its private key; the three are all set or all "" */
     int auctioneer_require_tls;       /* no plain-HTTP retry after a failed TLS attempt */
     int outbox_queue_max;             /* outbound calls queued at most; more are dropped */
+    int event_subscriber_queue;       /* event records a stream may lag behind before it is cut */
+    int64_t event_heartbeat_interval_ns; /* an SSE comment on every stream this often */
+    int64_t event_retention_age_ns;      /* change-log entries kept this long for resuming ... */
+    int64_t event_retention_count;       /* ... and at most this many */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

@@ -25,10 +25,13 @@
 #include "bbs/store.h"
 
 /* What handlers share; borrowed by the server for its whole life. */
+struct bbs_hub; /* hub.h */
+
 struct bbs_ctx {
     struct bbs_store *store;
     struct bbs_auction *auction;
     const struct bbs_config *cfg;
+    struct bbs_hub *hub; /* the event streams' producer */
 };
 
 struct bbs_http;

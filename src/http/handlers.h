@@ -61,4 +61,12 @@ BBS_HANDLER(bbs_h_sched_list);
 BBS_HANDLER(bbs_h_sched_get);
 BBS_HANDLER(bbs_h_routing_list);
 
+/* event streams (h_events.c) */
+BBS_HANDLER(bbs_h_events_instances_r1);
+BBS_HANDLER(bbs_h_events_instances);
+BBS_HANDLER(bbs_h_events_groups_r1);
+BBS_HANDLER(bbs_h_events_groups);
+BBS_HANDLER(bbs_h_events_tasks_r1);
+BBS_HANDLER(bbs_h_events_tasks);
+
 #endif /* BBS_HANDLERS_H */

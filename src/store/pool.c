@@ -225,7 +225,12 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct bbs_error *err)
+/*
+ * `change` (may be NULL): after the body succeeded and before COMMIT, its
+ * events since `mark` go into the change log, in the same transaction.
+ */
+static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct bbs_change *change,
+               const struct bbs_change_mark *mark, struct bbs_error *err)
 {
     int rc = -1;
 
@@ -242,6 +247,9 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             goto next;
         }
         if (fn(conn, ctx, err) != 0) {
+            goto next;
+        }
+        if (change != NULL && bbs_changelog_write(conn, change, mark, err) != 0) {
             goto next;
         }
         if (in_tx && simple(conn, "COMMIT", err) != 0) {
@@ -271,18 +279,18 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
 
 int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
-    return run(st, fn, ctx, 1, err);
+    return run(st, fn, ctx, 1, NULL, NULL, err);
 }
 
 int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
-    return run(st, fn, ctx, 0, err);
+    return run(st, fn, ctx, 0, NULL, NULL, err);
 }
 
 int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
                         const struct bbs_change_mark *mark, struct bbs_error *err)
 {
-    int rc = run(st, fn, ctx, 1, err);
+    int rc = run(st, fn, ctx, 1, change, mark, err);
 
     if (rc != 0) {
         bbs_change_rewind(change, mark);
@@ -295,7 +303,8 @@ int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bb
 int bbs_store_run_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
                          const struct bbs_change_mark *mark, struct bbs_error *err)
 {
-    int rc = run(st, fn, ctx, 0, err);
+    /* In a transaction after all: the change's events are logged with it. */
+    int rc = run(st, fn, ctx, 1, change, mark, err);
 
     if (rc != 0) {
         bbs_change_rewind(change, mark);

@@ -1,0 +1,84 @@
+/*
+ * changelog.h - the change log in PostgreSQL (table event_log, migration
+ * 0003): what the event hub reads, sequences and prunes.
+ *
+ * Writers never call this: bbs_store_tx_change (store) derives a change's
+ * events (events.h) and inserts them, with a NOTIFY on channel
+ * BBS_CHANGELOG_CHANNEL, in the transaction of the change. A row is born
+ * with seq NULL; bbs_store_changelog_sequence gives the committed ones
+ * their SSE ids (dense, increasing, in the order it sees them). Readers
+ * only ever see sequenced rows.
+ */
+#ifndef BBS_CHANGELOG_H
+#define BBS_CHANGELOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bbs/arena.h"
+#include "bbs/error.h"
+#include "bbs/store.h"
+
+#define BBS_CHANGELOG_CHANNEL "bbs_events"
+
+/* One sequenced event; every pointer lives in the reader's arena. */
+struct bbs_changelog_row {
+    int64_t seq;
+    const char *name;
+    unsigned streams;        /* enum bbs_event_stream mask (events.h) */
+    const char *cell_ids[2]; /* NULL = no cell (events.h) */
+    const uint8_t *payload;
+    size_t payload_len;
+    const uint8_t *payload_v0; /* NULL: `payload` serves the V0 routes too */
+    size_t payload_v0_len;
+};
+
+/*
+ * Give every committed unsequenced row (at most `limit`, oldest id first)
+ * the next ids after the largest one given, in one transaction under an
+ * advisory lock (two servers never hand out the same id). `*assigned`
+ * gets how many. Errors: database errors only.
+ */
+BBS_MUST_CHECK int bbs_store_changelog_sequence(struct bbs_store *st, int limit, int64_t *assigned,
+                                                struct bbs_error *err);
+
+/* The largest id given so far (0 when none). */
+BBS_MUST_CHECK int bbs_store_changelog_last(struct bbs_store *st, int64_t *last,
+                                            struct bbs_error *err);
+
+/*
+ * Rows with after < seq <= upto (upto < 0: no upper bound), ascending, at
+ * most `limit`, into `*out` (`*n` rows in `arena`).
+ */
+BBS_MUST_CHECK int bbs_store_changelog_read(struct bbs_store *st, struct bbs_arena *arena,
+                                            int64_t after, int64_t upto, int limit,
+                                            struct bbs_changelog_row **out, size_t *n,
+                                            struct bbs_error *err);
+
+/*
+ * Delete sequenced rows older than `max_age_ns` (by commit time) or more
+ * than `keep` ids behind the newest, `batch` rows per statement (each its
+ * own short transaction, so writers never wait on it), at most
+ * `max_batches` statements. `*deleted` gets how many.
+ */
+BBS_MUST_CHECK int bbs_store_changelog_prune(struct bbs_store *st, int64_t max_age_ns, int64_t keep,
+                                             int batch, int max_batches, int64_t *deleted,
+                                             struct bbs_error *err);
+
+/* A connection of its own that LISTENs on BBS_CHANGELOG_CHANNEL. */
+struct bbs_changelog_listener;
+
+struct bbs_changelog_listener *bbs_store_changelog_listen(struct bbs_store *st,
+                                                          struct bbs_error *err);
+
+/*
+ * Wait up to `timeout_ms` for a notification (consumed) or for `wake_fd`
+ * (>= 0) to become readable (not read). Returns 1 notified, 2 woken, 0
+ * timeout, -1 the connection is lost (free the listener and listen anew).
+ */
+int bbs_changelog_wait(struct bbs_changelog_listener *l, int wake_fd, int timeout_ms);
+
+/* Accepts NULL. */
+void bbs_changelog_listener_free(struct bbs_changelog_listener *l);
+
+#endif /* BBS_CHANGELOG_H */
