@@ -73,6 +73,24 @@ struct bbs_change_note {
 
 struct bbs_dlrp_row; /* dlrp.h: the stored DesiredLRP row */
 
+/*
+ * Which of upstream's event derivations a change follows (events.h). The
+ * default suits every lifecycle, evacuation and desired-LRP call; the
+ * others name the calls upstream emits by hand.
+ */
+enum bbs_event_rule {
+    /* Group events from the (guid, index) groups before/after (siblings
+     * included), instance events per row (3.12). */
+    BBS_EVENT_RULE_LIFECYCLE = 0,
+    /* /crash of an ordinary row (3.5): upstream's crash variant. */
+    BBS_EVENT_RULE_CRASH,
+    /* Convergence (7.2 B, C, E, F, pruning): per row; group events for
+     * rows created, removed or changed within one presence only. */
+    BBS_EVENT_RULE_ROWS,
+    /* Convergence missing cell (7.2 D): instance events only. */
+    BBS_EVENT_RULE_INSTANCE_ONLY,
+};
+
 struct bbs_change {
     struct bbs_arena *arena;
     int committed; /* the state change is in the database */
@@ -91,6 +109,17 @@ struct bbs_change {
     size_t cap_auctions;
     size_t cap_rep_stops;
     size_t cap_notes;
+    /* The caller's X-Vcap-Request-Id for events (desire, update, remove
+     * desired LRP, retire); NULL = none. Borrowed: lives as long as the
+     * record's arena. */
+    const char *trace_id;
+    enum bbs_event_rule event_rule;
+    /* Every row of a touched (guid, index) as read (locked) before the
+     * change, changed or not: the groups before and after (3.11) need
+     * the rows a call did not change. */
+    const struct bbs_alrp **siblings;
+    size_t n_siblings;
+    size_t cap_siblings;
 };
 
 /* Where a transaction started: bbs_change_rewind() goes back to it. */
@@ -102,6 +131,8 @@ struct bbs_change_mark {
     size_t n_auctions;
     size_t n_rep_stops;
     size_t n_notes;
+    enum bbs_event_rule event_rule;
+    size_t n_siblings;
 };
 
 /* An empty record whose contents live in `arena` (borrowed). */
@@ -130,6 +161,13 @@ enum bbs_change_kind bbs_alrp_change_kind(const struct bbs_alrp_change *ch);
 void bbs_change_auction(struct bbs_change *c, const struct bbs_auction_start *s);
 
 void bbs_change_rep_stop(struct bbs_change *c, const struct bbs_rep_stop *s);
+
+/*
+ * Record the rows of one (guid, index) as read before the change (NULL
+ * members are skipped; each row is deep-copied). Stores call it right
+ * after locking the rows, whatever they then change.
+ */
+void bbs_change_siblings(struct bbs_change *c, const struct bbs_alrp_set *set);
 
 /* Record a failed after-commit step (`what` and `guid` are copied). */
 void bbs_change_note(struct bbs_change *c, const char *what, const char *process_guid,

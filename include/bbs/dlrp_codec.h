@@ -41,6 +41,10 @@ enum bbs_dlrp_view {
     BBS_DLRP_VIEW_V2,      /* DesiredLRP down-converted to V2 (5.8) */
     BBS_DLRP_VIEW_SCHED,   /* DesiredLRPSchedulingInfo */
     BBS_DLRP_VIEW_ROUTING, /* DesiredLRP with the routing fields only (5.7) */
+    /* Events (2.10): as stored, without the metrics_guid / source_id fill
+     * of 5.7 (upstream's events carry the database's DesiredLRP). */
+    BBS_DLRP_VIEW_EVENT_V3,
+    BBS_DLRP_VIEW_EVENT_V0, /* the same down-converted to V0 (5.8) */
 };
 
 /*
@@ -124,6 +128,15 @@ size_t bbs_dlrp_put_rows(struct bbs_buf *b, uint32_t field, struct bbs_arena *ar
  * image_layers is cleared. New nodes come from `arena`.
  */
 void bbs_dlrp_to_v2(struct bbs_arena *arena, Models__DesiredLRP *lrp);
+
+/*
+ * V2 -> V0 in place (5.8): TimeoutActions of action, setup and monitor get
+ * deprecated_timeout_ns (EmitProgress and Try wrappers are dropped, as
+ * upstream's walk does), deprecated_start_timeout_s is set, cached
+ * dependencies become download actions run before `setup`. New nodes
+ * come from `arena`.
+ */
+void bbs_dlrp_to_v0(struct bbs_arena *arena, Models__DesiredLRP *lrp);
 
 /*
  * Fill everything of `*out` except indices/n_indices from `row` (9.1).

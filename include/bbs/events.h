@@ -20,6 +20,7 @@
 #include "bbs/arena.h"
 #include "bbs/change.h"
 #include "bbs/error.h"
+#include "bbs/group.h"
 
 /* The streams an event goes to (a mask). */
 enum bbs_event_stream {
@@ -49,12 +50,58 @@ struct bbs_event {
     const char *cell_ids[2];
 };
 
+/* The events upstream has, by SSE name (2.10.2). */
+enum bbs_event_kind {
+    BBS_EVENT_DESIRED_CREATED,
+    BBS_EVENT_DESIRED_CHANGED,
+    BBS_EVENT_DESIRED_REMOVED,
+    BBS_EVENT_INSTANCE_CREATED,
+    BBS_EVENT_INSTANCE_CHANGED,
+    BBS_EVENT_INSTANCE_REMOVED,
+    BBS_EVENT_CRASHED,
+    BBS_EVENT_GROUP_CREATED, /* deprecated actual_lrp_created */
+    BBS_EVENT_GROUP_CHANGED,
+    BBS_EVENT_GROUP_REMOVED,
+};
+
+/* "desired_lrp_created", ... */
+const char *bbs_event_name(enum bbs_event_kind k);
+
+/*
+ * One event as derived, before encoding (the pure core's half; the codec
+ * encodes it). Rows borrow from the change record.
+ *   INSTANCE_CREATED: after.  INSTANCE_REMOVED: before.
+ *   INSTANCE_CHANGED: before, after (key and instance key chosen as in
+ *     2.10.1).  CRASHED: before (its instance key), after (key, count,
+ *     reason, since).
+ *   GROUP_CREATED: group_after.  GROUP_REMOVED: group_before.
+ *   GROUP_CHANGED: group_before, group_after.
+ *   DESIRED_*: the change's dlrp_before / dlrp_after.
+ */
+struct bbs_event_plan {
+    enum bbs_event_kind kind;
+    unsigned streams;
+    const struct bbs_alrp *before;
+    const struct bbs_alrp *after;
+    struct bbs_alrp_group group_before;
+    struct bbs_alrp_group group_after;
+    const char *cell_ids[2]; /* as in struct bbs_event */
+};
+
+/*
+ * The events of `c` in emission order, without their bytes: `*out` gets
+ * `*n` plans allocated in `arena` (none for an unchanged record).
+ */
+void bbs_events_plan(const struct bbs_change *c, struct bbs_arena *arena,
+                     const struct bbs_event_plan **out, size_t *n);
+
 /*
  * Every event of the committed change `c`, in emission order: `*out` gets
  * `*n` events whose bytes live in `arena`. `c->trace_id` (may be NULL)
  * goes into the events that carry one. Errors: none but out-of-memory
  * (aborts); -1 only if a stored blob in the record does not decode
- * (Deserialize).
+ * (Deserialize). Implemented in the codec (src/codec/event_codec.c),
+ * which encodes the plans of bbs_events_plan().
  */
 BBS_MUST_CHECK int bbs_events_of_change(const struct bbs_change *c, struct bbs_arena *arena,
                                         const struct bbs_event **out, size_t *n,

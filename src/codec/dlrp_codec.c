@@ -513,7 +513,7 @@ static void put_mod_tag(struct bbs_buf *b, uint32_t field, const struct bbs_dlrp
 }
 
 /* The body of a full DesiredLRP (V3). */
-static int put_full_body(struct bbs_buf *b, const struct bbs_dlrp_row *row)
+static int put_full_body(struct bbs_buf *b, const struct bbs_dlrp_row *row, int fill)
 {
     const uint8_t *mg = (const uint8_t *)row->metrics_guid;
     size_t mg_len = strlen(row->metrics_guid);
@@ -529,10 +529,10 @@ static int put_full_body(struct bbs_buf *b, const struct bbs_dlrp_row *row)
     }
     /* PopulateMetricsGuid (5.7): the deprecated metrics_guid and the
      * source_id tag stand in for each other when only one exists. */
-    if (found && mg_len == 0) {
+    if (fill && found && mg_len == 0) {
         mg = source;
         mg_len = source_len;
-    } else if (!found && mg_len > 0) {
+    } else if (fill && !found && mg_len > 0) {
         add_source = 1;
     }
 
@@ -607,7 +607,7 @@ static int put_routing_body(struct bbs_buf *b, const struct bbs_dlrp_row *row)
 }
 
 static int put_v2(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
-                  const struct bbs_dlrp_row *row)
+                  const struct bbs_dlrp_row *row, enum bbs_dlrp_view view)
 {
     struct bbs_buf v3 = {0};
     Models__DesiredLRP *lrp = NULL;
@@ -615,7 +615,7 @@ static int put_v2(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
     size_t len;
     int rc = -1;
 
-    if (put_full_body(&v3, row) != 0) {
+    if (put_full_body(&v3, row, view == BBS_DLRP_VIEW_V2) != 0) {
         goto out;
     }
     lrp = (Models__DesiredLRP *)protobuf_c_message_unpack(
@@ -625,6 +625,9 @@ static int put_v2(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
         goto out;
     }
     bbs_dlrp_to_v2(arena, lrp);
+    if (view == BBS_DLRP_VIEW_EVENT_V0) {
+        bbs_dlrp_to_v0(arena, lrp);
+    }
     packed = bbs_codec_pack(arena, &lrp->base, &len);
     bbs_pbw_bytes_always(b, field, packed, len);
     rc = 0;
@@ -640,13 +643,14 @@ int bbs_dlrp_put(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
     size_t mark;
     int rc = -1;
 
-    if (view == BBS_DLRP_VIEW_V2) {
-        return put_v2(b, field, arena, row);
+    if (view == BBS_DLRP_VIEW_V2 || view == BBS_DLRP_VIEW_EVENT_V0) {
+        return put_v2(b, field, arena, row, view);
     }
     mark = bbs_pbw_open(b, field);
     switch (view) {
     case BBS_DLRP_VIEW_V3:
-        rc = put_full_body(b, row);
+    case BBS_DLRP_VIEW_EVENT_V3:
+        rc = put_full_body(b, row, view == BBS_DLRP_VIEW_V3);
         break;
     case BBS_DLRP_VIEW_SCHED:
         rc = put_sched_body(b, row);
@@ -655,6 +659,7 @@ int bbs_dlrp_put(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
         rc = put_routing_body(b, row);
         break;
     case BBS_DLRP_VIEW_V2:
+    case BBS_DLRP_VIEW_EVENT_V0:
         break;
     }
     if (rc != 0) {
@@ -843,6 +848,135 @@ void bbs_dlrp_to_v2(struct bbs_arena *arena, Models__DesiredLRP *lrp)
     }
     lrp->n_image_layers = 0;
     lrp->image_layers = NULL;
+}
+
+/* ---- V2 -> V0 (5.8) ---- */
+
+static Models__Action *wrap_list(struct bbs_arena *arena, Models__Action **actions, size_t n,
+                                 int serial)
+{
+    Models__Action *a = new_action(arena);
+
+    if (serial) {
+        Models__SerialAction *s = bbs_arena_alloc(arena, sizeof(*s));
+
+        *s = (Models__SerialAction)MODELS__SERIAL_ACTION__INIT;
+        s->n_actions = n;
+        s->actions = actions;
+        a->serial_action = s;
+    } else {
+        Models__ParallelAction *p = bbs_arena_alloc(arena, sizeof(*p));
+
+        *p = (Models__ParallelAction)MODELS__PARALLEL_ACTION__INIT;
+        p->n_actions = n;
+        p->actions = actions;
+        a->parallel_action = p;
+    }
+    return a;
+}
+
+static Models__Action *v0_action(struct bbs_arena *arena, Models__Action *in);
+
+/* Each member walked; one that walks to nothing stays an empty Action. */
+static Models__Action **v0_list(struct bbs_arena *arena, Models__Action **in, size_t n)
+{
+    Models__Action **out = bbs_arena_alloc(arena, (n ? n : 1) * sizeof(*out));
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = v0_action(arena, in[i]);
+        if (out[i] == NULL) {
+            out[i] = new_action(arena);
+        }
+    }
+    return out;
+}
+
+/*
+ * Upstream's SetDeprecatedTimeoutNs: the first member present decides
+ * (download, upload, run: kept as is; timeout: a copy with the deprecated
+ * field, its inner action not walked; emit-progress and try: replaced by
+ * their walked inner action; parallel, serial, codependent: members
+ * walked, the rest of the Action dropped).
+ */
+static Models__Action *v0_action(struct bbs_arena *arena, Models__Action *in)
+{
+    Models__Action *a;
+
+    if (in == NULL || in->download_action != NULL || in->upload_action != NULL ||
+        in->run_action != NULL) {
+        return in;
+    }
+    if (in->timeout_action != NULL) {
+        Models__TimeoutAction *t = bbs_arena_alloc(arena, sizeof(*t));
+
+        *t = *in->timeout_action;
+        t->deprecated_timeout_ns = t->timeout_ms * INT64_C(1000000);
+        a = new_action(arena);
+        a->timeout_action = t;
+        return a;
+    }
+    if (in->emit_progress_action != NULL) {
+        return v0_action(arena, in->emit_progress_action->action);
+    }
+    if (in->try_action != NULL) {
+        return v0_action(arena, in->try_action->action);
+    }
+    if (in->parallel_action != NULL) {
+        return wrap_list(
+            arena, v0_list(arena, in->parallel_action->actions, in->parallel_action->n_actions),
+            in->parallel_action->n_actions, 0);
+    }
+    if (in->serial_action != NULL) {
+        return wrap_list(arena,
+                         v0_list(arena, in->serial_action->actions, in->serial_action->n_actions),
+                         in->serial_action->n_actions, 1);
+    }
+    if (in->codependent_action != NULL) {
+        Models__CodependentAction *c = bbs_arena_alloc(arena, sizeof(*c));
+
+        *c = *in->codependent_action;
+        c->actions = v0_list(arena, c->actions, c->n_actions);
+        a = new_action(arena);
+        a->codependent_action = c;
+        return a;
+    }
+    return in;
+}
+
+void bbs_dlrp_to_v0(struct bbs_arena *arena, Models__DesiredLRP *lrp)
+{
+    lrp->action = v0_action(arena, lrp->action);
+    lrp->setup = v0_action(arena, lrp->setup);
+    lrp->monitor = v0_action(arena, lrp->monitor);
+    lrp->deprecated_start_timeout_s = (uint32_t)lrp->start_timeout_ms / 1000;
+    if (lrp->n_cached_dependencies > 0) {
+        size_t n = lrp->n_cached_dependencies;
+        Models__Action **downloads = bbs_arena_alloc(arena, n * sizeof(*downloads));
+        Models__Action **steps = bbs_arena_alloc(arena, 2 * sizeof(*steps));
+        const char *user = str(lrp->legacy_download_user);
+
+        for (size_t i = 0; i < n; i++) {
+            const Models__CachedDependency *c = lrp->cached_dependencies[i];
+            Models__DownloadAction *d = bbs_arena_alloc(arena, sizeof(*d));
+
+            *d = (Models__DownloadAction)MODELS__DOWNLOAD_ACTION__INIT;
+            d->artifact = (char *)str(c->name);
+            d->from = (char *)str(c->from);
+            d->to = (char *)str(c->to);
+            d->cache_key = (char *)str(c->cache_key);
+            d->log_source = (char *)str(c->log_source);
+            d->user = (char *)user;
+            downloads[i] = new_action(arena);
+            downloads[i]->download_action = d;
+        }
+        steps[0] = wrap_list(arena, downloads, n, 0);
+        if (lrp->setup != NULL) {
+            steps[1] = rewrap(arena, lrp->setup);
+        }
+        lrp->setup = wrap_list(arena, steps, lrp->setup != NULL ? 2 : 1, 1);
+        lrp->n_cached_dependencies = 0;
+        lrp->cached_dependencies = NULL;
+    }
 }
 
 /* ---- auction ---- */

@@ -13,8 +13,9 @@ void bbs_change_init(struct bbs_change *c, struct bbs_arena *arena)
 
 struct bbs_change_mark bbs_change_mark(const struct bbs_change *c)
 {
-    struct bbs_change_mark m = {c->committed,  c->n_alrps,     c->dlrp_before, c->dlrp_after,
-                                c->n_auctions, c->n_rep_stops, c->n_notes};
+    struct bbs_change_mark m = {c->committed,  c->n_alrps,    c->dlrp_before,
+                                c->dlrp_after, c->n_auctions, c->n_rep_stops,
+                                c->n_notes,    c->event_rule, c->n_siblings};
 
     return m;
 }
@@ -28,6 +29,8 @@ void bbs_change_rewind(struct bbs_change *c, const struct bbs_change_mark *m)
     c->n_auctions = m->n_auctions;
     c->n_rep_stops = m->n_rep_stops;
     c->n_notes = m->n_notes;
+    c->event_rule = m->event_rule;
+    c->n_siblings = m->n_siblings;
 }
 
 /*
@@ -138,4 +141,18 @@ void bbs_change_note(struct bbs_change *c, const char *what, const char *process
     e->process_guid = bbs_arena_strdup(c->arena, process_guid);
     e->index = index;
     e->err = *err;
+}
+
+void bbs_change_siblings(struct bbs_change *c, const struct bbs_alrp_set *set)
+{
+    const struct bbs_alrp *rows[3] = {set->ordinary, set->evacuating, set->suspect};
+
+    for (size_t i = 0; i < 3; i++) {
+        if (rows[i] == NULL) {
+            continue;
+        }
+        c->siblings =
+            grow(c->arena, c->siblings, c->n_siblings, &c->cap_siblings, sizeof(*c->siblings));
+        c->siblings[c->n_siblings++] = bbs_alrp_copy(c->arena, rows[i]);
+    }
 }

@@ -269,6 +269,7 @@ int bbs_h_retire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_re
     (void)resp;
     /* The domain of the request key is not compared (quirk 25). */
     bbs_change_init(&ch, req->arena);
+    ch.trace_id = req->trace_id;
     return bbs_effects_after(req, &ch,
                              bbs_store_alrp_retire(req->ctx->store, m->actual_lrp_key->process_guid,
                                                    m->actual_lrp_key->index, &ch, err));

@@ -36,6 +36,7 @@ int bbs_h_desire(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_re
         return -1;
     }
     bbs_change_init(&ch, req->arena);
+    ch.trace_id = req->trace_id;
     return bbs_effects_after(req, &ch,
                              bbs_store_dlrp_desire(req->ctx->store, &row, now_ns, &ch, err));
 }
@@ -52,6 +53,7 @@ int bbs_h_update_desired(struct bbs_req *req, const ProtobufCMessage *msg, struc
         return -1;
     }
     bbs_change_init(&ch, req->arena);
+    ch.trace_id = req->trace_id;
     return bbs_effects_after(
         req, &ch,
         bbs_store_dlrp_update(req->ctx->store, m->process_guid, m->update, bbs_now_ns(), &ch, err));
@@ -65,6 +67,7 @@ int bbs_h_remove_desired(struct bbs_req *req, const ProtobufCMessage *msg, struc
 
     (void)resp;
     bbs_change_init(&ch, req->arena);
+    ch.trace_id = req->trace_id;
     return bbs_effects_after(req, &ch,
                              bbs_store_dlrp_remove(req->ctx->store, m->process_guid, &ch, err));
 }

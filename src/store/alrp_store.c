@@ -177,6 +177,7 @@ static int claim_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (bbs_alrp_lock(conn, c->guid, c->index, &ls, err) != 0) {
         goto out;
     }
+    bbs_change_siblings(c->change, &ls.set);
     if (bbs_alrp_claim(&ls.set, c->claimer, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
@@ -228,6 +229,7 @@ static int start_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (bbs_alrp_lock(conn, c->in->key.process_guid, c->in->key.index, &ls, err) != 0) {
         goto out;
     }
+    bbs_change_siblings(c->change, &ls.set);
     if (bbs_alrp_start(&ls.set, c->in, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
@@ -367,6 +369,7 @@ static int crash_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (bbs_alrp_lock(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
         goto out;
     }
+    bbs_change_siblings(c->change, &ls.set);
     if (bbs_alrp_crash(&ls.set, c->key, c->inst, c->reason, c->trunc, c->now_ns, &next, &w, &target,
                        &c->restart_now, err) != 0) {
         goto out;
@@ -382,6 +385,8 @@ static int crash_tx(PGconn *conn, void *arg, struct bbs_error *err)
             goto out;
         }
         bbs_change_alrp(c->change, ls.set.ordinary, &next);
+        /* Upstream announces a crash of the ordinary row its own way. */
+        c->change->event_rule = BBS_EVENT_RULE_CRASH;
     }
     rc = 0;
 out:
@@ -436,6 +441,7 @@ static int fail_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (bbs_alrp_lock(conn, c->key->process_guid, c->key->index, &ls, err) != 0) {
         goto out;
     }
+    bbs_change_siblings(c->change, &ls.set);
     if (bbs_alrp_fail(&ls.set, c->message, c->trunc, c->now_ns, &next, &w, err) != 0) {
         goto out;
     }
@@ -489,6 +495,7 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (bbs_alrp_lock(conn, c->guid, c->index, &ls, err) != 0) {
         goto out;
     }
+    bbs_change_siblings(c->change, &ls.set);
     if (c->retire) {
         /* No cell registry yet: every cell is unknown, so CLAIMED/RUNNING
          * rows are deleted directly like UNCLAIMED/CRASHED ones (3.8). */

@@ -194,6 +194,7 @@ static int evac_tx(PGconn *conn, void *arg, struct bbs_error *err)
     if (bbs_alrp_lock(conn, c->req->in.key.process_guid, c->req->in.key.index, &lk, err) != 0) {
         goto out;
     }
+    bbs_change_siblings(c->change, &lk.set);
     if (c->req->call == BBS_EVAC_CALL_RUNNING &&
         load_desired(conn, c->req->in.key.process_guid, &desired, err) != 0) {
         goto out;
