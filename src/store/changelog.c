@@ -122,6 +122,8 @@ static struct bbs_change since_mark(const struct bbs_change *c, const struct bbs
 
     v.alrps = c->alrps + m->n_alrps;
     v.n_alrps = c->n_alrps - m->n_alrps;
+    v.siblings = c->siblings + m->n_siblings;
+    v.n_siblings = c->n_siblings - m->n_siblings;
     if (c->dlrp_before == m->dlrp_before && c->dlrp_after == m->dlrp_after) {
         v.dlrp_before = NULL;
         v.dlrp_after = NULL;

@@ -55,6 +55,7 @@
 #include "support/http.h"
 #include "support/pb.h"
 #include "support/server.h"
+#include "support/sse.h"
 #include "support/util.h"
 
 #endif /* BBS_IT_HARNESS_H */
