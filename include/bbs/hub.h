@@ -110,4 +110,11 @@ void bbs_base64(struct bbs_buf *b, const uint8_t *p, size_t n);
 /* 1 when a subscriber filtering on `cell_id` ("" = none) gets an event for `cell_ids`. */
 int bbs_sse_cell_passes(const char *cell_id, const char *const cell_ids[2]);
 
+/*
+ * A Last-Event-ID header as this server gives ids: decimal digits only, no
+ * sign, at most INT64_MAX. Returns 1 with `*out`, or 0 (NULL, empty,
+ * anything else: the client is not resuming).
+ */
+int bbs_sse_parse_last_id(const char *s, int64_t *out);
+
 #endif /* BBS_HUB_H */

@@ -67,3 +67,21 @@ int bbs_sse_cell_passes(const char *cell_id, const char *const cell_ids[2])
     }
     return 0;
 }
+
+int bbs_sse_parse_last_id(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+
+    if (s == NULL || s[0] == '\0') {
+        return 0;
+    }
+    /* Digits only (no sign, space or suffix), without overflow. */
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || v > (INT64_MAX - (*p - '0')) / 10) {
+            return 0;
+        }
+        v = v * 10 + (*p - '0');
+    }
+    *out = v;
+    return 1;
+}

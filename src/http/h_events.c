@@ -7,9 +7,6 @@
  * body, as upstream does, and queues the 200 with the SSE headers once
  * the handler succeeded.
  */
-#include <errno.h>
-#include <stdlib.h>
-
 #include "bbs/events.h"
 #include "bbs/hub.h"
 #include "events.pb-c.h"
@@ -31,24 +28,6 @@ static void sink_release(void *ctx)
     bbs_stream_unref(ctx);
 }
 
-/* A Last-Event-ID we gave out: a decimal id >= 0. Anything else is ignored. */
-static int parse_last_id(const char *s, int64_t *out)
-{
-    char *end = NULL;
-    long long v;
-
-    if (s == NULL || s[0] < '0' || s[0] > '9') {
-        return 0;
-    }
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0') {
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
 static int subscribe(struct bbs_req *req, const ProtobufCMessage *msg, unsigned streams, int v0,
                      struct bbs_error *err)
 {
@@ -59,7 +38,7 @@ static int subscribe(struct bbs_req *req, const ProtobufCMessage *msg, unsigned 
     o.streams = streams;
     o.v0 = v0;
     o.cell_id = m != NULL && m->cell_id != NULL ? m->cell_id : "";
-    o.resume = parse_last_id(req->last_event_id, &o.last_id);
+    o.resume = bbs_sse_parse_last_id(req->last_event_id, &o.last_id);
     bbs_stream_ref(req->stream); /* the hub's, released through the sink */
     return bbs_hub_subscribe(req->ctx->hub, &sink, &o, err);
 }

@@ -156,6 +156,36 @@ static void test_cell_filter(void **state)
     assert_false(bbs_sse_cell_passes("cell-c", two));
 }
 
+static void test_parse_last_event_id(void **state)
+{
+    static const struct {
+        const char *in;
+        int ok;
+        int64_t id;
+    } cases[] = {
+        {"0", 1, 0},
+        {"4211", 1, 4211},
+        {"9223372036854775807", 1, INT64_MAX},
+        {"9223372036854775808", 0, 0}, /* overflow */
+        {"", 0, 0},
+        {"-1", 0, 0},
+        {"+1", 0, 0},
+        {" 1", 0, 0},
+        {"1 ", 0, 0},
+        {"12a", 0, 0},
+        {"0x10", 0, 0},
+    };
+
+    (void)state;
+    assert_int_equal(bbs_sse_parse_last_id(NULL, NULL), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t id = -7;
+
+        assert_int_equal(bbs_sse_parse_last_id(cases[i].in, &id), cases[i].ok);
+        assert_int_equal(id, cases[i].ok ? cases[i].id : -7);
+    }
+}
+
 /* ---- fan-out ---- */
 
 static void test_streams_and_variants(void **state)
@@ -326,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_base64_padding),
         cmocka_unit_test(test_record_framing),
         cmocka_unit_test(test_cell_filter),
+        cmocka_unit_test(test_parse_last_event_id),
         cmocka_unit_test(test_streams_and_variants),
         cmocka_unit_test(test_cell_filtered_subscriber),
         cmocka_unit_test(test_slow_subscriber_cut_others_keep),
