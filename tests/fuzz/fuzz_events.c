@@ -89,6 +89,8 @@ static void check_last_id(const uint8_t *p, size_t n)
     char back[32];
     int64_t id = -1;
 
+    /* A header value is a C string: it ends at the first NUL. */
+    n = strnlen((const char *)p, n);
     memcpy(s, p, n);
     s[n] = '\0';
     if (!bbs_sse_parse_last_id(s, &id)) {
