@@ -33,7 +33,7 @@
 #define REAP_PERIOD_NS       INT64_C(100000000)  /* connections past http_read_timeout */
 #define PG_WATCH_PERIOD_NS   INT64_C(1000000000) /* the embedded PostgreSQL is alive */
 #define PRUNE_PERIOD_NS      INT64_C(1000000000) /* trim the change log to its retention */
-#define HUB_POLL_NS          INT64_C(1000000000) /* read the change log without a NOTIFY */
+#define HUB_POLL_NS          INT64_C(1000000000) /* read the change log without a poke */
 
 static volatile sig_atomic_t stop_signal;
 

@@ -3,11 +3,11 @@
  * 0003): what the event hub reads, sequences and prunes.
  *
  * Writers never call this: bbs_store_tx_change (store) derives a change's
- * events (events.h) and inserts them, with a NOTIFY on channel
- * BBS_CHANGELOG_CHANNEL, in the transaction of the change. A row is born
- * with seq NULL; bbs_store_changelog_sequence gives the committed ones
- * their SSE ids (dense, increasing, in the order it sees them). Readers
- * only ever see sequenced rows.
+ * events (events.h) and inserts them in the transaction of the change,
+ * then calls the store's commit hook (bbs_store_on_commit) after COMMIT.
+ * A row is born with seq NULL; bbs_store_changelog_sequence gives the
+ * committed ones their SSE ids (dense, increasing, in the order it sees
+ * them). Readers only ever see sequenced rows.
  */
 #ifndef BBS_CHANGELOG_H
 #define BBS_CHANGELOG_H
@@ -18,8 +18,6 @@
 #include "bbs/arena.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
-
-#define BBS_CHANGELOG_CHANNEL "bbs_events"
 
 /* One sequenced event; every pointer lives in the reader's arena. */
 struct bbs_changelog_row {
@@ -65,20 +63,11 @@ BBS_MUST_CHECK int bbs_store_changelog_prune(struct bbs_store *st, int64_t max_a
                                              int batch, int max_batches, int64_t *deleted,
                                              struct bbs_error *err);
 
-/* A connection of its own that LISTENs on BBS_CHANGELOG_CHANNEL. */
-struct bbs_changelog_listener;
-
-struct bbs_changelog_listener *bbs_store_changelog_listen(struct bbs_store *st,
-                                                          struct bbs_error *err);
-
 /*
- * Wait up to `timeout_ms` for a notification (consumed) or for `wake_fd`
- * (>= 0) to become readable (not read). Returns 1 notified, 2 woken, 0
- * timeout, -1 the connection is lost (free the listener and listen anew).
+ * Call `fn(ctx)` after every COMMIT that wrote change-log entries, on the
+ * committing thread (so it must be quick and must not block: the hub only
+ * sets a flag and writes to a pipe). Set once, before any state change.
  */
-int bbs_changelog_wait(struct bbs_changelog_listener *l, int wake_fd, int timeout_ms);
-
-/* Accepts NULL. */
-void bbs_changelog_listener_free(struct bbs_changelog_listener *l);
+void bbs_store_on_commit(struct bbs_store *st, void (*fn)(void *ctx), void *ctx);
 
 #endif /* BBS_CHANGELOG_H */

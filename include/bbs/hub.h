@@ -4,8 +4,9 @@
  * change-log id; resumes a subscriber from an id (docs/architecture.md,
  * "Event log and hub").
  *
- * One thread LISTENs for the writers' NOTIFY (with a fallback poll every
- * second), gives committed rows their ids (sequences them), reads the rows
+ * One thread wakes when a writer of this process committed change-log
+ * entries (the store's commit hook) or every poll interval (rows written by
+ * another process), gives committed rows their ids (sequences them), reads the rows
  * after the last one delivered and formats each event once per payload
  * variant (V3, V0) as an SSE record shared by every subscriber. A
  * subscriber is a sink (the HTTP stream) with a bound of `queue_max`

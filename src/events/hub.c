@@ -9,6 +9,7 @@
  * live (ids after it), which it holds until its backlog is out.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -52,7 +53,8 @@ struct bbs_hub {
 
     pthread_t thread;
     int started;
-    int wake[2];
+    int wake[2];      /* poke -> thread; non-blocking both ends */
+    atomic_int poked; /* a byte is in the pipe or the thread is about to read the log */
     atomic_int stopping;
 };
 
@@ -98,6 +100,7 @@ struct bbs_hub *bbs_hub_new(struct bbs_store *st, const struct bbs_hub_config *c
     pthread_mutex_init(&hub->mu, NULL);
     hub->wake[0] = hub->wake[1] = -1;
     atomic_init(&hub->stopping, 0);
+    atomic_init(&hub->poked, 0);
     return hub;
 }
 
@@ -398,10 +401,35 @@ static int step(struct bbs_hub *hub, struct bbs_error *err)
     }
 }
 
+/* Wait up to `ns` for a poke or a stop; read what the pipe holds. */
+static void wait_poke(struct bbs_hub *hub, int64_t ns)
+{
+    struct pollfd pfd = {.fd = hub->wake[0], .events = POLLIN};
+    char buf[64];
+
+    if (poll(&pfd, 1, (int)((ns + 999999) / 1000000)) > 0) {
+        while (read(hub->wake[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf)) {
+        }
+    }
+}
+
+/*
+ * The store's commit hook (bbs_store_on_commit), on the writer's thread:
+ * one byte per burst of commits, never a wait (the pipe is non-blocking).
+ */
+static void poke(void *arg)
+{
+    struct bbs_hub *hub = arg;
+    char c = 1;
+
+    if (!atomic_exchange(&hub->poked, 1) && write(hub->wake[1], &c, 1) < 0) {
+        /* full pipe: the thread is due to wake anyway */
+    }
+}
+
 static void *thread_main(void *arg)
 {
     struct bbs_hub *hub = arg;
-    struct bbs_changelog_listener *l = NULL;
     int64_t next_beat = mono_ns() + hub->cfg.heartbeat_ns;
     int failing = 0;
 
@@ -409,28 +437,16 @@ static void *thread_main(void *arg)
         struct bbs_error err = {0};
         int64_t now = mono_ns();
         int64_t wait_ns = hub->cfg.poll_ns;
-        int r;
 
         if (next_beat - now < wait_ns) {
             wait_ns = next_beat - now > 0 ? next_beat - now : 0;
         }
-        if (l == NULL) {
-            l = bbs_store_changelog_listen(hub->st, &err);
-        }
-        if (l != NULL) {
-            r = bbs_changelog_wait(l, hub->wake[0], (int)((wait_ns + 999999) / 1000000));
-            if (r < 0) {
-                bbs_changelog_listener_free(l);
-                l = NULL;
-            }
-        } else {
-            struct pollfd pfd = {.fd = hub->wake[0], .events = POLLIN};
-
-            (void)poll(&pfd, 1, (int)((wait_ns + 999999) / 1000000));
-        }
+        wait_poke(hub, wait_ns);
         if (atomic_load(&hub->stopping)) {
             break;
         }
+        /* Cleared before reading: a commit after this point pokes again. */
+        atomic_store(&hub->poked, 0);
         if (step(hub, &err) != 0) {
             /* Said once per outage, not once per poll. */
             if (!failing) {
@@ -447,7 +463,6 @@ static void *thread_main(void *arg)
             next_beat = now + hub->cfg.heartbeat_ns;
         }
     }
-    bbs_changelog_listener_free(l);
     return NULL;
 }
 
@@ -461,10 +476,12 @@ int bbs_hub_start(struct bbs_hub *hub, struct bbs_error *err)
     pthread_mutex_lock(&hub->mu);
     hub->last = last;
     pthread_mutex_unlock(&hub->mu);
-    if (pipe(hub->wake) != 0) {
+    if (pipe(hub->wake) != 0 || fcntl(hub->wake[0], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(hub->wake[1], F_SETFL, O_NONBLOCK) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "event hub: pipe: %s", strerror(errno));
         return -1;
     }
+    bbs_store_on_commit(hub->st, poke, hub);
     if (pthread_create(&hub->thread, NULL, thread_main, hub) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "event hub: cannot start its thread");
         return -1;
@@ -483,6 +500,8 @@ void bbs_hub_free(struct bbs_hub *hub)
     if (hub->started) {
         char c = 1;
 
+        /* Every writer has stopped by now (main stops the hub last). */
+        bbs_store_on_commit(hub->st, NULL, NULL);
         atomic_store(&hub->stopping, 1);
         if (write(hub->wake[1], &c, 1) < 0) {
             /* the thread still sees `stopping` at its next poll */

@@ -1,15 +1,17 @@
 /*
  * changelog.c - the change log (changelog.h): the writer that runs inside
- * every state change's transaction, and the hub's sequencing, reads,
- * pruning and LISTEN connection.
+ * every state change's transaction, and the hub's sequencing, reads and
+ * pruning.
  *
  * The writer inserts all of a change's events with one statement (arrays
- * unnested server-side) that also NOTIFYs, so a change with events costs
- * one more round trip and a change without events costs nothing.
+ * unnested server-side), so a change with events costs one more round
+ * trip and a change without events costs nothing. It does not NOTIFY:
+ * PostgreSQL serialises the commits of notifying transactions (a global
+ * lock held until the commit record is flushed), which would cost every
+ * writer the group commit. The transaction helper wakes the hub in the
+ * process after COMMIT instead (bbs_store_on_commit).
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +30,9 @@
 
 static const struct bbs_stmt changelog_stmts[] = {
     {"changelog_insert",
-     "WITH ins AS (INSERT INTO event_log (name, streams, cell_id_a, cell_id_b, payload, payload_v0)"
+     "INSERT INTO event_log (name, streams, cell_id_a, cell_id_b, payload, payload_v0)"
      " SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::bytea[],"
-     " $6::bytea[])) SELECT pg_notify('" BBS_CHANGELOG_CHANNEL "', '')"},
+     " $6::bytea[])"},
     {"changelog_lock", "SELECT pg_advisory_xact_lock($1::int8)"},
     {"changelog_sequence",
      "WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM event_log"
@@ -132,17 +134,17 @@ static struct bbs_change since_mark(const struct bbs_change *c, const struct bbs
 }
 
 int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
-                        const struct bbs_change_mark *mark, struct bbs_error *err)
+                        const struct bbs_change_mark *mark, int *wrote, struct bbs_error *err)
 {
     struct bbs_change view = since_mark(change, mark);
     struct bbs_arena *arena = NULL;
     const struct bbs_event *evs = NULL;
     struct array cols[6];
     struct bbs_params p = {0};
-    PGresult *res = NULL;
     size_t n = 0;
     int rc = -1;
 
+    *wrote = 0;
     if (view.n_alrps == 0 && view.dlrp_before == NULL && view.dlrp_after == NULL) {
         return 0;
     }
@@ -176,9 +178,8 @@ int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
     for (int k = 0; k < 6; k++) {
         array_param(&cols[k], &p);
     }
-    res = bbs_exec(conn, "changelog_insert", &p, err);
-    rc = res != NULL ? 0 : -1;
-    PQclear(res);
+    rc = bbs_exec_command(conn, "changelog_insert", &p, NULL, err);
+    *wrote = rc == 0;
     for (int k = 0; k < 6; k++) {
         bbs_buf_free(&cols[k].b);
     }
@@ -351,88 +352,4 @@ int bbs_store_changelog_prune(struct bbs_store *st, int64_t max_age_ns, int64_t 
         }
     }
     return 0;
-}
-
-/* ---- LISTEN ---- */
-
-struct bbs_changelog_listener {
-    PGconn *conn;
-};
-
-struct bbs_changelog_listener *bbs_store_changelog_listen(struct bbs_store *st,
-                                                          struct bbs_error *err)
-{
-    struct bbs_changelog_listener *l = NULL;
-    PGconn *conn = bbs_store_conn_open(st, err);
-    PGresult *res;
-
-    if (conn == NULL) {
-        return NULL;
-    }
-    res = PQexec(conn, "LISTEN " BBS_CHANGELOG_CHANNEL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        bbs_store_map_error(conn, res, err);
-        PQclear(res);
-        PQfinish(conn);
-        return NULL;
-    }
-    PQclear(res);
-    l = bbs_xcalloc(1, sizeof(*l));
-    l->conn = conn;
-    return l;
-}
-
-/* Consume every notification pending; 1 if there was one. */
-static int drain_notifies(PGconn *conn)
-{
-    PGnotify *n;
-    int got = 0;
-
-    while ((n = PQnotifies(conn)) != NULL) {
-        got = 1;
-        PQfreemem(n);
-    }
-    return got;
-}
-
-int bbs_changelog_wait(struct bbs_changelog_listener *l, int wake_fd, int timeout_ms)
-{
-    struct pollfd fds[2];
-    int nfds = 1;
-    int r;
-
-    if (PQconsumeInput(l->conn) == 0 || PQstatus(l->conn) != CONNECTION_OK) {
-        return -1;
-    }
-    if (drain_notifies(l->conn)) {
-        return 1;
-    }
-    fds[0] = (struct pollfd){.fd = PQsocket(l->conn), .events = POLLIN};
-    if (wake_fd >= 0) {
-        fds[1] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
-        nfds = 2;
-    }
-    r = poll(fds, (nfds_t)nfds, timeout_ms);
-    if (r < 0) {
-        return errno == EINTR ? 0 : -1;
-    }
-    if (nfds == 2 && (fds[1].revents & POLLIN) != 0) {
-        return 2;
-    }
-    if (r == 0) {
-        return 0;
-    }
-    if (PQconsumeInput(l->conn) == 0 || PQstatus(l->conn) != CONNECTION_OK) {
-        return -1;
-    }
-    return drain_notifies(l->conn);
-}
-
-void bbs_changelog_listener_free(struct bbs_changelog_listener *l)
-{
-    if (l == NULL) {
-        return;
-    }
-    PQfinish(l->conn);
-    free(l);
 }

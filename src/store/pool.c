@@ -16,6 +16,7 @@
 
 #include <uuid/uuid.h>
 
+#include "bbs/changelog.h"
 #include "bbs/log.h"
 #include "bbs/xalloc.h"
 #include "store_int.h"
@@ -29,6 +30,8 @@ struct bbs_store {
     PGconn **idle;
     int n_idle;
     int n_open;
+    void (*on_commit)(void *ctx); /* after a COMMIT that wrote change-log entries */
+    void *on_commit_ctx;
 };
 
 static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n, struct bbs_error *err)
@@ -236,6 +239,7 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
 
     for (int attempt = 0; attempt < st->retries; attempt++) {
         PGconn *conn = conn_get(st, err);
+        int logged = 0;
 
         if (conn == NULL) {
             rc = -1;
@@ -249,13 +253,16 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         if (fn(conn, ctx, err) != 0) {
             goto next;
         }
-        if (change != NULL && bbs_changelog_write(conn, change, mark, err) != 0) {
+        if (change != NULL && bbs_changelog_write(conn, change, mark, &logged, err) != 0) {
             goto next;
         }
         if (in_tx && simple(conn, "COMMIT", err) != 0) {
             goto next;
         }
         rc = 0;
+        if (logged && st->on_commit != NULL) {
+            st->on_commit(st->on_commit_ctx);
+        }
     next:
         if (rc != 0 && in_tx && PQstatus(conn) == CONNECTION_OK &&
             PQtransactionStatus(conn) != PQTRANS_IDLE) {
@@ -275,6 +282,12 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         backoff(attempt);
     }
     return rc;
+}
+
+void bbs_store_on_commit(struct bbs_store *st, void (*fn)(void *ctx), void *ctx)
+{
+    st->on_commit = fn;
+    st->on_commit_ctx = ctx;
 }
 
 int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
