@@ -54,6 +54,19 @@ BBS_MUST_CHECK int bbs_store_changelog_read(struct bbs_store *st, struct bbs_are
                                             struct bbs_error *err);
 
 /*
+ * A resuming subscriber's page: the rows with after < seq <= upto whose
+ * stream mask meets `streams` and that pass the cell filter `cell_id` (""
+ * = none; bbs_sse_cell_passes), ascending, at most `limit`; and, from the
+ * same snapshot, the oldest id retained (`*oldest`, 0 when the log is
+ * empty): when it is above after + 1, events after `after` were pruned.
+ */
+BBS_MUST_CHECK int bbs_store_changelog_backlog(struct bbs_store *st, struct bbs_arena *arena,
+                                               int64_t after, int64_t upto, int limit,
+                                               unsigned streams, const char *cell_id,
+                                               int64_t *oldest, struct bbs_changelog_row **out,
+                                               size_t *n, struct bbs_error *err);
+
+/*
  * Delete sequenced rows older than `max_age_ns` (by commit time) or more
  * than `keep` ids behind the newest, `batch` rows per statement (each its
  * own short transaction, so writers never wait on it), at most

@@ -259,16 +259,16 @@ static int send_resync(struct sub *s, int64_t id)
 }
 
 /*
- * Send `s` the retained events with last_id < id <= upto. The log is dense
- * (ids have no holes; pruning removes the oldest), so a first row other
- * than last_id + 1 means the ids in between are gone: resync instead.
+ * Send `s` the retained events with last_id < id <= upto that it carries.
+ * Ids are dense and pruning removes the oldest, so an oldest retained id
+ * above the next one to send (in any page's snapshot) means events the
+ * client has not had are gone: one resync event instead of the rest.
  * Returns 0, 1 when the sink ended, -1 with err on a database error.
  */
 static int backlog(struct bbs_hub *hub, struct sub *s, int64_t last_id, int64_t upto,
                    struct bbs_error *err)
 {
     int64_t after = last_id;
-    int first = 1;
 
     if (last_id > upto) {
         return send_resync(s, upto) == 0 ? 0 : 1; /* an id from another log */
@@ -277,29 +277,24 @@ static int backlog(struct bbs_hub *hub, struct sub *s, int64_t last_id, int64_t 
         struct bbs_arena *arena = bbs_arena_new();
         struct bbs_changelog_row *rows = NULL;
         size_t n = 0;
+        int64_t oldest = 0;
         int rc = 0;
 
-        if (bbs_store_changelog_read(hub->st, arena, after, upto, hub->cfg.batch, &rows, &n, err) !=
-            0) {
+        if (bbs_store_changelog_backlog(hub->st, arena, after, upto, hub->cfg.batch, s->streams,
+                                        s->cell_id, &oldest, &rows, &n, err) != 0) {
             bbs_arena_free(arena);
             return -1;
         }
-        if (first && (n == 0 || rows[0].seq != last_id + 1)) {
+        if (oldest == 0 || oldest > after + 1) {
             bbs_arena_free(arena);
             return send_resync(s, upto) == 0 ? 0 : 1;
         }
-        first = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
             const struct bbs_changelog_row *row = &rows[i];
             const uint8_t *p = row->payload;
             size_t len = row->payload_len;
             struct bbs_buf b = {0};
 
-            after = row->seq;
-            if ((row->streams & s->streams) == 0 ||
-                !bbs_sse_cell_passes(s->cell_id, row->cell_ids)) {
-                continue;
-            }
             if (s->v0 && row->payload_v0 != NULL) {
                 p = row->payload_v0;
                 len = row->payload_v0_len;
@@ -307,6 +302,9 @@ static int backlog(struct bbs_hub *hub, struct sub *s, int64_t last_id, int64_t 
             bbs_sse_record(&b, row->seq, row->name, p, len);
             rc = send_all(s, b.data, b.len);
             bbs_buf_free(&b);
+        }
+        if (n > 0) {
+            after = rows[n - 1].seq;
         }
         bbs_arena_free(arena);
         if (rc != 0) {

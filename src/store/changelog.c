@@ -43,6 +43,15 @@ static const struct bbs_stmt changelog_stmts[] = {
     {"changelog_read",
      "SELECT seq, name, streams, cell_id_a, cell_id_b, payload, payload_v0 FROM event_log"
      " WHERE seq > $1::int8 AND seq <= $2::int8 ORDER BY seq LIMIT $3::int4"},
+    /* A resuming subscriber's page: only what its stream and cell filter
+     * pass (2.10.3 item 7), so a cell reads its own events only. */
+    {"changelog_backlog",
+     "SELECT seq, name, streams, cell_id_a, cell_id_b, payload, payload_v0 FROM event_log"
+     " WHERE seq > $1::int8 AND seq <= $2::int8 AND (streams & $4::int4) <> 0 AND"
+     " ($5::text = '' OR (cell_id_a IS NULL AND cell_id_b IS NULL) OR cell_id_a = $5::text"
+     " OR cell_id_b = $5::text) ORDER BY seq LIMIT $3::int4"},
+    {"changelog_oldest", "SELECT coalesce(min(seq), 0)::int8 FROM event_log WHERE seq IS NOT NULL"},
+    {"changelog_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"},
     /* Looks at the oldest `batch` ids only, so a prune with nothing to do
      * reads a few index entries, never the whole table. */
     {"changelog_prune",
@@ -254,6 +263,9 @@ struct read_ctx {
     int64_t after;
     int64_t upto;
     int limit;
+    unsigned streams;    /* backlog only */
+    const char *cell_id; /* backlog only */
+    int64_t oldest;      /* backlog only */
     struct bbs_changelog_row *rows;
     size_t n;
 };
@@ -263,21 +275,11 @@ static const char *opt_text(struct bbs_arena *a, const PGresult *r, int row, int
     return PQgetisnull(r, row, col) ? NULL : bbs_arena_strdup(a, PQgetvalue(r, row, col));
 }
 
-static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
+/* Copy the rows of `res` (changelog_read's columns) into c->rows. */
+static void rows_of(struct read_ctx *c, const PGresult *res)
 {
-    struct read_ctx *c = arg;
-    struct bbs_params p = {0};
-    PGresult *res;
-    int n;
+    int n = PQntuples(res);
 
-    bbs_params_int8(&p, c->after);
-    bbs_params_int8(&p, c->upto < 0 ? INT64_MAX : c->upto);
-    bbs_params_int4(&p, c->limit);
-    res = bbs_exec(conn, "changelog_read", &p, err);
-    if (res == NULL) {
-        return -1;
-    }
-    n = PQntuples(res);
     c->rows = bbs_arena_zalloc(c->arena, sizeof(*c->rows) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++) {
         struct bbs_changelog_row *r = &c->rows[i];
@@ -298,15 +300,75 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
         }
     }
     c->n = (size_t)n;
+}
+
+static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct read_ctx *c = arg;
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    bbs_params_int8(&p, c->after);
+    bbs_params_int8(&p, c->upto < 0 ? INT64_MAX : c->upto);
+    bbs_params_int4(&p, c->limit);
+    res = bbs_exec(conn, "changelog_read", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    rows_of(c, res);
     PQclear(res);
     return 0;
+}
+
+/* The oldest id and a filtered page, from one snapshot. */
+static int backlog_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct read_ctx *c = arg;
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    if (bbs_exec_command(conn, "changelog_snapshot", NULL, NULL, err) != 0) {
+        return -1;
+    }
+    res = bbs_exec(conn, "changelog_oldest", NULL, err);
+    if (res == NULL) {
+        return -1;
+    }
+    c->oldest = bbs_get_int8(res, 0, 0);
+    PQclear(res);
+    bbs_params_int8(&p, c->after);
+    bbs_params_int8(&p, c->upto);
+    bbs_params_int4(&p, c->limit);
+    bbs_params_int4(&p, (int32_t)c->streams);
+    bbs_params_text(&p, c->cell_id != NULL ? c->cell_id : "");
+    res = bbs_exec(conn, "changelog_backlog", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    rows_of(c, res);
+    PQclear(res);
+    return 0;
+}
+
+int bbs_store_changelog_backlog(struct bbs_store *st, struct bbs_arena *arena, int64_t after,
+                                int64_t upto, int limit, unsigned streams, const char *cell_id,
+                                int64_t *oldest, struct bbs_changelog_row **out, size_t *n,
+                                struct bbs_error *err)
+{
+    struct read_ctx c = {arena, after, upto, limit, streams, cell_id, 0, NULL, 0};
+    int rc = bbs_store_tx(st, backlog_tx, &c, err);
+
+    *oldest = c.oldest;
+    *out = c.rows;
+    *n = c.n;
+    return rc;
 }
 
 int bbs_store_changelog_read(struct bbs_store *st, struct bbs_arena *arena, int64_t after,
                              int64_t upto, int limit, struct bbs_changelog_row **out, size_t *n,
                              struct bbs_error *err)
 {
-    struct read_ctx c = {arena, after, upto, limit, NULL, 0};
+    struct read_ctx c = {arena, after, upto, limit, 0, NULL, 0, NULL, 0};
     int rc = bbs_store_run(st, read_tx, &c, err);
 
     *out = c.rows;
