@@ -166,6 +166,23 @@ static void test_bad_body_is_500_empty(void **state)
     it_sse_close(s);
 }
 
+static void test_body_over_limit_is_413(void **state)
+{
+    size_t len = 1048577; /* the default max_request_body_bytes + 1 */
+    uint8_t *big = calloc(1, len);
+    struct it_resp r;
+
+    (void)state;
+    it_request("POST", INSTANCES_R1, big, len, NULL, &r);
+    assert_int_equal(r.status, 413);
+    it_resp_free(&r);
+    free(big);
+    /* and the server goes on */
+    it_request("POST", "/v1/ping", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    it_resp_free(&r);
+}
+
 /* ---- 3.12: every transition's instance events ---------------------------------------------- */
 
 static void test_claim_start_are_changes(void **state)
@@ -651,6 +668,7 @@ int main(void)
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_headers_and_framing),
         cmocka_unit_test(test_bad_body_is_500_empty),
+        cmocka_unit_test(test_body_over_limit_is_413),
         cmocka_unit_test(test_claim_start_are_changes),
         cmocka_unit_test(test_crash_restart_then_crashed),
         cmocka_unit_test(test_fail_remove_retire),
