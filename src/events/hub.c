@@ -60,6 +60,9 @@ struct bbs_hub {
 
 static const char HEARTBEAT[] = ":\n\n";
 
+/* The shortest time between two reads of the log (see thread_main). */
+#define STEP_MIN_NS INT64_C(5000000)
+
 static struct rec *rec_new(const struct bbs_buf *b)
 {
     struct rec *r = bbs_xmalloc(sizeof(*r) + b->len);
@@ -429,6 +432,7 @@ static void *thread_main(void *arg)
 {
     struct bbs_hub *hub = arg;
     int64_t next_beat = mono_ns() + hub->cfg.heartbeat_ns;
+    int64_t last_step = 0;
     int failing = 0;
 
     while (!atomic_load(&hub->stopping)) {
@@ -443,6 +447,16 @@ static void *thread_main(void *arg)
         if (atomic_load(&hub->stopping)) {
             break;
         }
+        /* Numbering is a transaction with its own commit flush: at most one
+         * per STEP_MIN_NS, so a burst of commits shares one (the pokes that
+         * arrive meanwhile stay in the pipe and are read next time). */
+        now = mono_ns();
+        if (now - last_step < STEP_MIN_NS) {
+            struct timespec ts = {0, (long)(STEP_MIN_NS - (now - last_step))};
+
+            nanosleep(&ts, NULL);
+        }
+        last_step = mono_ns();
         /* Cleared before reading: a commit after this point pokes again. */
         atomic_store(&hub->poked, 0);
         if (step(hub, &err) != 0) {
