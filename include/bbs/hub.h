@@ -6,8 +6,8 @@
  *
  * One thread wakes when a writer of this process committed change-log
  * entries (the store's commit hook) or every poll interval (rows written by
- * another process), gives committed rows their ids (sequences them), reads the rows
- * after the last one delivered and formats each event once per payload
+ * another process), gives committed rows their ids (sequences them), reads
+ * the rows after the last one delivered and formats each event once per payload
  * variant (V3, V0) as an SSE record shared by every subscriber. A
  * subscriber is a sink (the HTTP stream) with a bound of `queue_max`
  * records written but not yet taken by the client: a sink that is full is
@@ -51,7 +51,7 @@ struct bbs_hub_sink {
 struct bbs_hub_config {
     size_t queue_max;     /* records per subscriber not yet taken by its client */
     int64_t heartbeat_ns; /* an SSE comment on every stream this often */
-    int64_t poll_ns;      /* read the log this often without a notification */
+    int64_t poll_ns;      /* read the log this often without a poke (the commit hook) */
     int batch;            /* rows per read / per sequencing statement */
 };
 
