@@ -23,6 +23,7 @@
 #include "bbs/converger.h"
 #include "bbs/effects.h"
 #include "bbs/http.h"
+#include "bbs/hub.h"
 #include "bbs/locket.h"
 #include "bbs/log.h"
 #include "bbs/outbox.h"
@@ -35,6 +36,8 @@
 #define EXIT_CHECK_PERIOD_NS INT64_C(100000000)  /* can the server still serve? */
 #define REAP_PERIOD_NS       INT64_C(100000000)  /* connections past http_read_timeout */
 #define PG_WATCH_PERIOD_NS   INT64_C(1000000000) /* the embedded PostgreSQL is alive */
+#define PRUNE_PERIOD_NS      INT64_C(1000000000) /* trim the change log to its retention */
+#define HUB_POLL_NS          INT64_C(1000000000) /* read the change log without a poke */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -166,6 +169,9 @@ int main(int argc, char **argv)
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
+    struct bbs_hub *hub = NULL;
+    struct bbs_hub_config hcfg = {0};
+    struct bbs_prune_events prune = {0};
     struct bbs_ctx ctx;
     struct sigaction sa;
     char conninfo[1024];
@@ -297,6 +303,17 @@ int main(int argc, char **argv)
     fx.auction = auction;
     fx.rep = rep;
     fx.locket = locket;
+    /* The hub before the listener: a stream opened at once has its producer. */
+    hcfg.queue_max = (size_t)cfg.event_subscriber_queue;
+    hcfg.heartbeat_ns = cfg.event_heartbeat_interval_ns;
+    hcfg.poll_ns = HUB_POLL_NS;
+    hcfg.batch = 1000;
+    hub = bbs_hub_new(store, &hcfg);
+    if (bbs_hub_start(hub, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "events.hub-failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    ctx.hub = hub;
     ctx.store = store;
     ctx.effects = &fx;
     ctx.cfg = &cfg;
@@ -324,11 +341,16 @@ int main(int argc, char **argv)
             "health_address", cfg.health_address, "tls", tls != NULL);
 
     /* Every periodic job runs on the worker's one ticker thread. */
+    prune.store = store;
+    prune.max_age_ns = cfg.event_retention_age_ns;
+    prune.keep = cfg.event_retention_count;
     worker = bbs_worker_new(NULL);
     if (bbs_worker_add(worker, "exit-check", EXIT_CHECK_PERIOD_NS, exit_check, http, &err) != 0 ||
         bbs_worker_add(worker, "http-reap", REAP_PERIOD_NS, reap, http, &err) != 0 ||
         (pg != NULL && bbs_worker_add(worker, "embedded-postgres-watch", PG_WATCH_PERIOD_NS,
                                       pg_watch, pg, &err) != 0) ||
+        bbs_worker_add(worker, "events-prune", PRUNE_PERIOD_NS, bbs_worker_prune_events, &prune,
+                       &err) != 0 ||
         bbs_worker_start(worker, &err) != 0) {
         bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
         goto out;
@@ -373,6 +395,8 @@ out:
         close(health_fd);
     }
     bbs_http_stop(http);
+    /* After the listener: every stream has ended; the hub lets go of them. */
+    bbs_hub_free(hub);
     bbs_auction_free(auction);
     bbs_locket_free(locket);
     if (outbox != NULL) {

@@ -54,6 +54,10 @@ struct bbs_config {
     int rep_require_tls;              /* call reps only at an https rep_url (rep/client.go) */
     int64_t converge_repeat_interval_ns; /* LRP convergence period (upstream key) */
     int convergence_workers;             /* convergence batches applied at once (upstream key) */
+    int event_subscriber_queue; /* event records a stream may lag behind before it is cut */
+    int64_t event_heartbeat_interval_ns; /* an SSE comment on every stream this often */
+    int64_t event_retention_age_ns;      /* change-log entries kept this long for resuming ... */
+    int64_t event_retention_count;       /* ... and at most this many */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

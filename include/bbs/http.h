@@ -26,11 +26,14 @@
 #include "bbs/store.h"
 
 /* What handlers share; borrowed by the server for its whole life. */
+struct bbs_hub; /* hub.h */
+
 struct bbs_ctx {
     struct bbs_store *store;
     struct bbs_effects *effects; /* after-commit consumer of change records (effects.h) */
     const struct bbs_config *cfg;
     struct bbs_locket *locket; /* cells (locket.h); NULL when no locket_address */
+    struct bbs_hub *hub;       /* the event streams' producer */
 };
 
 struct bbs_http;

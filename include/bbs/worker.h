@@ -67,4 +67,18 @@ void bbs_worker_free(struct bbs_worker *w);
 uint64_t bbs_worker_runs(const struct bbs_worker *w, const char *name);
 uint64_t bbs_worker_overruns(const struct bbs_worker *w, const char *name);
 
+/* ---- jobs (one file each) ---- */
+
+struct bbs_store;
+
+/* prune.c: trim the change log (changelog.h) to `max_age_ns` and `keep` entries. */
+struct bbs_prune_events {
+    struct bbs_store *store;
+    int64_t max_age_ns;
+    int64_t keep;
+};
+
+/* A job: `arg` is a struct bbs_prune_events (borrowed). Logs its failures. */
+void bbs_worker_prune_events(void *arg);
+
 #endif /* BBS_WORKER_H */

@@ -64,4 +64,12 @@ BBS_HANDLER(bbs_h_routing_list);
 /* cells (h_cell.c) */
 BBS_HANDLER(bbs_h_cells_list);
 
+/* event streams (h_events.c) */
+BBS_HANDLER(bbs_h_events_instances_r1);
+BBS_HANDLER(bbs_h_events_instances);
+BBS_HANDLER(bbs_h_events_groups_r1);
+BBS_HANDLER(bbs_h_events_groups);
+BBS_HANDLER(bbs_h_events_tasks_r1);
+BBS_HANDLER(bbs_h_events_tasks);
+
 #endif /* BBS_HANDLERS_H */

@@ -16,6 +16,7 @@
 #include "desired_lrp.pb-c.h"
 #include "domains.pb-c.h"
 #include "evacuation.pb-c.h"
+#include "events.pb-c.h"
 #include "handlers.h"
 #include "ping.pb-c.h"
 
@@ -54,6 +55,11 @@ VALIDATOR(desired_by_guid, Models__DesiredLRPByProcessGuidRequest)
             flags                                                                                  \
     }
 #define REQ(name) (&models__##name##__descriptor)
+/* An event stream route (server-sent events): no response message. */
+#define STREAM(path, method, req, handler)                                                         \
+    {                                                                                              \
+        path, method, BBS_ROUTE_STREAM, req, NULL, NULL, handler, 0                                \
+    }
 
 static const struct bbs_route routes[] = {
     /* The bodies of ping and domains/list are not read, as upstream does. */
@@ -130,6 +136,14 @@ static const struct bbs_route routes[] = {
 
     /* The body of cells/list.r1 is not read, as upstream does. */
     POST("/v1/cells/list.r1", NULL, cells_response, NULL, bbs_h_cells_list, 0),
+    /* The body of the task streams is not read, as upstream does. */
+    STREAM("/v1/events/lrp_instances.r1", "POST", REQ(events_by_cell_id),
+           bbs_h_events_instances_r1),
+    STREAM("/v1/events/lrp_instances", "POST", REQ(events_by_cell_id), bbs_h_events_instances),
+    STREAM("/v1/events.r1", "GET", REQ(events_by_cell_id), bbs_h_events_groups_r1),
+    STREAM("/v1/events", "GET", REQ(events_by_cell_id), bbs_h_events_groups),
+    STREAM("/v1/events/tasks.r1", "POST", NULL, bbs_h_events_tasks_r1),
+    STREAM("/v1/events/tasks", "POST", NULL, bbs_h_events_tasks),
 };
 
 const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,

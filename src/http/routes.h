@@ -45,7 +45,8 @@ struct bbs_req {
     struct bbs_arena *arena;
     const uint8_t *body;
     size_t len;
-    const char *trace_id; /* X-Vcap-Request-Id, "" when absent */
+    const char *trace_id;      /* X-Vcap-Request-Id, "" when absent */
+    const char *last_event_id; /* Last-Event-ID (stream routes), NULL when absent */
     struct bbs_ctx *ctx;
     /* BBS_ROUTE_STREAM only: the stream to register with a producer (stream.h); the
      * handler borrows it and takes a reference (bbs_stream_ref) to keep it. NULL otherwise. */

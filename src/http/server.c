@@ -119,6 +119,7 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     req.body = r->body.data != NULL ? r->body.data : (const uint8_t *)"";
     req.len = r->body.len;
     req.trace_id = trace != NULL ? trace : "";
+    req.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
     req.ctx = h->ctx;
     if (r->route->kind == BBS_ROUTE_JSON) {
         /* Declared for the operator routes to come; none exists yet. */
@@ -141,6 +142,12 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         return bbs_stream_queue(conn, req.stream, BBS_EVENT_STREAM_TYPE);
     }
     bbs_stream_unref(req.stream);
+    if (r->route->kind == BBS_ROUTE_STREAM) {
+        /* A stream that cannot start (body not an EventsByCellId, the backlog
+         * unreadable): HTTP 500 with an empty body, as upstream answers. */
+        bbs_respond_log(url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, &err);
+        return bbs_respond_text(h, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "", NULL);
+    }
     bbs_respond_encode(r->route, r->arena, &resp, failed ? &err : NULL, &out);
     if (failed && err.type == BBS_ERR_UNRECOVERABLE) {
         atomic_store(&h->unrecoverable, 1);

@@ -34,6 +34,13 @@ struct bbs_stream {
     pthread_cond_t cv;
     struct bbs_buf pending; /* bytes not yet handed to libmicrohttpd, from `off` */
     size_t off;
+    /* Where each record sent with bbs_stream_send_bounded ends in `pending`
+     * (ends[ends_head..n_ends)): the records waiting for the client, each
+     * handed over as one chunk. */
+    size_t *ends;
+    size_t ends_head;
+    size_t n_ends;
+    size_t cap_ends;
     int ended;     /* no more bytes: the body ends once `pending` is out */
     int gone;      /* libmicrohttpd freed the response: nobody reads any more */
     int suspended; /* the reader suspended the connection waiting for bytes */
@@ -119,6 +126,7 @@ void bbs_stream_unref(struct bbs_stream *s)
     }
     pthread_mutex_unlock(&reg->mu);
     bbs_buf_free(&s->pending);
+    free(s->ends);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -135,6 +143,42 @@ int bbs_stream_send(struct bbs_stream *s, const void *p, size_t n)
         wake(s);
         rc = 0;
     }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int bbs_stream_send_bounded(struct bbs_stream *s, const void *p, size_t n, size_t max)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->ended || s->gone) {
+        goto out;
+    }
+    if (s->n_ends - s->ends_head >= max) {
+        rc = 1;
+        goto out;
+    }
+    if (s->ends_head > 0 && s->ends_head == s->n_ends) {
+        s->ends_head = s->n_ends = 0;
+    }
+    if (s->n_ends == s->cap_ends) {
+        /* Slide the live part down before growing. */
+        if (s->ends_head > 0) {
+            memmove(s->ends, s->ends + s->ends_head, (s->n_ends - s->ends_head) * sizeof(size_t));
+            s->n_ends -= s->ends_head;
+            s->ends_head = 0;
+        }
+        if (s->n_ends == s->cap_ends) {
+            s->cap_ends = s->cap_ends ? s->cap_ends * 2 : 16;
+            s->ends = bbs_xrealloc(s->ends, s->cap_ends * sizeof(size_t));
+        }
+    }
+    bbs_buf_append(&s->pending, p, n);
+    s->ends[s->n_ends++] = s->pending.len;
+    wake(s);
+    rc = 0;
+out:
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -183,10 +227,26 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         if (left > 0) {
             size_t n = left < max ? left : max;
 
+            /* One record per chunk, as upstream writes them. */
+            if (s->ends_head < s->n_ends && s->ends[s->ends_head] - s->off < n) {
+                n = s->ends[s->ends_head] - s->off;
+            }
             memcpy(buf, s->pending.data + s->off, n);
             s->off += n;
+            while (s->ends_head < s->n_ends && s->ends[s->ends_head] <= s->off) {
+                s->ends_head++;
+            }
             if (s->off == s->pending.len) {
                 s->pending.len = 0;
+                s->off = 0;
+                s->ends_head = s->n_ends = 0;
+            } else if (s->off >= 65536 && s->off * 2 >= s->pending.len) {
+                /* A client that never quite catches up: keep the buffer from growing. */
+                memmove(s->pending.data, s->pending.data + s->off, s->pending.len - s->off);
+                s->pending.len -= s->off;
+                for (size_t i = s->ends_head; i < s->n_ends; i++) {
+                    s->ends[i] -= s->off;
+                }
                 s->off = 0;
             }
             rc = (ssize_t)n;
@@ -235,7 +295,9 @@ enum MHD_Result bbs_stream_queue(struct MHD_Connection *conn, struct bbs_stream 
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            "no-cache, no-store, must-revalidate");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "keep-alive");
     ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -42,6 +42,15 @@ struct bbs_stream;
  */
 BBS_MUST_CHECK int bbs_stream_send(struct bbs_stream *s, const void *p, size_t n);
 
+/*
+ * Append one record of `n` bytes (copied) unless `max` records appended by
+ * this function are still waiting for the client (each goes out as one
+ * HTTP chunk). Returns 0 appended, 1 full (nothing appended: the client is
+ * too slow), -1 the stream has ended.
+ */
+BBS_MUST_CHECK int bbs_stream_send_bounded(struct bbs_stream *s, const void *p, size_t n,
+                                           size_t max);
+
 /* End the body after what was sent (idempotent). */
 void bbs_stream_end(struct bbs_stream *s);
 

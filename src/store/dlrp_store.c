@@ -144,6 +144,7 @@ static void row_copy(struct bbs_arena *arena, const struct bbs_dlrp_row *in,
 struct desire_ctx {
     const struct bbs_dlrp_row *row;
     char epoch[37]; /* the epoch of the attempt that committed */
+    struct bbs_change *change;
 };
 
 static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -152,6 +153,7 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     const struct bbs_dlrp_row *row = c->row;
     struct bbs_params p = {0};
     const char *epoch = c->epoch;
+    struct bbs_dlrp_row *kept;
 
     /* A fresh epoch per attempt: a retried insert is a new row. */
     bbs_new_epoch(c->epoch);
@@ -174,7 +176,19 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_int4(&p, 0);
     bbs_params_bytes(&p, row->run_info.data, row->run_info.len);
     bbs_params_int8(&p, row->created_at_ns);
-    return bbs_exec_command(conn, "dlrp_insert", &p, NULL, err);
+    if (bbs_exec_command(conn, "dlrp_insert", &p, NULL, err) != 0) {
+        return -1;
+    }
+    /* Recorded before COMMIT: the change log is written in this transaction. The
+     * record keeps its own copy (`row` is the caller's, often on its stack), with
+     * the modification tag as stored. */
+    kept = bbs_arena_zalloc(c->change->arena, sizeof(*kept));
+    row_copy(c->change->arena, row, kept);
+    kept->mod_epoch = bbs_arena_strdup(c->change->arena, c->epoch);
+    kept->mod_index = 0;
+    c->change->dlrp_before = NULL;
+    c->change->dlrp_after = kept;
+    return 0;
 }
 
 /* Create instances [from, to) of `desired`; a failure is a note only. */
@@ -205,22 +219,15 @@ int bbs_store_dlrp_desire(struct bbs_store *st, const struct bbs_dlrp_row *row, 
                           struct bbs_change *change, struct bbs_error *err)
 {
     struct bbs_change_mark mark = bbs_change_mark(change);
-    struct desire_ctx c = {row, ""};
-    struct bbs_dlrp_row *kept;
+    struct desire_ctx c = {row, "", change};
+    const struct bbs_dlrp_row *kept;
 
     /* One INSERT is its own transaction; the primary key turns a second
      * desire of the same guid into 23505 -> ResourceExists. */
     if (bbs_store_tx_change(st, desire_tx, &c, change, &mark, err) != 0) {
         return -1;
     }
-    /* The record keeps its own copy (`row` is the caller's, often on its
-     * stack), with the modification tag as stored. */
-    kept = bbs_arena_zalloc(change->arena, sizeof(*kept));
-    row_copy(change->arena, row, kept);
-    kept->mod_epoch = bbs_arena_strdup(change->arena, c.epoch);
-    kept->mod_index = 0;
-    change->dlrp_before = NULL;
-    change->dlrp_after = kept;
+    kept = change->dlrp_after;
     create_instances(st, kept, 0, kept->instances, now_ns, BBS_CREATE_AUCTION_ALWAYS, change);
     return 0;
 }
@@ -338,6 +345,7 @@ struct update_ctx {
     const char *guid;
     const Models__DesiredLRPUpdate *u;
     struct bbs_dlrp_updated *out;
+    struct bbs_change *change;
 };
 
 /*
@@ -398,7 +406,13 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_bytes(&p, after->metric_tags.data, after->metric_tags.len);
     bbs_params_bytes(&p, after->run_info.data, after->run_info.len);
     bbs_params_int4(&p, (int32_t)after->mod_index);
-    return bbs_exec_command(conn, "dlrp_update", &p, NULL, err);
+    if (bbs_exec_command(conn, "dlrp_update", &p, NULL, err) != 0) {
+        return -1;
+    }
+    /* Recorded before COMMIT: the change log is written in this transaction. */
+    c->change->dlrp_before = before;
+    c->change->dlrp_after = after;
+    return 0;
 }
 
 struct running_ctx {
@@ -486,14 +500,12 @@ int bbs_store_dlrp_update(struct bbs_store *st, const char *guid, const Models__
                           int64_t now_ns, struct bbs_change *change, struct bbs_error *err)
 {
     struct bbs_dlrp_updated *out = bbs_arena_zalloc(change->arena, sizeof(*out));
-    struct update_ctx c = {change->arena, guid, u, out};
+    struct update_ctx c = {change->arena, guid, u, out, change};
     struct bbs_change_mark mark = bbs_change_mark(change);
 
     if (bbs_store_tx_change(st, update_tx, &c, change, &mark, err) != 0) {
         return -1;
     }
-    change->dlrp_before = &out->before;
-    change->dlrp_after = &out->after;
     if (u->optional_instances_case == MODELS__DESIRED_LRPUPDATE__OPTIONAL_INSTANCES_INSTANCES) {
         if (out->after.instances > out->before.instances) {
             create_instances(st, &out->after, out->before.instances, out->after.instances, now_ns,
@@ -512,6 +524,7 @@ struct remove_ctx {
     struct bbs_arena *arena;
     const char *guid;
     struct bbs_dlrp_row row;
+    struct bbs_change *change;
 };
 
 static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
@@ -523,7 +536,13 @@ static int remove_tx(PGconn *conn, void *arg, struct bbs_error *err)
         return -1;
     }
     bbs_params_text(&p, c->guid);
-    return bbs_exec_command(conn, "dlrp_delete", &p, NULL, err);
+    if (bbs_exec_command(conn, "dlrp_delete", &p, NULL, err) != 0) {
+        return -1;
+    }
+    /* Recorded before COMMIT: the change log is written in this transaction. */
+    c->change->dlrp_before = &c->row;
+    c->change->dlrp_after = NULL;
+    return 0;
 }
 
 int bbs_store_dlrp_remove(struct bbs_store *st, const char *guid, struct bbs_change *change,
@@ -534,11 +553,10 @@ int bbs_store_dlrp_remove(struct bbs_store *st, const char *guid, struct bbs_cha
 
     c->arena = change->arena;
     c->guid = guid;
+    c->change = change;
     if (bbs_store_tx_change(st, remove_tx, c, change, &mark, err) != 0) {
         return -1;
     }
-    change->dlrp_before = &c->row;
-    change->dlrp_after = NULL;
     stop_instances(st, guid, 0, change);
     return 0;
 }

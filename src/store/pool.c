@@ -16,6 +16,7 @@
 
 #include <uuid/uuid.h>
 
+#include "bbs/changelog.h"
 #include "bbs/log.h"
 #include "bbs/xalloc.h"
 #include "store_int.h"
@@ -29,6 +30,8 @@ struct bbs_store {
     PGconn **idle;
     int n_idle;
     int n_open;
+    void (*on_commit)(void *ctx); /* after a COMMIT that wrote change-log entries */
+    void *on_commit_ctx;
 };
 
 static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n, struct bbs_error *err)
@@ -225,12 +228,18 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct bbs_error *err)
+/*
+ * `change` (may be NULL): after the body succeeded and before COMMIT, its
+ * events since `mark` go into the change log, in the same transaction.
+ */
+static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct bbs_change *change,
+               const struct bbs_change_mark *mark, struct bbs_error *err)
 {
     int rc = -1;
 
     for (int attempt = 0; attempt < st->retries; attempt++) {
         PGconn *conn = conn_get(st, err);
+        int logged = 0;
 
         if (conn == NULL) {
             rc = -1;
@@ -244,10 +253,16 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         if (fn(conn, ctx, err) != 0) {
             goto next;
         }
+        if (change != NULL && bbs_changelog_write(conn, change, mark, &logged, err) != 0) {
+            goto next;
+        }
         if (in_tx && simple(conn, "COMMIT", err) != 0) {
             goto next;
         }
         rc = 0;
+        if (logged && st->on_commit != NULL) {
+            st->on_commit(st->on_commit_ctx);
+        }
     next:
         if (rc != 0 && in_tx && PQstatus(conn) == CONNECTION_OK &&
             PQtransactionStatus(conn) != PQTRANS_IDLE) {
@@ -269,20 +284,26 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
     return rc;
 }
 
+void bbs_store_on_commit(struct bbs_store *st, void (*fn)(void *ctx), void *ctx)
+{
+    st->on_commit = fn;
+    st->on_commit_ctx = ctx;
+}
+
 int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
-    return run(st, fn, ctx, 1, err);
+    return run(st, fn, ctx, 1, NULL, NULL, err);
 }
 
 int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
-    return run(st, fn, ctx, 0, err);
+    return run(st, fn, ctx, 0, NULL, NULL, err);
 }
 
 int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
                         const struct bbs_change_mark *mark, struct bbs_error *err)
 {
-    int rc = run(st, fn, ctx, 1, err);
+    int rc = run(st, fn, ctx, 1, change, mark, err);
 
     if (rc != 0) {
         bbs_change_rewind(change, mark);
@@ -295,7 +316,8 @@ int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bb
 int bbs_store_run_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
                          const struct bbs_change_mark *mark, struct bbs_error *err)
 {
-    int rc = run(st, fn, ctx, 0, err);
+    /* In a transaction after all: the change's events are logged with it. */
+    int rc = run(st, fn, ctx, 1, change, mark, err);
 
     if (rc != 0) {
         bbs_change_rewind(change, mark);

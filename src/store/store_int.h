@@ -125,6 +125,16 @@ PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p
 int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
                      struct bbs_error *err);
 
+/*
+ * Inside the transaction of a change: derive the events `change` recorded
+ * since `mark` (events.h) and insert them into the change log with
+ * one statement; nothing when there are none (changelog.c). `*wrote`:
+ * entries were inserted.
+ */
+BBS_MUST_CHECK int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
+                                       const struct bbs_change_mark *mark, int *wrote,
+                                       struct bbs_error *err);
+
 /* Map a failed result or connection to `err`. */
 void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *err);
 

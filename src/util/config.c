@@ -134,6 +134,11 @@ static const struct config_key config_keys[] = {
     {"rep_client_cert", KEY_STRING, OFF(rep_client_cert), "", 0, 0, NULL},
     {"rep_client_key", KEY_STRING, OFF(rep_client_key), "", 0, 0, NULL},
     {"rep_require_tls", KEY_BOOL, OFF(rep_require_tls), "false", 0, 1, NULL},
+    {"event_subscriber_queue", KEY_INT, OFF(event_subscriber_queue), "1024", 1, 1000000, NULL},
+    {"event_heartbeat_interval", KEY_DURATION, OFF(event_heartbeat_interval_ns), "15s", 1000000,
+     INT64_MAX, NULL},
+    {"event_retention_age", KEY_DURATION, OFF(event_retention_age_ns), "10m", 0, INT64_MAX, NULL},
+    {"event_retention_count", KEY_INT64, OFF(event_retention_count), "1000000", 1, INT64_MAX, NULL},
 };
 
 /*

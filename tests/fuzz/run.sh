@@ -93,8 +93,8 @@ for t in "${targets[@]}"; do
     findings=$build/findings
     mkdir -p "$work" "$findings"
     # libFuzzer refuses a corpus directory that does not exist.
-    dirs=("$work" "$build/seeds/$t")
-    for d in "$root/tests/fuzz/corpus/$t" "$root/tests/fuzz/regressions/$t"; do
+    dirs=("$work")
+    for d in "$build/seeds/$t" "$root/tests/fuzz/corpus/$t" "$root/tests/fuzz/regressions/$t"; do
         if [ -d "$d" ]; then
             dirs+=("$d")
         fi

@@ -59,6 +59,7 @@
 #include "support/pb.h"
 #include "support/rep.h"
 #include "support/server.h"
+#include "support/sse.h"
 #include "support/util.h"
 
 #endif /* BBS_IT_HARNESS_H */

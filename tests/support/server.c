@@ -436,3 +436,36 @@ int it_run(const char *const *argv, const char *log_path)
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int it_server_restart(void)
+{
+    int status = 0;
+    int64_t deadline = it_mono_ms() + (g.valgrind ? 180000 : 30000);
+
+    it_http_main_close();
+    if (g.pid <= 0) {
+        return -1;
+    }
+    kill(g.pid, SIGTERM);
+    while (waitpid(g.pid, &status, WNOHANG) != g.pid) {
+        if (it_mono_ms() >= deadline) {
+            kill_server();
+            g.failed = 1;
+            return -1;
+        }
+        it_sleep_ms(50);
+    }
+    g.pid = 0;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        fprintf(stderr, "harness: server exited with status 0x%x at restart\n", status);
+        g.failed = 1;
+        return -1;
+    }
+    /* Same config, port and database. */
+    if (spawn_server() != 0 || wait_ready() != 0) {
+        g.failed = 1;
+        return -1;
+    }
+    it_http_main_open();
+    return 0;
+}

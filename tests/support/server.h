@@ -86,4 +86,10 @@ char *it_server_log(void);
  */
 int it_run(const char *const *argv, const char *log_path);
 
+/*
+ * Stop the server with SIGTERM (it must exit 0) and start it again with the
+ * same config, port and database. 0, or -1 (the test fails).
+ */
+int it_server_restart(void);
+
 #endif /* BBS_IT_SUPPORT_SERVER_H */

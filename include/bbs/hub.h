@@ -1,0 +1,121 @@
+/*
+ * hub.h - the event hub: reads the change log (changelog.h) and fans each
+ * event out to the subscribers of the streams it belongs to, with its
+ * change-log id; resumes a subscriber from an id (docs/architecture.md,
+ * "Event log and hub").
+ *
+ * One thread wakes when a writer of this process committed change-log
+ * entries (the store's commit hook) or every poll interval (rows written by
+ * another process), gives committed rows their ids (sequences them), reads
+ * the rows after the last one delivered and formats each event once per payload
+ * variant (V3, V0) as an SSE record shared by every subscriber. A
+ * subscriber is a sink (the HTTP stream) with a bound of `queue_max`
+ * records written but not yet taken by the client: a sink that is full is
+ * ended (after what it holds is flushed, so the client can resume from its
+ * last id) and dropped; a sink whose client left is dropped. Writers never
+ * wait for the hub, the hub never waits for a client.
+ *
+ * Not done here: the SSE wire (the HTTP target's stream), leadership (every
+ * server's hub sequences under an advisory lock and delivers what is
+ * sequenced, whoever sequenced it).
+ *
+ * Thread safety: every function may be called from any thread.
+ */
+#ifndef BBS_HUB_H
+#define BBS_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bbs/buf.h"
+#include "bbs/changelog.h"
+#include "bbs/error.h"
+#include "bbs/store.h"
+
+/* The event a resuming client gets when its id is no longer retained. */
+#define BBS_EVENT_RESYNC "resync_required"
+
+/* Where a subscriber's records go. Called with the hub's lock held: never calls back into it. */
+struct bbs_hub_sink {
+    /*
+     * Append `n` bytes (one record) unless more than `max` records sent
+     * earlier are still waiting for the client. Returns 0 appended, 1 full
+     * (nothing appended), -1 the sink has ended (client gone, server stopping).
+     */
+    int (*send)(void *ctx, const void *p, size_t n, size_t max);
+    void (*end)(void *ctx);     /* end after what was appended (idempotent) */
+    void (*release)(void *ctx); /* the hub is done with the sink: the last call */
+    void *ctx;
+};
+
+struct bbs_hub_config {
+    size_t queue_max;     /* records per subscriber not yet taken by its client */
+    int64_t heartbeat_ns; /* an SSE comment on every stream this often */
+    int64_t poll_ns;      /* read the log this often without a poke (the commit hook) */
+    int batch;            /* rows per read / per sequencing statement */
+};
+
+struct bbs_hub;
+
+/* A hub over `st` (borrowed; NULL for tests that feed rows with bbs_hub_deliver). */
+struct bbs_hub *bbs_hub_new(struct bbs_store *st, const struct bbs_hub_config *cfg);
+
+/*
+ * Start delivering after the newest id in the log (older events are only
+ * for resuming clients) and start the thread. -1 with err on a database
+ * error or a thread that cannot start.
+ */
+BBS_MUST_CHECK int bbs_hub_start(struct bbs_hub *hub, struct bbs_error *err);
+
+/* Stop the thread, end and release every subscriber, free. Accepts NULL. */
+void bbs_hub_free(struct bbs_hub *hub);
+
+/* What a subscriber asks for. */
+struct bbs_hub_sub_opts {
+    unsigned streams;    /* enum bbs_event_stream mask (events.h) */
+    int v0;              /* the V0 payloads (routes without ".r1") */
+    const char *cell_id; /* "" or NULL: every cell (copied) */
+    int resume;          /* the client sent Last-Event-ID ... */
+    int64_t last_id;     /* ... with this id */
+};
+
+/*
+ * Subscribe `sink` (the hub owns it from now on, on failure too: it calls
+ * sink->release). With `resume`, the events after `last_id` still in the log
+ * are sent first, then the live ones, none twice and none missed; an id the
+ * log no longer holds (pruned, or from another log) gets one
+ * BBS_EVENT_RESYNC event instead, then the live ones. -1 with err
+ * (database error reading the backlog).
+ */
+BBS_MUST_CHECK int bbs_hub_subscribe(struct bbs_hub *hub, const struct bbs_hub_sink *sink,
+                                     const struct bbs_hub_sub_opts *o, struct bbs_error *err);
+
+/* Fan `n` sequenced rows (ascending ids, after the last delivered) out. The thread's step. */
+void bbs_hub_deliver(struct bbs_hub *hub, const struct bbs_changelog_row *rows, size_t n);
+
+/* Send an SSE comment to every subscriber (dropping the gone and the full). */
+void bbs_hub_heartbeat(struct bbs_hub *hub);
+
+/* Subscribers now; the last id delivered. */
+size_t bbs_hub_subscribers(struct bbs_hub *hub);
+int64_t bbs_hub_last_id(struct bbs_hub *hub);
+
+/* ---- SSE records (pure) ---- */
+
+/* Append "id: <id>\nevent: <name>\ndata: <base64 of p>\n\n" to `b`. */
+void bbs_sse_record(struct bbs_buf *b, int64_t id, const char *name, const uint8_t *p, size_t n);
+
+/* Append the standard base64 (with padding) of `p` to `b`. */
+void bbs_base64(struct bbs_buf *b, const uint8_t *p, size_t n);
+
+/* 1 when a subscriber filtering on `cell_id` ("" = none) gets an event for `cell_ids`. */
+int bbs_sse_cell_passes(const char *cell_id, const char *const cell_ids[2]);
+
+/*
+ * A Last-Event-ID header as this server gives ids: decimal digits only, no
+ * sign, at most INT64_MAX. Returns 1 with `*out`, or 0 (NULL, empty,
+ * anything else: the client is not resuming).
+ */
+int bbs_sse_parse_last_id(const char *s, int64_t *out);
+
+#endif /* BBS_HUB_H */

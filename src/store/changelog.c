@@ -1,0 +1,417 @@
+/*
+ * changelog.c - the change log (changelog.h): the writer that runs inside
+ * every state change's transaction, and the hub's sequencing, reads and
+ * pruning.
+ *
+ * The writer inserts all of a change's events with one statement (arrays
+ * unnested server-side), so a change with events costs one more round
+ * trip and a change without events costs nothing. It does not NOTIFY:
+ * PostgreSQL serialises the commits of notifying transactions (a global
+ * lock held until the commit record is flushed), which would cost every
+ * writer the group commit. The transaction helper wakes the hub in the
+ * process after COMMIT instead (bbs_store_on_commit).
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bbs/buf.h"
+#include "bbs/changelog.h"
+#include "bbs/events.h"
+#include "bbs/xalloc.h"
+#include "store_int.h"
+
+#define TEXT_OID  25
+#define INT4_OID  23
+#define BYTEA_OID 17
+
+/* Any number of our own: serialises hubs handing out ids. */
+#define SEQUENCE_LOCK INT64_C(0x62627365766c6f67) /* "bbsevlog" */
+
+static const struct bbs_stmt changelog_stmts[] = {
+    {"changelog_insert",
+     "INSERT INTO event_log (name, streams, cell_id_a, cell_id_b, payload, payload_v0)"
+     " SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::bytea[],"
+     " $6::bytea[])"},
+    {"changelog_lock", "SELECT pg_advisory_xact_lock($1::int8)"},
+    {"changelog_sequence",
+     "WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM event_log"
+     " WHERE seq IS NULL ORDER BY id LIMIT $1::int4),"
+     " m AS (SELECT coalesce(max(seq), 0) AS last FROM event_log WHERE seq IS NOT NULL)"
+     " UPDATE event_log e SET seq = m.last + p.rn FROM p, m WHERE e.id = p.id"},
+    {"changelog_last", "SELECT coalesce(max(seq), 0)::int8 FROM event_log WHERE seq IS NOT NULL"},
+    {"changelog_read",
+     "SELECT seq, name, streams, cell_id_a, cell_id_b, payload, payload_v0 FROM event_log"
+     " WHERE seq > $1::int8 AND seq <= $2::int8 ORDER BY seq LIMIT $3::int4"},
+    /* A resuming subscriber's page: only what its stream and cell filter
+     * pass (2.10.3 item 7), so a cell reads its own events only. */
+    {"changelog_backlog",
+     "SELECT seq, name, streams, cell_id_a, cell_id_b, payload, payload_v0 FROM event_log"
+     " WHERE seq > $1::int8 AND seq <= $2::int8 AND (streams & $4::int4) <> 0 AND"
+     " ($5::text = '' OR (cell_id_a IS NULL AND cell_id_b IS NULL) OR cell_id_a = $5::text"
+     " OR cell_id_b = $5::text) ORDER BY seq LIMIT $3::int4"},
+    {"changelog_oldest", "SELECT coalesce(min(seq), 0)::int8 FROM event_log WHERE seq IS NOT NULL"},
+    {"changelog_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"},
+    /* Looks at the oldest `batch` ids only, so a prune with nothing to do
+     * reads a few index entries, never the whole table. */
+    {"changelog_prune",
+     "WITH oldest AS (SELECT id, seq, created_at FROM event_log WHERE seq IS NOT NULL"
+     " ORDER BY seq LIMIT $3::int4),"
+     " m AS (SELECT coalesce(max(seq), 0) AS last FROM event_log WHERE seq IS NOT NULL)"
+     " DELETE FROM event_log WHERE id IN (SELECT o.id FROM oldest o, m WHERE"
+     " o.created_at < now() - ($1::int8 / 1000)::float8 * interval '1 microsecond'"
+     " OR o.seq <= m.last - $2::int8)"},
+};
+BBS_STORE_STATEMENTS(changelog, changelog_stmts);
+
+/* ---- binary arrays (array_recv) of one dimension, NULL elements allowed ---- */
+
+struct array {
+    struct bbs_buf b;
+    size_t n;
+    int has_null;
+    uint32_t oid;
+};
+
+static void put32(struct bbs_buf *b, uint32_t v)
+{
+    uint32_t be = htonl(v);
+
+    bbs_buf_append(b, &be, 4);
+}
+
+static void array_init(struct array *a, uint32_t oid, size_t n)
+{
+    memset(a, 0, sizeof(*a));
+    a->oid = oid;
+    a->n = n;
+    put32(&a->b, n > 0 ? 1 : 0);
+    put32(&a->b, 0); /* has-nulls flag, patched at the end */
+    put32(&a->b, oid);
+    if (n > 0) {
+        put32(&a->b, (uint32_t)n);
+        put32(&a->b, 1);
+    }
+}
+
+static void array_elem(struct array *a, const void *p, size_t len)
+{
+    if (p == NULL) {
+        put32(&a->b, UINT32_MAX); /* -1: NULL */
+        a->has_null = 1;
+        return;
+    }
+    put32(&a->b, (uint32_t)len);
+    bbs_buf_append(&a->b, p, len);
+}
+
+static void array_int4(struct array *a, int32_t v)
+{
+    uint32_t be = htonl((uint32_t)v);
+
+    array_elem(a, &be, 4);
+}
+
+static void array_param(struct array *a, struct bbs_params *p)
+{
+    if (a->has_null) {
+        uint32_t one = htonl(1);
+
+        memcpy(a->b.data + 4, &one, 4);
+    }
+    bbs_params_bytes(p, a->b.data, a->b.len);
+}
+
+/*
+ * The part of `c` that the current transaction recorded: a store call
+ * may run several transactions into one record (desire, then the
+ * instances), and each logs only its own events.
+ */
+static struct bbs_change since_mark(const struct bbs_change *c, const struct bbs_change_mark *m)
+{
+    struct bbs_change v = *c;
+
+    v.alrps = c->alrps + m->n_alrps;
+    v.n_alrps = c->n_alrps - m->n_alrps;
+    v.siblings = c->siblings + m->n_siblings;
+    v.n_siblings = c->n_siblings - m->n_siblings;
+    if (c->dlrp_before == m->dlrp_before && c->dlrp_after == m->dlrp_after) {
+        v.dlrp_before = NULL;
+        v.dlrp_after = NULL;
+    }
+    return v;
+}
+
+int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
+                        const struct bbs_change_mark *mark, int *wrote, struct bbs_error *err)
+{
+    struct bbs_change view = since_mark(change, mark);
+    struct bbs_arena *arena = NULL;
+    const struct bbs_event *evs = NULL;
+    struct array cols[6];
+    struct bbs_params p = {0};
+    size_t n = 0;
+    int rc = -1;
+
+    *wrote = 0;
+    if (view.n_alrps == 0 && view.dlrp_before == NULL && view.dlrp_after == NULL) {
+        return 0;
+    }
+    arena = bbs_arena_new();
+    if (bbs_events_of_change(&view, arena, &evs, &n, err) != 0) {
+        goto out_arena;
+    }
+    if (n == 0) {
+        rc = 0;
+        goto out_arena;
+    }
+    array_init(&cols[0], TEXT_OID, n);
+    array_init(&cols[1], INT4_OID, n);
+    array_init(&cols[2], TEXT_OID, n);
+    array_init(&cols[3], TEXT_OID, n);
+    array_init(&cols[4], BYTEA_OID, n);
+    array_init(&cols[5], BYTEA_OID, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct bbs_event *e = &evs[i];
+
+        array_elem(&cols[0], e->name, strlen(e->name));
+        array_int4(&cols[1], (int32_t)e->streams);
+        for (int k = 0; k < 2; k++) {
+            const char *cell = e->cell_ids[k];
+
+            array_elem(&cols[2 + k], cell, cell != NULL ? strlen(cell) : 0);
+        }
+        array_elem(&cols[4], e->payload != NULL ? e->payload : (const uint8_t *)"", e->payload_len);
+        array_elem(&cols[5], e->payload_v0, e->payload_v0_len);
+    }
+    for (int k = 0; k < 6; k++) {
+        array_param(&cols[k], &p);
+    }
+    rc = bbs_exec_command(conn, "changelog_insert", &p, NULL, err);
+    *wrote = rc == 0;
+    for (int k = 0; k < 6; k++) {
+        bbs_buf_free(&cols[k].b);
+    }
+out_arena:
+    bbs_arena_free(arena);
+    return rc;
+}
+
+/* ---- sequencing ---- */
+
+struct seq_ctx {
+    int limit;
+    int64_t assigned;
+};
+
+static int sequence_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct seq_ctx *c = arg;
+    struct bbs_params p = {0};
+    struct bbs_params q = {0};
+    int affected = 0;
+    PGresult *res;
+
+    bbs_params_int8(&p, SEQUENCE_LOCK);
+    res = bbs_exec(conn, "changelog_lock", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    /* Under the lock, in a statement of its own: max(seq) sees every id
+     * another hub committed before we got the lock. */
+    bbs_params_int4(&q, c->limit);
+    if (bbs_exec_command(conn, "changelog_sequence", &q, &affected, err) != 0) {
+        return -1;
+    }
+    c->assigned = affected;
+    return 0;
+}
+
+int bbs_store_changelog_sequence(struct bbs_store *st, int limit, int64_t *assigned,
+                                 struct bbs_error *err)
+{
+    struct seq_ctx c = {limit, 0};
+    int rc = bbs_store_tx(st, sequence_tx, &c, err);
+
+    *assigned = c.assigned;
+    return rc;
+}
+
+static int last_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    PGresult *res = bbs_exec(conn, "changelog_last", NULL, err);
+
+    if (res == NULL) {
+        return -1;
+    }
+    *(int64_t *)arg = bbs_get_int8(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+int bbs_store_changelog_last(struct bbs_store *st, int64_t *last, struct bbs_error *err)
+{
+    *last = 0;
+    return bbs_store_run(st, last_tx, last, err);
+}
+
+/* ---- reads ---- */
+
+struct read_ctx {
+    struct bbs_arena *arena;
+    int64_t after;
+    int64_t upto;
+    int limit;
+    unsigned streams;    /* backlog only */
+    const char *cell_id; /* backlog only */
+    int64_t oldest;      /* backlog only */
+    struct bbs_changelog_row *rows;
+    size_t n;
+};
+
+static const char *opt_text(struct bbs_arena *a, const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : bbs_arena_strdup(a, PQgetvalue(r, row, col));
+}
+
+/* Copy the rows of `res` (changelog_read's columns) into c->rows. */
+static void rows_of(struct read_ctx *c, const PGresult *res)
+{
+    int n = PQntuples(res);
+
+    c->rows = bbs_arena_zalloc(c->arena, sizeof(*c->rows) * (size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) {
+        struct bbs_changelog_row *r = &c->rows[i];
+        struct bbs_blob pl = bbs_get_blob(res, i, 5);
+        struct bbs_blob v0 = bbs_get_blob(res, i, 6);
+
+        r->seq = bbs_get_int8(res, i, 0);
+        r->name = bbs_arena_strdup(c->arena, bbs_get_text(res, i, 1));
+        r->streams = (unsigned)bbs_get_int4(res, i, 2);
+        r->cell_ids[0] = opt_text(c->arena, res, i, 3);
+        r->cell_ids[1] = opt_text(c->arena, res, i, 4);
+        r->payload =
+            bbs_arena_memdup(c->arena, pl.data != NULL ? pl.data : (const uint8_t *)"", pl.len);
+        r->payload_len = pl.len;
+        if (v0.present) {
+            r->payload_v0 = bbs_arena_memdup(c->arena, v0.data, v0.len);
+            r->payload_v0_len = v0.len;
+        }
+    }
+    c->n = (size_t)n;
+}
+
+static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct read_ctx *c = arg;
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    bbs_params_int8(&p, c->after);
+    bbs_params_int8(&p, c->upto < 0 ? INT64_MAX : c->upto);
+    bbs_params_int4(&p, c->limit);
+    res = bbs_exec(conn, "changelog_read", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    rows_of(c, res);
+    PQclear(res);
+    return 0;
+}
+
+/* The oldest id and a filtered page, from one snapshot. */
+static int backlog_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct read_ctx *c = arg;
+    struct bbs_params p = {0};
+    PGresult *res;
+
+    if (bbs_exec_command(conn, "changelog_snapshot", NULL, NULL, err) != 0) {
+        return -1;
+    }
+    res = bbs_exec(conn, "changelog_oldest", NULL, err);
+    if (res == NULL) {
+        return -1;
+    }
+    c->oldest = bbs_get_int8(res, 0, 0);
+    PQclear(res);
+    bbs_params_int8(&p, c->after);
+    bbs_params_int8(&p, c->upto);
+    bbs_params_int4(&p, c->limit);
+    bbs_params_int4(&p, (int32_t)c->streams);
+    bbs_params_text(&p, c->cell_id != NULL ? c->cell_id : "");
+    res = bbs_exec(conn, "changelog_backlog", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    rows_of(c, res);
+    PQclear(res);
+    return 0;
+}
+
+int bbs_store_changelog_backlog(struct bbs_store *st, struct bbs_arena *arena, int64_t after,
+                                int64_t upto, int limit, unsigned streams, const char *cell_id,
+                                int64_t *oldest, struct bbs_changelog_row **out, size_t *n,
+                                struct bbs_error *err)
+{
+    struct read_ctx c = {arena, after, upto, limit, streams, cell_id, 0, NULL, 0};
+    int rc = bbs_store_tx(st, backlog_tx, &c, err);
+
+    *oldest = c.oldest;
+    *out = c.rows;
+    *n = c.n;
+    return rc;
+}
+
+int bbs_store_changelog_read(struct bbs_store *st, struct bbs_arena *arena, int64_t after,
+                             int64_t upto, int limit, struct bbs_changelog_row **out, size_t *n,
+                             struct bbs_error *err)
+{
+    struct read_ctx c = {arena, after, upto, limit, 0, NULL, 0, NULL, 0};
+    int rc = bbs_store_run(st, read_tx, &c, err);
+
+    *out = c.rows;
+    *n = c.n;
+    return rc;
+}
+
+/* ---- pruning ---- */
+
+struct prune_ctx {
+    int64_t max_age_ns;
+    int64_t keep;
+    int batch;
+    int affected;
+};
+
+static int prune_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct prune_ctx *c = arg;
+    struct bbs_params p = {0};
+
+    bbs_params_int8(&p, c->max_age_ns);
+    bbs_params_int8(&p, c->keep);
+    bbs_params_int4(&p, c->batch);
+    return bbs_exec_command(conn, "changelog_prune", &p, &c->affected, err);
+}
+
+int bbs_store_changelog_prune(struct bbs_store *st, int64_t max_age_ns, int64_t keep, int batch,
+                              int max_batches, int64_t *deleted, struct bbs_error *err)
+{
+    struct prune_ctx c = {max_age_ns, keep, batch, 0};
+
+    *deleted = 0;
+    for (int i = 0; i < max_batches; i++) {
+        /* One autocommitted DELETE per batch: short row locks on old rows
+         * that nobody else writes. */
+        if (bbs_store_run(st, prune_tx, &c, err) != 0) {
+            return -1;
+        }
+        *deleted += c.affected;
+        if (c.affected < batch) {
+            break;
+        }
+    }
+    return 0;
+}
