@@ -14,8 +14,8 @@
  *   missing cells, 9 suspects back) and the retire of a CLAIMED/RUNNING
  *   row (whose rep must be asked) only run on a believable cell set. Not
  *   believable: Locket failed; or it answered no cells although the last
- *   believable answer had cells, or, on the first run after start, while
- *   some row is placed on a cell. No Locket configured: the cell set is
+ *   believable answer had cells (an empty first answer since start is
+ *   believed, as upstream believes it). No Locket configured: the cell set is
  *   unknown, the cell steps are skipped and a retired CLAIMED/RUNNING row
  *   is deleted (every cell is unknown, as the retire route does then).
  *   Everything else runs whatever the cell set.

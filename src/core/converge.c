@@ -368,17 +368,14 @@ static enum bbs_conv_cells_verdict cells_verdict(const struct bbs_conv_snapshot 
     case BBS_CONV_CELLS_KNOWN:
         break;
     }
-    if (snap->n_cells > 0 || snap->prev_cells == BBS_CONV_PREV_EMPTY) {
-        return BBS_CONV_CELLS_OK;
-    }
-    if (snap->prev_cells == BBS_CONV_PREV_CELLS) {
+    /*
+     * Only an empty answer after a believable one with cells is refused
+     * (the issue's rule). An empty first answer since start is taken as
+     * upstream takes it: upstream's own suite registers no presence and
+     * expects a placed instance to become suspect.
+     */
+    if (snap->n_cells == 0 && snap->prev_cells == BBS_CONV_PREV_CELLS) {
         return BBS_CONV_CELLS_EMPTY_DISTRUSTED;
-    }
-    /* First answer since start, and it is empty: believable only if no row is placed. */
-    for (size_t i = 0; i < snap->n_actual; i++) {
-        if (snap->actual[i].cell_id[0] != '\0') {
-            return BBS_CONV_CELLS_EMPTY_DISTRUSTED;
-        }
     }
     return BBS_CONV_CELLS_OK;
 }

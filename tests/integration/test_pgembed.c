@@ -116,6 +116,23 @@ static int file_contains(const char *path, const char *needle)
     return found;
 }
 
+/*
+ * The server may serve again a moment before it has written the line that
+ * says so (the watch logs after the restart returned): poll for it.
+ */
+static int file_gets(const char *path, const char *needle, int64_t timeout_ms)
+{
+    int64_t deadline = it_mono_ms() + timeout_ms;
+
+    while (!file_contains(path, needle)) {
+        if (it_mono_ms() > deadline) {
+            return 0;
+        }
+        it_sleep_ms(20);
+    }
+    return 1;
+}
+
 static void print_file(const char *what, const char *path)
 {
     char *s = slurp(path);
@@ -532,8 +549,8 @@ static void test_postmaster_killed_under_server_is_restarted(void **state)
     assert_int_equal(srv_wait(&g.cur, 0, &status), -1); /* still the same server */
     assert_true(postmaster_pid() > 0);
     assert_int_not_equal(postmaster_pid(), pm);
-    assert_true(file_contains(g.cur.out, "bbs.pgembed.postmaster-exited"));
-    assert_true(file_contains(g.cur.out, "bbs.pgembed.restarted"));
+    assert_true(file_gets(g.cur.out, "bbs.pgembed.postmaster-exited", GONE_TIMEOUT_MS));
+    assert_true(file_gets(g.cur.out, "bbs.pgembed.restarted", GONE_TIMEOUT_MS));
     /* The dead postmaster's backends were re-parented to the server (a
      * subreaper) as they exited: it reaps them, no zombie stays. */
     {

@@ -605,14 +605,16 @@ static void test_cells_first_answer_empty(void **state)
     struct fixture f;
 
     (void)state;
-    /* Rows are placed on cells: an empty first answer is not believed. */
+    /* Rows are placed on cells: an empty first answer is still believed
+     * (as upstream), and their rows are on missing cells. */
     fx_init(&f);
     cell_steps_fixture(&f);
     f.snap.n_cells = 0;
     f.snap.prev_cells = BBS_CONV_PREV_NONE;
     run(&f);
-    assert_int_equal(f.plan.verdict, BBS_CONV_CELLS_EMPTY_DISTRUSTED);
-    assert_int_equal(f.plan.next_prev_cells, BBS_CONV_PREV_NONE);
+    assert_int_equal(f.plan.verdict, BBS_CONV_CELLS_OK);
+    assert_true(f.plan.missing_cell.n > 0);
+    assert_int_equal(f.plan.next_prev_cells, BBS_CONV_PREV_EMPTY);
     done(&f);
 
     /* Nothing placed: believed, and remembered as empty. */
