@@ -96,6 +96,16 @@ static void drain(struct bench_ctx *ctx, struct bench_evs *evs, uint64_t want, d
     }
 }
 
+/* A CPU figure that is -1 when the server is not local: null then. */
+static void cpu_num(struct bench_json *j, const char *key, double v)
+{
+    if (v < 0) {
+        bench_json_null(j, key);
+    } else {
+        bench_json_num(j, key, v, 1);
+    }
+}
+
 static double change_pct(double before, double after)
 {
     return before > 0 ? (after / before - 1) * 100 : 0;
@@ -230,13 +240,15 @@ void bench_events(struct bench_ctx *ctx)
     bench_json_num(&j, "req_p50_ms_open", open.req_p50_ms, 3);
     bench_json_num(&j, "req_p99_ms_open", open.req_p99_ms, 3);
     bench_json_num(&j, "loop_p99_ms_open", open.loop_p99_ms, 3);
-    bench_json_num(&j, "server_cpu_us_per_req_open", open.server_cpu_us_per_req, 1);
+    cpu_num(&j, "server_cpu_us_per_req_open", open.server_cpu_us_per_req);
+    cpu_num(&j, "db_cpu_us_per_req_open", open.db_cpu_us_per_req);
     if (o->events_baseline) {
         bench_json_num(&j, "req_per_s_closed", closed.req_per_s, 1);
         bench_json_num(&j, "req_p50_ms_closed", closed.req_p50_ms, 3);
         bench_json_num(&j, "req_p99_ms_closed", closed.req_p99_ms, 3);
         bench_json_num(&j, "loop_p99_ms_closed", closed.loop_p99_ms, 3);
-        bench_json_num(&j, "server_cpu_us_per_req_closed", closed.server_cpu_us_per_req, 1);
+        cpu_num(&j, "server_cpu_us_per_req_closed", closed.server_cpu_us_per_req);
+        cpu_num(&j, "db_cpu_us_per_req_closed", closed.db_cpu_us_per_req);
         /* Positive: slower (fewer requests per second, longer requests) with the streams open. */
         bench_json_num(&j, "rate_slowdown_pct", -change_pct(closed.req_per_s, open.req_per_s), 1);
         bench_json_num(&j, "req_p50_slowdown_pct", change_pct(closed.req_p50_ms, open.req_p50_ms),
