@@ -131,6 +131,7 @@ void bench_events(struct bench_ctx *ctx)
     struct bench_errs errs;
     struct bench_phase ph;
     struct bench_json j;
+    uint64_t want;
     int n_cell;
     int opened;
 
@@ -174,7 +175,13 @@ void bench_events(struct bench_ctx *ctx)
     bench_probe_take(&ctx->env, ctx->http, &ph.p0);
     bench_repbulk_run(ctx, &open_obs, &open);
     bench_note(ctx, "events: repbulk done; %zu transitions, waiting for their events", log.n);
-    drain(ctx, evs, (uint64_t)log.n * (uint64_t)(1 + o->event_global_streams), o->events_drain_s);
+    want = 0;
+    for (size_t i = 0; i < log.n; i++) {
+        /* Every global stream, and the instance's cell stream if it has one. */
+        want += (uint64_t)o->event_global_streams +
+                (log.ex[i].g % (uint32_t)ctx->fleet.cells < (uint32_t)n_cell);
+    }
+    drain(ctx, evs, want, o->events_drain_s);
     bench_probe_take(&ctx->env, ctx->http, &ph.p1);
     bench_evs_stop(evs);
 
