@@ -176,7 +176,7 @@ void bench_events(struct bench_ctx *ctx)
     bench_repbulk_run(ctx, &open_obs, &open);
     bench_note(ctx, "events: repbulk done; %zu transitions, waiting for their events", log.n);
     want = 0;
-    for (size_t i = 0; i < log.n; i++) {
+    for (size_t i = 0; opened > 0 && i < log.n; i++) {
         /* Every global stream, and the instance's cell stream if it has one. */
         want += (uint64_t)o->event_global_streams +
                 (log.ex[i].g % (uint32_t)ctx->fleet.cells < (uint32_t)n_cell);
