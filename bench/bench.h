@@ -42,6 +42,7 @@ struct bench_opts {
     const char *event_path;
     int events_baseline; /* 1: a repbulk run with no stream open first */
     double events_drain_s;
+    int events_rounds; /* closed/open pairs, one after the other */
 };
 
 struct bench_ctx {

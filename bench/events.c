@@ -111,7 +111,8 @@ static double change_pct(double before, double after)
     return before > 0 ? (after / before - 1) * 100 : 0;
 }
 
-void bench_events(struct bench_ctx *ctx)
+/* One round: a repbulk run with no stream open (unless --events-baseline 0), then one with. */
+static void events_round(struct bench_ctx *ctx, int round)
 {
     const struct bench_opts *o = &ctx->opts;
     struct bench_repbulk_obs closed_obs = {NULL, NULL, 0};
@@ -143,7 +144,6 @@ void bench_events(struct bench_ctx *ctx)
     memset(&errs, 0, sizeof(errs));
     memset(&ph, 0, sizeof(ph));
 
-    bench_fleet_grow(ctx, o->repbulk_n, NULL);
     n_cell = o->event_cell_streams < 0 || o->event_cell_streams > ctx->fleet.cells
                  ? ctx->fleet.cells
                  : o->event_cell_streams;
@@ -205,6 +205,7 @@ void bench_events(struct bench_ctx *ctx)
     ph.lat = &delay;
     ph.errs = &errs;
     bench_json_begin(&j, "events");
+    bench_json_int(&j, "round", round);
     bench_json_str(&j, "path", o->event_path);
     bench_json_int(&j, "n", (int64_t)ctx->fleet.running);
     bench_json_int(&j, "cells", ctx->fleet.cells);
@@ -270,4 +271,12 @@ void bench_events(struct bench_ctx *ctx)
     bench_lat_free(&send_delay);
     free(log.ex);
     bench_evs_free(evs);
+}
+
+void bench_events(struct bench_ctx *ctx)
+{
+    bench_fleet_grow(ctx, ctx->opts.repbulk_n, NULL);
+    for (int r = 0; r < ctx->opts.events_rounds; r++) {
+        events_round(ctx, r);
+    }
 }

@@ -53,6 +53,7 @@ static const char usage_text[] =
     "  --event-path PATH        events: stream route (/v1/events/lrp_instances.r1)\n"
     "  --events-baseline 0|1    events: run repbulk with no stream open first (1)\n"
     "  --events-drain S         events: give up on missing events after S quiet seconds (10)\n"
+    "  --events-rounds R        events: R rounds of (baseline, streams open), interleaved (1)\n"
     "  --run-id ID              prefix of every process guid ([a-z0-9], random)\n"
     "  --wait S                 retry the first ping for up to S seconds (0)\n"
     "  --quiet                  no progress on stderr\n";
@@ -281,6 +282,9 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct bench_ctx *
         } else if (strcmp(a, "--events-baseline") == 0) {
             bad = parse_int(v, &n, 0) || n > 1;
             o->events_baseline = (int)n;
+        } else if (strcmp(a, "--events-rounds") == 0) {
+            bad = parse_int(v, &n, 1) || n > 100;
+            o->events_rounds = (int)n;
         } else if (strcmp(a, "--events-drain") == 0) {
             bad = parse_num(v, &o->events_drain_s, 0.001);
         } else if (strcmp(a, "--wait") == 0) {
@@ -335,6 +339,7 @@ static void set_defaults(struct cli *cli, struct bench_ctx *ctx)
     o->event_path = "/v1/events/lrp_instances.r1";
     o->events_baseline = 1;
     o->events_drain_s = 10;
+    o->events_rounds = 1;
     ctx->verbose = 1;
 }
 
