@@ -55,6 +55,8 @@ static const char usage_text[] =
     "  --events-drain S         events: give up on missing events after S quiet seconds (10)\n"
     "  --events-rounds R        events: R rounds of (baseline, streams open), interleaved (1)\n"
     "  --run-id ID              prefix of every process guid ([a-z0-9], random)\n"
+    "  --seeded N               the fleet of --run-id already has N RUNNING instances (an\n"
+    "                           earlier run on this server's data): seed only beyond them\n"
     "  --wait S                 retry the first ping for up to S seconds (0)\n"
     "  --quiet                  no progress on stderr\n";
 
@@ -189,6 +191,7 @@ struct cli {
     const char *workloads;
     const char *run_id;
     double wait_s;
+    int64_t seeded;
 };
 
 static int parse_args(int argc, char **argv, struct cli *cli, struct bench_ctx *ctx)
@@ -289,6 +292,8 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct bench_ctx *
             bad = parse_num(v, &o->events_drain_s, 0.001);
         } else if (strcmp(a, "--wait") == 0) {
             bad = parse_num(v, &cli->wait_s, 0);
+        } else if (strcmp(a, "--seeded") == 0) {
+            bad = parse_int(v, &cli->seeded, 0);
         } else if (strcmp(a, "--run-id") == 0) {
             cli->run_id = v;
             bad = !valid_run_id(v);
@@ -434,7 +439,8 @@ int main(int argc, char **argv)
     memset(&ctx, 0, sizeof(ctx));
     memset(&cli, 0, sizeof(cli));
     set_defaults(&cli, &ctx);
-    if (parse_args(argc, argv, &cli, &ctx) != 0 || check_workloads(cli.workloads) != 0) {
+    if (parse_args(argc, argv, &cli, &ctx) != 0 || check_workloads(cli.workloads) != 0 ||
+        (cli.seeded > 0 && cli.run_id == NULL)) {
         fputs(usage_text, stderr);
         return 2;
     }
@@ -448,6 +454,11 @@ int main(int argc, char **argv)
         snprintf(ctx.run, sizeof(ctx.run), "b%07" PRIx64, seed & 0xfffffff);
     }
     bench_fleet_init(&ctx.fleet, ctx.run, ctx.opts.per_lrp, ctx.opts.cells);
+    if (cli.seeded > 0) {
+        /* Whole DesiredLRPs only, as bench_fleet_grow() makes them. */
+        ctx.fleet.desired = cli.seeded / ctx.fleet.per_lrp;
+        ctx.fleet.running = ctx.fleet.desired * ctx.fleet.per_lrp;
+    }
 
     max_conns = (size_t)ctx.opts.cells + 2;
     for (size_t i = 0; i < ctx.opts.n_claimstart_k; i++) {
