@@ -37,10 +37,17 @@ struct bench_opts {
     int desire_instances;
     int per_lrp;
     int seed_k;
+    int event_cell_streams; /* -1: one per cell */
+    int event_global_streams;
+    const char *event_path;
+    int events_baseline; /* 1: a repbulk run with no stream open first */
+    double events_drain_s;
+    int events_rounds; /* closed/open pairs, one after the other */
 };
 
 struct bench_ctx {
     struct bench_http *http;
+    struct bench_http_opts http_opts; /* what `http` was made from (the event streams reuse it) */
     struct bench_env env;
     struct bench_opts opts;
     struct bench_fleet fleet; /* shared by list and repbulk */
@@ -65,5 +72,39 @@ void bench_claimstart(struct bench_ctx *ctx, int k, int64_t m);
 void bench_list(struct bench_ctx *ctx, int64_t n);
 void bench_repbulk(struct bench_ctx *ctx);
 void bench_desire(struct bench_ctx *ctx, int k);
+void bench_events(struct bench_ctx *ctx);
+
+/*
+ * Who watches a repbulk run: `changed` is called for every transition that
+ * took effect, i.e. a claim answered without error (instance g is then
+ * CLAIMED) and the start that follows it (RUNNING again), with the times
+ * the request was posted and its answer read. No-op starts change nothing
+ * and are not reported. `event_streams` >= 0 adds that field to the line.
+ */
+struct bench_repbulk_obs {
+    void (*changed)(void *ud, int64_t g, int state, int64_t t_sent_ns, int64_t t_resp_ns);
+    void *ud;
+    int event_streams;
+};
+
+/* The figures of a repbulk run another workload compares. */
+struct bench_repbulk_sum {
+    double elapsed_s;
+    double req_per_s;
+    double req_p50_ms;
+    double req_p99_ms;
+    double loop_p50_ms;
+    double loop_p99_ms;
+    double server_cpu_us_per_req; /* -1 when unknown */
+    double db_cpu_us_per_req;     /* -1 when unknown */
+    uint64_t requests;
+    uint64_t transitions;
+    uint64_t errors;
+    int cells_exact;
+};
+
+/* bench_repbulk() with an observer (may be NULL) and a summary (may be NULL). */
+void bench_repbulk_run(struct bench_ctx *ctx, const struct bench_repbulk_obs *obs,
+                       struct bench_repbulk_sum *sum);
 
 #endif /* BENCH_BENCH_H */

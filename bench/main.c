@@ -32,7 +32,8 @@ static const char usage_text[] =
     "  --client raw|curl        HTTP client for http URLs (raw; https always uses libcurl)\n"
     "  --server-pid PID         local bbs process: its CPU time and RSS are reported\n"
     "  --db-pid PID             local PostgreSQL postmaster: its CPU time is reported\n"
-    "  --workloads LIST         run these, in order (list,repbulk,claimstart,desire)\n"
+    "  --workloads LIST         run these, in order (list,repbulk,claimstart,desire;\n"
+    "                           also events)\n"
     "  --claimstart-k LIST      concurrent clients (1,4,16,64)\n"
     "  --claimstart-m LIST      single-instance LRPs per K: one value or one per K (10000)\n"
     "  --list-n LIST            RUNNING instances to list (10000,50000,250000)\n"
@@ -47,7 +48,15 @@ static const char usage_text[] =
     "  --desire-instances I     instances per desired LRP in desire (100)\n"
     "  --per-lrp I              instances per DesiredLRP when seeding list/repbulk (10)\n"
     "  --seed-k K               concurrent clients for seeding (16)\n"
+    "  --event-cell-streams N   events: cell-filtered streams, cells 0..N-1 (one per cell)\n"
+    "  --event-global-streams N events: unfiltered streams (10, at most 63)\n"
+    "  --event-path PATH        events: stream route (/v1/events/lrp_instances.r1)\n"
+    "  --events-baseline 0|1    events: run repbulk with no stream open first (1)\n"
+    "  --events-drain S         events: give up on missing events after S quiet seconds (10)\n"
+    "  --events-rounds R        events: R rounds of (baseline, streams open), interleaved (1)\n"
     "  --run-id ID              prefix of every process guid ([a-z0-9], random)\n"
+    "  --seeded N               the fleet of --run-id already has N RUNNING instances (an\n"
+    "                           earlier run on this server's data): seed only beyond them\n"
     "  --wait S                 retry the first ping for up to S seconds (0)\n"
     "  --quiet                  no progress on stderr\n";
 
@@ -182,6 +191,7 @@ struct cli {
     const char *workloads;
     const char *run_id;
     double wait_s;
+    int64_t seeded;
 };
 
 static int parse_args(int argc, char **argv, struct cli *cli, struct bench_ctx *ctx)
@@ -263,8 +273,27 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct bench_ctx *
         } else if (strcmp(a, "--seed-k") == 0) {
             bad = parse_int(v, &n, 1) || n > 1024;
             o->seed_k = (int)n;
+        } else if (strcmp(a, "--event-cell-streams") == 0) {
+            bad = parse_int(v, &n, 0) || n > 100000;
+            o->event_cell_streams = (int)n;
+        } else if (strcmp(a, "--event-global-streams") == 0) {
+            bad = parse_int(v, &n, 0) || n > 63;
+            o->event_global_streams = (int)n;
+        } else if (strcmp(a, "--event-path") == 0) {
+            bad = v[0] != '/' || strpbrk(v, " \r\n") != NULL;
+            o->event_path = v;
+        } else if (strcmp(a, "--events-baseline") == 0) {
+            bad = parse_int(v, &n, 0) || n > 1;
+            o->events_baseline = (int)n;
+        } else if (strcmp(a, "--events-rounds") == 0) {
+            bad = parse_int(v, &n, 1) || n > 100;
+            o->events_rounds = (int)n;
+        } else if (strcmp(a, "--events-drain") == 0) {
+            bad = parse_num(v, &o->events_drain_s, 0.001);
         } else if (strcmp(a, "--wait") == 0) {
             bad = parse_num(v, &cli->wait_s, 0);
+        } else if (strcmp(a, "--seeded") == 0) {
+            bad = parse_int(v, &cli->seeded, 0);
         } else if (strcmp(a, "--run-id") == 0) {
             cli->run_id = v;
             bad = !valid_run_id(v);
@@ -310,6 +339,12 @@ static void set_defaults(struct cli *cli, struct bench_ctx *ctx)
     o->desire_instances = 100;
     o->per_lrp = 10;
     o->seed_k = 16;
+    o->event_cell_streams = -1;
+    o->event_global_streams = 10;
+    o->event_path = "/v1/events/lrp_instances.r1";
+    o->events_baseline = 1;
+    o->events_drain_s = 10;
+    o->events_rounds = 1;
     ctx->verbose = 1;
 }
 
@@ -360,6 +395,8 @@ static int run_workload(struct bench_ctx *ctx, const char *name, size_t len)
         }
     } else if (len == 7 && strncmp(name, "repbulk", len) == 0) {
         bench_repbulk(ctx);
+    } else if (len == 6 && strncmp(name, "events", len) == 0) {
+        bench_events(ctx);
     } else if (len == 6 && strncmp(name, "desire", len) == 0) {
         for (size_t i = 0; i < o->n_desire_k; i++) {
             bench_desire(ctx, o->desire_k[i]);
@@ -374,7 +411,7 @@ static int run_workload(struct bench_ctx *ctx, const char *name, size_t len)
 /* Every workload name known? (Checked before anything is sent.) */
 static int check_workloads(const char *list)
 {
-    static const char *const known[] = {"claimstart", "list", "repbulk", "desire"};
+    static const char *const known[] = {"claimstart", "list", "repbulk", "desire", "events"};
 
     for (const char *p = list; *p != '\0';) {
         size_t len = strcspn(p, ",");
@@ -402,7 +439,8 @@ int main(int argc, char **argv)
     memset(&ctx, 0, sizeof(ctx));
     memset(&cli, 0, sizeof(cli));
     set_defaults(&cli, &ctx);
-    if (parse_args(argc, argv, &cli, &ctx) != 0 || check_workloads(cli.workloads) != 0) {
+    if (parse_args(argc, argv, &cli, &ctx) != 0 || check_workloads(cli.workloads) != 0 ||
+        (cli.seeded > 0 && cli.run_id == NULL)) {
         fputs(usage_text, stderr);
         return 2;
     }
@@ -416,12 +454,18 @@ int main(int argc, char **argv)
         snprintf(ctx.run, sizeof(ctx.run), "b%07" PRIx64, seed & 0xfffffff);
     }
     bench_fleet_init(&ctx.fleet, ctx.run, ctx.opts.per_lrp, ctx.opts.cells);
+    if (cli.seeded > 0) {
+        /* Whole DesiredLRPs only, as bench_fleet_grow() makes them. */
+        ctx.fleet.desired = cli.seeded / ctx.fleet.per_lrp;
+        ctx.fleet.running = ctx.fleet.desired * ctx.fleet.per_lrp;
+    }
 
     max_conns = (size_t)ctx.opts.cells + 2;
     for (size_t i = 0; i < ctx.opts.n_claimstart_k; i++) {
         max_conns = (size_t)ctx.opts.claimstart_k[i] > max_conns ? (size_t)ctx.opts.claimstart_k[i]
                                                                  : max_conns;
     }
+    ctx.http_opts = cli.http;
     ctx.http = bench_http_new(&cli.http, max_conns + (size_t)ctx.opts.seed_k + 64);
     if (ctx.http == NULL) {
         return 1;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "evwire.h"
 #include "report.h"
 #include "wire.h"
 
@@ -47,11 +48,13 @@ struct rb_cell {
     int pending;
     int64_t loop_t0;
     uint8_t *seen; /* n_inst flags: fetch verification */
+    int claimed;   /* the claim before the current start took effect */
     uint64_t exact_fetches;
 };
 
 struct rb {
     struct bench_ctx *ctx;
+    const struct bench_repbulk_obs *obs;
     const struct bench_fleet *f;
     int64_t n;
     int cells;
@@ -211,7 +214,11 @@ static void cell_done(struct bench_conn *c)
         return;
     case CELL_CLAIM:
         bench_lat_add(&rb->req_lat, c->latency_ns);
-        (void)bench_wire_check(c, "claim", 0, NULL, &rb->errs);
+        cell->claimed = bench_wire_check(c, "claim", 0, NULL, &rb->errs) == 0;
+        if (cell->claimed && rb->obs != NULL && rb->obs->changed != NULL) {
+            rb->obs->changed(rb->obs->ud, cell->idx + cell->k * rb->cells, BENCH_ST_CLAIMED,
+                             c->t0_ns, c->t0_ns + c->latency_ns);
+        }
         /* Then the start that makes it RUNNING again, whatever the claim answered. */
         bench_fleet_inst(rb->f, cell->idx + cell->k * rb->cells, &in);
         bench_start_msg_init(&m, &in);
@@ -221,7 +228,12 @@ static void cell_done(struct bench_conn *c)
         return;
     case CELL_START:
         bench_lat_add(&rb->req_lat, c->latency_ns);
-        (void)bench_wire_check(c, "start", 0, NULL, &rb->errs);
+        if (bench_wire_check(c, "start", 0, NULL, &rb->errs) == 0 && cell->claimed &&
+            rb->obs != NULL && rb->obs->changed != NULL) {
+            rb->obs->changed(rb->obs->ud, cell->idx + cell->k * rb->cells, BENCH_ST_RUNNING,
+                             c->t0_ns, c->t0_ns + c->latency_ns);
+        }
+        cell->claimed = 0;
         cell->k++;
         next_step(cell, c->t0_ns + c->latency_ns);
         return;
@@ -291,6 +303,12 @@ static int64_t rb_tick(void *ud, int64_t now)
 
 void bench_repbulk(struct bench_ctx *ctx)
 {
+    bench_repbulk_run(ctx, NULL, NULL);
+}
+
+void bench_repbulk_run(struct bench_ctx *ctx, const struct bench_repbulk_obs *obs,
+                       struct bench_repbulk_sum *sum)
+{
     const struct bench_opts *o = &ctx->opts;
     struct rb rb;
     struct bench_phase ph;
@@ -303,6 +321,7 @@ void bench_repbulk(struct bench_ctx *ctx)
     memset(&ph, 0, sizeof(ph));
     bench_fleet_grow(ctx, o->repbulk_n, NULL);
     rb.ctx = ctx;
+    rb.obs = obs;
     rb.f = &ctx->fleet;
     rb.n = ctx->fleet.running;
     rb.cells = ctx->fleet.cells;
@@ -365,6 +384,9 @@ void bench_repbulk(struct bench_ctx *ctx)
     bench_json_num(&j, "period_s", o->period_s, 1);
     bench_json_num(&j, "duration_s", o->duration_s, 1);
     bench_json_num(&j, "transition_pct", o->transition_pct, 2);
+    if (obs != NULL && obs->event_streams >= 0) {
+        bench_json_int(&j, "event_streams", obs->event_streams);
+    }
     bench_json_str(&j, "unit", "cell loop");
     bench_json_phase(&j, &ctx->env, &ph);
     bench_json_num(&j, "req_per_s", elapsed_s > 0 ? (double)rb.requests / elapsed_s : 0, 1);
@@ -385,6 +407,26 @@ void bench_repbulk(struct bench_ctx *ctx)
     bench_json_num(&j, "sched_p50_ms", bench_lat_ms(&rb.sched_lat, 0.5), 3);
     bench_json_num(&j, "sched_max_ms", bench_lat_ms(&rb.sched_lat, 1.0), 3);
     bench_json_end(&j);
+    if (sum != NULL) {
+        memset(sum, 0, sizeof(*sum));
+        sum->elapsed_s = elapsed_s;
+        sum->req_per_s = elapsed_s > 0 ? (double)rb.requests / elapsed_s : 0;
+        sum->req_p50_ms = bench_lat_ms(&rb.req_lat, 0.5);
+        sum->req_p99_ms = bench_lat_ms(&rb.req_lat, 0.99);
+        sum->loop_p50_ms = bench_lat_ms(&rb.loop_lat, 0.5);
+        sum->loop_p99_ms = bench_lat_ms(&rb.loop_lat, 0.99);
+        sum->server_cpu_us_per_req =
+            ph.p0.server_cpu_s >= 0 && ph.p1.server_cpu_s >= 0 && rb.requests > 0
+                ? (ph.p1.server_cpu_s - ph.p0.server_cpu_s) * 1e6 / (double)rb.requests
+                : -1;
+        sum->db_cpu_us_per_req = ph.p0.db_cpu_s >= 0 && ph.p1.db_cpu_s >= 0 && rb.requests > 0
+                                     ? (ph.p1.db_cpu_s - ph.p0.db_cpu_s) * 1e6 / (double)rb.requests
+                                     : -1;
+        sum->requests = rb.requests;
+        sum->transitions = rb.claims;
+        sum->errors = rb.errs.bbs + rb.errs.wire;
+        sum->cells_exact = cells_exact && rb.mismatched == 0;
+    }
     bench_lat_free(&rb.loop_lat);
     bench_lat_free(&rb.fetch_lat);
     bench_lat_free(&rb.req_lat);

@@ -1,8 +1,9 @@
 /*
  * gen_corpus.c - write the fuzz seed corpus: valid requests for every
  * route (fuzz_decode), real-world route JSON values (fuzz_routejson),
- * the blobs the store keeps for such requests (fuzz_rows) and cell
- * presence values as Locket holds them (fuzz_presence).
+ * the blobs the store keeps for such requests (fuzz_rows), cell
+ * presence values as Locket holds them (fuzz_presence) and event
+ * streams as the server sends them (fuzz_sse).
  *
  *   fuzz_gen_corpus DIR      writes DIR/fuzz_decode/..., DIR/fuzz_routejson/..., DIR/fuzz_rows/...
  *
@@ -24,6 +25,7 @@
 #include "desired_lrp.pb-c.h"
 #include "domains.pb-c.h"
 #include "evacuation.pb-c.h"
+#include "events.pb-c.h"
 #include "support/dlrp_full.h"
 
 #define S(lit)          ((char *)(lit))
@@ -407,6 +409,102 @@ static void rows_seeds(struct bbs_arena *a)
     write_file("fuzz_rows", "actual-running", buf, n);
 }
 
+/* ---- fuzz_sse: "<control byte><stream bytes>", see fuzz_sse.c -------------------------- */
+
+static size_t b64(const uint8_t *in, size_t n, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    return o;
+}
+
+/* Append one record as one chunk in upstream's framing ("<hex>;\r\n<record>\r\n"). */
+static size_t sse_chunk(uint8_t *buf, size_t at, unsigned id, const char *event,
+                        const ProtobufCMessage *m)
+{
+    uint8_t pb[1024];
+    char rec[2048];
+    size_t pn = m != NULL ? protobuf_c_message_pack(m, pb) : 0;
+    int n = snprintf(rec, sizeof(rec), "id: %u\nevent: %s\ndata: ", id, event);
+
+    n += (int)b64(pb, pn, rec + n);
+    n += snprintf(rec + n, sizeof(rec) - (size_t)n, "\n\n");
+    at += (size_t)sprintf((char *)buf + at, "%x;\r\n", (unsigned)n);
+    memcpy(buf + at, rec, (size_t)n);
+    at += (size_t)n;
+    memcpy(buf + at, "\r\n", 2);
+    return at + 2;
+}
+
+static void sse_seeds(struct bbs_arena *a)
+{
+    static const char head[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+        "Cache-Control: no-cache, no-store, must-revalidate\r\n"
+        "Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n";
+    Models__ActualLRPInstanceChangedEvent ch = MODELS__ACTUAL_LRPINSTANCE_CHANGED_EVENT__INIT;
+    Models__ActualLRPInfo before = MODELS__ACTUAL_LRPINFO__INIT;
+    Models__ActualLRPInfo after = MODELS__ACTUAL_LRPINFO__INIT;
+    Models__ActualLRPCrashedEvent cr = MODELS__ACTUAL_LRPCRASHED_EVENT__INIT;
+    Models__ActualLRPInstanceCreatedEvent cre = MODELS__ACTUAL_LRPINSTANCE_CREATED_EVENT__INIT;
+    Models__ActualLRP lrp = MODELS__ACTUAL_LRP__INIT;
+    uint8_t buf[8192];
+    size_t n;
+
+    before.state = S("RUNNING");
+    after.state = S("CLAIMED");
+    after.actual_lrp_net_info = net(a);
+    ch.actual_lrp_key = akey(a);
+    ch.actual_lrp_instance_key = ikey(a);
+    ch.before = &before;
+    ch.after = &after;
+    cr.actual_lrp_key = akey(a);
+    cr.actual_lrp_instance_key = ikey(a);
+    cr.crash_count = 1;
+    cr.crash_reason = S("boom");
+    lrp.actual_lrp_key = akey(a);
+    lrp.actual_lrp_instance_key = ikey(a);
+    lrp.state = S("UNCLAIMED");
+    cre.actual_lrp = &lrp;
+
+    /* Bit 0 of the control byte: the driver adds a 200 head itself. */
+    buf[0] = 0x01;
+    n = sse_chunk(buf, 1, 0, "actual_lrp_instance_changed", &ch.base);
+    write_file("fuzz_sse", "00-one-changed", buf, n);
+
+    buf[0] = 0x41;
+    n = sse_chunk(buf, 1, 1, "actual_lrp_crashed", &cr.base);
+    memcpy(buf + n, "3;\r\n:\n\n\r\n", 10); /* a heartbeat comment */
+    n = sse_chunk(buf, n + 10, 2, "actual_lrp_instance_changed", &ch.base);
+    n = sse_chunk(buf, n, 3, "actual_lrp_instance_created", &cre.base);
+    write_file("fuzz_sse", "01-crash-heartbeat-changed-created", buf, n);
+
+    buf[0] = 0x21;
+    n = sse_chunk(buf, 1, 5, "desired_lrp_removed", NULL);
+    memcpy(buf + n, "0\r\n\r\n", 5); /* the server ends the stream */
+    write_file("fuzz_sse", "02-end", buf, n + 5);
+
+    /* The driver adds no head: the seed carries the server's whole answer. */
+    buf[0] = 0x00;
+    memcpy(buf + 1, head, sizeof(head) - 1);
+    n = sse_chunk(buf, sizeof(head), 0, "actual_lrp_instance_changed", &ch.base);
+    write_file("fuzz_sse", "03-full-head", buf, n);
+
+    n = (size_t)snprintf((char *)buf, sizeof(buf), "%c%s", 0x00,
+                         "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+    write_file("fuzz_sse", "04-error-status", buf, n);
+}
+
 int main(int argc, char **argv)
 {
     struct bbs_arena *a;
@@ -425,6 +523,7 @@ int main(int argc, char **argv)
     routejson_seeds();
     rows_seeds(a);
     presence_seeds();
+    sse_seeds(a);
     bbs_arena_free(a);
     return failed;
 }
