@@ -38,6 +38,17 @@ void bbs_auction_request(struct bbs_auction *a, const struct bbs_auction_start *
                          const char *trace_id);
 
 /*
+ * As bbs_auction_request, and return only once the POST has finished
+ * (answered, failed after its attempts, or dropped): the evacuation calls
+ * request their auction inline, as upstream's evacuation controller does,
+ * so the auctioneer has the request when the cell gets its answer. Each
+ * attempt is bounded by the client's timeout; the outcome is logged and
+ * counted by the outbox, never returned.
+ */
+void bbs_auction_request_wait(struct bbs_auction *a, const struct bbs_auction_start *starts,
+                              size_t n, const char *trace_id);
+
+/*
  * Queue one POST to {auctioneer}/v1/tasks with `body`, a JSON array of `n`
  * TaskStartRequests already encoded by the caller (copied). The task body
  * builder comes with the Task models.

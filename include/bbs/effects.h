@@ -48,6 +48,9 @@ enum bbs_effects_part {
     BBS_EFFECTS_REP = 2,      /* change->rep_stops, change->rep_updates */
     BBS_EFFECTS_NOTES = 4,    /* change->notes (log lines) */
     BBS_EFFECTS_ALL = 7,
+    /* With BBS_EFFECTS_AUCTIONS: return only once each auction POST has
+     * finished (bbs_auction_request_wait), as upstream's evacuation calls do. */
+    BBS_EFFECTS_AUCTIONS_WAIT = 8,
 };
 
 /*

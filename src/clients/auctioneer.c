@@ -14,6 +14,7 @@
 #include "bbs/auction.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +150,8 @@ struct bbs_auction *bbs_auction_new(struct bbs_outbox *outbox, const char *addre
 
 /* One POST of a JSON array to `url` (upstream's headers: auctioneer/client.go doRequest). */
 static void auction_post(struct bbs_auction *a, const char *url, const char *body, size_t n,
-                         const char *trace_id)
+                         const char *trace_id,
+                         void (*done)(void *arg, const struct bbs_outbox_result *r), void *done_arg)
 {
     char trace[320];
     const char *headers[3];
@@ -192,13 +194,34 @@ static void auction_post(struct bbs_auction *a, const char *url, const char *bod
     req.log_name = "auction";
     req.items = n;
     req.trace_id = trace_id;
+    req.done = done;
+    req.done_arg = done_arg;
     (void)bbs_outbox_send(a->outbox, &req); /* a drop is logged and counted there */
 }
 
-void bbs_auction_request(struct bbs_auction *a, const struct bbs_auction_start *starts, size_t n,
-                         const char *trace_id)
+/* A caller waiting for its POST: the outbox calls done exactly once. */
+struct auction_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int finished;
+};
+
+static void auction_waiter_done(void *arg, const struct bbs_outbox_result *r)
+{
+    struct auction_waiter *w = arg;
+
+    (void)r; /* failures are logged and counted by the outbox */
+    pthread_mutex_lock(&w->mu);
+    w->finished = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void auction_lrps(struct bbs_auction *a, const struct bbs_auction_start *starts, size_t n,
+                         const char *trace_id, int wait)
 {
     char *body = NULL;
+    struct auction_waiter w;
 
     if (a == NULL || n == 0) {
         return;
@@ -214,8 +237,36 @@ void bbs_auction_request(struct bbs_auction *a, const struct bbs_auction_start *
                 "trace_id", trace_id != NULL ? trace_id : "");
         return;
     }
-    auction_post(a, a->lrps_url, body, n, trace_id);
+    if (!wait) {
+        auction_post(a, a->lrps_url, body, n, trace_id, NULL, NULL);
+        free(body);
+        return;
+    }
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    w.finished = 0;
+    auction_post(a, a->lrps_url, body, n, trace_id, auction_waiter_done, &w);
     free(body);
+    /* Bounded by the outbox: its attempts time out, and shutdown drops what is left. */
+    pthread_mutex_lock(&w.mu);
+    while (!w.finished) {
+        pthread_cond_wait(&w.cond, &w.mu);
+    }
+    pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
+}
+
+void bbs_auction_request(struct bbs_auction *a, const struct bbs_auction_start *starts, size_t n,
+                         const char *trace_id)
+{
+    auction_lrps(a, starts, n, trace_id, 0);
+}
+
+void bbs_auction_request_wait(struct bbs_auction *a, const struct bbs_auction_start *starts,
+                              size_t n, const char *trace_id)
+{
+    auction_lrps(a, starts, n, trace_id, 1);
 }
 
 void bbs_auction_request_tasks(struct bbs_auction *a, const char *body, size_t n,
@@ -228,7 +279,7 @@ void bbs_auction_request_tasks(struct bbs_auction *a, const char *body, size_t n
         bbs_log(BBS_LOG_DEBUG, "auction.disabled-dropped", "{s:I}", "tasks", (json_int_t)n);
         return;
     }
-    auction_post(a, a->tasks_url, body, n, trace_id);
+    auction_post(a, a->tasks_url, body, n, trace_id, NULL, NULL);
 }
 
 void bbs_auction_free(struct bbs_auction *a)

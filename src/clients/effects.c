@@ -190,7 +190,11 @@ void bbs_effects_apply_some(struct bbs_effects *fx, const struct bbs_change *cha
     /* One POST per start request, as upstream sends them. */
     if (parts & BBS_EFFECTS_AUCTIONS) {
         for (size_t i = 0; i < change->n_auctions; i++) {
-            bbs_auction_request(fx->auction, &change->auctions[i], 1, trace_id);
+            if (parts & BBS_EFFECTS_AUCTIONS_WAIT) {
+                bbs_auction_request_wait(fx->auction, &change->auctions[i], 1, trace_id);
+            } else {
+                bbs_auction_request(fx->auction, &change->auctions[i], 1, trace_id);
+            }
         }
     }
     if (parts & BBS_EFFECTS_REP) {

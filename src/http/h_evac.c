@@ -29,7 +29,13 @@ static int run(struct bbs_req *req, struct bbs_evac_request *er, struct bbs_resp
         resp->keep_container = keep;
         return -1;
     }
-    bbs_effects_apply(req->ctx->effects, &ch, req->trace_id);
+    /*
+     * Upstream's evacuation controller requests the auction inline: the
+     * auctioneer has it by the time the cell reads the answer (upstream's
+     * event_stream_test checks exactly that).
+     */
+    bbs_effects_apply_some(req->ctx->effects, &ch, req->trace_id,
+                           BBS_EFFECTS_ALL | BBS_EFFECTS_AUCTIONS_WAIT);
     resp->keep_container = keep;
     return 0;
 }

@@ -1295,6 +1295,37 @@ static void test_running_rolling_ordinary_running_this_cell_dance_deprecated(voi
     rolling_dance_running("erl-dance-run0", R_RUNNING0);
 }
 
+/*
+ * The auction of an evacuation is requested inline, as upstream's
+ * evacuation controller does: when the cell has its answer the auctioneer
+ * has the request (no waiting here; upstream's event_stream_test checks
+ * exactly this).
+ */
+static void test_running_dance_auction_sent_before_answer(void **state)
+{
+    struct lrp l;
+    struct answer a;
+    struct evrun e;
+    json_t *starts;
+    int32_t idx[8];
+    size_t n;
+
+    (void)state;
+    lrp_new(&l, "erl-dance-inline", 1, ROLLING);
+    run_on(l.guid, 0, IG_A, CELL_A, ADDR_A);
+    evrun_init(&e, l.guid, 0, IG_A, CELL_A, ADDR_A);
+    a = ev_run(&e, R_RUNNING);
+    expect_answer(R_RUNNING, &a, IT_OK, 1);
+    starts = it_auction_starts(l.guid); /* at once: no wait */
+    assert_int_equal(json_array_size(starts), 2);
+    n = it_auction_indices(json_array_get(starts, 1), idx, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(idx[0], 0);
+    json_decref(starts);
+    l.auctions++;
+    expect_no_auction(&l);
+}
+
 static void
 test_running_rolling_ordinary_claimed_this_cell_evacuating_other_cell_dance(void **state)
 {
@@ -2977,6 +3008,7 @@ int main(void)
     add(HAND(test_running_rolling_evacuating_this_cell_update_deprecated_clears_routes_tags));
     add(HAND(test_running_rolling_ordinary_running_this_cell_dance));
     add(HAND(test_running_rolling_ordinary_running_this_cell_dance_deprecated));
+    add(HAND(test_running_dance_auction_sent_before_answer));
     add(HAND(test_running_rolling_ordinary_claimed_this_cell_evacuating_other_cell_dance));
     /* 4.4 remove_evacuating */
     add_decode(C_REMOVE);
