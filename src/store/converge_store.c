@@ -369,15 +369,14 @@ static int apply_one(PGconn *conn, struct apply_ctx *c, const struct bbs_conv_it
         bbs_change_alrp(c->change, s, NULL);
         return 1;
     case BBS_CONV_WORK_CRASHED:
-        /* Still the crash the snapshot saw (same time, same count). */
-        if (!as_seen(o, it->actual) || o->since_ns != it->actual->since_ns ||
-            o->crash_count != it->actual->crash_count) {
-            return 0;
-        }
-        /* fallthrough */
     case BBS_CONV_WORK_MISSING_CELL_UNCLAIM: {
         struct bbs_error uerr = {0};
 
+        /* A crash: still the one the snapshot saw (same time, same count). */
+        if (c->kind == BBS_CONV_WORK_CRASHED &&
+            (o->since_ns != it->actual->since_ns || o->crash_count != it->actual->crash_count)) {
+            return 0;
+        }
         if (!as_seen(o, it->actual) ||
             bbs_alrp_unclaim(o, c->kind == BBS_CONV_WORK_CRASHED, c->now_ns, &next, &uerr) != 0) {
             return 0;
