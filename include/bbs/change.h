@@ -25,6 +25,7 @@
 #include "bbs/alrp.h"
 #include "bbs/arena.h"
 #include "bbs/error.h"
+#include "bbs/task.h"
 
 /* One element of the JSON array POSTed to {auctioneer}/v1/lrps (9.1). */
 struct bbs_auction_start {
@@ -96,6 +97,15 @@ struct bbs_change_note {
     struct bbs_error err;
 };
 
+/*
+ * One task row (task.h): `before` NULL = created, `after` NULL = removed.
+ * Each entry is one task event (11.5.1): created, changed or removed.
+ */
+struct bbs_task_change {
+    const struct bbs_task *before;
+    const struct bbs_task *after;
+};
+
 struct bbs_dlrp_row; /* dlrp.h: the stored DesiredLRP row */
 
 /*
@@ -148,6 +158,20 @@ struct bbs_change {
     size_t n_siblings;
     size_t cap_siblings;
     size_t cap_rep_updates;
+    /* Tasks (task.h): rows changed (one event each, in order), auctions
+     * to request (one POST for all), rep cancels, callbacks to run. */
+    struct bbs_task_change *tasks;
+    size_t n_tasks;
+    size_t cap_tasks;
+    struct bbs_task_start *task_auctions;
+    size_t n_task_auctions;
+    size_t cap_task_auctions;
+    struct bbs_task_cancel *task_cancels;
+    size_t n_task_cancels;
+    size_t cap_task_cancels;
+    struct bbs_task_callback_due *task_callbacks;
+    size_t n_task_callbacks;
+    size_t cap_task_callbacks;
 };
 
 /* Where a transaction started: bbs_change_rewind() goes back to it. */
@@ -162,6 +186,10 @@ struct bbs_change_mark {
     enum bbs_event_rule event_rule;
     size_t n_siblings;
     size_t n_rep_updates;
+    size_t n_tasks;
+    size_t n_task_auctions;
+    size_t n_task_cancels;
+    size_t n_task_callbacks;
 };
 
 /* An empty record whose contents live in `arena` (borrowed). */
@@ -200,6 +228,25 @@ void bbs_change_rep_stop(struct bbs_change *c, const struct bbs_rep_stop *s);
 void bbs_change_siblings(struct bbs_change *c, const struct bbs_alrp_set *set);
 /* Record a rep update; the struct is copied, its strings and arrays borrowed (arena). */
 void bbs_change_rep_update(struct bbs_change *c, const struct bbs_rep_update *u);
+
+/* A deep copy of `t` (strings and the definition) in `arena`. */
+struct bbs_task *bbs_task_copy(struct bbs_arena *arena, const struct bbs_task *t);
+
+/*
+ * Record one task row: `before` NULL = created, `after` NULL = removed.
+ * Both are deep-copied. Returns the stored entry.
+ */
+const struct bbs_task_change *bbs_change_task(struct bbs_change *c, const struct bbs_task *before,
+                                              const struct bbs_task *after);
+
+/* Record a task auction; the struct is copied, its strings and arrays borrowed (arena). */
+void bbs_change_task_auction(struct bbs_change *c, const struct bbs_task_start *s);
+
+/* Record a rep cancel; the struct is copied, its strings borrowed (arena). */
+void bbs_change_task_cancel(struct bbs_change *c, const struct bbs_task_cancel *k);
+
+/* Record a callback to run; the struct is copied, the task and strings borrowed (arena). */
+void bbs_change_task_callback(struct bbs_change *c, const struct bbs_task_callback_due *d);
 
 /* Record a failed after-commit step (`what` and `guid` are copied). */
 void bbs_change_note(struct bbs_change *c, const char *what, const char *process_guid,

@@ -24,6 +24,10 @@ struct bbs_change_mark bbs_change_mark(const struct bbs_change *c)
         .event_rule = c->event_rule,
         .n_siblings = c->n_siblings,
         .n_rep_updates = c->n_rep_updates,
+        .n_tasks = c->n_tasks,
+        .n_task_auctions = c->n_task_auctions,
+        .n_task_cancels = c->n_task_cancels,
+        .n_task_callbacks = c->n_task_callbacks,
     };
 
     return m;
@@ -41,6 +45,10 @@ void bbs_change_rewind(struct bbs_change *c, const struct bbs_change_mark *m)
     c->event_rule = m->event_rule;
     c->n_siblings = m->n_siblings;
     c->n_rep_updates = m->n_rep_updates;
+    c->n_tasks = m->n_tasks;
+    c->n_task_auctions = m->n_task_auctions;
+    c->n_task_cancels = m->n_task_cancels;
+    c->n_task_callbacks = m->n_task_callbacks;
 }
 
 /*
@@ -172,4 +180,52 @@ void bbs_change_siblings(struct bbs_change *c, const struct bbs_alrp_set *set)
             grow(c->arena, c->siblings, c->n_siblings, &c->cap_siblings, sizeof(*c->siblings));
         c->siblings[c->n_siblings++] = bbs_alrp_copy(c->arena, rows[i]);
     }
+}
+
+struct bbs_task *bbs_task_copy(struct bbs_arena *arena, const struct bbs_task *t)
+{
+    struct bbs_task *c = bbs_arena_alloc(arena, sizeof(*c));
+
+    *c = *t;
+    c->guid = str_copy(arena, t->guid);
+    c->domain = str_copy(arena, t->domain);
+    c->cell_id = str_copy(arena, t->cell_id);
+    c->result = str_copy(arena, t->result);
+    c->failure_reason = str_copy(arena, t->failure_reason);
+    c->rejection_reason = str_copy(arena, t->rejection_reason);
+    c->definition = blob_copy(arena, &t->definition);
+    return c;
+}
+
+const struct bbs_task_change *bbs_change_task(struct bbs_change *c, const struct bbs_task *before,
+                                              const struct bbs_task *after)
+{
+    struct bbs_task_change *e;
+
+    c->tasks = grow(c->arena, c->tasks, c->n_tasks, &c->cap_tasks, sizeof(*c->tasks));
+    e = &c->tasks[c->n_tasks++];
+    e->before = before != NULL ? bbs_task_copy(c->arena, before) : NULL;
+    e->after = after != NULL ? bbs_task_copy(c->arena, after) : NULL;
+    return e;
+}
+
+void bbs_change_task_auction(struct bbs_change *c, const struct bbs_task_start *s)
+{
+    c->task_auctions = grow(c->arena, c->task_auctions, c->n_task_auctions, &c->cap_task_auctions,
+                            sizeof(*c->task_auctions));
+    c->task_auctions[c->n_task_auctions++] = *s;
+}
+
+void bbs_change_task_cancel(struct bbs_change *c, const struct bbs_task_cancel *k)
+{
+    c->task_cancels = grow(c->arena, c->task_cancels, c->n_task_cancels, &c->cap_task_cancels,
+                           sizeof(*c->task_cancels));
+    c->task_cancels[c->n_task_cancels++] = *k;
+}
+
+void bbs_change_task_callback(struct bbs_change *c, const struct bbs_task_callback_due *d)
+{
+    c->task_callbacks = grow(c->arena, c->task_callbacks, c->n_task_callbacks,
+                             &c->cap_task_callbacks, sizeof(*c->task_callbacks));
+    c->task_callbacks[c->n_task_callbacks++] = *d;
 }
