@@ -58,7 +58,7 @@ struct bbs_config {
     int64_t event_heartbeat_interval_ns; /* an SSE comment on every stream this often */
     int64_t event_retention_age_ns;      /* change-log entries kept this long for resuming ... */
     int64_t event_retention_count;       /* ... and at most this many */
-    int64_t kick_task_duration_ns;             /* task convergence: resubmit/demote after */
+    int64_t kick_task_duration_ns;       /* task convergence: resubmit/demote after */
     int64_t expire_pending_task_duration_ns;   /* task convergence: fail Pending tasks older */
     int64_t expire_completed_task_duration_ns; /* task convergence: delete Completed after */
     int task_callback_workers;                 /* completion callbacks in progress at most */

@@ -92,7 +92,7 @@ struct bbs_event_plan {
     const struct bbs_alrp *after;
     struct bbs_alrp_group group_before;
     struct bbs_alrp_group group_after;
-    const char *cell_ids[2]; /* as in struct bbs_event */
+    const char *cell_ids[2];            /* as in struct bbs_event */
     const struct bbs_task *task_before; /* TASK_*: rows of one change->tasks entry */
     const struct bbs_task *task_after;
 };

@@ -42,13 +42,13 @@ struct bbs_taskcb_config {
 
 /* Counters since start, each read atomically. */
 struct bbs_taskcb_stats {
-    uint64_t submitted;       /* accepted */
-    uint64_t skipped;         /* submitted without a callback URL: nothing to do */
-    uint64_t dropped;         /* refused: `workers` in progress, or stopping */
-    uint64_t resolve_failed;  /* the resolving transition failed: no POST */
-    uint64_t deleted;         /* callback answered, task deleted */
-    uint64_t delete_failed;   /* callback answered, delete failed */
-    uint64_t kept_resolving;  /* no resolving answer after the attempts: stays Resolving */
+    uint64_t submitted;      /* accepted */
+    uint64_t skipped;        /* submitted without a callback URL: nothing to do */
+    uint64_t dropped;        /* refused: `workers` in progress, or stopping */
+    uint64_t resolve_failed; /* the resolving transition failed: no POST */
+    uint64_t deleted;        /* callback answered, task deleted */
+    uint64_t delete_failed;  /* callback answered, delete failed */
+    uint64_t kept_resolving; /* no resolving answer after the attempts: stays Resolving */
 };
 
 struct bbs_taskcb;

@@ -258,8 +258,8 @@ void bbs_effects_apply_some(struct bbs_effects *fx, const struct bbs_change *cha
      * reaches the caller), and without the caller's trace id (11.5.2).
      */
     if ((parts & BBS_EFFECTS_AUCTIONS) && change->n_task_auctions > 0) {
-        bbs_auction_request_task_starts(fx->auction, change->task_auctions,
-                                        change->n_task_auctions, NULL, 1);
+        bbs_auction_request_task_starts(fx->auction, change->task_auctions, change->n_task_auctions,
+                                        NULL, 1);
     }
     if (parts & BBS_EFFECTS_REP) {
         effects_rep(fx, change, trace_id);

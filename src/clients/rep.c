@@ -157,8 +157,7 @@ char *bbs_rep_update_body(const struct bbs_rep_lrp_update *u, int v1, size_t *le
 
 /* `typed`: with Content-Type: application/json (every call but cancel, 11.10). */
 static void rep_send_typed(struct bbs_rep *r, int typed, const char *method, const char *url,
-                           const char *body, size_t len, const char *log_name,
-                           const char *trace_id,
+                           const char *body, size_t len, const char *log_name, const char *trace_id,
                            void (*done)(void *, const struct bbs_outbox_result *), void *arg)
 {
     char trace[320];

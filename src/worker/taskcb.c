@@ -111,8 +111,8 @@ static int job_push(struct bbs_taskcb *tc, struct job *j)
     pthread_mutex_unlock(&tc->mu);
     if (stopping) {
         atomic_fetch_add(&tc->dropped, 1);
-        bbs_log(BBS_LOG_INFO, "task-callback.dropped", "{s:s, s:s}", "task_guid", j->guid,
-                "reason", "shutting down");
+        bbs_log(BBS_LOG_INFO, "task-callback.dropped", "{s:s, s:s}", "task_guid", j->guid, "reason",
+                "shutting down");
         job_end(j);
         return -1;
     }
