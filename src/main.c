@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bbs/auction.h"
+#include "bbs/callback.h"
 #include "bbs/config.h"
 #include "bbs/converger.h"
 #include "bbs/effects.h"
@@ -29,6 +30,7 @@
 #include "bbs/outbox.h"
 #include "bbs/pgembed.h"
 #include "bbs/rep.h"
+#include "bbs/taskcb.h"
 #include "bbs/store.h"
 #include "bbs/worker.h"
 
