@@ -220,6 +220,9 @@ static void test_cancel_on_unknown_cell_succeeds(void **state)
     assert_int_equal(task_guid_call("/v1/tasks/cancel", guid), IT_OK);
     assert_true(log_count("task.cancel.cell-not-found") >= 1);
     assert_int_equal(task_state(guid), MODELS__TASK__STATE__Completed);
+    /* Every task run of this server committed. */
+    assert_int_equal(log_count("converge.tasks.failed"), 0);
+    assert_true(log_count("converge.tasks\"") >= 1);
 }
 
 static int setup(void **state)
