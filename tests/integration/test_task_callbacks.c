@@ -221,6 +221,47 @@ static void test_no_url_no_callback(void **state)
     assert_int_equal(task_state(guid), MODELS__TASK__STATE__Completed);
 }
 
+static int log_count(const char *needle)
+{
+    char *log = it_server_log();
+    int n = 0;
+
+    for (const char *p = log; p != NULL && (p = strstr(p, needle)) != NULL; p++) {
+        n++;
+    }
+    free(log);
+    return n;
+}
+
+/*
+ * task_callback_workers is 1 here: while one callback is in progress (its
+ * attempts stalled), another is dropped with a log line and its task stays
+ * Completed for convergence to resubmit (upstream would block the submitter).
+ */
+static void test_beyond_task_callback_workers_dropped(void **state)
+{
+    char first[64], second[64], path[128];
+    int dropped = log_count("task-callback.dropped");
+
+    (void)state;
+    it_uniq(first, sizeof(first), "cbbusy");
+    it_uniq(second, sizeof(second), "cbdrop");
+    cb_path(first, path, sizeof(path));
+    it_cb_stall(plain, 3000, 2);
+    run_to_completed(plain, first, NULL, 0, "", "");
+    assert_int_equal(it_cb_wait(plain, path, 1, WAIT_MS, NULL, 0), 1);
+    run_to_completed(plain, second, NULL, 0, "", "");
+    assert_int_equal(task_state(second), MODELS__TASK__STATE__Completed);
+    assert_int_equal(log_count("task-callback.dropped"), dropped + 1);
+    /* The first one ends normally: its third attempt is answered. */
+    assert_int_equal(task_wait_state(first, -1, WAIT_MS), -1);
+    it_sleep_ms(it_quiet_ms());
+    cb_path(second, path, sizeof(path));
+    assert_int_equal(it_cb_count(plain, path), 0);
+    assert_int_equal(task_state(second), MODELS__TASK__STATE__Completed);
+    it_cb_stall(plain, 0, 0);
+}
+
 /* The next event of `s` for task `guid` (others skipped), decoded; asserts one arrives. */
 static ProtobufCMessage *next_task_event(struct it_sse *s, const char *guid, char *name, size_t len)
 {
@@ -320,6 +361,8 @@ static int setup(void **state)
     /* Convergence stays out of the way (no kick, no expiry within a test). */
     json_object_set_new(extra, "kick_task_duration", json_string("1h"));
     json_object_set_new(extra, "expire_completed_task_duration", json_string("2h"));
+    /* One callback at a time (the tests run one after the other). */
+    json_object_set_new(extra, "task_callback_workers", json_integer(1));
     it_server_config(extra);
     rc = it_server_start("task_callbacks", NULL);
     it_server_config(NULL);
@@ -348,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_cancelled_task_gets_its_callback),
         cmocka_unit_test(test_no_url_no_callback),
         cmocka_unit_test(test_full_staging_cycle),
+        cmocka_unit_test(test_beyond_task_callback_workers_dropped),
     };
 
     it_set_name("task_callbacks");
