@@ -98,8 +98,8 @@ struct bbs_metrics;
 
 /*
  * Metrics for a server whose routes are `routes` (n of them, labels such
- * as "POST /v1/ping"; borrowed, must outlive the object). Never NULL (OOM
- * aborts). Every value starts at 0.
+ * as "/v1/ping"; the array is copied, the strings are borrowed and must
+ * outlive the object). Never NULL (OOM aborts). Every value starts at 0.
  */
 struct bbs_metrics *bbs_metrics_new(const char *const *routes, size_t n);
 

@@ -131,7 +131,7 @@ struct cell_slot {
 };
 
 struct bbs_metrics {
-    const char *const *routes;
+    const char **routes;
     size_t n_routes;
     struct route_stats *per_route;
     atomic_uint_fast64_t requests;
@@ -154,7 +154,10 @@ struct bbs_metrics *bbs_metrics_new(const char *const *routes, size_t n)
 {
     struct bbs_metrics *m = bbs_xcalloc(1, sizeof(*m));
 
-    m->routes = routes;
+    m->routes = bbs_xcalloc(n > 0 ? n : 1, sizeof(*m->routes));
+    for (size_t i = 0; i < n; i++) {
+        m->routes[i] = routes[i];
+    }
     m->n_routes = n;
     m->per_route = bbs_xcalloc(n > 0 ? n : 1, sizeof(*m->per_route));
     pthread_mutex_init(&m->domains_mu, NULL);
@@ -182,6 +185,7 @@ void bbs_metrics_free(struct bbs_metrics *m)
     free_domains(m);
     pthread_mutex_destroy(&m->domains_mu);
     free(m->per_route);
+    free(m->routes);
     free(m);
 }
 
