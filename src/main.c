@@ -176,6 +176,8 @@ int main(int argc, char **argv)
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
+    struct bbs_debug *debug = NULL;
+    int debug_fd = -1;
     struct bbs_hub *hub = NULL;
     struct bbs_hub_config hcfg = {0};
     struct bbs_prune_events prune = {0};
@@ -300,6 +302,20 @@ int main(int argc, char **argv)
         (health_fd = bbs_http_listen("health_address", cfg.health_address, &err)) < 0) {
         bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
         goto out;
+    }
+    if (cfg.debug_address[0] != '\0' &&
+        (debug_fd = bbs_http_listen("debug_address", cfg.debug_address, &err)) < 0) {
+        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    if (debug_fd >= 0) {
+        /* Before anything slow, like the health listener: a standby serves it too. */
+        debug = bbs_debug_start(&cfg, debug_fd, &err);
+        debug_fd = -1; /* taken */
+        if (debug == NULL) {
+            bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+            goto out;
+        }
     }
     /* Up first and down last: monitors see the process alive throughout. */
     health = bbs_health_start(&cfg, health_fd, metrics, &err);
@@ -481,6 +497,10 @@ out:
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);
+    bbs_debug_stop(debug);
+    if (debug_fd >= 0) {
+        close(debug_fd);
+    }
     bbs_metrics_free(metrics);
     bbs_http_tls_free(tls);
     bbs_config_clear(&cfg);

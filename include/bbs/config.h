@@ -77,6 +77,7 @@ struct bbs_config {
     int loggregator_batch_max_size; /* envelopes per batch; 0 = 100 */
     /* BatchFlushInterval: accepted; batches are written as soon as they are made. */
     int64_t loggregator_batch_flush_interval_ns;
+    char *debug_address; /* "host:port" of the debug server (/log-level); "" = none */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

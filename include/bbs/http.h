@@ -116,4 +116,21 @@ struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
 /* Accepts NULL. */
 void bbs_health_stop(struct bbs_health *h);
 
+struct bbs_debug;
+
+/*
+ * The debug server on `listen_fd` (from bbs_http_listen("debug_address",
+ * ...)): plain HTTP, one thread; /log-level sets the log level at run time
+ * (reference-2 13.3), every other path is 404. Takes `listen_fd` as
+ * bbs_http_start does. NULL with err set on failure.
+ */
+struct bbs_debug *bbs_debug_start(const struct bbs_config *cfg, int listen_fd,
+                                  struct bbs_error *err);
+
+/* Accepts NULL. */
+void bbs_debug_stop(struct bbs_debug *d);
+
+/* The level a /log-level body names (enum bbs_log_level), or -1 for any other body. */
+int bbs_debug_log_level(const char *body, size_t len);
+
 #endif /* BBS_HTTP_H */

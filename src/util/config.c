@@ -87,6 +87,12 @@ static int check_http_url(const char *v, struct bbs_error *err, const char *name
     return -1;
 }
 
+/* An address that may be left empty (a listener that is off). */
+static int check_optional_address(const char *v, struct bbs_error *err, const char *name)
+{
+    return v[0] == '\0' ? 0 : check_address(v, err, name);
+}
+
 #define OFF(f) offsetof(struct bbs_config, f)
 
 static const struct config_key config_keys[] = {
@@ -163,6 +169,7 @@ static const struct config_key config_keys[] = {
      1000000, NULL},
     {"loggregator.BatchFlushInterval", KEY_DURATION, OFF(loggregator_batch_flush_interval_ns), "0",
      0, INT64_MAX, NULL},
+    {"debug_address", KEY_STRING, OFF(debug_address), "", 0, 0, check_optional_address},
 };
 
 /*
@@ -182,7 +189,6 @@ static const char *const upstream_keys[] = {
     "db_connection_timeout",
     "db_read_timeout",
     "db_write_timeout",
-    "debug_address",
     "debug_lrp_start_heartbeats",
     "desired_lrp_creation_timeout",
     "enable_db_health_check",

@@ -10,13 +10,19 @@
  * and domain gauges, source id "bbs"; /metrics moves with requests.
  * Group "untrusted": a client certificate the agent does not trust gets no
  * envelope through and the server keeps serving. Group "off": without the
- * loggregator config nothing is dialled, /metrics still works.
+ * loggregator config nothing is dialled, /metrics still works; and the
+ * debug server's /log-level changes what is logged at run time.
  */
 #include "harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -349,6 +355,9 @@ static void test_untrusted_client_gets_nothing_through(void **state)
     assert_true(prom("bbs_requests_total", "") >= 1);
 }
 
+static int debug_port;
+static int free_port(void);
+
 /* ---- group "off": no loggregator config ------------------------------------------------ */
 
 static int off_setup(void **state)
@@ -361,7 +370,12 @@ static int off_setup(void **state)
         return -1;
     }
     /* The agent is there, but the config does not name it. */
+    debug_port = free_port();
+    if (debug_port <= 0) {
+        return -1;
+    }
     extra = json_pack("{s:s}", "report_interval", "100ms");
+    json_object_set_new(extra, "debug_address", json_sprintf("127.0.0.1:%d", debug_port));
     it_server_config(extra);
     rc = it_server_start("metrics_off", NULL);
     it_server_config(NULL);
@@ -387,6 +401,86 @@ static void test_no_emission_without_config(void **state)
     assert_true(prom("bbs_route_requests_total", "route=\"/v1/ping\"") == before + 1);
 }
 
+/* ---- the debug server (in group "off") ------------------------------------------------ */
+
+/* A loopback port nobody listens on now (the kernel's pick). */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int port = -1;
+
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+        port = ntohs(a.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+static long debug_post(const char *path, const char *body)
+{
+    CURL *h = curl_easy_init();
+    struct it_resp r = {0};
+    char url[128];
+    long status = 0;
+
+    assert_non_null(h);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", debug_port, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200) {
+        assert_int_equal(r.len, 0); /* always an empty body */
+    }
+    free(r.body);
+    curl_easy_cleanup(h);
+    return status;
+}
+
+/* Lines "request.served" in the log (an info line per request). */
+static int served_lines(void)
+{
+    char *log = it_server_log();
+    int n = 0;
+
+    for (const char *p = log; p != NULL && (p = strstr(p, "request.served")) != NULL; p++) {
+        n++;
+    }
+    free(log);
+    return n;
+}
+
+static void test_debug_log_level(void **state)
+{
+    int n;
+    (void)state;
+
+    ping();
+    n = served_lines();
+    assert_true(n > 0);
+    /* error: info lines stop. */
+    assert_int_equal(debug_post("/log-level", "e"), 200);
+    ping();
+    ping();
+    assert_int_equal(served_lines(), n);
+    /* Not a level: no change (still 200). */
+    assert_int_equal(debug_post("/log-level", "verbose"), 200);
+    ping();
+    assert_int_equal(served_lines(), n);
+    /* info again: they come back. */
+    assert_int_equal(debug_post("/log-level", "INFO"), 200);
+    ping();
+    assert_int_equal(served_lines(), n + 1);
+    assert_int_equal(debug_post("/debug/pprof/heap", ""), 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest emit[] = {
@@ -401,6 +495,7 @@ int main(void)
     };
     const struct CMUnitTest off[] = {
         cmocka_unit_test(test_no_emission_without_config),
+        cmocka_unit_test(test_debug_log_level),
     };
     int rc = 0;
 
