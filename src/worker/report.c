@@ -75,6 +75,12 @@ void bbs_worker_report_requests(void *arg)
         send_metric(r, BBS_METRIC_LOCK_HELD);
     }
     r->requests_sent = total;
+    if (r->lg != NULL) {
+        struct bbs_loggregator_stats ls;
+
+        bbs_loggregator_stats(r->lg, &ls);
+        bbs_metrics_set(r->metrics, BBS_METRIC_EMIT_FAILURES, (int64_t)ls.dropped);
+    }
 }
 
 static void send_domain(void *ctx, const char *domain)

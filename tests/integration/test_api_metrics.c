@@ -348,6 +348,12 @@ static void test_untrusted_client_gets_nothing_through(void **state)
     }
     free(log);
     ping();
+    /* What could not be delivered is counted. */
+    t0 = it_mono_ms();
+    while (prom("bbs_loggregator_envelopes_failed_total", "") < 1) {
+        assert_true(it_mono_ms() - t0 < wait_ms());
+        it_sleep_ms(100);
+    }
     env = it_ingress_envelopes();
     assert_non_null(env);
     assert_int_equal(json_array_size(env), 0);
