@@ -40,6 +40,7 @@
 #define LG_RETRY_NS      INT64_C(1000000000) /* a broken stream is re-opened at most this often */
 #define LG_STOP_NS       INT64_C(1000000000) /* stop: time for the queue to go out */
 #define LG_POLL_MS       1000
+#define LG_OUT_MAX       ((size_t)4 << 20) /* bytes waiting for a slow agent at most */
 
 struct lg_item {
     uint8_t *data;
@@ -412,7 +413,10 @@ static void *lg_thread(void *arg)
             if (!lg->active && lg_now_ns() >= lg->retry_at) {
                 lg_open(lg);
             }
-            if (lg->active) {
+            if (lg->active && lg->out.len - lg->out_off > LG_OUT_MAX) {
+                /* The agent does not read (HTTP/2 flow control): drop, do not grow. */
+                atomic_fetch_add(&lg->dropped, n);
+            } else if (lg->active) {
                 lg_write(lg, items, n);
                 atomic_fetch_add(&lg->written, n);
                 if (lg->paused) {
