@@ -152,7 +152,8 @@ void bbs_metrics_task_cells(const struct bbs_metrics *m,
                             void *ctx);
 
 /*
- * Replace the list of fresh domains (Domain.<domain> gauges; copied). Not
+ * Replace the list of fresh domains (Domain.<domain> gauges; copied, each
+ * name kept once). Not
  * on the request path: takes the object's domain lock.
  */
 void bbs_metrics_set_domains(struct bbs_metrics *m, const char *const *domains, size_t n);

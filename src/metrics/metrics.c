@@ -338,14 +338,24 @@ void bbs_metrics_task_cells(const struct bbs_metrics *m,
 void bbs_metrics_set_domains(struct bbs_metrics *m, const char *const *domains, size_t n)
 {
     char **copy = n > 0 ? bbs_xcalloc(n, sizeof(*copy)) : NULL;
+    size_t k = 0;
 
+    /* Once each: a series may appear only once on the page (the few domains make
+     * the quadratic check cheap). */
     for (size_t i = 0; i < n; i++) {
-        copy[i] = bbs_xstrdup(domains[i]);
+        size_t j = 0;
+
+        while (j < k && strcmp(copy[j], domains[i]) != 0) {
+            j++;
+        }
+        if (j == k) {
+            copy[k++] = bbs_xstrdup(domains[i]);
+        }
     }
     pthread_mutex_lock(&m->domains_mu);
     free_domains(m);
     m->domains = copy;
-    m->n_domains = n;
+    m->n_domains = k;
     pthread_mutex_unlock(&m->domains_mu);
 }
 

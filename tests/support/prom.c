@@ -23,6 +23,9 @@ struct hist {
 };
 
 static int fail(struct it_prom *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct it_prom *p, int line, const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(p->error, sizeof(p->error), "line %d: ", line);

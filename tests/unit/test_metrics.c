@@ -125,6 +125,11 @@ static void test_table_values(void **state)
     assert_int_equal(bbs_metrics_get(m, BBS_METRIC_DB_QUERY_DURATION_MAX), 5);
     bbs_metrics_set_domains(m, domains, 2);
     bbs_metrics_set_domains(m, domains, 2); /* replaced, not appended */
+    {
+        const char *twice[] = {"cf-apps", "with \"quote\"", "cf-apps"};
+
+        bbs_metrics_set_domains(m, twice, 3); /* a series appears once (the parser checks) */
+    }
     render(m, &p);
     assert_true(value(&p, "bbs_lrps_running", "") == 7);
     assert_true(value(&p, "bbs_convergence_lrp_runs_total", "") == 3);
