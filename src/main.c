@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bbs/auction.h"
@@ -27,6 +28,8 @@
 #include "bbs/hub.h"
 #include "bbs/locket.h"
 #include "bbs/log.h"
+#include "bbs/loggregator.h"
+#include "bbs/metrics.h"
 #include "bbs/outbox.h"
 #include "bbs/pgembed.h"
 #include "bbs/rep.h"
@@ -40,6 +43,10 @@
 #define PG_WATCH_PERIOD_NS   INT64_C(1000000000) /* the embedded PostgreSQL is alive */
 #define PRUNE_PERIOD_NS      INT64_C(1000000000) /* trim the change log to its retention */
 #define HUB_POLL_NS          INT64_C(1000000000) /* read the change log without a poke */
+
+/* Upstream's fixed metric periods (reference-2 13.2). */
+#define METRICS_LRP_NS INT64_C(15000000000) /* convergence, LRP, task gauges */
+#define METRICS_DB_NS  INT64_C(60000000000) /* database pool gauges */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -175,9 +182,16 @@ int main(int argc, char **argv)
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
+    struct bbs_debug *debug = NULL;
+    int debug_fd = -1;
     struct bbs_hub *hub = NULL;
     struct bbs_hub_config hcfg = {0};
     struct bbs_prune_events prune = {0};
+    struct bbs_metrics *metrics = NULL;
+    struct bbs_loggregator *lg = NULL;
+    struct bbs_report report = {0};
+    struct timespec mig_t0;
+    struct timespec mig_t1;
     struct bbs_ctx ctx;
     struct sigaction sa;
     char conninfo[1024];
@@ -252,6 +266,31 @@ int main(int argc, char **argv)
         }
     }
 
+    /* The loggregator client identity is config too: exit status 2. */
+    if (cfg.loggregator_use_v2_api) {
+        struct bbs_loggregator_config gcfg = {
+            .port = cfg.loggregator_api_port,
+            .ca_file = cfg.loggregator_ca_path,
+            .cert_file = cfg.loggregator_cert_path,
+            .key_file = cfg.loggregator_key_path,
+            .source_id = cfg.loggregator_source_id,
+            .instance_id = cfg.loggregator_instance_id,
+            .origin = cfg.loggregator_job_origin,
+            .batch_max = (size_t)cfg.loggregator_batch_max_size,
+        };
+
+        lg = bbs_loggregator_new(&gcfg, &err);
+        if (lg == NULL) {
+            bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+            bbs_locket_free(locket);
+            bbs_outbox_free(outbox);
+            bbs_http_tls_free(tls);
+            bbs_config_clear(&cfg);
+            return 2;
+        }
+    }
+    metrics = bbs_http_metrics_new();
+
     if (wake_pipe_open() != 0) {
         bbs_log(BBS_LOG_FATAL, "wake-pipe.failed", "{s:s}", "error", strerror(errno));
         goto out;
@@ -275,8 +314,22 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
         goto out;
     }
+    if (cfg.debug_address[0] != '\0' &&
+        (debug_fd = bbs_http_listen("debug_address", cfg.debug_address, &err)) < 0) {
+        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    if (debug_fd >= 0) {
+        /* Before anything slow, like the health listener: a standby serves it too. */
+        debug = bbs_debug_start(&cfg, debug_fd, &err);
+        debug_fd = -1; /* taken */
+        if (debug == NULL) {
+            bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+            goto out;
+        }
+    }
     /* Up first and down last: monitors see the process alive throughout. */
-    health = bbs_health_start(&cfg, health_fd, &err);
+    health = bbs_health_start(&cfg, health_fd, metrics, &err);
     health_fd = -1; /* taken */
     if (health == NULL) {
         bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
@@ -298,12 +351,18 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_FATAL, "database.connect-failed", "{s:s}", "error", err.message);
         goto out;
     }
+    clock_gettime(CLOCK_MONOTONIC, &mig_t0);
     if (bbs_store_migrate(store, cfg.migrations_dir, &err) != 0) {
         bbs_log(BBS_LOG_FATAL, "migrate.failed", "{s:s}", "error", err.message);
         goto out;
     }
     /* Upstream's line for "the schema is current" (its test runner waits for it). */
     bbs_log(BBS_LOG_INFO, "migration-manager.finished-migrations", NULL);
+    clock_gettime(CLOCK_MONOTONIC, &mig_t1);
+    if (lg != NULL && bbs_loggregator_start(lg, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "loggregator.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
     if (cfg.auctioneer_address[0] == '\0') {
         bbs_log(BBS_LOG_INFO, "auctioneer.disabled", "{s:s}", "reason",
                 "auctioneer_address is empty: no placement requests are sent");
@@ -340,6 +399,7 @@ int main(int argc, char **argv)
     ctx.effects = &fx;
     ctx.cfg = &cfg;
     ctx.locket = locket;
+    ctx.metrics = metrics;
     if (locket == NULL) {
         bbs_log(BBS_LOG_INFO, "locket.disabled", "{s:s}", "reason",
                 "locket_address is empty: no cells are known (cells/list.r1 answers none)");
@@ -362,27 +422,6 @@ int main(int argc, char **argv)
     bbs_log(BBS_LOG_INFO, "started", "{s:s, s:s, s:b}", "listen_address", cfg.listen_address,
             "health_address", cfg.health_address, "tls", tls != NULL);
 
-    /* Every periodic job runs on the worker's one ticker thread. */
-    prune.store = store;
-    prune.max_age_ns = cfg.event_retention_age_ns;
-    prune.keep = cfg.event_retention_count;
-    worker = bbs_worker_new(NULL);
-    if (bbs_worker_add(worker, "exit-check", EXIT_CHECK_PERIOD_NS, exit_check, http, &err) != 0 ||
-        bbs_worker_add(worker, "http-reap", REAP_PERIOD_NS, reap, http, &err) != 0 ||
-        (pg != NULL && bbs_worker_add(worker, "embedded-postgres-watch", PG_WATCH_PERIOD_NS,
-                                      pg_watch, pg, &err) != 0) ||
-        bbs_worker_add(worker, "events-prune", PRUNE_PERIOD_NS, bbs_worker_prune_events, &prune,
-                       &err) != 0 ||
-        bbs_worker_start(worker, &err) != 0) {
-        bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
-        goto out;
-    }
-    /*
-     * LRP convergence on its own thread (a run can take seconds). Cells
-     * come from Locket; without it the cell steps are skipped
-     * (docs/architecture.md, Convergence). Rep stops and updates go
-     * through the rep client (the outbox).
-     */
     ccfg.interval_ns = cfg.converge_repeat_interval_ns;
     ccfg.workers = cfg.convergence_workers;
     ccfg.cell_poll_ns = INT64_C(1000000000);
@@ -395,6 +434,41 @@ int main(int argc, char **argv)
     ctasks.submit = bbs_taskcb_submit;
     ctasks.submit_ctx = taskcb;
     bbs_converger_set_tasks(converger, &ctasks);
+    /* Metrics: kept for /metrics, sent to loggregator when configured (reference-2 13.2). */
+    report.metrics = metrics;
+    report.lg = lg;
+    report.store = store;
+    report.converger = converger;
+    bbs_worker_report_started(&report, (int64_t)(mig_t1.tv_sec - mig_t0.tv_sec) * 1000000000 +
+                                           (mig_t1.tv_nsec - mig_t0.tv_nsec));
+
+    /* Every periodic job runs on the worker's one ticker thread. */
+    prune.store = store;
+    prune.max_age_ns = cfg.event_retention_age_ns;
+    prune.keep = cfg.event_retention_count;
+    worker = bbs_worker_new(NULL);
+    if (bbs_worker_add(worker, "exit-check", EXIT_CHECK_PERIOD_NS, exit_check, http, &err) != 0 ||
+        bbs_worker_add(worker, "http-reap", REAP_PERIOD_NS, reap, http, &err) != 0 ||
+        (pg != NULL && bbs_worker_add(worker, "embedded-postgres-watch", PG_WATCH_PERIOD_NS,
+                                      pg_watch, pg, &err) != 0) ||
+        bbs_worker_add(worker, "events-prune", PRUNE_PERIOD_NS, bbs_worker_prune_events, &prune,
+                       &err) != 0 ||
+        bbs_worker_add(worker, "metrics-requests", cfg.report_interval_ns,
+                       bbs_worker_report_requests, &report, &err) != 0 ||
+        bbs_worker_add(worker, "metrics-lrps", METRICS_LRP_NS, bbs_worker_report_lrps, &report,
+                       &err) != 0 ||
+        bbs_worker_add(worker, "metrics-db", METRICS_DB_NS, bbs_worker_report_db, &report, &err) !=
+            0 ||
+        bbs_worker_start(worker, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    /*
+     * LRP convergence on its own thread (a run can take seconds). Cells
+     * come from Locket; without it the cell steps are skipped
+     * (docs/architecture.md, Convergence). Rep stops and updates go
+     * through the rep client (the outbox).
+     */
     if (bbs_converger_start(converger, &err) != 0) {
         bbs_log(BBS_LOG_FATAL, "converge.failed", "{s:s}", "error", err.message);
         goto out;
@@ -413,9 +487,11 @@ int main(int argc, char **argv)
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:
-    /* Jobs use the server and the store: the ticker stops before them. */
-    bbs_converger_free(converger);
+    /* Jobs use the server, the store and the converger (metrics): the ticker stops first. */
     bbs_worker_free(worker);
+    bbs_converger_free(converger);
+    /* After the jobs that send: what is queued goes out (bounded). */
+    bbs_loggregator_free(lg);
     if (api_fd >= 0) {
         close(api_fd);
     }
@@ -467,6 +543,11 @@ out:
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);
+    bbs_debug_stop(debug);
+    if (debug_fd >= 0) {
+        close(debug_fd);
+    }
+    bbs_metrics_free(metrics);
     bbs_http_tls_free(tls);
     bbs_config_clear(&cfg);
     for (int i = 0; i < 2; i++) {

@@ -65,6 +65,26 @@ struct bbs_config {
     int64_t expire_pending_task_duration_ns;   /* task convergence: fail Pending tasks older */
     int64_t expire_completed_task_duration_ns; /* task convergence: delete Completed after */
     int task_callback_workers;                 /* completion callbacks in progress at most */
+    /* Metrics (reference-2 13; upstream keys). report_interval paces RequestCount,
+     * RequestLatency, OpenFileDescriptors and LockHeld. */
+    int64_t report_interval_ns;
+    /* "loggregator": {...}, diego-logging-client's keys (JSON tags as upstream). */
+    int loggregator_use_v2_api;       /* emit to the agent's v2 gRPC ingress; false = no emission */
+    int loggregator_api_port;         /* the agent on 127.0.0.1:<port> */
+    char *loggregator_ca_path;        /* PEM CA(s) the agent's certificate ("metron") chains to */
+    char *loggregator_cert_path;      /* PEM client certificate presented to the agent */
+    char *loggregator_key_path;       /* its key */
+    char *loggregator_source_id;      /* envelope source_id; "" = "bbs" */
+    char *loggregator_instance_id;    /* envelope instance_id */
+    char *loggregator_job_origin;     /* tag "origin" on every envelope when set */
+    char *loggregator_job_deployment; /* accepted, unused: the agent adds these tags itself */
+    char *loggregator_job_name;
+    char *loggregator_job_index;
+    char *loggregator_job_ip;
+    int loggregator_batch_max_size; /* envelopes per batch; 0 = 100 */
+    /* BatchFlushInterval: accepted; batches are written as soon as they are made. */
+    int64_t loggregator_batch_flush_interval_ns;
+    char *debug_address; /* "host:port" of the debug server (/log-level); "" = none */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

@@ -84,6 +84,11 @@ struct bbs_conv_run {
     int tasks_cells_checked;
     struct bbs_task_conv_result tasks;
     int64_t tasks_duration_ns;
+    /* Since start, this run included: task runs that ran, and upstream's
+     * kicked / pruned totals, each run's added once (11.9 q8 changed). */
+    uint64_t task_runs;
+    uint64_t tasks_kicked_total;
+    uint64_t tasks_pruned_total;
 };
 
 /* Task convergence settings (config durations, 11.7) and where rule 6 callbacks go. */

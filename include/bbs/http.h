@@ -23,6 +23,7 @@
 #include "bbs/config.h"
 #include "bbs/effects.h"
 #include "bbs/error.h"
+#include "bbs/metrics.h"
 #include "bbs/store.h"
 
 /* What handlers share; borrowed by the server for its whole life. */
@@ -32,11 +33,15 @@ struct bbs_ctx {
     struct bbs_store *store;
     struct bbs_effects *effects; /* after-commit consumer of change records (effects.h) */
     const struct bbs_config *cfg;
-    struct bbs_locket *locket; /* cells (locket.h); NULL when no locket_address */
-    struct bbs_hub *hub;       /* the event streams' producer */
+    struct bbs_locket *locket;   /* cells (locket.h); NULL when no locket_address */
+    struct bbs_hub *hub;         /* the event streams' producer */
+    struct bbs_metrics *metrics; /* request counts and latencies (metrics.h); NULL = none */
 };
 
 struct bbs_http;
+
+/* A metrics object whose per-route series are this server's routes (metrics.h). */
+struct bbs_metrics *bbs_http_metrics_new(void);
 
 /* The TLS files of a config, read and checked. */
 struct bbs_http_tls;
@@ -101,13 +106,31 @@ struct bbs_health;
  * The health listener on `listen_fd` (from
  * bbs_http_listen(cfg->health_address)): plain HTTP, one thread, 200 with
  * an empty body for any path and method (reference 1.1), so process
- * monitors need no certificate. Takes `listen_fd` as bbs_http_start does.
- * NULL with err set on failure.
+ * monitors need no certificate; with `metrics` (borrowed until stop; NULL
+ * = none) GET /metrics answers its Prometheus text (format 0.0.4). Takes
+ * `listen_fd` as bbs_http_start does. NULL with err set on failure.
  */
 struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
-                                    struct bbs_error *err);
+                                    struct bbs_metrics *metrics, struct bbs_error *err);
 
 /* Accepts NULL. */
 void bbs_health_stop(struct bbs_health *h);
+
+struct bbs_debug;
+
+/*
+ * The debug server on `listen_fd` (from bbs_http_listen("debug_address",
+ * ...)): plain HTTP, one thread; /log-level sets the log level at run time
+ * (reference-2 13.3), every other path is 404. Takes `listen_fd` as
+ * bbs_http_start does. NULL with err set on failure.
+ */
+struct bbs_debug *bbs_debug_start(const struct bbs_config *cfg, int listen_fd,
+                                  struct bbs_error *err);
+
+/* Accepts NULL. */
+void bbs_debug_stop(struct bbs_debug *d);
+
+/* The level a /log-level body names (enum bbs_log_level), or -1 for any other body. */
+int bbs_debug_log_level(const char *body, size_t len);
 
 #endif /* BBS_HTTP_H */

@@ -17,7 +17,7 @@ enum bbs_log_level {
     BBS_LOG_FATAL = 3,
 };
 
-/* Set the minimum level written (default info). Call before threads start. */
+/* Set the minimum level written (default info). Safe at any time (atomic). */
 void bbs_log_set_level(enum bbs_log_level level);
 
 /* Parse "debug", "info", "error", "fatal"; -1 if unknown. */

@@ -37,6 +37,21 @@ struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries
                                 struct bbs_error *err);
 void bbs_store_free(struct bbs_store *st);
 
+/* The pool's numbers for the DB metrics (reference-2 13.2). */
+struct bbs_store_stats {
+    int64_t open_connections;
+    uint64_t wait_count;    /* borrowers that waited for a free connection (cumulative) */
+    int64_t wait_ns;        /* time they waited (cumulative) */
+    uint64_t queries_total; /* statements, BEGIN/COMMIT/ROLLBACK included (cumulative) */
+    uint64_t queries_succeeded;
+    uint64_t queries_failed;
+    int64_t in_flight_max;         /* most statements at once since the last reset */
+    int64_t query_duration_max_ns; /* longest statement since the last reset */
+};
+
+/* Read the numbers; with `reset` the two maxima start over (the 60 s report does). */
+void bbs_store_stats(struct bbs_store *st, int reset, struct bbs_store_stats *out);
+
 /*
  * Apply migrations/NNNN_*.sql from `dir` not yet recorded in
  * schema_migrations, in order, each in its own transaction, all under a

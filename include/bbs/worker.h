@@ -81,4 +81,39 @@ struct bbs_prune_events {
 /* A job: `arg` is a struct bbs_prune_events (borrowed). Logs its failures. */
 void bbs_worker_prune_events(void *arg);
 
+/*
+ * report.c: metrics taken on the ticker (reference-2 13.2) into the metrics
+ * object (for /metrics) and, when `lg` is non-NULL, sent to loggregator.
+ * Register bbs_worker_report_requests every report_interval,
+ * bbs_worker_report_lrps every 15 s and bbs_worker_report_db every 60 s
+ * with the same struct bbs_report (borrowed; zero it, then fill the
+ * pointers). The jobs remember what they sent (counter deltas), so one
+ * struct serves exactly one set of jobs.
+ */
+struct bbs_metrics;
+struct bbs_loggregator;
+struct bbs_converger;
+
+struct bbs_report {
+    struct bbs_metrics *metrics;
+    struct bbs_loggregator *lg;      /* NULL = not sent (the values are still kept) */
+    struct bbs_store *store;         /* DB numbers and fresh domains */
+    struct bbs_converger *converger; /* the last LRP convergence run; NULL = none */
+    /* The jobs' own. */
+    uint64_t requests_sent;
+    int64_t sent[64]; /* per enum bbs_metric: the COUNTER totals sent so far */
+};
+
+/* RequestCount, RequestLatency (when > 0), OpenFileDescriptors, LockHeld. */
+void bbs_worker_report_requests(void *arg);
+
+/* Convergence, LRP, cell, domain and task metrics (every 15 s). */
+void bbs_worker_report_lrps(void *arg);
+
+/* DB pool metrics (every 60 s). */
+void bbs_worker_report_db(void *arg);
+
+/* Once at start-up, after migrations: MigrationDuration and BBSMasterElected. */
+void bbs_worker_report_started(struct bbs_report *r, int64_t migration_ns);
+
 #endif /* BBS_WORKER_H */

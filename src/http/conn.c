@@ -23,6 +23,7 @@
 #include "bbs/log.h"
 #include "bbs/xalloc.h"
 #include "conn.h"
+#include "stream.h"
 #include "tls.h"
 
 struct bbs_conn *bbs_conn_of(struct MHD_Connection *mc)
@@ -134,6 +135,7 @@ void bbs_http_reap(struct bbs_http *h)
         }
     }
     pthread_mutex_unlock(&h->mu);
+    bbs_streams_end_gone(h->streams); /* clients that closed their event stream */
     if (reaped > 0) {
         bbs_log(BBS_LOG_INFO, "http.read-deadline", "{s:i, s:s}", "connections", reaped, "reason",
                 "request not complete within http_read_timeout: closed");

@@ -139,6 +139,7 @@ BBS_HANDLER(bbs_h_task_start)
                               &should_start, &ch, err);
     if (rc == 0 && should_start) {
         bbs_pbw_int64(&resp->body, F_SHOULD_START, 1);
+        bbs_metrics_task_event(req->ctx->metrics, m->cell_id, BBS_METRIC_TASK_STARTED);
     }
     return bbs_effects_after(req, &ch, rc);
 }
@@ -183,13 +184,18 @@ BBS_HANDLER(bbs_h_task_complete)
 {
     const Models__CompleteTaskRequest *m = (const Models__CompleteTaskRequest *)msg;
     struct bbs_change ch;
+    int rc;
 
     (void)resp;
     bbs_change_init(&ch, req->arena);
-    return bbs_effects_after(req, &ch,
-                             bbs_store_task_complete(req->ctx->store, m->task_guid, m->cell_id,
-                                                     m->failed, m->failure_reason, m->result,
-                                                     bbs_now_ns(), &ch, err));
+    rc = bbs_store_task_complete(req->ctx->store, m->task_guid, m->cell_id, m->failed,
+                                 m->failure_reason, m->result, bbs_now_ns(), &ch, err);
+    /* Upstream's TasksSucceeded / TasksFailed, counted for the completing cell. */
+    if (rc == 0) {
+        bbs_metrics_task_event(req->ctx->metrics, m->cell_id,
+                               m->failed ? BBS_METRIC_TASK_FAILED : BBS_METRIC_TASK_SUCCEEDED);
+    }
+    return bbs_effects_after(req, &ch, rc);
 }
 
 BBS_HANDLER(bbs_h_task_resolving)

@@ -202,6 +202,21 @@ const struct bbs_route *bbs_route_find(const char *path, const char *method, cha
     return NULL;
 }
 
+size_t bbs_route_index(const struct bbs_route *route)
+{
+    return (size_t)(route - routes);
+}
+
+struct bbs_metrics *bbs_http_metrics_new(void)
+{
+    const char *paths[sizeof(routes) / sizeof(routes[0])];
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        paths[i] = routes[i].path;
+    }
+    return bbs_metrics_new(paths, sizeof(routes) / sizeof(routes[0]));
+}
+
 int bbs_route_any(enum bbs_route_kind kind)
 {
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

@@ -102,6 +102,9 @@ struct bbs_route {
 const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,
                                        size_t len);
 
+/* The row number of `route` (a row of the table) in the table: its metrics series. */
+size_t bbs_route_index(const struct bbs_route *route);
+
 /* 1 when the table has a route of `kind`. */
 int bbs_route_any(enum bbs_route_kind kind);
 

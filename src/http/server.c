@@ -55,6 +55,18 @@ struct request {
     int streaming; /* a stream's response was queued: no longer counted in flight */
 };
 
+/*
+ * Metrics (metrics.h): a unary request counts when its handler has run
+ * (or its 413 is queued), with the time since its headers arrived; a
+ * stream counts when it ends, without a latency. 404 and 405 are not
+ * counted (reference-2 13.2).
+ */
+static void count_request(struct bbs_http *h, const struct request *r, int stream)
+{
+    bbs_metrics_request(h->ctx->metrics, bbs_route_index(r->route),
+                        stream ? -1 : bbs_http_mono_ns() - r->started_ns);
+}
+
 /* con_cls of a request answered on its first callback (404, 405): nothing to free. */
 static char answered_early;
 
@@ -98,6 +110,7 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
                    (long long)h->cfg->max_request_body_bytes);
     bbs_respond_error_body(r->route, r->arena, &err, &b);
     r->responded = 1;
+    count_request(h, r, 0);
     bbs_respond_log(url, method, MHD_HTTP_CONTENT_TOO_LARGE, r->started_ns, &err);
     return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_PROTOBUF_TYPE, &b, NULL);
 }
@@ -142,6 +155,7 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         return bbs_stream_queue(conn, req.stream, BBS_EVENT_STREAM_TYPE);
     }
     bbs_stream_unref(req.stream);
+    count_request(h, r, r->route->kind == BBS_ROUTE_STREAM);
     if (r->route->kind == BBS_ROUTE_STREAM) {
         /* A stream that cannot start (body not an EventsByCellId, the backlog
          * unreadable): HTTP 500 with an empty body, as upstream answers. */
@@ -276,6 +290,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (!r->streaming) {
         atomic_fetch_sub(&h->inflight, 1);
+    } else {
+        count_request(h, r, 1); /* the stream has ended */
     }
     bbs_buf_free(&r->body);
     bbs_arena_free(r->arena);

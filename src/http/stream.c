@@ -6,6 +6,7 @@
  * called under the stream's `mu`, so `suspended` always says whether the
  * connection is suspended by us and a resume never misses a suspend.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct bbs_streams {
 struct bbs_stream {
     struct bbs_streams *reg;
     struct MHD_Connection *conn;
+    int fd; /* the connection's socket, for bbs_streams_end_gone; -1 unknown */
     atomic_int refs;
     int blocking; /* thread per connection: the reader waits on `cv` instead of suspending */
 
@@ -84,6 +86,7 @@ struct bbs_stream *bbs_stream_new(struct bbs_streams *reg, struct MHD_Connection
 
     s->reg = reg;
     s->conn = conn;
+    s->fd = -1; /* known once queued */
     atomic_init(&s->refs, 1);
     s->blocking = thread_per_connection;
     pthread_mutex_init(&s->mu, NULL);
@@ -207,6 +210,50 @@ void bbs_streams_end_all(struct bbs_streams *reg)
     }
 }
 
+void bbs_streams_end_gone(struct bbs_streams *reg)
+{
+    struct pollfd *fds = NULL;
+    struct bbs_stream **ss = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+
+    pthread_mutex_lock(&reg->mu);
+    for (struct bbs_stream *s = reg->head; s != NULL; s = s->next) {
+        int live;
+
+        pthread_mutex_lock(&s->mu);
+        live = !s->ended && !s->gone && s->fd >= 0;
+        pthread_mutex_unlock(&s->mu);
+        if (!live) {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap > 0 ? cap * 2 : 16;
+            fds = bbs_xrealloc(fds, cap * sizeof(*fds));
+            ss = bbs_xrealloc(ss, cap * sizeof(*ss));
+        }
+        fds[n] = (struct pollfd){s->fd, POLLIN, 0};
+        ss[n] = s;
+        bbs_stream_ref(s); /* kept past the registry lock */
+        n++;
+    }
+    pthread_mutex_unlock(&reg->mu);
+    /* A socket closed and reused since is harmless: ending an ended or gone stream does
+     * nothing, and a live stream's socket cannot have been reused. */
+    if (n > 0 && poll(fds, (nfds_t)n, 0) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                bbs_stream_end(ss[i]);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        bbs_stream_unref(ss[i]);
+    }
+    free(fds);
+    free(ss);
+}
+
 /*
  * libmicrohttpd asks for more of the body (on the connection's thread).
  * Hands over what is pending; at the end of a stream, ends the body;
@@ -283,11 +330,15 @@ static void reader_free(void *cls)
 enum MHD_Result bbs_stream_queue(struct MHD_Connection *conn, struct bbs_stream *s,
                                  const char *type)
 {
+    struct bbs_conn *c = bbs_conn_of(conn);
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
     /* Streamed: neither the read deadline nor the idle timeout applies. */
-    bbs_conn_set_deadline(bbs_conn_of(conn), 0);
+    bbs_conn_set_deadline(c, 0);
+    pthread_mutex_lock(&s->mu);
+    s->fd = c != NULL ? c->fd : -1; /* watched by bbs_streams_end_gone */
+    pthread_mutex_unlock(&s->mu);
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, reader_free);
     if (resp == NULL) {

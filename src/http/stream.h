@@ -74,6 +74,16 @@ void bbs_streams_release(struct bbs_streams *reg);
 void bbs_streams_end_all(struct bbs_streams *reg);
 
 /*
+ * End every stream whose client has gone away: its socket reads EOF, an
+ * error, or anything at all (a stream's client only reads, so a TLS
+ * close_notify or a stray byte also means it is done). One poll(2) over
+ * the streams' sockets; called by the reaper (bbs_http_reap), so a closed
+ * stream ends, and is counted (metrics), within a reaper period rather than
+ * at its next heartbeat.
+ */
+void bbs_streams_end_gone(struct bbs_streams *reg);
+
+/*
  * Front end: a new stream for the request on `conn`, registered in `reg`;
  * one reference. `thread_per_connection`: the reader blocks rather than
  * suspending the connection.

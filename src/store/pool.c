@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,7 +33,73 @@ struct bbs_store {
     int n_open;
     void (*on_commit)(void *ctx); /* after a COMMIT that wrote change-log entries */
     void *on_commit_ctx;
+    uint64_t wait_count; /* under mu: borrowers that waited for a free connection */
+    int64_t wait_ns;     /* under mu: how long they waited in all */
 };
+
+/*
+ * Statement counters for the DB metrics (bbs_store_stats). Statements run
+ * on a PGconn, which does not lead back to its pool, so these count for
+ * the process (one pool per process; tests with several pools see the sum).
+ */
+static atomic_uint_fast64_t q_total;
+static atomic_uint_fast64_t q_failed;
+static atomic_int_fast64_t q_in_flight;
+static atomic_int_fast64_t q_in_flight_max;
+static atomic_int_fast64_t q_duration_max_ns;
+
+static int64_t pool_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void atomic_raise(atomic_int_fast64_t *a, int64_t v)
+{
+    int_fast64_t cur = atomic_load(a);
+
+    while (v > cur && !atomic_compare_exchange_weak(a, &cur, v)) {
+    }
+}
+
+/* A statement starts: its start time. */
+static int64_t q_begin(void)
+{
+    atomic_raise(&q_in_flight_max, atomic_fetch_add(&q_in_flight, 1) + 1);
+    return pool_now_ns();
+}
+
+/* It ended (`ok` = its status was a success). */
+static void q_end(int64_t t0, int ok)
+{
+    atomic_fetch_sub(&q_in_flight, 1);
+    atomic_fetch_add(&q_total, 1);
+    if (!ok) {
+        atomic_fetch_add(&q_failed, 1);
+    }
+    atomic_raise(&q_duration_max_ns, pool_now_ns() - t0);
+}
+
+void bbs_store_stats(struct bbs_store *st, int reset, struct bbs_store_stats *out)
+{
+    pthread_mutex_lock(&st->mu);
+    out->open_connections = st->n_open;
+    out->wait_count = st->wait_count;
+    out->wait_ns = st->wait_ns;
+    pthread_mutex_unlock(&st->mu);
+    out->queries_total = atomic_load(&q_total);
+    out->queries_failed = atomic_load(&q_failed);
+    out->queries_succeeded = out->queries_total - out->queries_failed;
+    if (reset) {
+        out->in_flight_max = atomic_exchange(&q_in_flight_max, atomic_load(&q_in_flight));
+        out->query_duration_max_ns = atomic_exchange(&q_duration_max_ns, 0);
+    } else {
+        out->in_flight_max = atomic_load(&q_in_flight_max);
+        out->query_duration_max_ns = atomic_load(&q_duration_max_ns);
+    }
+}
 
 static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n, struct bbs_error *err)
 {
@@ -147,8 +214,14 @@ static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
     PGconn *conn = NULL;
 
     pthread_mutex_lock(&st->mu);
-    while (st->n_idle == 0 && st->n_open >= st->max_conns) {
-        pthread_cond_wait(&st->cv, &st->mu);
+    if (st->n_idle == 0 && st->n_open >= st->max_conns) {
+        int64_t t0 = pool_now_ns();
+
+        while (st->n_idle == 0 && st->n_open >= st->max_conns) {
+            pthread_cond_wait(&st->cv, &st->mu);
+        }
+        st->wait_count++;
+        st->wait_ns += pool_now_ns() - t0;
     }
     /* An idle connection may have died with its server (a restart): read
      * what is pending without blocking, and drop it if the server said
@@ -203,9 +276,11 @@ static void conn_put(struct bbs_store *st, PGconn *conn)
 
 static int simple(PGconn *conn, const char *sql, struct bbs_error *err)
 {
+    int64_t t0 = q_begin();
     PGresult *res = PQexec(conn, sql);
     int rc = 0;
 
+    q_end(t0, PQresultStatus(res) == PGRES_COMMAND_OK);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         bbs_store_map_error(conn, res, err);
         rc = -1;
@@ -358,10 +433,11 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
     }
 }
 
-static PGresult *checked(PGconn *conn, PGresult *res, struct bbs_error *err)
+static PGresult *checked(PGconn *conn, PGresult *res, int64_t t0, struct bbs_error *err)
 {
     ExecStatusType s = PQresultStatus(res);
 
+    q_end(t0, s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK);
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
         bbs_store_map_error(conn, res, err);
         PQclear(res);
@@ -373,19 +449,23 @@ static PGresult *checked(PGconn *conn, PGresult *res, struct bbs_error *err)
 PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
                    struct bbs_error *err)
 {
+    int64_t t0 = q_begin();
+
     return checked(conn,
                    PQexecPrepared(conn, name, p ? p->n : 0, p ? p->values : NULL,
                                   p ? p->lengths : NULL, p ? p->formats : NULL, 1),
-                   err);
+                   t0, err);
 }
 
 PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p,
                        struct bbs_error *err)
 {
+    int64_t t0 = q_begin();
+
     return checked(conn,
                    PQexecParams(conn, sql, p ? p->n : 0, NULL, p ? p->values : NULL,
                                 p ? p->lengths : NULL, p ? p->formats : NULL, 1),
-                   err);
+                   t0, err);
 }
 
 int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,

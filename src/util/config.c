@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,8 @@ enum key_type {
     KEY_INT,
     KEY_INT64,
     KEY_DURATION,
-    KEY_BOOL, /* JSON true/false; stored as int 0/1 */
+    KEY_BOOL,   /* JSON true/false; stored as int 0/1 */
+    KEY_OBJECT, /* a JSON object whose members are the rows named "<key>.<member>" */
 };
 
 struct config_key {
@@ -83,6 +85,12 @@ static int check_http_url(const char *v, struct bbs_error *err, const char *name
     bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
                    "config key %s: \"%s\" must start with http:// or https://", name, v);
     return -1;
+}
+
+/* An address that may be left empty (a listener that is off). */
+static int check_optional_address(const char *v, struct bbs_error *err, const char *name)
+{
+    return v[0] == '\0' ? 0 : check_address(v, err, name);
 }
 
 #define OFF(f) offsetof(struct bbs_config, f)
@@ -146,6 +154,29 @@ static const struct config_key config_keys[] = {
     {"expire_completed_task_duration", KEY_DURATION, OFF(expire_completed_task_duration_ns), "2m",
      0, INT64_MAX, NULL},
     {"task_callback_workers", KEY_INT, OFF(task_callback_workers), "1000", 1, 1000000, NULL},
+    {"report_interval", KEY_DURATION, OFF(report_interval_ns), "1m", 1000000, INT64_MAX, NULL},
+    {"loggregator", KEY_OBJECT, 0, "", 0, 0, NULL},
+    {"loggregator.loggregator_use_v2_api", KEY_BOOL, OFF(loggregator_use_v2_api), "false", 0, 1,
+     NULL},
+    {"loggregator.loggregator_api_port", KEY_INT, OFF(loggregator_api_port), "3458", 0, 65535,
+     NULL},
+    {"loggregator.loggregator_ca_path", KEY_STRING, OFF(loggregator_ca_path), "", 0, 0, NULL},
+    {"loggregator.loggregator_cert_path", KEY_STRING, OFF(loggregator_cert_path), "", 0, 0, NULL},
+    {"loggregator.loggregator_key_path", KEY_STRING, OFF(loggregator_key_path), "", 0, 0, NULL},
+    {"loggregator.loggregator_source_id", KEY_STRING, OFF(loggregator_source_id), "", 0, 0, NULL},
+    {"loggregator.loggregator_instance_id", KEY_STRING, OFF(loggregator_instance_id), "", 0, 0,
+     NULL},
+    {"loggregator.loggregator_job_origin", KEY_STRING, OFF(loggregator_job_origin), "", 0, 0, NULL},
+    {"loggregator.loggregator_job_deployment", KEY_STRING, OFF(loggregator_job_deployment), "", 0,
+     0, NULL},
+    {"loggregator.loggregator_job_name", KEY_STRING, OFF(loggregator_job_name), "", 0, 0, NULL},
+    {"loggregator.loggregator_job_index", KEY_STRING, OFF(loggregator_job_index), "", 0, 0, NULL},
+    {"loggregator.loggregator_job_ip", KEY_STRING, OFF(loggregator_job_ip), "", 0, 0, NULL},
+    {"loggregator.loggregator_batch_max_size", KEY_INT, OFF(loggregator_batch_max_size), "0", 0,
+     1000000, NULL},
+    {"loggregator.BatchFlushInterval", KEY_DURATION, OFF(loggregator_batch_flush_interval_ns), "0",
+     0, INT64_MAX, NULL},
+    {"debug_address", KEY_STRING, OFF(debug_address), "", 0, 0, check_optional_address},
 };
 
 /*
@@ -165,7 +196,6 @@ static const char *const upstream_keys[] = {
     "db_connection_timeout",
     "db_read_timeout",
     "db_write_timeout",
-    "debug_address",
     "debug_lrp_start_heartbeats",
     "desired_lrp_creation_timeout",
     "enable_db_health_check",
@@ -178,13 +208,11 @@ static const char *const upstream_keys[] = {
     "locket_client_keepalive_time",
     "locket_client_keepalive_timeout",
     "locks_locket_enabled",
-    "loggregator",
     "max_data_string_length",
     "max_database_connection_lifetime",
     "max_idle_database_connections",
     "redact_secrets",
     "rep_client_session_cache_size",
-    "report_interval",
     "session_name",
     "sql_ca_cert_file",
     "sql_enable_identity_verification",
@@ -253,6 +281,42 @@ int bbs_config_parse_duration(const char *s, int64_t *out_ns)
     return 0;
 }
 
+static const struct config_key *find_key(const char *name);
+static int set_value(struct bbs_config *cfg, const struct config_key *k, const char *text,
+                     json_t *json, struct bbs_error *err);
+
+/* A KEY_OBJECT: each member is the row "<key>.<member>"; unknown members are logged. */
+static int set_object(struct bbs_config *cfg, const struct config_key *k, json_t *json,
+                      struct bbs_error *err)
+{
+    const char *member;
+    json_t *value;
+
+    if (json == NULL) {
+        return 0; /* the members have their own defaults */
+    }
+    if (!json_is_object(json)) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST, "config key %s: must be an object", k->name);
+        return -1;
+    }
+    json_object_foreach(json, member, value)
+    {
+        char name[256];
+        const struct config_key *sub;
+
+        snprintf(name, sizeof(name), "%s.%s", k->name, member);
+        sub = find_key(name);
+        if (sub == NULL) {
+            bbs_log(BBS_LOG_ERROR, "config.unknown-key", "{s:s}", "key", name);
+            continue;
+        }
+        if (set_value(cfg, sub, NULL, value, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int set_value(struct bbs_config *cfg, const struct config_key *k, const char *text,
                      json_t *json, struct bbs_error *err)
 {
@@ -260,6 +324,8 @@ static int set_value(struct bbs_config *cfg, const struct config_key *k, const c
     int64_t n = 0;
 
     switch (k->type) {
+    case KEY_OBJECT:
+        return set_object(cfg, k, json, err);
     case KEY_STRING: {
         char **dst = (char **)(base + k->offset);
         const char *v = text;
@@ -386,7 +452,8 @@ static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *er
     }
     json_object_foreach(root, name, value)
     {
-        const struct config_key *k = find_key(name);
+        /* "a.b" rows are members of the object "a", not top-level keys. */
+        const struct config_key *k = strchr(name, '.') == NULL ? find_key(name) : NULL;
 
         if (k == NULL) {
             if (bbs_config_key_kind(name) == BBS_CONFIG_KEY_IGNORED) {

@@ -7,19 +7,21 @@
 #include "bbs/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static enum bbs_log_level min_level = BBS_LOG_INFO;
+/* Atomic: the debug server (POST /log-level) changes it while threads log. */
+static atomic_int min_level = BBS_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "error", "fatal"};
 
 void bbs_log_set_level(enum bbs_log_level level)
 {
-    min_level = level;
+    atomic_store(&min_level, (int)level);
 }
 
 int bbs_log_parse_level(const char *s)
@@ -34,7 +36,7 @@ int bbs_log_parse_level(const char *s)
 
 int bbs_log_enabled(enum bbs_log_level level)
 {
-    return level >= min_level;
+    return (int)level >= atomic_load(&min_level);
 }
 
 void bbs_log_take(enum bbs_log_level level, const char *message, json_t *data)

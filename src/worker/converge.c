@@ -689,6 +689,14 @@ void bbs_converger_run(struct bbs_converger *c, struct bbs_conv_run *out)
     run_locked(c, &r);
     pthread_mutex_lock(&c->mu);
     r.runs = c->last.runs + 1;
+    r.task_runs = c->last.task_runs + (r.tasks_ran != 0);
+    /* Upstream's ConvergenceTasksKicked / Pruned make-up (reference part 2, 13.2). */
+    r.tasks_kicked_total = c->last.tasks_kicked_total +
+                           (r.tasks_ran ? (uint64_t)(r.tasks.expired_pending + r.tasks.auctioned +
+                                                     r.tasks.cell_gone + r.tasks.kicked)
+                                        : 0);
+    r.tasks_pruned_total = c->last.tasks_pruned_total +
+                           (r.tasks_ran ? (uint64_t)(r.tasks.pruned + r.tasks.deleted) : 0);
     r.cell_skipped_runs =
         c->last.cell_skipped_runs +
         (r.verdict == BBS_CONV_CELLS_LOCKET_FAILED || r.verdict == BBS_CONV_CELLS_EMPTY_DISTRUSTED);

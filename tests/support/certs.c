@@ -28,6 +28,11 @@ static const char ca_cnf[] = "[ca]\n"
                              "keyUsage = digitalSignature,keyEncipherment\n"
                              "[client]\n"
                              "extendedKeyUsage = clientAuth\n"
+                             "keyUsage = digitalSignature,keyEncipherment\n"
+                             /* The loggregator agent: clients verify the name "metron". */
+                             "[metron]\n"
+                             "subjectAltName = DNS:metron\n"
+                             "extendedKeyUsage = serverAuth\n"
                              "keyUsage = digitalSignature,keyEncipherment\n";
 
 static int write_text(const struct it_certs *c, const char *name, const char *text)

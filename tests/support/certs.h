@@ -20,7 +20,8 @@ struct it_certs {
 /*
  * Make /tmp/<prefix>-XXXXXX with the CA database (its config has the
  * extension sections "server": serverAuth for 127.0.0.1 and localhost,
- * and "client": clientAuth).
+ * "metron": serverAuth for the name metron (the loggregator agent), and
+ * "client": clientAuth).
  */
 int it_certs_init(struct it_certs *c, const char *prefix);
 

@@ -229,6 +229,64 @@ static void test_locket_keys(void **state)
     assert_int_equal(bbs_config_key_kind("locket_client_key_file"), BBS_CONFIG_KEY_USED);
 }
 
+/* The metrics keys: report_interval and the loggregator object (diego-logging-client's tags). */
+static void test_metrics_keys(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load(&cfg, NULL, &err), 0);
+    assert_true(cfg.report_interval_ns == INT64_C(60000000000)); /* upstream's 1 minute */
+    assert_int_equal(cfg.loggregator_use_v2_api, 0);
+    assert_int_equal(cfg.loggregator_api_port, 3458);
+    assert_string_equal(cfg.loggregator_ca_path, "");
+    bbs_config_clear(&cfg);
+
+    /* As upstream's test suite writes it (BatchFlushInterval is integer nanoseconds). */
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"report_interval\":\"500ms\","
+                                            "\"loggregator\":{\"loggregator_use_v2_api\":true,"
+                                            "\"loggregator_api_port\":4567,"
+                                            "\"loggregator_ca_path\":\"/m/CA.crt\","
+                                            "\"loggregator_cert_path\":\"/m/client.crt\","
+                                            "\"loggregator_key_path\":\"/m/client.key\","
+                                            "\"loggregator_job_origin\":\"bbs\","
+                                            "\"loggregator_source_id\":\"\","
+                                            "\"loggregator_batch_max_size\":1,"
+                                            "\"BatchFlushInterval\":10000000,"
+                                            "\"not_a_member\":1}}",
+                                            &err),
+                     0);
+    assert_true(cfg.report_interval_ns == 500000000);
+    assert_int_equal(cfg.loggregator_use_v2_api, 1);
+    assert_int_equal(cfg.loggregator_api_port, 4567);
+    assert_string_equal(cfg.loggregator_ca_path, "/m/CA.crt");
+    assert_string_equal(cfg.loggregator_cert_path, "/m/client.crt");
+    assert_string_equal(cfg.loggregator_key_path, "/m/client.key");
+    assert_string_equal(cfg.loggregator_job_origin, "bbs");
+    assert_int_equal(cfg.loggregator_batch_max_size, 1);
+    assert_true(cfg.loggregator_batch_flush_interval_ns == 10000000);
+    bbs_config_clear(&cfg);
+
+    /* Wrong shapes name the key. */
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"loggregator\":true}", &err), -1);
+    assert_non_null(strstr(err.message, "loggregator"));
+    assert_int_equal(
+        bbs_config_load_string(&cfg, "{\"loggregator\":{\"loggregator_api_port\":\"x\"}}", &err),
+        -1);
+    assert_non_null(strstr(err.message, "loggregator.loggregator_api_port"));
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"report_interval\":\"soon\"}", &err), -1);
+    assert_non_null(strstr(err.message, "report_interval"));
+    /* A member is not a top-level key. */
+    assert_int_equal(bbs_config_key_kind("loggregator"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("report_interval"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"loggregator.loggregator_api_port\":1}", &err),
+                     0);
+    assert_int_equal(cfg.loggregator_api_port, 3458);
+    bbs_config_clear(&cfg);
+}
+
 /* Upstream's real names (cmd/bbs/config, reference 8.3) are ignored quietly. */
 static const char *const upstream_names[] = {
     "enable_db_health_check",
@@ -348,6 +406,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_ignored_list_shape);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_locket_keys);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_metrics_keys);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         tests[n++] = (struct CMUnitTest){.name = bad_cases[i].name,
                                          .test_func = test_bad_case,
