@@ -21,6 +21,7 @@
 #include "bbs/auction.h"
 #include "bbs/config.h"
 #include "bbs/converger.h"
+#include "bbs/crypt.h"
 #include "bbs/effects.h"
 #include "bbs/http.h"
 #include "bbs/hub.h"
@@ -40,6 +41,29 @@
 #define HUB_POLL_NS          INT64_C(1000000000) /* read the change log without a poke */
 
 static volatile sig_atomic_t stop_signal;
+
+/* Rows re-sealed per transaction by the start-up re-keying pass. */
+#define REKEY_BATCH 200
+
+/* The key ring of encryption_keys / active_key_label (an empty one when none). */
+static struct bbs_crypt *crypt_from_config(const struct bbs_config *cfg, struct bbs_error *err)
+{
+    size_t n = cfg->encryption_keys.n;
+    struct bbs_crypt_key_cfg *keys = calloc(n > 0 ? n : 1, sizeof(*keys));
+    struct bbs_crypt *c;
+
+    if (keys == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keys[i].label = cfg->encryption_keys.names[i];
+        keys[i].passphrase = cfg->encryption_keys.values[i];
+    }
+    c = bbs_crypt_new(keys, n, cfg->active_key_label, err);
+    free(keys);
+    return c;
+}
 
 /* Set by a worker job when the server must exit non-zero (see request_exit). */
 static atomic_int exit_requested;
@@ -156,6 +180,8 @@ int main(int argc, char **argv)
     struct bbs_error err = {0};
     struct bbs_pgembed *pg = NULL;
     struct bbs_store *store = NULL;
+    struct bbs_crypt *crypt = NULL;
+    struct bbs_rekey *rekey = NULL;
     struct bbs_outbox *outbox = NULL;
     struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
@@ -293,6 +319,25 @@ int main(int argc, char **argv)
     }
     /* Upstream's line for "the schema is current" (its test runner waits for it). */
     bbs_log(BBS_LOG_INFO, "migration-manager.finished-migrations", NULL);
+    /* Encryption at rest: the keys, checked against the labels in use before serving. */
+    crypt = crypt_from_config(&cfg, &err);
+    if (crypt == NULL) {
+        bbs_log(BBS_LOG_FATAL, "encryption.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    bbs_store_set_crypt(store, crypt);
+    if (bbs_store_crypt_check(store, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "encryption.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    if (bbs_crypt_enabled(crypt)) {
+        bbs_log(BBS_LOG_INFO, "encryption.enabled", "{s:s, s:i}", "active_key_label",
+                bbs_crypt_active_label(crypt), "keys", (int)cfg.encryption_keys.n);
+    } else {
+        bbs_log(BBS_LOG_ERROR, "encryption.disabled", "{s:s}", "warning",
+                "encryption_keys is empty: LRP and task blobs are stored unencrypted");
+    }
+    rekey = bbs_store_rekey_start(store, REKEY_BATCH);
     if (cfg.auctioneer_address[0] == '\0') {
         bbs_log(BBS_LOG_INFO, "auctioneer.disabled", "{s:s}", "reason",
                 "auctioneer_address is empty: no placement requests are sent");
@@ -418,7 +463,9 @@ out:
     /* After the outbox: a rep call's completion (an update's v1 retry, a
      * retire's next attempt) uses the rep client during the drain. */
     bbs_rep_free(rep);
+    bbs_store_rekey_stop(rekey);
     bbs_store_free(store);
+    bbs_crypt_free(crypt);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);
     bbs_http_tls_free(tls);

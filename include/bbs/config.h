@@ -14,6 +14,13 @@
 
 #include "bbs/error.h"
 
+/* A JSON object of strings (name -> value), in file order. */
+struct bbs_config_map {
+    size_t n;
+    char **names;
+    char **values;
+};
+
 struct bbs_config {
     char *listen_address;             /* "host:port" of the API listener */
     char *health_address;             /* "host:port" of the plain-HTTP health listener */
@@ -58,6 +65,10 @@ struct bbs_config {
     int64_t event_heartbeat_interval_ns; /* an SSE comment on every stream this often */
     int64_t event_retention_age_ns;      /* change-log entries kept this long for resuming ... */
     int64_t event_retention_count;       /* ... and at most this many */
+
+    /* Encryption at rest (upstream keys): label -> passphrase, none = off. */
+    struct bbs_config_map encryption_keys;
+    char *active_key_label; /* the label new values are sealed with */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

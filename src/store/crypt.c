@@ -1,0 +1,348 @@
+/*
+ * crypt.c - the key ring and the sealed-value envelope (crypt.h).
+ *
+ * AES-256-GCM and SHA-256 come from GnuTLS; a cipher handle is made per
+ * call (GCM handles carry per-message state, so one cannot be shared
+ * between threads), which costs one key expansion per value.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "bbs/crypt.h"
+#include "bbs/xalloc.h"
+
+struct crypt_key {
+    char label[BBS_CRYPT_LABEL_MAX + 1];
+    size_t label_len;
+    uint8_t key[32];
+};
+
+struct bbs_crypt {
+    struct crypt_key *keys;
+    size_t n;
+    const struct crypt_key *active; /* NULL: encryption off */
+};
+
+struct bbs_crypt *bbs_crypt_new(const struct bbs_crypt_key_cfg *keys, size_t n, const char *active,
+                                struct bbs_error *err)
+{
+    struct bbs_crypt *c = bbs_xcalloc(1, sizeof(*c));
+
+    c->keys = bbs_xcalloc(n > 0 ? n : 1, sizeof(*c->keys));
+    for (size_t i = 0; i < n; i++) {
+        struct crypt_key *k = &c->keys[i];
+        size_t len = strlen(keys[i].label);
+
+        if (len < 1 || len > BBS_CRYPT_LABEL_MAX) {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "encryption key label \"%.40s\": must be 1 to %d bytes long",
+                           keys[i].label, BBS_CRYPT_LABEL_MAX);
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->keys[j].label, keys[i].label) == 0) {
+                bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                               "encryption key label \"%s\": listed twice", keys[i].label);
+                goto fail;
+            }
+        }
+        memcpy(k->label, keys[i].label, len + 1);
+        k->label_len = len;
+        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, keys[i].passphrase, strlen(keys[i].passphrase),
+                             k->key) != 0) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption key \"%s\": SHA-256 failed", k->label);
+            goto fail;
+        }
+        c->n++;
+    }
+    if (active != NULL && active[0] != '\0') {
+        for (size_t i = 0; i < c->n; i++) {
+            if (strcmp(c->keys[i].label, active) == 0) {
+                c->active = &c->keys[i];
+            }
+        }
+        if (c->active == NULL) {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "active_key_label \"%s\": not among encryption_keys", active);
+            goto fail;
+        }
+    } else if (n > 0) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                       "active_key_label: required when encryption_keys is set");
+        goto fail;
+    }
+    return c;
+fail:
+    bbs_crypt_free(c);
+    return NULL;
+}
+
+void bbs_crypt_free(struct bbs_crypt *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->keys != NULL) {
+        gnutls_memset(c->keys, 0, (c->n > 0 ? c->n : 1) * sizeof(*c->keys));
+    }
+    free(c->keys);
+    free(c);
+}
+
+int bbs_crypt_enabled(const struct bbs_crypt *c)
+{
+    return c != NULL && c->active != NULL;
+}
+
+const char *bbs_crypt_active_label(const struct bbs_crypt *c)
+{
+    return bbs_crypt_enabled(c) ? c->active->label : "";
+}
+
+static const struct crypt_key *find_key(const struct bbs_crypt *c, const uint8_t *label, size_t len)
+{
+    for (size_t i = 0; c != NULL && i < c->n; i++) {
+        if (c->keys[i].label_len == len && memcmp(c->keys[i].label, label, len) == 0) {
+            return &c->keys[i];
+        }
+    }
+    return NULL;
+}
+
+int bbs_crypt_has_label(const struct bbs_crypt *c, const char *label, size_t len)
+{
+    return find_key(c, (const uint8_t *)label, len) != NULL;
+}
+
+/* ---- base64 (RFC 4648, standard alphabet, padded) ---- */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64_value(uint8_t ch)
+{
+    if (ch >= 'A' && ch <= 'Z') {
+        return ch - 'A';
+    }
+    if (ch >= 'a' && ch <= 'z') {
+        return ch - 'a' + 26;
+    }
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0' + 52;
+    }
+    if (ch == '+') {
+        return 62;
+    }
+    if (ch == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+void bbs_crypt_b64_encode(struct bbs_buf *out, const uint8_t *p, size_t n)
+{
+    uint8_t *o;
+
+    bbs_buf_reserve(out, (n + 2) / 3 * 4);
+    o = out->data + out->len;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        size_t left = n - i;
+
+        if (left > 1) {
+            v |= (uint32_t)p[i + 1] << 8;
+        }
+        if (left > 2) {
+            v |= p[i + 2];
+        }
+        *o++ = (uint8_t)B64[(v >> 18) & 63];
+        *o++ = (uint8_t)B64[(v >> 12) & 63];
+        *o++ = left > 1 ? (uint8_t)B64[(v >> 6) & 63] : '=';
+        *o++ = left > 2 ? (uint8_t)B64[v & 63] : '=';
+    }
+    out->len = (size_t)(o - out->data);
+}
+
+int bbs_crypt_b64_decode(struct bbs_buf *out, const uint8_t *p, size_t n)
+{
+    uint8_t *o;
+
+    if (n % 4 != 0) {
+        return -1;
+    }
+    bbs_buf_reserve(out, n / 4 * 3);
+    o = out->data + out->len;
+    for (size_t i = 0; i < n; i += 4) {
+        int last = i + 4 == n;
+        int pad = 0;
+        int v[4];
+
+        for (int j = 0; j < 4; j++) {
+            v[j] = b64_value(p[i + (size_t)j]);
+        }
+        if (last && p[i + 3] == '=') {
+            pad = p[i + 2] == '=' ? 2 : 1;
+            v[3] = 0;
+            if (pad == 2) {
+                v[2] = 0;
+            }
+        }
+        if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0) {
+            return -1;
+        }
+        /* Canonical padding only: the bits padding drops must be zero. */
+        if ((pad == 2 && (v[1] & 15) != 0) || (pad == 1 && (v[2] & 3) != 0)) {
+            return -1;
+        }
+        *o++ = (uint8_t)(v[0] << 2 | v[1] >> 4);
+        if (pad < 2) {
+            *o++ = (uint8_t)((v[1] & 15) << 4 | v[2] >> 2);
+        }
+        if (pad < 1) {
+            *o++ = (uint8_t)((v[2] & 3) << 6 | v[3]);
+        }
+    }
+    out->len = (size_t)(o - out->data);
+    return 0;
+}
+
+/* ---- the envelope ---- */
+
+int bbs_crypt_is_sealed(const uint8_t *v, size_t n)
+{
+    if (n < 6 || v[0] != '0' || v[1] != '2' || (n - 2) % 4 != 0) {
+        return 0;
+    }
+    for (size_t i = 2; i < n; i++) {
+        if (b64_value(v[i]) < 0 && !(v[i] == '=' && i + 2 >= n)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int bbs_crypt_parse(const uint8_t *v, size_t n, struct bbs_buf *scratch,
+                    struct bbs_crypt_envelope *env, struct bbs_error *err)
+{
+    const uint8_t *d;
+    size_t len;
+    size_t l;
+
+    scratch->len = 0;
+    if (n < 2 || v[0] != '0' || v[1] != '2') {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: no \"02\" prefix");
+        return -1;
+    }
+    if (bbs_crypt_b64_decode(scratch, v + 2, n - 2) != 0) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: not base64");
+        return -1;
+    }
+    d = scratch->data;
+    len = scratch->len;
+    if (len < 1) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: empty");
+        return -1;
+    }
+    l = d[0];
+    if (l < 1 || l > BBS_CRYPT_LABEL_MAX || len < 1 + l + BBS_CRYPT_NONCE_LEN + BBS_CRYPT_TAG_LEN) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: truncated envelope");
+        return -1;
+    }
+    env->label = d + 1;
+    env->label_len = l;
+    env->nonce = d + 1 + l;
+    env->ct = env->nonce + BBS_CRYPT_NONCE_LEN;
+    env->ct_len = len - 1 - l - BBS_CRYPT_NONCE_LEN;
+    return 0;
+}
+
+static int cipher_open(const struct crypt_key *k, gnutls_aead_cipher_hd_t *hd)
+{
+    gnutls_datum_t key = {(unsigned char *)k->key, sizeof(k->key)};
+
+    return gnutls_aead_cipher_init(hd, GNUTLS_CIPHER_AES_256_GCM, &key);
+}
+
+int bbs_crypt_seal(const struct bbs_crypt *c, const uint8_t *pt, size_t n, struct bbs_buf *out,
+                   struct bbs_error *err)
+{
+    const struct crypt_key *k = bbs_crypt_enabled(c) ? c->active : NULL;
+    gnutls_aead_cipher_hd_t hd = NULL;
+    struct bbs_buf env = {0};
+    size_t ct_len = n + BBS_CRYPT_TAG_LEN;
+    size_t head;
+    int rc = -1;
+
+    if (k == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: no active key");
+        return -1;
+    }
+    head = 1 + k->label_len + BBS_CRYPT_NONCE_LEN;
+    bbs_buf_reserve(&env, head + ct_len);
+    env.data[0] = (uint8_t)k->label_len;
+    memcpy(env.data + 1, k->label, k->label_len);
+    if (gnutls_rnd(GNUTLS_RND_NONCE, env.data + 1 + k->label_len, BBS_CRYPT_NONCE_LEN) != 0 ||
+        cipher_open(k, &hd) != 0 ||
+        gnutls_aead_cipher_encrypt(hd, env.data + 1 + k->label_len, BBS_CRYPT_NONCE_LEN, NULL, 0,
+                                   BBS_CRYPT_TAG_LEN, pt, n, env.data + head, &ct_len) != 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: AES-256-GCM failed");
+        goto out;
+    }
+    env.len = head + ct_len;
+    bbs_buf_append(out, "02", 2);
+    bbs_crypt_b64_encode(out, env.data, env.len);
+    rc = 0;
+out:
+    if (hd != NULL) {
+        gnutls_aead_cipher_deinit(hd);
+    }
+    bbs_buf_free(&env);
+    return rc;
+}
+
+int bbs_crypt_open(const struct bbs_crypt *c, const uint8_t *v, size_t n, struct bbs_buf *out,
+                   char *label, struct bbs_error *err)
+{
+    struct bbs_buf scratch = {0};
+    struct bbs_crypt_envelope env;
+    gnutls_aead_cipher_hd_t hd = NULL;
+    const struct crypt_key *k;
+    size_t pt_len;
+    int rc = -1;
+
+    if (label != NULL) {
+        label[0] = '\0';
+    }
+    if (bbs_crypt_parse(v, n, &scratch, &env, err) != 0) {
+        goto out;
+    }
+    if (label != NULL) {
+        memcpy(label, env.label, env.label_len);
+        label[env.label_len] = '\0';
+    }
+    k = find_key(c, env.label, env.label_len);
+    if (k == NULL) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: no key labelled \"%.*s\"",
+                       (int)env.label_len, (const char *)env.label);
+        goto out;
+    }
+    pt_len = env.ct_len - BBS_CRYPT_TAG_LEN;
+    bbs_buf_reserve(out, pt_len + 1);
+    if (cipher_open(k, &hd) != 0 ||
+        gnutls_aead_cipher_decrypt(hd, env.nonce, BBS_CRYPT_NONCE_LEN, NULL, 0, BBS_CRYPT_TAG_LEN,
+                                   env.ct, env.ct_len, out->data + out->len, &pt_len) != 0) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE,
+                       "encrypted value: does not decrypt with the key labelled \"%s\"", k->label);
+        goto out;
+    }
+    out->len += pt_len;
+    rc = 0;
+out:
+    if (hd != NULL) {
+        gnutls_aead_cipher_deinit(hd);
+    }
+    bbs_buf_free(&scratch);
+    return rc;
+}
