@@ -1,10 +1,13 @@
 /*
  * crypt.c - the key ring and the sealed-value envelope (crypt.h).
  *
- * AES-256-GCM and SHA-256 come from GnuTLS; a cipher handle is made per
- * call (GCM handles carry per-message state, so one cannot be shared
- * between threads), which costs one key expansion per value.
+ * AES-256-GCM and SHA-256 come from GnuTLS. A cipher handle carries
+ * per-message state, so one is never used by two threads at once: each
+ * key keeps a small pool of handles (taken under a mutex, made on demand,
+ * as many as threads ever sealed or opened at the same time), so the key
+ * schedule is computed once per handle, not once per value.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,10 @@ struct crypt_key {
     char label[BBS_CRYPT_LABEL_MAX + 1];
     size_t label_len;
     uint8_t key[32];
+    pthread_mutex_t mu; /* guards the pool below */
+    gnutls_aead_cipher_hd_t *pool;
+    size_t n_pool;
+    size_t cap_pool;
 };
 
 struct bbs_crypt {
@@ -51,6 +58,7 @@ struct bbs_crypt *bbs_crypt_new(const struct bbs_crypt_key_cfg *keys, size_t n, 
         }
         memcpy(k->label, keys[i].label, len + 1);
         k->label_len = len;
+        pthread_mutex_init(&k->mu, NULL);
         if (gnutls_hash_fast(GNUTLS_DIG_SHA256, keys[i].passphrase, strlen(keys[i].passphrase),
                              k->key) != 0) {
             bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption key \"%s\": SHA-256 failed", k->label);
@@ -84,6 +92,13 @@ void bbs_crypt_free(struct bbs_crypt *c)
 {
     if (c == NULL) {
         return;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        for (size_t j = 0; j < c->keys[i].n_pool; j++) {
+            gnutls_aead_cipher_deinit(c->keys[i].pool[j]);
+        }
+        free(c->keys[i].pool);
+        pthread_mutex_destroy(&c->keys[i].mu);
     }
     if (c->keys != NULL) {
         gnutls_memset(c->keys, 0, (c->n > 0 ? c->n : 1) * sizeof(*c->keys));
@@ -258,17 +273,47 @@ int bbs_crypt_parse(const uint8_t *v, size_t n, struct bbs_buf *scratch,
     return 0;
 }
 
-static int cipher_open(const struct crypt_key *k, gnutls_aead_cipher_hd_t *hd)
+/* A cipher handle for `k`: from its pool, or a new one. */
+static int cipher_take(struct crypt_key *k, gnutls_aead_cipher_hd_t *hd)
 {
-    gnutls_datum_t key = {(unsigned char *)k->key, sizeof(k->key)};
+    gnutls_datum_t key = {k->key, sizeof(k->key)};
 
+    pthread_mutex_lock(&k->mu);
+    if (k->n_pool > 0) {
+        *hd = k->pool[--k->n_pool];
+        pthread_mutex_unlock(&k->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&k->mu);
     return gnutls_aead_cipher_init(hd, GNUTLS_CIPHER_AES_256_GCM, &key);
+}
+
+static void cipher_give(struct crypt_key *k, gnutls_aead_cipher_hd_t hd)
+{
+    if (hd == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&k->mu);
+    if (k->n_pool == k->cap_pool) {
+        size_t cap = k->cap_pool > 0 ? 2 * k->cap_pool : 8;
+        gnutls_aead_cipher_hd_t *p = realloc(k->pool, cap * sizeof(*p));
+
+        if (p == NULL) {
+            pthread_mutex_unlock(&k->mu);
+            gnutls_aead_cipher_deinit(hd);
+            return;
+        }
+        k->pool = p;
+        k->cap_pool = cap;
+    }
+    k->pool[k->n_pool++] = hd;
+    pthread_mutex_unlock(&k->mu);
 }
 
 int bbs_crypt_seal(const struct bbs_crypt *c, const uint8_t *pt, size_t n, struct bbs_buf *out,
                    struct bbs_error *err)
 {
-    const struct crypt_key *k = bbs_crypt_enabled(c) ? c->active : NULL;
+    struct crypt_key *k = bbs_crypt_enabled(c) ? (struct crypt_key *)c->active : NULL;
     gnutls_aead_cipher_hd_t hd = NULL;
     struct bbs_buf env = {0};
     size_t ct_len = n + BBS_CRYPT_TAG_LEN;
@@ -284,7 +329,7 @@ int bbs_crypt_seal(const struct bbs_crypt *c, const uint8_t *pt, size_t n, struc
     env.data[0] = (uint8_t)k->label_len;
     memcpy(env.data + 1, k->label, k->label_len);
     if (gnutls_rnd(GNUTLS_RND_NONCE, env.data + 1 + k->label_len, BBS_CRYPT_NONCE_LEN) != 0 ||
-        cipher_open(k, &hd) != 0 ||
+        cipher_take(k, &hd) != 0 ||
         gnutls_aead_cipher_encrypt(hd, env.data + 1 + k->label_len, BBS_CRYPT_NONCE_LEN, NULL, 0,
                                    BBS_CRYPT_TAG_LEN, pt, n, env.data + head, &ct_len) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: AES-256-GCM failed");
@@ -295,7 +340,9 @@ int bbs_crypt_seal(const struct bbs_crypt *c, const uint8_t *pt, size_t n, struc
     bbs_crypt_b64_encode(out, env.data, env.len);
     rc = 0;
 out:
-    if (hd != NULL) {
+    if (rc == 0) {
+        cipher_give(k, hd);
+    } else if (hd != NULL) {
         gnutls_aead_cipher_deinit(hd);
     }
     bbs_buf_free(&env);
@@ -308,7 +355,7 @@ int bbs_crypt_open(const struct bbs_crypt *c, const uint8_t *v, size_t n, struct
     struct bbs_buf scratch = {0};
     struct bbs_crypt_envelope env;
     gnutls_aead_cipher_hd_t hd = NULL;
-    const struct crypt_key *k;
+    struct crypt_key *k = NULL;
     size_t pt_len;
     int rc = -1;
 
@@ -322,7 +369,7 @@ int bbs_crypt_open(const struct bbs_crypt *c, const uint8_t *v, size_t n, struct
         memcpy(label, env.label, env.label_len);
         label[env.label_len] = '\0';
     }
-    k = find_key(c, env.label, env.label_len);
+    k = (struct crypt_key *)find_key(c, env.label, env.label_len);
     if (k == NULL) {
         bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: no key labelled \"%.*s\"",
                        (int)env.label_len, (const char *)env.label);
@@ -330,7 +377,7 @@ int bbs_crypt_open(const struct bbs_crypt *c, const uint8_t *v, size_t n, struct
     }
     pt_len = env.ct_len - BBS_CRYPT_TAG_LEN;
     bbs_buf_reserve(out, pt_len + 1);
-    if (cipher_open(k, &hd) != 0 ||
+    if (cipher_take(k, &hd) != 0 ||
         gnutls_aead_cipher_decrypt(hd, env.nonce, BBS_CRYPT_NONCE_LEN, NULL, 0, BBS_CRYPT_TAG_LEN,
                                    env.ct, env.ct_len, out->data + out->len, &pt_len) != 0) {
         bbs_error_setf(err, BBS_ERR_DESERIALIZE,
@@ -341,7 +388,8 @@ int bbs_crypt_open(const struct bbs_crypt *c, const uint8_t *v, size_t n, struct
     rc = 0;
 out:
     if (hd != NULL) {
-        gnutls_aead_cipher_deinit(hd);
+        /* A tag that did not verify leaves the handle reusable (a fresh nonce each call). */
+        cipher_give(k, hd);
     }
     bbs_buf_free(&scratch);
     return rc;
