@@ -54,7 +54,8 @@ const char *bbs_crypt_active_label(const struct bbs_crypt *c);
 /* Is `label` (len bytes) a configured key? */
 int bbs_crypt_has_label(const struct bbs_crypt *c, const char *label, size_t len);
 
-/* Does a stored value look sealed ("02" then base64 characters)? */
+/* Does a stored value look sealed ("02", then padded-base64 length and a
+ * base64 character)? Cheap: reads ask it of every blob. */
 int bbs_crypt_is_sealed(const uint8_t *v, size_t n);
 
 /*
@@ -73,6 +74,16 @@ BBS_MUST_CHECK int bbs_crypt_seal(const struct bbs_crypt *c, const uint8_t *pt, 
  */
 BBS_MUST_CHECK int bbs_crypt_open(const struct bbs_crypt *c, const uint8_t *v, size_t n,
                                   struct bbs_buf *out, char *label, struct bbs_error *err);
+
+/*
+ * The same into `out`, which has room for bbs_crypt_open_max(n) bytes;
+ * `*out_len` gets the plaintext's length. No allocation for values up to
+ * about 2.7 KB (the read path's form).
+ */
+size_t bbs_crypt_open_max(size_t n);
+BBS_MUST_CHECK int bbs_crypt_open_to(const struct bbs_crypt *c, const uint8_t *v, size_t n,
+                                     uint8_t *out, size_t *out_len, char *label,
+                                     struct bbs_error *err);
 
 /* The parsed parts of a decoded envelope (borrowed from its bytes). */
 struct bbs_crypt_envelope {

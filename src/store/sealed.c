@@ -163,17 +163,58 @@ int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind
 {
     struct bbs_blob b = bbs_get_blob(r, row, col);
     struct bbs_store *st;
-    struct bbs_buf buf = {0};
+    struct bbs_buf json = {0};
     struct bbs_error err = {0};
-    char label[BBS_CRYPT_LABEL_MAX + 1];
-    uint8_t *copy;
+    char label[BBS_CRYPT_LABEL_MAX + 1] = "";
+    uint8_t *pt;
+    size_t cap;
+    size_t len = 0;
 
     if (!b.present || !bbs_crypt_is_sealed(b.data, b.len)) {
         *out = b;
         return 0;
     }
     st = bbs_store_of_result(r);
-    if (open_value(bbs_store_crypt(st), kind, b.data, b.len, &buf, label, &err) != 0) {
+    /* Opened straight into memory of the result: it lives as long as the
+     * borrowed bytes it replaces, and our own values need no copy. */
+    cap = bbs_crypt_open_max(b.len) + 1;
+    pt = PQresultAlloc((PGresult *)r, cap);
+    if (pt == NULL) {
+        bbs_error_setf(&err, BBS_ERR_UNKNOWN, "out of memory");
+        goto fail;
+    }
+    if (bbs_crypt_open_to(bbs_store_crypt(st), b.data, b.len, pt, &len, label, &err) != 0) {
+        goto fail;
+    }
+    if (len >= 2 && memcmp(pt, OURS, 2) == 0) {
+        out->data = pt + 2;
+        out->len = len - 2;
+        out->present = 1;
+        return 0;
+    }
+    {
+        struct bbs_buf opened = {pt, len, len};
+
+        if (plain_of(kind, &opened, &json, &err) != 0) {
+            goto fail;
+        }
+    }
+    /* Upstream's JSON, now our bytes (rare: no copy saved). */
+    if (json.len > cap && (pt = PQresultAlloc((PGresult *)r, json.len)) == NULL) {
+        bbs_error_setf(&err, BBS_ERR_UNKNOWN, "out of memory");
+        goto fail;
+    }
+    if (json.len > 0) {
+        memcpy(pt, json.data, json.len);
+    }
+    out->data = pt;
+    out->len = json.len;
+    out->present = 1;
+    bbs_buf_free(&json);
+    return 0;
+fail:
+    bbs_buf_free(&json);
+    {
         uint64_t total = bbs_store_count_undecryptable(st);
 
         /* Reads skip the row without an error to return: this line (and
@@ -181,23 +222,8 @@ int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind
         bbs_log(BBS_LOG_ERROR, "crypt.undecryptable-value", "{s:s, s:s, s:s, s:s, s:I}", "row",
                 bbs_get_text(r, row, 0), "column", COL_NAMES[kind], "key_label", label, "error",
                 err.message, "undecryptable_total", (json_int_t)total);
-        bbs_buf_free(&buf);
-        return -1;
     }
-    /* The opened bytes live as long as the result the sealed ones came in. */
-    copy = PQresultAlloc((PGresult *)r, buf.len > 0 ? buf.len : 1);
-    if (copy == NULL) {
-        bbs_buf_free(&buf);
-        return -1;
-    }
-    if (buf.len > 0) {
-        memcpy(copy, buf.data, buf.len);
-    }
-    out->data = copy;
-    out->len = buf.len;
-    out->present = 1;
-    bbs_buf_free(&buf);
-    return 0;
+    return -1;
 }
 
 /* Seal `n` bytes of ours into a buffer the caller frees. */
