@@ -136,24 +136,24 @@ int bbs_crypt_has_label(const struct bbs_crypt *c, const char *label, size_t len
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Character -> 6-bit value, -1 for anything outside the alphabet. */
+static const int8_t B64_VALUE[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,
+    7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
+    49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 static int b64_value(uint8_t ch)
 {
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-    if (ch == '+') {
-        return 62;
-    }
-    if (ch == '/') {
-        return 63;
-    }
-    return -1;
+    return B64_VALUE[ch];
 }
 
 void bbs_crypt_b64_encode(struct bbs_buf *out, const uint8_t *p, size_t n)
@@ -183,28 +183,42 @@ void bbs_crypt_b64_encode(struct bbs_buf *out, const uint8_t *p, size_t n)
 int bbs_crypt_b64_decode(struct bbs_buf *out, const uint8_t *p, size_t n)
 {
     uint8_t *o;
+    size_t i = 0;
 
     if (n % 4 != 0) {
         return -1;
     }
     bbs_buf_reserve(out, n / 4 * 3);
     o = out->data + out->len;
-    for (size_t i = 0; i < n; i += 4) {
-        int last = i + 4 == n;
-        int pad = 0;
+    /* Every group but the last has no padding. */
+    for (; n >= 4 && i < n - 4; i += 4) {
+        int a = B64_VALUE[p[i]], b = B64_VALUE[p[i + 1]], c = B64_VALUE[p[i + 2]],
+            d = B64_VALUE[p[i + 3]];
+        uint32_t v;
+
+        if ((a | b | c | d) < 0) {
+            return -1;
+        }
+        v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+        o[0] = (uint8_t)(v >> 16);
+        o[1] = (uint8_t)(v >> 8);
+        o[2] = (uint8_t)v;
+        o += 3;
+    }
+    if (i < n) {
+        int pad = p[i + 3] != '=' ? 0 : p[i + 2] == '=' ? 2 : 1;
         int v[4];
 
         for (int j = 0; j < 4; j++) {
-            v[j] = b64_value(p[i + (size_t)j]);
+            v[j] = B64_VALUE[p[i + (size_t)j]];
         }
-        if (last && p[i + 3] == '=') {
-            pad = p[i + 2] == '=' ? 2 : 1;
+        if (pad >= 1) {
             v[3] = 0;
-            if (pad == 2) {
-                v[2] = 0;
-            }
         }
-        if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0) {
+        if (pad == 2) {
+            v[2] = 0;
+        }
+        if ((v[0] | v[1] | v[2] | v[3]) < 0) {
             return -1;
         }
         /* Canonical padding only: the bits padding drops must be zero. */
