@@ -160,6 +160,9 @@ void bbs_crypt_b64_encode(struct bbs_buf *out, const uint8_t *p, size_t n)
 {
     uint8_t *o;
 
+    if (n == 0) {
+        return;
+    }
     bbs_buf_reserve(out, (n + 2) / 3 * 4);
     o = out->data + out->len;
     for (size_t i = 0; i < n; i += 3) {
@@ -187,6 +190,9 @@ int bbs_crypt_b64_decode(struct bbs_buf *out, const uint8_t *p, size_t n)
 
     if (n % 4 != 0) {
         return -1;
+    }
+    if (n == 0) {
+        return 0;
     }
     bbs_buf_reserve(out, n / 4 * 3);
     o = out->data + out->len;
