@@ -365,6 +365,121 @@ static void test_startup_refusals(void **state)
     it_server_config(NULL);
 }
 
+/* The `key` number in the last bbs.converge.run line of the log (-1 when none). */
+static long last_run_value(const char *key)
+{
+    char *log = it_server_log();
+    char pat[64];
+    const char *line = NULL;
+    const char *at;
+    long v = -1;
+
+    for (at = log; at != NULL && (at = strstr(at, "bbs.converge.run\"")) != NULL; at++) {
+        line = at;
+    }
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    if (line != NULL && (at = strstr(line, pat)) != NULL) {
+        v = strtol(at + strlen(pat), NULL, 10);
+    }
+    free(log);
+    return v;
+}
+
+/*
+ * Convergence counts an undecryptable LRP's instances as they are: its
+ * desired row does not turn its actual rows into extras (retired in a
+ * fresh domain), and an undecryptable actual row does not make its
+ * instance missing.
+ */
+static void test_convergence_keeps_undecryptable(void **state)
+{
+    static const struct bbs_crypt_key_cfg gone[] = {{"gone", "a key nobody configured"}};
+    struct bbs_error err = {0};
+    struct bbs_crypt *c = bbs_crypt_new(gone, 1, "gone", &err);
+    struct bbs_buf tags = {0};
+    struct bbs_buf routes = {0};
+    static const uint8_t tags_pt[] = {0x02, 0x00};
+    static const uint8_t routes_pt[] = {0x02, 0x00, 0x5a, 0x03, 0x0a, 0x01, 'h'};
+    Models__UpsertDomainRequest up = MODELS__UPSERT_DOMAIN_REQUEST__INIT;
+    char desired_bad[64];
+    char actual_bad[64];
+    char sql[512];
+    json_t *cfg;
+    int before;
+
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(bbs_crypt_seal(c, tags_pt, sizeof(tags_pt), &tags, &err), 0);
+    bbs_buf_putc(&tags, '\0');
+    assert_int_equal(bbs_crypt_seal(c, routes_pt, sizeof(routes_pt), &routes, &err), 0);
+    bbs_buf_putc(&routes, '\0');
+    up.domain = (char *)"enc-fresh";
+    up.ttl = 0;
+    assert_int_equal(
+        it_call_err("/v1/domains/upsert", &up.base, &models__upsert_domain_response__descriptor),
+        IT_OK);
+    it_uniq(desired_bad, sizeof(desired_bad), "enc-cd");
+    it_uniq(actual_bad, sizeof(actual_bad), "enc-ca");
+    it_desire(desired_bad, "enc-fresh", 2);
+    it_desire(actual_bad, "enc-fresh", 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(it_claim(desired_bad, i, "ig-d", "cell-d"), IT_OK);
+        assert_int_equal(it_start(desired_bad, i, "enc-fresh", "ig-d", "cell-d", "10.0.0.1"),
+                         IT_OK);
+    }
+    assert_int_equal(it_claim(actual_bad, 0, "ig-a", "cell-a"), IT_OK);
+    assert_int_equal(it_start(actual_bad, 0, "enc-fresh", "ig-a", "cell-a", "10.0.0.2"), IT_OK);
+    {
+        const char *p[2] = {(const char *)tags.data, desired_bad};
+        const char *q[2] = {(const char *)routes.data, actual_bad};
+
+        assert_int_equal(it_db_exec("UPDATE desired_lrps SET metric_tags = $1::bytea"
+                                    " WHERE process_guid = $2",
+                                    2, p),
+                         1);
+        assert_int_equal(it_db_exec("UPDATE actual_lrps SET internal_routes = $1::bytea"
+                                    " WHERE process_guid = $2",
+                                    2, q),
+                         1);
+    }
+
+    before = log_count("bbs.converge.run\"");
+    cfg = keys_config("k9", "k9", "pass-9", NULL);
+    json_object_set_new(cfg, "converge_repeat_interval", json_string("200ms"));
+    assert_int_equal(it_server_restart_config(cfg), 0);
+    {
+        int64_t deadline = it_mono_ms() + (it_valgrind() ? 120000 : 30000);
+
+        while (log_count("bbs.converge.run\"") < before + 3) {
+            assert_true(it_mono_ms() < deadline);
+            it_sleep_ms(50);
+        }
+    }
+    assert_int_equal(last_run_value("LRPsMissing"), 0);
+    assert_int_equal(last_run_value("LRPsExtra"), 0);
+    assert_int_equal(last_run_value("retired"), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM actual_lrps WHERE process_guid IN ('%s', '%s')"
+             " AND state = 'RUNNING'",
+             desired_bad, actual_bad);
+    assert_int_equal(db_count(sql), 3);
+    /* The desired LRP reads as undecryptable, never as gone. */
+    {
+        Models__DesiredLRPResponse *d = it_get_desired(desired_bad);
+
+        assert_non_null(d->error);
+        assert_int_equal(d->error->type, BBS_ERR_DESERIALIZE);
+        it_free(d);
+    }
+    cfg = keys_config("k9", "k9", "pass-9", NULL);
+    assert_int_equal(it_server_restart_config(cfg), 0);
+    json_decref(cfg);
+    it_server_config(NULL);
+    bbs_buf_free(&tags);
+    bbs_buf_free(&routes);
+    bbs_crypt_free(c);
+}
+
 static int setup(void **state)
 {
     static json_t *cfg;
@@ -382,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_undecryptable_row_kept_and_reported),
         cmocka_unit_test(test_rotation_reseals_every_row),
         cmocka_unit_test(test_startup_refusals),
+        cmocka_unit_test(test_convergence_keeps_undecryptable),
     };
 
     it_set_name("encryption");
