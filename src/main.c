@@ -23,6 +23,7 @@
 #include "bbs/callback.h"
 #include "bbs/config.h"
 #include "bbs/converger.h"
+#include "bbs/crypt.h"
 #include "bbs/effects.h"
 #include "bbs/http.h"
 #include "bbs/hub.h"
@@ -49,6 +50,29 @@
 #define METRICS_DB_NS  INT64_C(60000000000) /* database pool gauges */
 
 static volatile sig_atomic_t stop_signal;
+
+/* Rows re-sealed per transaction by the start-up re-keying pass. */
+#define REKEY_BATCH 200
+
+/* The key ring of encryption_keys / active_key_label (an empty one when none). */
+static struct bbs_crypt *crypt_from_config(const struct bbs_config *cfg, struct bbs_error *err)
+{
+    size_t n = cfg->encryption_keys.n;
+    struct bbs_crypt_key_cfg *keys = calloc(n > 0 ? n : 1, sizeof(*keys));
+    struct bbs_crypt *c;
+
+    if (keys == NULL) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keys[i].label = cfg->encryption_keys.names[i];
+        keys[i].passphrase = cfg->encryption_keys.values[i];
+    }
+    c = bbs_crypt_new(keys, n, cfg->active_key_label, err);
+    free(keys);
+    return c;
+}
 
 /* Set by a worker job when the server must exit non-zero (see request_exit). */
 static atomic_int exit_requested;
@@ -165,6 +189,8 @@ int main(int argc, char **argv)
     struct bbs_error err = {0};
     struct bbs_pgembed *pg = NULL;
     struct bbs_store *store = NULL;
+    struct bbs_crypt *crypt = NULL;
+    struct bbs_rekey *rekey = NULL;
     struct bbs_outbox *outbox = NULL;
     struct bbs_outbox_config ocfg = {0};
     struct bbs_auction *auction = NULL;
@@ -363,6 +389,25 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_FATAL, "loggregator.failed", "{s:s}", "error", err.message);
         goto out;
     }
+    /* Encryption at rest: the keys, checked against the labels in use before serving. */
+    crypt = crypt_from_config(&cfg, &err);
+    if (crypt == NULL) {
+        bbs_log(BBS_LOG_FATAL, "encryption.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    bbs_store_set_crypt(store, crypt);
+    if (bbs_store_crypt_check(store, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "encryption.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    if (bbs_crypt_enabled(crypt)) {
+        bbs_log(BBS_LOG_INFO, "encryption.enabled", "{s:s, s:i}", "active_key_label",
+                bbs_crypt_active_label(crypt), "keys", (int)cfg.encryption_keys.n);
+    } else {
+        bbs_log(BBS_LOG_ERROR, "encryption.disabled", "{s:s}", "warning",
+                "encryption_keys is empty: LRP and task blobs are stored unencrypted");
+    }
+    rekey = bbs_store_rekey_start(store, REKEY_BATCH);
     if (cfg.auctioneer_address[0] == '\0') {
         bbs_log(BBS_LOG_INFO, "auctioneer.disabled", "{s:s}", "reason",
                 "auctioneer_address is empty: no placement requests are sent");
@@ -540,7 +585,9 @@ out:
     }
     bbs_taskcb_free(taskcb);
     bbs_callback_free(callback);
+    bbs_store_rekey_stop(rekey);
     bbs_store_free(store);
+    bbs_crypt_free(crypt);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);
     bbs_debug_stop(debug);

@@ -14,6 +14,13 @@
 
 #include "bbs/error.h"
 
+/* A JSON object of strings (name -> value), in file order. */
+struct bbs_config_map {
+    size_t n;
+    char **names;
+    char **values;
+};
+
 struct bbs_config {
     char *listen_address;             /* "host:port" of the API listener */
     char *health_address;             /* "host:port" of the plain-HTTP health listener */
@@ -85,6 +92,10 @@ struct bbs_config {
     /* BatchFlushInterval: accepted; batches are written as soon as they are made. */
     int64_t loggregator_batch_flush_interval_ns;
     char *debug_address; /* "host:port" of the debug server (/log-level); "" = none */
+
+    /* Encryption at rest (upstream keys): label -> passphrase, none = off. */
+    struct bbs_config_map encryption_keys;
+    char *active_key_label; /* the label new values are sealed with */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

@@ -56,6 +56,7 @@ struct bbs_conv_desired {
     size_t n_hostnames;
     const struct bbs_conv_tag *tags; /* sorted by name, unique */
     size_t n_tags;
+    int opaque; /* its routes or tags could not be read (not decrypted): no drift compared */
 };
 
 struct bbs_conv_actual {
@@ -74,6 +75,7 @@ struct bbs_conv_actual {
     const char *const *tag_names;
     const char *const *tag_values;
     size_t n_tags;
+    int opaque; /* its routes or tags could not be read (not decrypted): no drift compared */
 };
 
 /* What the run knows about cells. */

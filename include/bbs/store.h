@@ -59,6 +59,42 @@ void bbs_store_stats(struct bbs_store *st, int reset, struct bbs_store_stats *ou
  */
 BBS_MUST_CHECK int bbs_store_migrate(struct bbs_store *st, const char *dir, struct bbs_error *err);
 
+/*
+ * Encryption at rest (crypt.h, docs/architecture.md): the key ring that
+ * seals the blob columns on write and opens them on read. Borrowed; set
+ * before the first query; NULL (the default) = values written plain.
+ */
+struct bbs_crypt;
+void bbs_store_set_crypt(struct bbs_store *st, const struct bbs_crypt *crypt);
+/* Stored values that could not be opened since start (their rows are skipped). */
+uint64_t bbs_store_undecryptable(struct bbs_store *st);
+
+/*
+ * Key rotation (sealed.c): check that every key label the database uses
+ * has a configured key that opens its check value, before anything is
+ * served; InvalidRequest naming the label otherwise. With encryption on,
+ * records the active key's check value.
+ */
+BBS_MUST_CHECK int bbs_store_crypt_check(struct bbs_store *st, struct bbs_error *err);
+
+/*
+ * Re-seal every row whose sealed columns are plain or under another label
+ * with the active key, `batch` rows per transaction, logging progress;
+ * rows that do not open are left as they are, listed in
+ * encryption_undecryptable and logged. Resumable: a rerun skips rows
+ * already under the active key. Then forgets labels no row uses.
+ * Safe while the API serves. `*rewritten` (may be NULL) gets the count.
+ */
+BBS_MUST_CHECK int bbs_store_rekey(struct bbs_store *st, int batch, uint64_t *rewritten,
+                                   struct bbs_error *err);
+
+/* bbs_store_rekey() on its own thread, started when encryption is on
+ * (NULL otherwise); stop asks it to end after the batch in flight (a
+ * later start resumes) and joins it. Accepts NULL. */
+struct bbs_rekey;
+struct bbs_rekey *bbs_store_rekey_start(struct bbs_store *st, int batch);
+void bbs_store_rekey_stop(struct bbs_rekey *rk);
+
 /* ---- domains (reference 2.9) ---- */
 BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
                                            int64_t now_ns, struct bbs_error *err);

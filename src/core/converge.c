@@ -280,7 +280,7 @@ static void plan_index(struct planner *p, const struct bbs_conv_desired *d,
             }
         }
         /* Steps 12, 13: drift pushed to the rep of a running instance. */
-        if (o->state == BBS_ALRP_RUNNING && !cell_gone) {
+        if (o->state == BBS_ALRP_RUNNING && !cell_gone && !d->opaque && !o->opaque) {
             if (routes_drift(d, o)) {
                 list_add(&plan->route_update, d, o, r->index);
             }

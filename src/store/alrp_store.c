@@ -89,8 +89,16 @@ int bbs_alrp_read(PGconn *conn, const char *stmt, const char *guid, int32_t inde
     n = PQntuples(ls->res);
     for (int i = 0; i < n && i < 3; i++) {
         struct bbs_alrp *a = &ls->rows[i];
+        int got = bbs_alrp_from_row(ls->res, i, a);
 
-        if (bbs_alrp_from_row(ls->res, i, a) != 0) {
+        if (got == BBS_ALRP_ROW_UNDECRYPTABLE) {
+            /* Not absent (a write would replace what we cannot read): refused. */
+            bbs_error_setf(err, BBS_ERR_DESERIALIZE,
+                           "actual LRP %s index %d: a stored value cannot be decrypted", guid,
+                           (int)index);
+            return -1;
+        }
+        if (got != 0) {
             continue; /* an unreadable row is treated as absent */
         }
         switch (a->presence) {
@@ -108,8 +116,11 @@ int bbs_alrp_read(PGconn *conn, const char *stmt, const char *guid, int32_t inde
     return 0;
 }
 
-static void params_row(struct bbs_params *p, const struct bbs_alrp *a)
+static int params_row(struct bbs_params *p, PGconn *conn, const struct bbs_alrp *a,
+                      struct bbs_error *err)
 {
+    struct bbs_blob net_info = a->net_info;
+
     bbs_params_text(p, a->key.process_guid);
     bbs_params_int4(p, a->key.index);
     bbs_params_int4(p, (int32_t)a->presence);
@@ -121,31 +132,43 @@ static void params_row(struct bbs_params *p, const struct bbs_alrp *a)
     bbs_params_int4(p, a->crash_count);
     bbs_params_text(p, a->crash_reason);
     bbs_params_text(p, a->placement_error);
-    bbs_params_bytes(p, a->net_info.data, a->net_info.len);
-    bbs_params_blob(p, &a->internal_routes);
-    bbs_params_blob(p, &a->metric_tags);
+    net_info.present = 1;
+    if (bbs_params_sealed(p, conn, &net_info, err) != 0 ||
+        bbs_params_sealed(p, conn, &a->internal_routes, err) != 0 ||
+        bbs_params_sealed(p, conn, &a->metric_tags, err) != 0) {
+        return -1;
+    }
     bbs_params_bool(p, a->routable);
     bbs_params_text(p, a->availability_zone);
     bbs_params_int4(p, (int32_t)a->mod_index);
+    return 0;
 }
 
 int bbs_alrp_write_update(PGconn *conn, const struct bbs_alrp *a, struct bbs_error *err)
 {
     struct bbs_params p = {0};
+    int rc = -1;
 
-    params_row(&p, a);
-    return bbs_exec_command(conn, "alrp_update", &p, NULL, err);
+    if (params_row(&p, conn, a, err) == 0) {
+        rc = bbs_exec_command(conn, "alrp_update", &p, NULL, err);
+    }
+    bbs_params_release(&p);
+    return rc;
 }
 
 int bbs_alrp_write_insert(PGconn *conn, struct bbs_alrp *a, char *epoch, struct bbs_error *err)
 {
     struct bbs_params p = {0};
+    int rc = -1;
 
     bbs_new_epoch(epoch);
     a->mod_epoch = epoch;
-    params_row(&p, a);
-    bbs_params_text(&p, epoch);
-    return bbs_exec_command(conn, "alrp_insert", &p, NULL, err);
+    if (params_row(&p, conn, a, err) == 0) {
+        bbs_params_text(&p, epoch);
+        rc = bbs_exec_command(conn, "alrp_insert", &p, NULL, err);
+    }
+    bbs_params_release(&p);
+    return rc;
 }
 
 int bbs_alrp_write_delete(PGconn *conn, const struct bbs_alrp *a, int *affected,

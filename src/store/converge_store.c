@@ -27,6 +27,7 @@ static const struct bbs_stmt conv_stmts[] = {
      * (often long) routes of every other LRP stay in the database. */
     {"conv_desired", "SELECT process_guid, domain, instances,"
                      " CASE WHEN position('internal-router'::bytea IN routes) > 0"
+                     " OR substring(routes FROM 1 FOR 2) = '02'::bytea" /* sealed */
                      " THEN routes ELSE ''::bytea END, metric_tags"
                      " FROM desired_lrps"},
     {"conv_actual", "SELECT process_guid, instance_index, presence, state, domain, cell_id,"
@@ -161,12 +162,19 @@ int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena, int64
         d = bbs_arena_zalloc(arena, nd * sizeof(*d));
     }
     for (size_t i = 0; i < nd; i++) {
-        struct bbs_blob routes = bbs_get_blob(c.desired, (int)i, 3);
-        struct bbs_blob tags = bbs_get_blob(c.desired, (int)i, 4);
+        struct bbs_blob routes;
+        struct bbs_blob tags;
 
         d[i].process_guid = bbs_get_text(c.desired, (int)i, 0);
         d[i].domain = bbs_get_text(c.desired, (int)i, 1);
         d[i].instances = bbs_get_int4(c.desired, (int)i, 2);
+        /* Undecryptable blobs: the LRP still counts (its instances are
+         * neither extra nor missing); only its drift is not compared. */
+        if (bbs_get_sealed(c.desired, (int)i, 3, BBS_SEALED_DLRP_ROUTES, &routes) != 0 ||
+            bbs_get_sealed(c.desired, (int)i, 4, BBS_SEALED_DLRP_METRIC_TAGS, &tags) != 0) {
+            d[i].opaque = 1;
+            continue;
+        }
         bbs_conv_decode_desired(arena, &routes, &tags, &d[i]);
     }
     if (na > 0) {
@@ -191,10 +199,16 @@ int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena, int64
         x->crash_count = bbs_get_int4(c.actual, (int)i, 8);
         /* Only running ordinary rows are compared for drift (steps 12, 13). */
         if (x->presence == BBS_PRESENCE_ORDINARY && x->state == BBS_ALRP_RUNNING) {
-            struct bbs_blob routes = bbs_get_blob(c.actual, (int)i, 9);
-            struct bbs_blob tags = bbs_get_blob(c.actual, (int)i, 10);
+            struct bbs_blob routes;
+            struct bbs_blob tags;
 
-            bbs_conv_decode_actual(arena, &routes, &tags, x);
+            if (bbs_get_sealed(c.actual, (int)i, 9, BBS_SEALED_ALRP_INTERNAL_ROUTES, &routes) !=
+                    0 ||
+                bbs_get_sealed(c.actual, (int)i, 10, BBS_SEALED_ALRP_METRIC_TAGS, &tags) != 0) {
+                x->opaque = 1;
+            } else {
+                bbs_conv_decode_actual(arena, &routes, &tags, x);
+            }
         }
         k++;
     }

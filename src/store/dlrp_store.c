@@ -72,21 +72,26 @@ static const struct bbs_stmt dlrp_stmts[] = {
 };
 BBS_STORE_STATEMENTS(dlrp, dlrp_stmts);
 
-/* A blob column; never NULL data, so encoders need no special case. */
-static struct bbs_blob blob_col(const PGresult *r, int row, int col)
+/* A blob column, opened if sealed; never NULL data, so encoders need no special case. */
+static int blob_col(const PGresult *r, int row, int col, enum bbs_sealed_col kind,
+                    struct bbs_blob *b)
 {
-    struct bbs_blob b = bbs_get_blob(r, row, col);
-
-    if (b.data == NULL) {
-        b.data = (const uint8_t *)"";
-        b.len = 0;
+    if (kind == (enum bbs_sealed_col) - 1) {
+        *b = bbs_get_blob(r, row, col);
+    } else if (bbs_get_sealed(r, row, col, kind, b) != 0) {
+        return -1;
     }
-    b.present = 1;
-    return b;
+    if (b->data == NULL) {
+        b->data = (const uint8_t *)"";
+        b->len = 0;
+    }
+    b->present = 1;
+    return 0;
 }
 
-/* Row `i` of `r` (selected with DLRP_COLUMNS_*), borrowed from `r`. */
-static void row_from_result(const PGresult *r, int i, struct bbs_dlrp_row *row)
+/* Row `i` of `r` (selected with DLRP_COLUMNS_*), borrowed from `r`; -1
+ * when a sealed value does not open (the row is skipped or refused). */
+static int row_from_result(const PGresult *r, int i, struct bbs_dlrp_row *row)
 {
     row->process_guid = bbs_get_text(r, i, C_PROCESS_GUID);
     row->domain = bbs_get_text(r, i, C_DOMAIN);
@@ -97,16 +102,42 @@ static void row_from_result(const PGresult *r, int i, struct bbs_dlrp_row *row)
     row->disk_mb = bbs_get_int4(r, i, C_DISK_MB);
     row->max_pids = bbs_get_int4(r, i, C_MAX_PIDS);
     row->rootfs = bbs_get_text(r, i, C_ROOTFS);
-    row->routes = blob_col(r, i, C_ROUTES);
-    row->volume_placement = blob_col(r, i, C_VOLUME_PLACEMENT);
-    row->placement_tags = blob_col(r, i, C_PLACEMENT_TAGS);
-    row->metric_tags = blob_col(r, i, C_METRIC_TAGS);
     row->metrics_guid = bbs_get_text(r, i, C_METRICS_GUID);
     row->update_strategy = bbs_get_int4(r, i, C_UPDATE_STRATEGY);
     row->mod_epoch = bbs_get_text(r, i, C_MOD_EPOCH);
     row->mod_index = (uint32_t)bbs_get_int4(r, i, C_MOD_INDEX);
-    row->run_info = blob_col(r, i, C_RUN_INFO);
     row->created_at_ns = bbs_get_int8(r, i, C_CREATED_AT);
+    return blob_col(r, i, C_ROUTES, BBS_SEALED_DLRP_ROUTES, &row->routes) != 0 ||
+                   blob_col(r, i, C_VOLUME_PLACEMENT, BBS_SEALED_DLRP_VOLUME_PLACEMENT,
+                            &row->volume_placement) != 0 ||
+                   blob_col(r, i, C_PLACEMENT_TAGS, (enum bbs_sealed_col) - 1,
+                            &row->placement_tags) != 0 ||
+                   blob_col(r, i, C_METRIC_TAGS, BBS_SEALED_DLRP_METRIC_TAGS, &row->metric_tags) !=
+                       0 ||
+                   blob_col(r, i, C_RUN_INFO, BBS_SEALED_DLRP_RUN_INFO, &row->run_info) != 0
+               ? -1
+               : 0;
+}
+
+/* A NOT NULL blob column as a parameter, sealed when encryption is on. */
+static int param_sealed(struct bbs_params *p, PGconn *conn, const struct bbs_blob *b,
+                        struct bbs_error *err)
+{
+    struct bbs_blob v = *b;
+
+    v.present = 1;
+    if (v.data == NULL) {
+        v.data = (const uint8_t *)"";
+        v.len = 0;
+    }
+    return bbs_params_sealed(p, conn, &v, err);
+}
+
+/* A desired row that cannot be read whole is refused, never rewritten. */
+static void undecryptable(struct bbs_error *err, const char *guid)
+{
+    bbs_error_setf(err, BBS_ERR_DESERIALIZE, "desired LRP %s: a stored value cannot be decrypted",
+                   guid);
 }
 
 static struct bbs_blob blob_dup(struct bbs_arena *arena, const struct bbs_blob *b)
@@ -166,19 +197,26 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_int4(&p, row->disk_mb);
     bbs_params_int4(&p, row->max_pids);
     bbs_params_text(&p, row->rootfs);
-    bbs_params_bytes(&p, row->routes.data, row->routes.len);
-    bbs_params_bytes(&p, row->volume_placement.data, row->volume_placement.len);
+    if (param_sealed(&p, conn, &row->routes, err) != 0 ||
+        param_sealed(&p, conn, &row->volume_placement, err) != 0) {
+        goto fail;
+    }
     bbs_params_bytes(&p, row->placement_tags.data, row->placement_tags.len);
-    bbs_params_bytes(&p, row->metric_tags.data, row->metric_tags.len);
+    if (param_sealed(&p, conn, &row->metric_tags, err) != 0) {
+        goto fail;
+    }
     bbs_params_text(&p, row->metrics_guid);
     bbs_params_int4(&p, row->update_strategy);
     bbs_params_text(&p, epoch);
     bbs_params_int4(&p, 0);
-    bbs_params_bytes(&p, row->run_info.data, row->run_info.len);
+    if (param_sealed(&p, conn, &row->run_info, err) != 0) {
+        goto fail;
+    }
     bbs_params_int8(&p, row->created_at_ns);
     if (bbs_exec_command(conn, "dlrp_insert", &p, NULL, err) != 0) {
-        return -1;
+        goto fail;
     }
+    bbs_params_release(&p);
     /* Recorded before COMMIT: the change log is written in this transaction. The
      * record keeps its own copy (`row` is the caller's, often on its stack), with
      * the modification tag as stored. */
@@ -189,6 +227,9 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     c->change->dlrp_before = NULL;
     c->change->dlrp_after = kept;
     return 0;
+fail:
+    bbs_params_release(&p);
+    return -1;
 }
 
 /* Create instances [from, to) of `desired`; a failure is a note only. */
@@ -239,9 +280,16 @@ static int full_columns(enum bbs_dlrp_view view)
     return view == BBS_DLRP_VIEW_V3 || view == BBS_DLRP_VIEW_V2;
 }
 
+/* The readable rows of a list, opened once (an undecryptable row is left out). */
+struct dlrp_view {
+    struct bbs_dlrp_row *rows;
+};
+
 static void view_get(const void *src, size_t i, struct bbs_dlrp_row *out)
 {
-    row_from_result(src, (int)i, out);
+    const struct dlrp_view *v = src;
+
+    *out = v->rows[i];
 }
 
 static void result_free(void *res)
@@ -293,14 +341,23 @@ int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
                         struct bbs_dlrp_rows *out, struct bbs_error *err)
 {
     struct list_ctx c = {arena, f, view, NULL};
+    struct dlrp_view *v;
+    size_t n;
 
     memset(out, 0, sizeof(*out));
     if (bbs_store_run(st, list_tx, &c, err) != 0) {
         return -1;
     }
     bbs_arena_defer(arena, result_free, c.res);
-    out->n = (size_t)PQntuples(c.res);
-    out->src = c.res;
+    n = (size_t)PQntuples(c.res);
+    v = bbs_arena_zalloc(arena, sizeof(*v));
+    v->rows = bbs_arena_alloc(arena, (n > 0 ? n : 1) * sizeof(*v->rows));
+    for (size_t i = 0; i < n; i++) {
+        if (row_from_result(c.res, (int)i, &v->rows[out->n]) == 0) {
+            out->n++;
+        }
+    }
+    out->src = v;
     out->get = view_get;
     return 0;
 }
@@ -334,7 +391,10 @@ int bbs_store_dlrp_get(struct bbs_store *st, struct bbs_arena *arena, const char
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         return -1;
     }
-    row_from_result(c.res, 0, out);
+    if (row_from_result(c.res, 0, out) != 0) {
+        undecryptable(err, guid);
+        return -1;
+    }
     return 0;
 }
 
@@ -369,7 +429,10 @@ static int read_row(PGconn *conn, const char *stmt, struct bbs_arena *arena, con
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         goto out;
     }
-    row_from_result(res, 0, &cur);
+    if (row_from_result(res, 0, &cur) != 0) {
+        undecryptable(err, guid);
+        goto out;
+    }
     row_copy(arena, &cur, row);
     rc = 0;
 out:
@@ -402,13 +465,18 @@ static int update_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_text(&p, c->guid);
     bbs_params_text(&p, after->annotation);
     bbs_params_int4(&p, after->instances);
-    bbs_params_bytes(&p, after->routes.data, after->routes.len);
-    bbs_params_bytes(&p, after->metric_tags.data, after->metric_tags.len);
-    bbs_params_bytes(&p, after->run_info.data, after->run_info.len);
-    bbs_params_int4(&p, (int32_t)after->mod_index);
-    if (bbs_exec_command(conn, "dlrp_update", &p, NULL, err) != 0) {
+    if (param_sealed(&p, conn, &after->routes, err) != 0 ||
+        param_sealed(&p, conn, &after->metric_tags, err) != 0 ||
+        param_sealed(&p, conn, &after->run_info, err) != 0) {
+        bbs_params_release(&p);
         return -1;
     }
+    bbs_params_int4(&p, (int32_t)after->mod_index);
+    if (bbs_exec_command(conn, "dlrp_update", &p, NULL, err) != 0) {
+        bbs_params_release(&p);
+        return -1;
+    }
+    bbs_params_release(&p);
     /* Recorded before COMMIT: the change log is written in this transaction. */
     c->change->dlrp_before = before;
     c->change->dlrp_after = after;

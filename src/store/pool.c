@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <libpq-events.h>
 #include <uuid/uuid.h>
 
 #include "bbs/changelog.h"
@@ -33,8 +34,10 @@ struct bbs_store {
     int n_open;
     void (*on_commit)(void *ctx); /* after a COMMIT that wrote change-log entries */
     void *on_commit_ctx;
-    uint64_t wait_count; /* under mu: borrowers that waited for a free connection */
-    int64_t wait_ns;     /* under mu: how long they waited in all */
+    uint64_t wait_count;           /* under mu: borrowers that waited for a free connection */
+    int64_t wait_ns;               /* under mu: how long they waited in all */
+    const struct bbs_crypt *crypt; /* encryption at rest (sealed.c); NULL = off */
+    atomic_ullong undecryptable;   /* values that did not open since start */
 };
 
 /*
@@ -101,6 +104,53 @@ void bbs_store_stats(struct bbs_store *st, int reset, struct bbs_store_stats *ou
     }
 }
 
+/*
+ * Every connection carries its store, so the row readers and writers of
+ * sealed columns (sealed.c) reach the key ring from the PGconn or the
+ * PGresult they already hold: libpq's event procedure registered on the
+ * connection with the store as pass-through data, copied onto each result
+ * as it is created.
+ */
+static int store_event(PGEventId id, void *info, void *pass_through)
+{
+    if (id == PGEVT_RESULTCREATE) {
+        PGEventResultCreate *rc = info;
+
+        PQresultSetInstanceData(rc->result, store_event, pass_through);
+    }
+    return 1;
+}
+
+struct bbs_store *bbs_store_of_conn(const PGconn *conn)
+{
+    return PQinstanceData(conn, store_event);
+}
+
+struct bbs_store *bbs_store_of_result(const PGresult *res)
+{
+    return PQresultInstanceData(res, store_event);
+}
+
+void bbs_store_set_crypt(struct bbs_store *st, const struct bbs_crypt *crypt)
+{
+    st->crypt = crypt;
+}
+
+const struct bbs_crypt *bbs_store_crypt(const struct bbs_store *st)
+{
+    return st != NULL ? st->crypt : NULL;
+}
+
+uint64_t bbs_store_count_undecryptable(struct bbs_store *st)
+{
+    return st != NULL ? (uint64_t)atomic_fetch_add(&st->undecryptable, 1) + 1 : 0;
+}
+
+uint64_t bbs_store_undecryptable(struct bbs_store *st)
+{
+    return (uint64_t)atomic_load(&st->undecryptable);
+}
+
 static int prepare_all(PGconn *conn, const struct bbs_stmt *stmts, size_t n, struct bbs_error *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -142,6 +192,12 @@ PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
     if (PQstatus(conn) != CONNECTION_OK) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection failed: %s",
                        PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    if (!PQregisterEventProc(conn, store_event, "bbs_store", st) ||
+        !PQsetInstanceData(conn, store_event, st)) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection: registering the store failed");
         PQfinish(conn);
         return NULL;
     }
@@ -563,10 +619,13 @@ int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *a)
     a->crash_count = bbs_get_int4(r, row, 8);
     a->crash_reason = bbs_get_text(r, row, 9);
     a->placement_error = bbs_get_text(r, row, 10);
-    a->net_info = bbs_get_blob(r, row, 11);
+    /* Sealed columns (sealed.c): a value that does not open makes the row unreadable. */
+    if (bbs_get_sealed(r, row, 11, BBS_SEALED_NET_INFO, &a->net_info) != 0 ||
+        bbs_get_sealed(r, row, 12, BBS_SEALED_ALRP_INTERNAL_ROUTES, &a->internal_routes) != 0 ||
+        bbs_get_sealed(r, row, 13, BBS_SEALED_ALRP_METRIC_TAGS, &a->metric_tags) != 0) {
+        return BBS_ALRP_ROW_UNDECRYPTABLE;
+    }
     a->net_info.present = 1;
-    a->internal_routes = bbs_get_blob(r, row, 12);
-    a->metric_tags = bbs_get_blob(r, row, 13);
     a->routable = bbs_get_bool(r, row, 14);
     a->availability_zone = bbs_get_text(r, row, 15);
     a->mod_epoch = bbs_get_text(r, row, 16);

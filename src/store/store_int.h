@@ -93,7 +93,9 @@ struct bbs_params {
     const char *values[BBS_MAX_PARAMS];
     int lengths[BBS_MAX_PARAMS];
     int formats[BBS_MAX_PARAMS];
-    uint64_t ints[BBS_MAX_PARAMS]; /* storage for network-order integers */
+    uint64_t ints[BBS_MAX_PARAMS];  /* storage for network-order integers */
+    uint8_t *owned[BBS_MAX_PARAMS]; /* sealed values (bbs_params_sealed) */
+    int n_owned;
 };
 
 int bbs_params_text(struct bbs_params *p, const char *s); /* text/varchar, NUL-terminated */
@@ -145,6 +147,48 @@ int bbs_get_bool(const PGresult *r, int row, int col);
 const char *bbs_get_text(const PGresult *r, int row, int col); /* "" when NULL */
 struct bbs_blob bbs_get_blob(const PGresult *r, int row, int col);
 
+/*
+ * Sealed columns (encryption at rest, reference 6.3; sealed.c). Each
+ * names what the column holds once opened, so upstream-written JSON
+ * plaintexts can be turned into our bytes.
+ */
+enum bbs_sealed_col {
+    BBS_SEALED_NET_INFO,
+    BBS_SEALED_ALRP_INTERNAL_ROUTES,
+    BBS_SEALED_ALRP_METRIC_TAGS,
+    BBS_SEALED_DLRP_ROUTES,
+    BBS_SEALED_DLRP_VOLUME_PLACEMENT,
+    BBS_SEALED_DLRP_METRIC_TAGS,
+    BBS_SEALED_DLRP_RUN_INFO,
+    BBS_SEALED_TASK_DEFINITION,
+};
+
+/* The store a pooled connection, or a result it produced, belongs to. */
+struct bbs_store *bbs_store_of_conn(const PGconn *conn);
+struct bbs_store *bbs_store_of_result(const PGresult *res);
+const struct bbs_crypt *bbs_store_crypt(const struct bbs_store *st);
+/* Count one more undecryptable value; returns the new total. */
+uint64_t bbs_store_count_undecryptable(struct bbs_store *st);
+
+/*
+ * Column `col` of a row as our plain bytes: a plain value as stored, a
+ * sealed one opened (the bytes then live in `r`, freed by PQclear). -1
+ * when a sealed value does not open or decode: the value is counted and
+ * logged (with the row's first column, its key) and the caller skips
+ * the row.
+ */
+BBS_MUST_CHECK int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind,
+                                  struct bbs_blob *out);
+
+/*
+ * Add `b` as a bytea parameter sealed with the active key of the store
+ * `conn` belongs to (as is when encryption is off; NULL when absent).
+ * The sealed bytes belong to `p` until bbs_params_release().
+ */
+BBS_MUST_CHECK int bbs_params_sealed(struct bbs_params *p, PGconn *conn, const struct bbs_blob *b,
+                                     struct bbs_error *err);
+void bbs_params_release(struct bbs_params *p);
+
 /* A new unprepared connection outside the pool (migrations); caller PQfinish()es. */
 PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err);
 
@@ -160,6 +204,9 @@ void bbs_new_epoch(char *out);
     "crash_count, crash_reason, placement_error, net_info, internal_routes, metric_tags, "         \
     "routable, availability_zone, modification_tag_epoch, modification_tag_index"
 int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *out);
+/* What bbs_alrp_from_row() returns for a row whose sealed values do not
+ * open (-1: a state it does not know); either way the row is skipped. */
+#define BBS_ALRP_ROW_UNDECRYPTABLE (-2)
 
 /* The locked rows of one (guid, index); the rows borrow from `res`. */
 struct bbs_alrp_lock {

@@ -75,7 +75,8 @@ static struct item *find(struct tconv_ctx *c, const char *guid)
     return bsearch(guid, c->items, c->n, sizeof(*c->items), cmp_item_guid);
 }
 
-static void task_from_row(const PGresult *res, int i, struct bbs_task *t)
+/* -1 when the definition is sealed with a key we cannot open (task_store.c). */
+static int task_from_row(const PGresult *res, int i, struct bbs_task *t)
 {
     memset(t, 0, sizeof(*t));
     t->guid = bbs_get_text(res, i, 0);
@@ -90,7 +91,7 @@ static void task_from_row(const PGresult *res, int i, struct bbs_task *t)
     t->failure_reason = bbs_get_text(res, i, 9);
     t->rejection_count = bbs_get_int4(res, i, 10);
     t->rejection_reason = bbs_get_text(res, i, 11);
-    t->definition = bbs_get_blob(res, i, 12);
+    return bbs_get_sealed(res, i, 12, BBS_SEALED_TASK_DEFINITION, &t->definition);
 }
 
 static int read_counts(PGconn *conn, struct tconv_ctx *c, struct bbs_error *err)
@@ -133,7 +134,15 @@ static int read_candidates(PGconn *conn, struct tconv_ctx *c, struct bbs_error *
         struct bbs_task t;
         struct bbs_error derr = {0};
 
-        task_from_row(res, i, &t);
+        if (task_from_row(res, i, &t) != 0) {
+            memset(&t.definition, 0, sizeof(t.definition));
+            /* Undecryptable: left alone (never pruned, never changed), as
+             * encryption at rest promises; it still counts by state. */
+            it->row = bbs_task_copy(arena, &t);
+            it->now = it->row;
+            it->action = 0;
+            continue;
+        }
         it->row = bbs_task_copy(arena, &t);
         it->now = it->row;
         it->def = bbs_task_decode_definition(arena, &it->row->definition, &derr);

@@ -62,8 +62,13 @@ static const struct bbs_stmt task_stmts[] = {
 };
 BBS_STORE_STATEMENTS(task, task_stmts);
 
-/* Row `i` of `r` (selected with TASK_COLUMNS), borrowed from `r`. */
-static void row_from_result(const PGresult *r, int i, struct bbs_task *t)
+/*
+ * Row `i` of `r` (selected with TASK_COLUMNS), borrowed from `r`. -1 when
+ * its definition is sealed with a key this server cannot open (counted
+ * and logged by bbs_get_sealed): reads skip the row, changes refuse it,
+ * nothing deletes it (docs/architecture.md, Encryption at rest).
+ */
+static int row_from_result(const PGresult *r, int i, struct bbs_task *t)
 {
     t->guid = bbs_get_text(r, i, C_GUID);
     t->domain = bbs_get_text(r, i, C_DOMAIN);
@@ -77,12 +82,15 @@ static void row_from_result(const PGresult *r, int i, struct bbs_task *t)
     t->failure_reason = bbs_get_text(r, i, C_FAILURE_REASON);
     t->rejection_count = bbs_get_int4(r, i, C_REJECTION_COUNT);
     t->rejection_reason = bbs_get_text(r, i, C_REJECTION_REASON);
-    t->definition = bbs_get_blob(r, i, C_DEFINITION);
+    if (bbs_get_sealed(r, i, C_DEFINITION, BBS_SEALED_TASK_DEFINITION, &t->definition) != 0) {
+        return -1;
+    }
     if (t->definition.data == NULL) {
         t->definition.data = (const uint8_t *)"";
         t->definition.len = 0;
     }
     t->definition.present = 1;
+    return 0;
 }
 
 static void result_free(void *res)
@@ -134,10 +142,11 @@ int bbs_store_task_list(struct bbs_store *st, struct bbs_arena *arena,
     if (n > 0) {
         out->rows = bbs_arena_alloc(arena, (size_t)n * sizeof(*out->rows));
         for (int i = 0; i < n; i++) {
-            row_from_result(c.res, i, &out->rows[i]);
+            if (row_from_result(c.res, i, &out->rows[out->n]) == 0) {
+                out->n++;
+            }
         }
     }
-    out->n = (size_t)n;
     return 0;
 }
 
@@ -169,7 +178,11 @@ int bbs_store_task_get(struct bbs_store *st, struct bbs_arena *arena, const char
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         return -1;
     }
-    row_from_result(c.res, 0, out);
+    if (row_from_result(c.res, 0, out) != 0) {
+        bbs_error_setf(err, BBS_ERR_DESERIALIZE,
+                       "task %s cannot be decrypted with the configured keys", guid);
+        return -1;
+    }
     return 0;
 }
 
@@ -194,7 +207,10 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     bbs_params_text(&p, row.domain);
     bbs_params_int8(&p, c->now_ns);
     bbs_params_int4(&p, BBS_TASK_PENDING);
-    bbs_params_bytes(&p, row.definition.data, row.definition.len);
+    if (bbs_params_sealed(&p, conn, &row.definition, err) != 0) {
+        bbs_params_release(&p);
+        return -1;
+    }
     /* The primary key turns a second desire of the guid into 23505 ->
      * ResourceExists; a guid or domain over 255 characters is 22001 ->
      * InvalidRequest (11.3). */
@@ -379,8 +395,7 @@ static int life_tx(PGconn *conn, void *arg, struct bbs_error *err)
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         goto out;
     }
-    row_from_result(res, 0, &cur);
-    if (!bbs_task_definition_ok(&cur.definition)) {
+    if (row_from_result(res, 0, &cur) != 0 || !bbs_task_definition_ok(&cur.definition)) {
         bbs_error_set(err, BBS_ERR_DESERIALIZE);
         goto out;
     }

@@ -25,7 +25,11 @@ enum key_type {
     KEY_DURATION,
     KEY_BOOL,   /* JSON true/false; stored as int 0/1 */
     KEY_OBJECT, /* a JSON object whose members are the rows named "<key>.<member>" */
+    KEY_MAP,    /* JSON object of strings; struct bbs_config_map, default always empty */
 };
+
+/* Encryption key labels: 1..127 bytes (reference 8.1). */
+#define BBS_CONFIG_LABEL_MAX 127
 
 struct config_key {
     const char *name;
@@ -177,6 +181,8 @@ static const struct config_key config_keys[] = {
     {"loggregator.BatchFlushInterval", KEY_DURATION, OFF(loggregator_batch_flush_interval_ns), "0",
      0, INT64_MAX, NULL},
     {"debug_address", KEY_STRING, OFF(debug_address), "", 0, 0, check_optional_address},
+    {"encryption_keys", KEY_MAP, OFF(encryption_keys), "", 1, BBS_CONFIG_LABEL_MAX, NULL},
+    {"active_key_label", KEY_STRING, OFF(active_key_label), "", 0, 0, NULL},
 };
 
 /*
@@ -189,7 +195,6 @@ static const struct config_key config_keys[] = {
  */
 static const char *const upstream_keys[] = {
     "access_log_path",
-    "active_key_label",
     "advanced_metrics",
     "advertise_url",
     "cell_registrations_locket_enabled",
@@ -199,7 +204,6 @@ static const char *const upstream_keys[] = {
     "debug_lrp_start_heartbeats",
     "desired_lrp_creation_timeout",
     "enable_db_health_check",
-    "encryption_keys",
     "health_check_failure_threshold",
     "health_check_interval",
     "health_check_timeout",
@@ -317,6 +321,58 @@ static int set_object(struct bbs_config *cfg, const struct config_key *k, json_t
     return 0;
 }
 
+static void map_clear(struct bbs_config_map *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->names[i]);
+        free(m->values[i]);
+    }
+    free(m->names);
+    free(m->values);
+    memset(m, 0, sizeof(*m));
+}
+
+/* A JSON object of strings whose names are min..max bytes long. */
+static int set_map(struct bbs_config_map *m, const struct config_key *k, json_t *json,
+                   struct bbs_error *err)
+{
+    const char *name;
+    json_t *v;
+    size_t i = 0;
+
+    map_clear(m);
+    if (json == NULL) {
+        return 0;
+    }
+    if (!json_is_object(json)) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                       "config key %s: must be an object of names to strings", k->name);
+        return -1;
+    }
+    m->names = bbs_xcalloc(json_object_size(json) + 1, sizeof(char *));
+    m->values = bbs_xcalloc(json_object_size(json) + 1, sizeof(char *));
+    json_object_foreach(json, name, v)
+    {
+        size_t len = strlen(name);
+
+        if (!json_is_string(v)) {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: \"%.40s\" must be a string", k->name, name);
+            return -1;
+        }
+        if ((int64_t)len < k->min || (int64_t)len > k->max) {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: name \"%.40s\" must be %lld to %lld bytes long", k->name,
+                           name, (long long)k->min, (long long)k->max);
+            return -1;
+        }
+        m->names[i] = bbs_xstrdup(name);
+        m->values[i] = bbs_xstrdup(json_string_value(v));
+        m->n = ++i;
+    }
+    return 0;
+}
+
 static int set_value(struct bbs_config *cfg, const struct config_key *k, const char *text,
                      json_t *json, struct bbs_error *err)
 {
@@ -326,6 +382,8 @@ static int set_value(struct bbs_config *cfg, const struct config_key *k, const c
     switch (k->type) {
     case KEY_OBJECT:
         return set_object(cfg, k, json, err);
+    case KEY_MAP:
+        return set_map((struct bbs_config_map *)(base + k->offset), k, json, err);
     case KEY_STRING: {
         char **dst = (char **)(base + k->offset);
         const char *v = text;
@@ -582,6 +640,35 @@ static int check_locket(const struct bbs_config *cfg, struct bbs_error *err)
 }
 
 /*
+ * Encryption at rest as upstream's EncryptionConfig.Parse: keys need an
+ * active label among them; an active label needs keys. No keys at all:
+ * values are stored plain (main.c says so at start-up).
+ */
+static int check_encryption(const struct bbs_config *cfg, struct bbs_error *err)
+{
+    const char *active = cfg->active_key_label;
+
+    if (cfg->encryption_keys.n == 0 && active[0] == '\0') {
+        return 0;
+    }
+    if (cfg->encryption_keys.n == 0) {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                       "config key encryption_keys: must have at least one key when "
+                       "active_key_label is set");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->encryption_keys.n; i++) {
+        if (strcmp(cfg->encryption_keys.names[i], active) == 0) {
+            return 0;
+        }
+    }
+    bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                   "config key active_key_label: \"%s\" must be one of the encryption_keys",
+                   active);
+    return -1;
+}
+
+/*
  * Rules that span keys. TLS is all or nothing: require_ssl needs the three
  * files, and TLS files without require_ssl are refused rather than
  * silently serving plain HTTP to a deployment that meant mutual TLS
@@ -615,6 +702,9 @@ static int check_cross(const struct bbs_config *cfg, struct bbs_error *err)
         return -1;
     }
     if (check_rep_tls(cfg, err) != 0) {
+        return -1;
+    }
+    if (check_encryption(cfg, err) != 0) {
         return -1;
     }
     return check_locket(cfg, err);
@@ -692,6 +782,9 @@ void bbs_config_clear(struct bbs_config *cfg)
 
             free(*p);
             *p = NULL;
+        }
+        if (config_keys[i].type == KEY_MAP) {
+            map_clear((struct bbs_config_map *)(base + config_keys[i].offset));
         }
     }
 }

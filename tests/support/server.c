@@ -469,3 +469,56 @@ int it_server_restart(void)
     it_http_main_open();
     return 0;
 }
+
+/* SIGTERM a running server and check it exits 0; nothing when none runs. */
+static int stop_for_config(void)
+{
+    int status = 0;
+    int64_t deadline = it_mono_ms() + (g.valgrind ? 180000 : 30000);
+
+    it_http_main_close();
+    if (g.pid <= 0) {
+        return 0;
+    }
+    kill(g.pid, SIGTERM);
+    while (waitpid(g.pid, &status, WNOHANG) != g.pid) {
+        if (it_mono_ms() >= deadline) {
+            kill_server();
+            return -1;
+        }
+        it_sleep_ms(50);
+    }
+    g.pid = 0;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        fprintf(stderr, "harness: server exited with status 0x%x at restart\n", status);
+        return -1;
+    }
+    return 0;
+}
+
+int it_server_restart_config(json_t *extra)
+{
+    gx.extra_config = extra;
+    if (stop_for_config() != 0 || write_config(g.port, gx.health_port, NULL) != 0 ||
+        spawn_server() != 0 || wait_ready() != 0) {
+        g.failed = 1;
+        return -1;
+    }
+    it_http_main_open();
+    return 0;
+}
+
+int it_server_try_config(json_t *extra, int timeout_ms, int *status)
+{
+    gx.extra_config = extra;
+    if (stop_for_config() != 0 || write_config(g.port, gx.health_port, NULL) != 0 ||
+        spawn_server() != 0) {
+        g.failed = 1;
+        return -1;
+    }
+    if (it_server_wait_exit(timeout_ms, status) != 0) {
+        kill_server();
+        return -1;
+    }
+    return 0;
+}

@@ -92,4 +92,18 @@ int it_run(const char *const *argv, const char *log_path);
  */
 int it_server_restart(void);
 
+/*
+ * Stop the server (it must exit 0; nothing when none runs), rewrite its
+ * config with `extra` as the extra keys (as it_server_config; same ports
+ * and database) and start it again. 0, or -1 (the test fails).
+ */
+int it_server_restart_config(json_t *extra);
+
+/*
+ * The same, for a config the server must refuse: start it and wait up to
+ * `timeout_ms` for it to exit; 0 with the waitpid status in `*status`, -1
+ * if it was still running (then killed). No server runs afterwards.
+ */
+int it_server_try_config(json_t *extra, int timeout_ms, int *status);
+
 #endif /* BBS_IT_SUPPORT_SERVER_H */

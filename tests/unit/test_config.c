@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bbs/config.h"
@@ -74,7 +75,7 @@ static void test_values_applied(void **state)
                                             "\"communication_timeout\":\"1m30s\","
                                             "\"max_open_database_connections\":7,"
                                             "\"http_thread_per_connection\":true,"
-                                            "\"encryption_keys\":[],\"something_new\":1}",
+                                            "\"lock_ttl\":\"15s\",\"something_new\":1}",
                                             &err),
                      0);
     assert_string_equal(cfg.listen_address, "127.0.0.1:9000");
@@ -301,7 +302,6 @@ static const char *const upstream_names[] = {
     "debug_lrp_start_heartbeats",
     "redact_secrets",
     "locket_client_keepalive_time",
-    "encryption_keys",
     "uuid",
 };
 
@@ -392,6 +392,75 @@ static void test_duration_case(void **state)
     }
 }
 
+/* encryption_keys / active_key_label: upstream's shape, checked as upstream's Parse. */
+static void test_encryption_keys(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load(&cfg, NULL, &err), 0);
+    assert_int_equal(cfg.encryption_keys.n, 0);
+    assert_string_equal(cfg.active_key_label, "");
+    bbs_config_clear(&cfg);
+
+    assert_int_equal(bbs_config_key_kind("encryption_keys"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("active_key_label"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"encryption_keys\":{\"old\":\"p1\",\"new\":\"p2\"},"
+                                            "\"active_key_label\":\"new\"}",
+                                            &err),
+                     0);
+    assert_int_equal(cfg.encryption_keys.n, 2);
+    assert_string_equal(cfg.encryption_keys.names[0], "old");
+    assert_string_equal(cfg.encryption_keys.values[0], "p1");
+    assert_string_equal(cfg.encryption_keys.names[1], "new");
+    assert_string_equal(cfg.encryption_keys.values[1], "p2");
+    assert_string_equal(cfg.active_key_label, "new");
+    bbs_config_clear(&cfg);
+
+    /* The active label must be a key; keys need an active label; labels 1..127 bytes. */
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"encryption_keys\":{\"a\":\"p\"},"
+                                            "\"active_key_label\":\"b\"}",
+                                            &err),
+                     -1);
+    assert_non_null(strstr(err.message, "active_key_label"));
+    assert_non_null(strstr(err.message, "\"b\""));
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"encryption_keys\":{\"a\":\"p\"}}", &err), -1);
+    assert_non_null(strstr(err.message, "active_key_label"));
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"active_key_label\":\"a\"}", &err), -1);
+    assert_non_null(strstr(err.message, "encryption_keys"));
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"encryption_keys\":{\"\":\"p\"},"
+                                            "\"active_key_label\":\"\"}",
+                                            &err),
+                     -1);
+    assert_non_null(strstr(err.message, "encryption_keys"));
+    {
+        char json[512];
+        char label[129];
+
+        memset(label, 'x', 128);
+        label[128] = '\0';
+        snprintf(json, sizeof(json),
+                 "{\"encryption_keys\":{\"%s\":\"p\"},\"active_key_label\":\"%s\"}", label, label);
+        assert_int_equal(bbs_config_load_string(&cfg, json, &err), -1);
+        assert_non_null(strstr(err.message, "1 to 127"));
+        label[127] = '\0';
+        snprintf(json, sizeof(json),
+                 "{\"encryption_keys\":{\"%s\":\"p\"},\"active_key_label\":\"%s\"}", label, label);
+        assert_int_equal(bbs_config_load_string(&cfg, json, &err), 0);
+        bbs_config_clear(&cfg);
+    }
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"encryption_keys\":{\"a\":1},"
+                                            "\"active_key_label\":\"a\"}",
+                                            &err),
+                     -1);
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"encryption_keys\":[]}", &err), -1);
+}
+
 int main(void)
 {
     struct CMUnitTest tests[96];
@@ -407,6 +476,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_locket_keys);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_metrics_keys);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_encryption_keys);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         tests[n++] = (struct CMUnitTest){.name = bad_cases[i].name,
                                          .test_func = test_bad_case,
