@@ -8,7 +8,7 @@
  * definition is what Cloud Controller desires to stage a buildpack app:
  * serial(download the package, run the builder, upload the droplet), the
  * lifecycle as a cached dependency, two egress rules, environment and
- * resource limits, about 1.7 kB on the wire.
+ * resource limits, about 2.1 kB on the wire.
  *
  * Not done here: the cycle itself and its timing (tasks.c), the receiver
  * (sink.h).
