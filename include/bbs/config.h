@@ -58,6 +58,7 @@ struct bbs_config {
     int64_t event_heartbeat_interval_ns; /* an SSE comment on every stream this often */
     int64_t event_retention_age_ns;      /* change-log entries kept this long for resuming ... */
     int64_t event_retention_count;       /* ... and at most this many */
+    int max_task_retries; /* rejects a task survives; the next one fails it (11.4.1) */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

@@ -72,4 +72,18 @@ BBS_HANDLER(bbs_h_events_groups);
 BBS_HANDLER(bbs_h_events_tasks_r1);
 BBS_HANDLER(bbs_h_events_tasks);
 
+/* tasks (h_task.c) */
+BBS_HANDLER(bbs_h_tasks_list_r3);
+BBS_HANDLER(bbs_h_tasks_list_r2);
+BBS_HANDLER(bbs_h_task_get_r3);
+BBS_HANDLER(bbs_h_task_get_r2);
+BBS_HANDLER(bbs_h_task_desire);
+BBS_HANDLER(bbs_h_task_start);
+BBS_HANDLER(bbs_h_task_cancel);
+BBS_HANDLER(bbs_h_task_fail);
+BBS_HANDLER(bbs_h_task_reject);
+BBS_HANDLER(bbs_h_task_complete);
+BBS_HANDLER(bbs_h_task_resolving);
+BBS_HANDLER(bbs_h_task_delete);
+
 #endif /* BBS_HANDLERS_H */

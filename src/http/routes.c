@@ -12,6 +12,7 @@
 #include "actual_lrp_requests.pb-c.h"
 #include "bbs/codec.h"
 #include "bbs/validate.h"
+#include "bbs/validate_task.h"
 #include "cells.pb-c.h"
 #include "desired_lrp.pb-c.h"
 #include "domains.pb-c.h"
@@ -19,6 +20,7 @@
 #include "events.pb-c.h"
 #include "handlers.h"
 #include "ping.pb-c.h"
+#include "task_requests.pb-c.h"
 
 /* v_<fn>: bbs_validate_<fn> over a decoded message of request type `type`. */
 #define VALIDATOR(fn, type)                                                                        \
@@ -46,6 +48,13 @@ VALIDATOR(desire, Models__DesireLRPRequest)
 VALIDATOR(update, Models__UpdateDesiredLRPRequest)
 VALIDATOR(remove_desired, Models__RemoveDesiredLRPRequest)
 VALIDATOR(desired_by_guid, Models__DesiredLRPByProcessGuidRequest)
+VALIDATOR(desire_task, Models__DesireTaskRequest)
+VALIDATOR(start_task, Models__StartTaskRequest)
+VALIDATOR(complete_task, Models__CompleteTaskRequest)
+VALIDATOR(fail_task, Models__FailTaskRequest)
+VALIDATOR(reject_task, Models__RejectTaskRequest)
+VALIDATOR(task_guid, Models__TaskGuidRequest)
+VALIDATOR(task_by_guid, Models__TaskByGuidRequest)
 
 /* A unary POST route: path, request, response (descriptor names without models__ / __descriptor),
  * validator (NULL or v_<fn>), handler, flags. */
@@ -144,6 +153,30 @@ static const struct bbs_route routes[] = {
     STREAM("/v1/events", "GET", REQ(events_by_cell_id), bbs_h_events_groups),
     STREAM("/v1/events/tasks.r1", "POST", NULL, bbs_h_events_tasks_r1),
     STREAM("/v1/events/tasks", "POST", NULL, bbs_h_events_tasks),
+
+    /* Tasks (reference part 2, 11.1); any other /v1/tasks/... path is 404. */
+    POST("/v1/tasks/list.r3", REQ(tasks_request), tasks_response, NULL, bbs_h_tasks_list_r3, 0),
+    POST("/v1/tasks/get_by_task_guid.r3", REQ(task_by_guid_request), task_response, v_task_by_guid,
+         bbs_h_task_get_r3, 0),
+    POST("/v1/tasks/list.r2", REQ(tasks_request), tasks_response, NULL, bbs_h_tasks_list_r2, 0),
+    POST("/v1/tasks/get_by_task_guid.r2", REQ(task_by_guid_request), task_response, v_task_by_guid,
+         bbs_h_task_get_r2, 0),
+    POST("/v1/tasks/desire.r2", REQ(desire_task_request), task_lifecycle_response, v_desire_task,
+         bbs_h_task_desire, 0),
+    POST("/v1/tasks/start", REQ(start_task_request), start_task_response, v_start_task,
+         bbs_h_task_start, 0),
+    POST("/v1/tasks/cancel", REQ(task_guid_request), task_lifecycle_response, v_task_guid,
+         bbs_h_task_cancel, 0),
+    POST("/v1/tasks/fail", REQ(fail_task_request), task_lifecycle_response, v_fail_task,
+         bbs_h_task_fail, 0),
+    POST("/v1/tasks/reject", REQ(reject_task_request), task_lifecycle_response, v_reject_task,
+         bbs_h_task_reject, 0),
+    POST("/v1/tasks/complete", REQ(complete_task_request), task_lifecycle_response, v_complete_task,
+         bbs_h_task_complete, 0),
+    POST("/v1/tasks/resolving", REQ(task_guid_request), task_lifecycle_response, v_task_guid,
+         bbs_h_task_resolving, 0),
+    POST("/v1/tasks/delete", REQ(task_guid_request), task_lifecycle_response, v_task_guid,
+         bbs_h_task_delete, 0),
 };
 
 const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,

@@ -139,6 +139,7 @@ static const struct config_key config_keys[] = {
      INT64_MAX, NULL},
     {"event_retention_age", KEY_DURATION, OFF(event_retention_age_ns), "10m", 0, INT64_MAX, NULL},
     {"event_retention_count", KEY_INT64, OFF(event_retention_count), "1000000", 1, INT64_MAX, NULL},
+    {"max_task_retries", KEY_INT, OFF(max_task_retries), "3", 0, INT32_MAX, NULL},
 };
 
 /*
@@ -178,7 +179,6 @@ static const char *const upstream_keys[] = {
     "max_data_string_length",
     "max_database_connection_lifetime",
     "max_idle_database_connections",
-    "max_task_retries",
     "redact_secrets",
     "rep_client_session_cache_size",
     "report_interval",

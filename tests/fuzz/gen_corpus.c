@@ -27,6 +27,7 @@
 #include "evacuation.pb-c.h"
 #include "events.pb-c.h"
 #include "support/dlrp_full.h"
+#include "task.pb-c.h"
 
 #define S(lit)          ((char *)(lit))
 #define NEW(a, T, INIT) ((T *)bbs_arena_memdup((a), &(T)INIT, sizeof(T)))
@@ -505,6 +506,59 @@ static void sse_seeds(struct bbs_arena *a)
     write_file("fuzz_sse", "04-error-status", buf, n);
 }
 
+/* fuzz_task_definition: stored TaskDefinitions (plain, with layers of both kinds, broken). */
+static void task_seeds(struct bbs_arena *a)
+{
+    Models__TaskDefinition d = MODELS__TASK_DEFINITION__INIT;
+    Models__Action act = MODELS__ACTION__INIT;
+    Models__RunAction run = MODELS__RUN_ACTION__INIT;
+    Models__ImageLayer shared = MODELS__IMAGE_LAYER__INIT;
+    Models__ImageLayer excl = MODELS__IMAGE_LAYER__INIT;
+    Models__ImageLayer *layers[2] = {&shared, &excl};
+    Models__VolumeMount vm = MODELS__VOLUME_MOUNT__INIT;
+    Models__VolumeMount *vms[1] = {&vm};
+    char *tags[1] = {(char *)"zone"};
+    uint8_t *p;
+    size_t n;
+
+    run.path = (char *)"/bin/true";
+    run.user = (char *)"vcap";
+    act.run_action = &run;
+    d.root_fs = (char *)"preloaded:cflinuxfs4";
+    d.action = &act;
+    d.memory_mb = 256;
+    d.disk_mb = 1024;
+    d.completion_callback_url = (char *)"http://cc/cb";
+    d.annotation = (char *)"note";
+    p = bbs_codec_pack(a, &d.base, &n);
+    write_file("fuzz_task_definition", "plain", p, n);
+    shared.name = (char *)"s";
+    shared.url = (char *)"https://l/s";
+    shared.destination_path = (char *)"/s";
+    shared.layer_type = MODELS__IMAGE_LAYER__TYPE__SHARED;
+    excl.name = (char *)"x";
+    excl.url = (char *)"https://l/x";
+    excl.destination_path = (char *)"/x";
+    excl.layer_type = MODELS__IMAGE_LAYER__TYPE__EXCLUSIVE;
+    excl.digest_algorithm = MODELS__IMAGE_LAYER__DIGEST_ALGORITHM__SHA256;
+    excl.digest_value = (char *)"abc";
+    d.image_layers = layers;
+    d.n_image_layers = 2;
+    d.legacy_download_user = (char *)"root";
+    vm.driver = (char *)"nfs";
+    d.volume_mounts = vms;
+    d.n_volume_mounts = 1;
+    d.placement_tags = tags;
+    d.n_placement_tags = 1;
+    p = bbs_codec_pack(a, &d.base, &n);
+    write_file("fuzz_task_definition", "layers", p, n);
+    write_file("fuzz_task_definition", "truncated", p, n / 2);
+    d.action = NULL;
+    p = bbs_codec_pack(a, &d.base, &n);
+    write_file("fuzz_task_definition", "layers-no-action", p, n);
+    write_file("fuzz_task_definition", "empty", (const uint8_t *)"", 0);
+}
+
 int main(int argc, char **argv)
 {
     struct bbs_arena *a;
@@ -524,6 +578,7 @@ int main(int argc, char **argv)
     rows_seeds(a);
     presence_seeds();
     sse_seeds(a);
+    task_seeds(a);
     bbs_arena_free(a);
     return failed;
 }
