@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bbs/auction.h"
+#include "bbs/callback.h"
 #include "bbs/config.h"
 #include "bbs/converger.h"
 #include "bbs/effects.h"
@@ -30,6 +31,7 @@
 #include "bbs/pgembed.h"
 #include "bbs/rep.h"
 #include "bbs/store.h"
+#include "bbs/taskcb.h"
 #include "bbs/worker.h"
 
 /* The worker's jobs and their periods. */
@@ -166,6 +168,10 @@ int main(int argc, char **argv)
     struct bbs_converger *converger = NULL;
     struct bbs_converger_config ccfg = {0};
     struct bbs_conv_cell_source csrc = {0};
+    struct bbs_callback *callback = NULL;
+    struct bbs_taskcb *taskcb = NULL;
+    struct bbs_taskcb_config tcfg = {0};
+    struct bbs_converger_tasks ctasks = {0};
     struct bbs_http *http = NULL;
     struct bbs_http_tls *tls = NULL;
     struct bbs_health *health = NULL;
@@ -215,6 +221,11 @@ int main(int argc, char **argv)
                                 cfg.auctioneer_client_key, cfg.auctioneer_require_tls};
     ocfg.tls[BBS_OUTBOX_REP] = (struct bbs_outbox_tls){cfg.rep_ca_cert, cfg.rep_client_cert,
                                                        cfg.rep_client_key, cfg.rep_require_tls};
+    /* Completion callbacks present the server's own identity (11.6). */
+    if (cfg.ca_file[0] != '\0' && cfg.cert_file[0] != '\0' && cfg.key_file[0] != '\0') {
+        ocfg.tls[BBS_OUTBOX_CALLBACK] =
+            (struct bbs_outbox_tls){cfg.ca_file, cfg.cert_file, cfg.key_file, 0};
+    }
     outbox = bbs_outbox_new(&ocfg, &err);
     if (outbox == NULL) {
         bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
@@ -303,6 +314,17 @@ int main(int argc, char **argv)
     fx.auction = auction;
     fx.rep = rep;
     fx.locket = locket;
+    /* Task completion callbacks: store calls on the worker's own threads,
+     * the POSTs on the outbox (docs/architecture.md). */
+    callback = bbs_callback_new(outbox, cfg.communication_timeout_ns);
+    tcfg.workers = cfg.task_callback_workers;
+    taskcb = bbs_taskcb_new(&tcfg, store, callback);
+    if (bbs_taskcb_start(taskcb, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "task-callback.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    fx.task_callback = bbs_taskcb_submit;
+    fx.task_callback_ctx = taskcb;
     /* The hub before the listener: a stream opened at once has its producer. */
     hcfg.queue_max = (size_t)cfg.event_subscriber_queue;
     hcfg.heartbeat_ns = cfg.event_heartbeat_interval_ns;
@@ -367,6 +389,12 @@ int main(int argc, char **argv)
     csrc.cells = locket_cells;
     csrc.ctx = locket;
     converger = bbs_converger_new(&ccfg, store, auction, rep, locket != NULL ? &csrc : NULL);
+    ctasks.kick_ns = cfg.kick_task_duration_ns;
+    ctasks.expire_pending_ns = cfg.expire_pending_task_duration_ns;
+    ctasks.expire_completed_ns = cfg.expire_completed_task_duration_ns;
+    ctasks.submit = bbs_taskcb_submit;
+    ctasks.submit_ctx = taskcb;
+    bbs_converger_set_tasks(converger, &ctasks);
     if (bbs_converger_start(converger, &err) != 0) {
         bbs_log(BBS_LOG_FATAL, "converge.failed", "{s:s}", "error", err.message);
         goto out;
@@ -399,6 +427,9 @@ out:
     bbs_hub_free(hub);
     bbs_auction_free(auction);
     bbs_locket_free(locket);
+    /* Before the outbox drains: callbacks it finishes then are dropped (they stay
+     * Resolving; convergence resubmits them), none starts a store call. */
+    bbs_taskcb_stop(taskcb);
     if (outbox != NULL) {
         struct bbs_outbox_stats st;
         struct bbs_effects_stats es;
@@ -418,6 +449,8 @@ out:
     /* After the outbox: a rep call's completion (an update's v1 retry, a
      * retire's next attempt) uses the rep client during the drain. */
     bbs_rep_free(rep);
+    bbs_taskcb_free(taskcb);
+    bbs_callback_free(callback);
     bbs_store_free(store);
     bbs_pgembed_stop(pg);
     bbs_health_stop(health);

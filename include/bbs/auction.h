@@ -56,6 +56,27 @@ void bbs_auction_request_wait(struct bbs_auction *a, const struct bbs_auction_st
 void bbs_auction_request_tasks(struct bbs_auction *a, const char *body, size_t n,
                                const char *trace_id);
 
+/*
+ * The body of a task auction (11.5.2): a JSON array of upstream's
+ * TaskStartRequest as Go's encoding/json writes it (keys "TaskGuid",
+ * "Domain", "PlacementTags", "VolumeDrivers", "RootFs", "MemoryMB",
+ * "DiskMB", "MaxPids", "state", "failed" in this order; PlacementTags
+ * null when there are none, VolumeDrivers [] when none; "state" always
+ * "Invalid", "failed" false; strings escaped Go-style, gojson.h).
+ * Malloc'd, NUL-terminated; `*len` its length (may be NULL).
+ */
+char *bbs_auction_task_body(const struct bbs_task_start *starts, size_t n, size_t *len);
+
+/*
+ * One POST to {auctioneer}/v1/tasks with the `n` task start requests
+ * (encoded at once; nothing borrowed after return), X-Vcap-Request-Id
+ * `trace_id` (NULL or "": the header is sent empty, as upstream does for
+ * tasks). `wait`: return only once the POST finished (desire answers
+ * after its auction, as upstream's task controller does).
+ */
+void bbs_auction_request_task_starts(struct bbs_auction *a, const struct bbs_task_start *starts,
+                                     size_t n, const char *trace_id, int wait);
+
 /* Build the JSON body for `starts` (malloc'd, NUL-terminated; caller frees). */
 char *bbs_auction_body(const struct bbs_auction_start *starts, size_t n);
 

@@ -59,6 +59,12 @@ struct bbs_config {
     int64_t event_retention_age_ns;      /* change-log entries kept this long for resuming ... */
     int64_t event_retention_count;       /* ... and at most this many */
     int max_task_retries; /* rejects a task survives; the next one fails it (11.4.1) */
+
+    /* Task convergence (reference part 2, 11.7) and completion callbacks (11.6). */
+    int64_t kick_task_duration_ns;             /* task convergence: resubmit/demote after */
+    int64_t expire_pending_task_duration_ns;   /* task convergence: fail Pending tasks older */
+    int64_t expire_completed_task_duration_ns; /* task convergence: delete Completed after */
+    int task_callback_workers;                 /* completion callbacks in progress at most */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

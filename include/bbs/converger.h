@@ -11,8 +11,15 @@
  * run ends with one JSON log line ("converge.run") with its counts and
  * duration, kept for the metrics endpoint (bbs_converger_last).
  *
+ * Task convergence (reference part 2, 11.7; task_converge_store.h) runs
+ * in the same run after the LRP part when configured
+ * (bbs_converger_set_tasks): skipped when Locket failed; its rule 3
+ * (Running tasks on vanished cells) only when the LRP part believed the
+ * cell set (verdict "ok"). Its auction is one POST; its callbacks go to
+ * the callback worker.
+ *
  * Not done here: Locket itself (the cell source is a callback, NULL = no
- * Locket: the cell steps are skipped, see converge.h), task convergence.
+ * Locket: the cell steps are skipped, see converge.h).
  */
 #ifndef BBS_CONVERGER_H
 #define BBS_CONVERGER_H
@@ -27,6 +34,7 @@
 #include "bbs/locket.h"
 #include "bbs/rep.h"
 #include "bbs/store.h"
+#include "bbs/task_converge_store.h"
 
 /*
  * The cell set: 0 with `*out`/`*n` (in `arena`), or -1 when Locket
@@ -70,6 +78,22 @@ struct bbs_conv_run {
     int64_t auctioned;      /* start requests (indices) in the run's auction request */
     int64_t failed_batches; /* transactions that failed (logged; the next run retries) */
     int failed;             /* the run stopped early (snapshot unreadable) */
+    /* Task convergence (11.7): ran (0: not configured, Locket failed, or its
+     * transaction failed), whether rule 3 ran, and what it did. */
+    int tasks_ran;
+    int tasks_cells_checked;
+    struct bbs_task_conv_result tasks;
+    int64_t tasks_duration_ns;
+};
+
+/* Task convergence settings (config durations, 11.7) and where rule 6 callbacks go. */
+struct bbs_converger_tasks {
+    int64_t kick_ns;
+    int64_t expire_pending_ns;
+    int64_t expire_completed_ns;
+    /* Gets each kicked task's callback (bbs_taskcb_submit); NULL = dropped, logged. */
+    void (*submit)(void *ctx, const struct bbs_task_callback_due *due);
+    void *submit_ctx;
 };
 
 struct bbs_converger;
@@ -83,6 +107,9 @@ struct bbs_converger *bbs_converger_new(const struct bbs_converger_config *cfg,
                                         struct bbs_store *store, struct bbs_auction *auction,
                                         struct bbs_rep *rep,
                                         const struct bbs_conv_cell_source *cells);
+
+/* Run task convergence in every run with `t` (copied). Before bbs_converger_start. */
+void bbs_converger_set_tasks(struct bbs_converger *c, const struct bbs_converger_tasks *t);
 
 /* Start the loop thread (first run one interval from now). -1 with UnknownError if it cannot. */
 BBS_MUST_CHECK int bbs_converger_start(struct bbs_converger *c, struct bbs_error *err);

@@ -5,8 +5,11 @@
  *
  * bbs_effects_apply() sends what a committed record asks for: the auction
  * start requests (one auctioneer POST each, as upstream sends them), the
- * rep calls (stop instance, update instance: 9.2) and the log lines of
- * after-commit steps that failed (notes). Everything is queued on the
+ * task auctions (one POST for all of a record's, waited for: desire
+ * answers after its auction, 11.5.2), the rep calls (stop instance,
+ * update instance: 9.2; cancel task: 11.5.3), the task completion
+ * callbacks (handed to the callback worker, taskcb.h) and the log lines
+ * of after-commit steps that failed (notes). Everything is queued on the
  * outbox (outbox.h) and never waits on the auctioneer or a rep; failures
  * are logged and counted there. A rep call whose record carries no
  * rep_url is sent to the address of its cell, looked up in Locket here
@@ -40,14 +43,25 @@ struct bbs_effects {
     atomic_uint_least64_t rep_cell_unknown;  /* cell not registered in Locket */
     atomic_uint_least64_t rep_lookup_failed; /* Locket failed, or the address unusable */
     atomic_uint_least64_t rep_calls;         /* rep calls queued on the outbox */
+    /*
+     * Task completion callbacks (11.6): each change->task_callbacks entry
+     * is handed to `task_callback(task_callback_ctx, due)`, which copies
+     * what it keeps and never blocks (bbs_taskcb_submit, taskcb.h). NULL:
+     * dropped with a log line (convergence resubmits them).
+     */
+    void (*task_callback)(void *ctx, const struct bbs_task_callback_due *due);
+    void *task_callback_ctx;
+    atomic_uint_least64_t task_cancels;         /* rep cancels queued on the outbox */
+    atomic_uint_least64_t task_cancel_failures; /* cell unknown, lookup failed, no rep client */
 };
 
 /* Which parts of a record bbs_effects_apply_some() sends. */
 enum bbs_effects_part {
-    BBS_EFFECTS_AUCTIONS = 1, /* change->auctions */
-    BBS_EFFECTS_REP = 2,      /* change->rep_stops, change->rep_updates */
+    BBS_EFFECTS_AUCTIONS = 1, /* change->auctions, change->task_auctions */
+    BBS_EFFECTS_REP = 2,      /* change->rep_stops, change->rep_updates, change->task_cancels */
     BBS_EFFECTS_NOTES = 4,    /* change->notes (log lines) */
-    BBS_EFFECTS_ALL = 7,
+    BBS_EFFECTS_TASK_CALLBACKS = 16, /* change->task_callbacks */
+    BBS_EFFECTS_ALL = 23,
     /* With BBS_EFFECTS_AUCTIONS: return only once each auction POST has
      * finished (bbs_auction_request_wait), as upstream's evacuation calls do. */
     BBS_EFFECTS_AUCTIONS_WAIT = 8,
@@ -86,6 +100,8 @@ struct bbs_effects_stats {
     uint64_t rep_cell_unknown;
     uint64_t rep_lookup_failed;
     uint64_t rep_calls;
+    uint64_t task_cancels;
+    uint64_t task_cancel_failures;
 };
 
 void bbs_effects_stats(struct bbs_effects *fx, struct bbs_effects_stats *out);

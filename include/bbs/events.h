@@ -8,7 +8,8 @@
  * of the streams named in `streams` whose cell filter it passes.
  *
  * Order within one change is upstream's: crash events first, then events
- * whose resulting LRP is RUNNING, then the rest. A change that changed
+ * whose resulting LRP is RUNNING, then the rest; task events (one per
+ * change->tasks entry, in order) come last. A change that changed
  * nothing yields no event.
  */
 #ifndef BBS_EVENTS_H
@@ -37,8 +38,9 @@ struct bbs_event {
     size_t payload_len;
     /*
      * The same message with the embedded DesiredLRP down-converted to V0
-     * (5.8), for the deprecated routes without ".r1"; NULL when the event
-     * carries no desired LRP (then `payload` serves both).
+     * (5.8), or the embedded Tasks converted to V2 (11.2.5), for the
+     * deprecated routes without ".r1"; NULL when the event carries
+     * neither (then `payload` serves both).
      */
     const uint8_t *payload_v0;
     size_t payload_v0_len;
@@ -62,6 +64,9 @@ enum bbs_event_kind {
     BBS_EVENT_GROUP_CREATED, /* deprecated actual_lrp_created */
     BBS_EVENT_GROUP_CHANGED,
     BBS_EVENT_GROUP_REMOVED,
+    BBS_EVENT_TASK_CREATED, /* task_created (11.5.1) */
+    BBS_EVENT_TASK_CHANGED,
+    BBS_EVENT_TASK_REMOVED,
 };
 
 /* "desired_lrp_created", ... */
@@ -77,6 +82,8 @@ const char *bbs_event_name(enum bbs_event_kind k);
  *   GROUP_CREATED: group_after.  GROUP_REMOVED: group_before.
  *   GROUP_CHANGED: group_before, group_after.
  *   DESIRED_*: the change's dlrp_before / dlrp_after.
+ *   TASK_CREATED: task_after.  TASK_REMOVED: task_before.
+ *   TASK_CHANGED: task_before, task_after.
  */
 struct bbs_event_plan {
     enum bbs_event_kind kind;
@@ -85,7 +92,9 @@ struct bbs_event_plan {
     const struct bbs_alrp *after;
     struct bbs_alrp_group group_before;
     struct bbs_alrp_group group_after;
-    const char *cell_ids[2]; /* as in struct bbs_event */
+    const char *cell_ids[2];            /* as in struct bbs_event */
+    const struct bbs_task *task_before; /* TASK_*: rows of one change->tasks entry */
+    const struct bbs_task *task_after;
 };
 
 /*

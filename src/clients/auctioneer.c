@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbs/buf.h"
+#include "bbs/gojson.h"
 #include "bbs/log.h"
 #include "bbs/xalloc.h"
 
@@ -217,11 +219,34 @@ static void auction_waiter_done(void *arg, const struct bbs_outbox_result *r)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* POST `body` to `url`; with `wait`, return once the outbox is done with it. */
+static void auction_post_maybe_wait(struct bbs_auction *a, const char *url, const char *body,
+                                    size_t n, const char *trace_id, int wait)
+{
+    struct auction_waiter w;
+
+    if (!wait) {
+        auction_post(a, url, body, n, trace_id, NULL, NULL);
+        return;
+    }
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    w.finished = 0;
+    auction_post(a, url, body, n, trace_id, auction_waiter_done, &w);
+    /* Bounded by the outbox: its attempts time out, and shutdown drops what is left. */
+    pthread_mutex_lock(&w.mu);
+    while (!w.finished) {
+        pthread_cond_wait(&w.cond, &w.mu);
+    }
+    pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
+}
+
 static void auction_lrps(struct bbs_auction *a, const struct bbs_auction_start *starts, size_t n,
                          const char *trace_id, int wait)
 {
     char *body = NULL;
-    struct auction_waiter w;
 
     if (a == NULL || n == 0) {
         return;
@@ -237,24 +262,76 @@ static void auction_lrps(struct bbs_auction *a, const struct bbs_auction_start *
                 "trace_id", trace_id != NULL ? trace_id : "");
         return;
     }
-    if (!wait) {
-        auction_post(a, a->lrps_url, body, n, trace_id, NULL, NULL);
-        free(body);
+    auction_post_maybe_wait(a, a->lrps_url, body, n, trace_id, wait);
+    free(body);
+}
+
+/* A Go []string: null for nil, else the elements. */
+static void task_strings(struct bbs_buf *b, const char *const *v, size_t n, int nil_is_null)
+{
+    if (nil_is_null && (v == NULL || n == 0)) {
+        bbs_buf_printf(b, "null");
         return;
     }
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cond, NULL);
-    w.finished = 0;
-    auction_post(a, a->lrps_url, body, n, trace_id, auction_waiter_done, &w);
-    free(body);
-    /* Bounded by the outbox: its attempts time out, and shutdown drops what is left. */
-    pthread_mutex_lock(&w.mu);
-    while (!w.finished) {
-        pthread_cond_wait(&w.cond, &w.mu);
+    bbs_buf_putc(b, '[');
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        if (i > 0) {
+            bbs_buf_putc(b, ',');
+        }
+        bbs_gojson_string(b, v[i]);
     }
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.mu);
+    bbs_buf_putc(b, ']');
+}
+
+char *bbs_auction_task_body(const struct bbs_task_start *starts, size_t n, size_t *len)
+{
+    struct bbs_buf b = {0};
+    size_t with_nul;
+
+    bbs_buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        const struct bbs_task_start *t = &starts[i];
+
+        bbs_buf_printf(&b, "%s{\"TaskGuid\":", i > 0 ? "," : "");
+        bbs_gojson_string(&b, t->task_guid);
+        bbs_buf_printf(&b, ",\"Domain\":");
+        bbs_gojson_string(&b, t->domain);
+        /* The definition's slice as decoded: nil (null) when empty. */
+        bbs_buf_printf(&b, ",\"PlacementTags\":");
+        task_strings(&b, t->placement_tags, t->n_placement_tags, 1);
+        /* Built with make([]string, 0) upstream: never null. */
+        bbs_buf_printf(&b, ",\"VolumeDrivers\":");
+        task_strings(&b, t->volume_drivers, t->n_volume_drivers, 0);
+        bbs_buf_printf(&b, ",\"RootFs\":");
+        bbs_gojson_string(&b, t->root_fs);
+        bbs_buf_printf(&b,
+                       ",\"MemoryMB\":%d,\"DiskMB\":%d,\"MaxPids\":%d,\"state\":\"Invalid\","
+                       "\"failed\":false}",
+                       (int)t->memory_mb, (int)t->disk_mb, (int)t->max_pids);
+    }
+    bbs_buf_putc(&b, ']');
+    if (len != NULL) {
+        *len = b.len;
+    }
+    bbs_buf_putc(&b, '\0');
+    return (char *)bbs_buf_take(&b, &with_nul);
+}
+
+void bbs_auction_request_task_starts(struct bbs_auction *a, const struct bbs_task_start *starts,
+                                     size_t n, const char *trace_id, int wait)
+{
+    char *body = NULL;
+
+    if (a == NULL || n == 0) {
+        return;
+    }
+    if (a->tasks_url == NULL) {
+        bbs_log(BBS_LOG_DEBUG, "auction.disabled-dropped", "{s:I}", "tasks", (json_int_t)n);
+        return;
+    }
+    body = bbs_auction_task_body(starts, n, NULL);
+    auction_post_maybe_wait(a, a->tasks_url, body, n, trace_id, wait);
+    free(body);
 }
 
 void bbs_auction_request(struct bbs_auction *a, const struct bbs_auction_start *starts, size_t n,

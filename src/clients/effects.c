@@ -173,6 +173,61 @@ static void effects_rep(struct bbs_effects *fx, const struct bbs_change *change,
     }
 }
 
+/*
+ * Rep cancels (11.5.3, with quirk q4 changed): the cell's address from
+ * Locket, then one POST queued on the outbox with the caller's trace id.
+ * Every failure is logged and counted; the cancel is committed and the
+ * caller is answered success whatever happens here.
+ */
+static void effects_task_cancels(struct bbs_effects *fx, const struct bbs_change *change,
+                                 const char *trace_id)
+{
+    struct lookup_cache *lc = NULL;
+
+    if (change->n_task_cancels == 0) {
+        return;
+    }
+    lc = bbs_arena_zalloc(change->arena, sizeof(*lc));
+    for (size_t i = 0; i < change->n_task_cancels; i++) {
+        const struct bbs_task_cancel *k = &change->task_cancels[i];
+        struct bbs_error err = {0};
+        const char *url = NULL;
+        int rc;
+
+        if (fx->rep == NULL) {
+            atomic_fetch_add(&fx->task_cancel_failures, 1);
+            bbs_log(BBS_LOG_ERROR, "task.cancel.rep-disabled", "{s:s, s:s}", "task_guid",
+                    k->task_guid, "cell_id", k->cell_id);
+            continue;
+        }
+        rc = cached_cell_url(fx, lc, change->arena, k->cell_id, &url, &err);
+        if (rc != 0) {
+            atomic_fetch_add(&fx->task_cancel_failures, 1);
+            bbs_log(BBS_LOG_ERROR,
+                    rc > 0 ? "task.cancel.cell-not-found" : "task.cancel.cell-lookup-failed",
+                    "{s:s, s:s, s:s}", "task_guid", k->task_guid, "cell_id", k->cell_id, "error",
+                    rc > 0 ? "cell not registered in Locket" : err.message);
+            continue;
+        }
+        atomic_fetch_add(&fx->task_cancels, 1);
+        bbs_rep_cancel_task(fx->rep, url, k->task_guid, trace_id);
+    }
+}
+
+static void effects_task_callbacks(struct bbs_effects *fx, const struct bbs_change *change)
+{
+    for (size_t i = 0; i < change->n_task_callbacks; i++) {
+        const struct bbs_task_callback_due *d = &change->task_callbacks[i];
+
+        if (fx->task_callback == NULL) {
+            bbs_log(BBS_LOG_ERROR, "task-callback.disabled", "{s:s}", "task_guid",
+                    d->task != NULL ? d->task->guid : "");
+            continue;
+        }
+        fx->task_callback(fx->task_callback_ctx, d);
+    }
+}
+
 void bbs_effects_apply_some(struct bbs_effects *fx, const struct bbs_change *change,
                             const char *trace_id, unsigned parts)
 {
@@ -197,8 +252,21 @@ void bbs_effects_apply_some(struct bbs_effects *fx, const struct bbs_change *cha
             }
         }
     }
+    /*
+     * Task auctions: one POST with every start of the record, before the
+     * caller answers (upstream's desire waits for it; its outcome never
+     * reaches the caller), and without the caller's trace id (11.5.2).
+     */
+    if ((parts & BBS_EFFECTS_AUCTIONS) && change->n_task_auctions > 0) {
+        bbs_auction_request_task_starts(fx->auction, change->task_auctions, change->n_task_auctions,
+                                        NULL, 1);
+    }
     if (parts & BBS_EFFECTS_REP) {
         effects_rep(fx, change, trace_id);
+        effects_task_cancels(fx, change, trace_id);
+    }
+    if (parts & BBS_EFFECTS_TASK_CALLBACKS) {
+        effects_task_callbacks(fx, change);
     }
 }
 
@@ -214,4 +282,6 @@ void bbs_effects_stats(struct bbs_effects *fx, struct bbs_effects_stats *out)
     out->rep_cell_unknown = atomic_load(&fx->rep_cell_unknown);
     out->rep_lookup_failed = atomic_load(&fx->rep_lookup_failed);
     out->rep_calls = atomic_load(&fx->rep_calls);
+    out->task_cancels = atomic_load(&fx->task_cancels);
+    out->task_cancel_failures = atomic_load(&fx->task_cancel_failures);
 }

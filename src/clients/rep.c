@@ -155,12 +155,14 @@ char *bbs_rep_update_body(const struct bbs_rep_lrp_update *u, int v1, size_t *le
     return (char *)bbs_buf_take(&b, &with_nul);
 }
 
-static void rep_send(struct bbs_rep *r, const char *method, const char *url, const char *body,
-                     size_t len, const char *log_name, const char *trace_id,
-                     void (*done)(void *, const struct bbs_outbox_result *), void *arg)
+/* `typed`: with Content-Type: application/json (every call but cancel, 11.10). */
+static void rep_send_typed(struct bbs_rep *r, int typed, const char *method, const char *url,
+                           const char *body, size_t len, const char *log_name, const char *trace_id,
+                           void (*done)(void *, const struct bbs_outbox_result *), void *arg)
 {
     char trace[320];
-    const char *headers[2] = {"Content-Type: application/json", trace};
+    /* "Content-Type:" removes the header curl would add to a POST. */
+    const char *headers[2] = {typed ? "Content-Type: application/json" : "Content-Type:", trace};
     struct bbs_outbox_request req = {0};
 
     /* Upstream sets only Content-Type; the trace id goes along when known (reference 9.2). */
@@ -184,6 +186,13 @@ static void rep_send(struct bbs_rep *r, const char *method, const char *url, con
     req.done = done;
     req.done_arg = arg;
     (void)bbs_outbox_send(r->outbox, &req); /* a drop is logged and counted there */
+}
+
+static void rep_send(struct bbs_rep *r, const char *method, const char *url, const char *body,
+                     size_t len, const char *log_name, const char *trace_id,
+                     void (*done)(void *, const struct bbs_outbox_result *), void *arg)
+{
+    rep_send_typed(r, 1, method, url, body, len, log_name, trace_id, done, arg);
 }
 
 void bbs_rep_stop_lrp(struct bbs_rep *r, const char *rep_url, const char *process_guid,
@@ -262,7 +271,8 @@ void bbs_rep_cancel_task(struct bbs_rep *r, const char *rep_url, const char *tas
 {
     char *url = rep_make_url(rep_url, "/v1/tasks/", task_guid, NULL, NULL, "/cancel");
 
-    rep_send(r, "POST", url, NULL, 0, "rep.cancel-task", trace_id, NULL, NULL);
+    /* Upstream's cancel request has no Content-Type (11.10). */
+    rep_send_typed(r, 0, "POST", url, NULL, 0, "rep.cancel-task", trace_id, NULL, NULL);
     free(url);
 }
 

@@ -3,7 +3,8 @@
  * core's plans (src/core/events.c) encoded as upstream's event messages
  * (2.10.1), written field by field like the other responses built from
  * rows. Desired LRPs are written as stored (V3) and, for the deprecated
- * routes, down-converted to V0. Pure: no I/O.
+ * routes, down-converted to V0; tasks likewise at V3 and V2 (11.2.5).
+ * Pure: no I/O.
  */
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "bbs/dlrp_codec.h"
 #include "bbs/events.h"
 #include "bbs/pbw.h"
+#include "bbs/task_codec.h"
 
 static void put_key(struct bbs_buf *b, uint32_t field, const struct bbs_alrp_key *k)
 {
@@ -154,6 +156,34 @@ static int put_desired(struct bbs_buf *b, struct bbs_arena *arena, enum bbs_even
     return 0;
 }
 
+/*
+ * A task event (11.2.4) with its tasks in `view`: TaskCreatedEvent /
+ * TaskRemovedEvent carry the task as field 1, TaskChangedEvent before 1
+ * and after 2. -1 if a stored definition does not decode (V2 only).
+ */
+static int put_task_event(struct bbs_buf *b, struct bbs_arena *arena,
+                          const struct bbs_event_plan *p, enum bbs_task_view view)
+{
+    switch (p->kind) {
+    case BBS_EVENT_TASK_CREATED:
+        return bbs_task_put(b, 1, arena, p->task_after, view);
+    case BBS_EVENT_TASK_REMOVED:
+        return bbs_task_put(b, 1, arena, p->task_before, view);
+    default:
+        if (bbs_task_put(b, 1, arena, p->task_before, view) != 0 ||
+            bbs_task_put(b, 2, arena, p->task_after, view) != 0) {
+            return -1;
+        }
+        return 0;
+    }
+}
+
+static int is_task_event(enum bbs_event_kind k)
+{
+    return k == BBS_EVENT_TASK_CREATED || k == BBS_EVENT_TASK_CHANGED ||
+           k == BBS_EVENT_TASK_REMOVED;
+}
+
 static const uint8_t *keep(struct bbs_arena *arena, const struct bbs_buf *b, size_t *len)
 {
     *len = b->len;
@@ -192,6 +222,17 @@ int bbs_events_of_change(const struct bbs_change *c, struct bbs_arena *arena,
             e->payload = keep(arena, &b, &e->payload_len);
             b.len = 0;
             if (put_desired(&b, arena, p->kind, c, BBS_DLRP_VIEW_EVENT_V0, trace) != 0) {
+                goto bad;
+            }
+            e->payload_v0 = keep(arena, &b, &e->payload_v0_len);
+        } else if (is_task_event(p->kind)) {
+            /* V3 on /v1/events/tasks.r1, V2 on the deprecated /v1/events/tasks. */
+            if (put_task_event(&b, arena, p, BBS_TASK_VIEW_V3) != 0) {
+                goto bad;
+            }
+            e->payload = keep(arena, &b, &e->payload_len);
+            b.len = 0;
+            if (put_task_event(&b, arena, p, BBS_TASK_VIEW_V2) != 0) {
                 goto bad;
             }
             e->payload_v0 = keep(arena, &b, &e->payload_v0_len);

@@ -46,6 +46,12 @@ const char *bbs_event_name(enum bbs_event_kind k)
         return "actual_lrp_changed";
     case BBS_EVENT_GROUP_REMOVED:
         return "actual_lrp_removed";
+    case BBS_EVENT_TASK_CREATED:
+        return "task_created";
+    case BBS_EVENT_TASK_CHANGED:
+        return "task_changed";
+    case BBS_EVENT_TASK_REMOVED:
+        return "task_removed";
     }
     return "";
 }
@@ -616,6 +622,30 @@ static void desired_event(struct plans *l, enum bbs_event_kind kind)
     add(l, kind, BBS_EVENT_INSTANCE | BBS_EVENT_GROUP);
 }
 
+/*
+ * Task events (11.5.1): one per recorded row, in the order the store
+ * recorded them, on the task streams only; they pass every cell filter
+ * (the task streams have none).
+ */
+static void task_events(const struct bbs_change *c, struct plans *l)
+{
+    for (size_t i = 0; i < c->n_tasks; i++) {
+        const struct bbs_task_change *t = &c->tasks[i];
+        struct bbs_event_plan *p;
+
+        if (t->before == NULL && t->after == NULL) {
+            continue;
+        }
+        p = add(l,
+                t->before == NULL  ? BBS_EVENT_TASK_CREATED
+                : t->after == NULL ? BBS_EVENT_TASK_REMOVED
+                                   : BBS_EVENT_TASK_CHANGED,
+                BBS_EVENT_TASK);
+        p->task_before = t->before;
+        p->task_after = t->after;
+    }
+}
+
 void bbs_events_plan(const struct bbs_change *c, struct bbs_arena *arena,
                      const struct bbs_event_plan **out, size_t *n)
 {
@@ -658,6 +688,7 @@ void bbs_events_plan(const struct bbs_change *c, struct bbs_arena *arena,
     if (c->dlrp_before != NULL && c->dlrp_after != NULL) {
         desired_event(&l, BBS_EVENT_DESIRED_CHANGED);
     }
+    task_events(c, &l);
     *out = l.v;
     *n = l.n;
 }

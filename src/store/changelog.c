@@ -135,6 +135,8 @@ static struct bbs_change since_mark(const struct bbs_change *c, const struct bbs
     v.n_alrps = c->n_alrps - m->n_alrps;
     v.siblings = c->siblings + m->n_siblings;
     v.n_siblings = c->n_siblings - m->n_siblings;
+    v.tasks = c->tasks + m->n_tasks;
+    v.n_tasks = c->n_tasks - m->n_tasks;
     if (c->dlrp_before == m->dlrp_before && c->dlrp_after == m->dlrp_after) {
         v.dlrp_before = NULL;
         v.dlrp_after = NULL;
@@ -154,7 +156,8 @@ int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
     int rc = -1;
 
     *wrote = 0;
-    if (view.n_alrps == 0 && view.dlrp_before == NULL && view.dlrp_after == NULL) {
+    if (view.n_alrps == 0 && view.n_tasks == 0 && view.dlrp_before == NULL &&
+        view.dlrp_after == NULL) {
         return 0;
     }
     arena = bbs_arena_new();

@@ -140,6 +140,12 @@ static const struct config_key config_keys[] = {
     {"event_retention_age", KEY_DURATION, OFF(event_retention_age_ns), "10m", 0, INT64_MAX, NULL},
     {"event_retention_count", KEY_INT64, OFF(event_retention_count), "1000000", 1, INT64_MAX, NULL},
     {"max_task_retries", KEY_INT, OFF(max_task_retries), "3", 0, INT32_MAX, NULL},
+    {"kick_task_duration", KEY_DURATION, OFF(kick_task_duration_ns), "30s", 0, INT64_MAX, NULL},
+    {"expire_pending_task_duration", KEY_DURATION, OFF(expire_pending_task_duration_ns), "30m", 0,
+     INT64_MAX, NULL},
+    {"expire_completed_task_duration", KEY_DURATION, OFF(expire_completed_task_duration_ns), "2m",
+     0, INT64_MAX, NULL},
+    {"task_callback_workers", KEY_INT, OFF(task_callback_workers), "1000", 1, 1000000, NULL},
 };
 
 /*
@@ -164,12 +170,9 @@ static const char *const upstream_keys[] = {
     "desired_lrp_creation_timeout",
     "enable_db_health_check",
     "encryption_keys",
-    "expire_completed_task_duration",
-    "expire_pending_task_duration",
     "health_check_failure_threshold",
     "health_check_interval",
     "health_check_timeout",
-    "kick_task_duration",
     "lock_retry_interval",
     "lock_ttl",
     "locket_client_keepalive_time",
@@ -185,7 +188,6 @@ static const char *const upstream_keys[] = {
     "session_name",
     "sql_ca_cert_file",
     "sql_enable_identity_verification",
-    "task_callback_workers",
     "time_format",
     "update_workers",
     "uuid",

@@ -41,6 +41,8 @@ struct bbs_converger {
     /* The cell ids the last poll saw (malloc'd, sorted). */
     char **polled;
     size_t n_polled;
+    int has_tasks; /* task convergence configured */
+    struct bbs_converger_tasks tasks;
 };
 
 static int64_t mono_ns(void)
@@ -90,6 +92,12 @@ struct bbs_converger *bbs_converger_new(const struct bbs_converger_config *cfg,
     }
     pthread_condattr_destroy(&attr);
     return c;
+}
+
+void bbs_converger_set_tasks(struct bbs_converger *c, const struct bbs_converger_tasks *t)
+{
+    c->tasks = *t;
+    c->has_tasks = 1;
 }
 
 /* ---- the work phase ---- */
@@ -502,6 +510,64 @@ static enum bbs_conv_cells read_cells(struct bbs_converger *c, struct bbs_arena 
     return BBS_CONV_CELLS_KNOWN;
 }
 
+/*
+ * Task convergence (11.7) after the LRP part, with the run's cell set
+ * (`ids`, sorted; believed only when the LRP part's verdict was "ok").
+ * The writes and their events are one transaction; then one auction POST
+ * for every Pending task and the kicked callbacks to the callback worker.
+ */
+static void tasks_run(struct bbs_converger *c, struct bbs_conv_run *r, int64_t now,
+                      const char *const *ids, size_t n_cells, int believable)
+{
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_task_conv_input in = {
+        now, c->tasks.kick_ns, c->tasks.expire_pending_ns, c->tasks.expire_completed_ns, believable,
+        ids, n_cells,
+    };
+    struct bbs_change change;
+    struct bbs_error err = {0};
+    int64_t t0 = mono_ns();
+
+    bbs_change_init(&change, arena);
+    if (believable && n_cells == 0) {
+        /* Upstream takes it literally (11.9 q12); the LRP part believed it too. */
+        bbs_log(BBS_LOG_ERROR, "converge.tasks.empty-cell-set", "{s:s}", "action",
+                "every Running task fails: cell disappeared before completion");
+    }
+    if (bbs_store_task_converge(c->store, &in, &change, &r->tasks, &err) != 0) {
+        bbs_log(BBS_LOG_ERROR, "converge.tasks.failed", "{s:s}", "error", err.message);
+        bbs_arena_free(arena);
+        return;
+    }
+    r->tasks_ran = 1;
+    r->tasks_cells_checked = believable;
+    if (change.n_task_auctions > 0) {
+        bbs_auction_request_task_starts(c->auction, change.task_auctions, change.n_task_auctions,
+                                        NULL, 0);
+    }
+    for (size_t i = 0; i < change.n_task_callbacks; i++) {
+        if (c->tasks.submit == NULL) {
+            bbs_log(BBS_LOG_ERROR, "task-callback.disabled", "{s:s}", "task_guid",
+                    change.task_callbacks[i].task->guid);
+            continue;
+        }
+        c->tasks.submit(c->tasks.submit_ctx, &change.task_callbacks[i]);
+    }
+    r->tasks_duration_ns = mono_ns() - t0;
+    bbs_log(BBS_LOG_INFO, "converge.tasks",
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "TasksPending",
+            (json_int_t)r->tasks.pending, "TasksRunning", (json_int_t)r->tasks.running,
+            "TasksCompleted", (json_int_t)r->tasks.completed, "TasksResolving",
+            (json_int_t)r->tasks.resolving, "expired_pending", (json_int_t)r->tasks.expired_pending,
+            "cell_gone", (json_int_t)r->tasks.cell_gone, "ConvergenceTasksKicked",
+            (json_int_t)(r->tasks.demoted + r->tasks.kicked), "demoted",
+            (json_int_t)r->tasks.demoted, "deleted", (json_int_t)r->tasks.deleted,
+            "ConvergenceTasksPruned", (json_int_t)r->tasks.pruned, "auctioned",
+            (json_int_t)r->tasks.auctioned, "cells_checked", believable, "duration_ns",
+            (json_int_t)r->tasks_duration_ns);
+    bbs_arena_free(arena);
+}
+
 static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
 {
     struct bbs_arena *arena = bbs_arena_new();
@@ -518,6 +584,7 @@ static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
     size_t cap = 0;
     int pruned = 0;
     const char **ids = NULL;
+    int believable = 0;
 
     memset(&plan, 0, sizeof(plan));
     memset(&w, 0, sizeof(w));
@@ -526,6 +593,12 @@ static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
     }
     r->domains_pruned = pruned;
     cstate = read_cells(c, arena, &cells, &n_cells);
+    if (n_cells > 0) {
+        ids = bbs_arena_alloc(arena, n_cells * sizeof(*ids));
+        for (size_t i = 0; i < n_cells; i++) {
+            ids[i] = cells[i].cell_id;
+        }
+    }
     if (bbs_store_conv_snapshot(c->store, arena, now, &snap, &err) != 0) {
         bbs_log(BBS_LOG_ERROR, "converge.snapshot-failed", "{s:s}", "error", err.message);
         r->failed = 1;
@@ -533,12 +606,6 @@ static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
     }
     r->read_ns = mono_ns() - t0;
     snap.cells_state = cstate;
-    if (n_cells > 0) {
-        ids = bbs_arena_alloc(arena, n_cells * sizeof(*ids));
-        for (size_t i = 0; i < n_cells; i++) {
-            ids[i] = cells[i].cell_id;
-        }
-    }
     snap.cells = ids;
     snap.n_cells = n_cells;
     snap.prev_cells = c->prev_cells;
@@ -547,6 +614,7 @@ static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
     c->prev_cells = plan.next_prev_cells;
     r->counts = plan.counts;
     r->verdict = plan.verdict;
+    believable = plan.verdict == BBS_CONV_CELLS_OK;
     if (plan.verdict != BBS_CONV_CELLS_OK && plan.verdict != BBS_CONV_CELLS_NO_LOCKET) {
         bbs_log(BBS_LOG_ERROR, "converge.cell-steps-skipped", "{s:s, s:I}", "reason",
                 bbs_conv_verdict_name(plan.verdict), "cells", (json_int_t)n_cells);
@@ -600,6 +668,10 @@ static void run_locked(struct bbs_converger *c, struct bbs_conv_run *r)
 out:
     if (r->duration_ns == 0) {
         r->duration_ns = mono_ns() - t0;
+    }
+    /* Any Locket error skips the task run (11.7); no Locket: no cell rule. */
+    if (c->has_tasks && cstate != BBS_CONV_CELLS_FAILED) {
+        tasks_run(c, r, now, ids, n_cells, believable);
     }
     free(w.batches);
     free(w.starts);

@@ -30,6 +30,37 @@ static void test_defaults(void **state)
     bbs_config_clear(&cfg);
 }
 
+/* Task keys (reference part 2, 11.7): the BOSH values by default (q13), durations as Go's. */
+static void test_task_keys(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load(&cfg, NULL, &err), 0);
+    assert_true(cfg.kick_task_duration_ns == INT64_C(30000000000));
+    assert_true(cfg.expire_pending_task_duration_ns == INT64_C(1800000000000));
+    assert_true(cfg.expire_completed_task_duration_ns == INT64_C(120000000000));
+    assert_int_equal(cfg.task_callback_workers, 1000);
+    bbs_config_clear(&cfg);
+    assert_int_equal(bbs_config_load_string(&cfg,
+                                            "{\"kick_task_duration\":\"2s\","
+                                            "\"expire_pending_task_duration\":\"1m\","
+                                            "\"expire_completed_task_duration\":\"3s\","
+                                            "\"task_callback_workers\":5}",
+                                            &err),
+                     0);
+    assert_true(cfg.kick_task_duration_ns == INT64_C(2000000000));
+    assert_true(cfg.expire_pending_task_duration_ns == INT64_C(60000000000));
+    assert_true(cfg.expire_completed_task_duration_ns == INT64_C(3000000000));
+    assert_int_equal(cfg.task_callback_workers, 5);
+    assert_int_equal(bbs_config_key_kind("kick_task_duration"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("task_callback_workers"), BBS_CONFIG_KEY_USED);
+    bbs_config_clear(&cfg);
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"task_callback_workers\":0}", &err), -1);
+    bbs_config_clear(&cfg);
+}
+
 static void test_values_applied(void **state)
 {
     struct bbs_config cfg;
@@ -204,7 +235,6 @@ static const char *const upstream_names[] = {
     "db_write_timeout",
     "db_connection_timeout",
     "advanced_metrics",
-    "kick_task_duration",
     "health_check_interval",
     "health_check_timeout",
     "health_check_failure_threshold",
@@ -308,6 +338,7 @@ int main(void)
     size_t n = 0;
 
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_task_keys);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_values_applied);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auctioneer_tls_keys);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rep_tls_keys);

@@ -28,6 +28,7 @@
 #include "desired_lrp.pb-c.h"
 #include "events.pb-c.h"
 #include "support/dlrp_full.h"
+#include "task.pb-c.h"
 
 #define NOW_NS INT64_C(1700000000000000000)
 
@@ -961,6 +962,225 @@ static void test_names(void **state)
     assert_string_equal(bbs_event_name(BBS_EVENT_GROUP_REMOVED), "actual_lrp_removed");
 }
 
+/* ---- task events (11.5.1) ---- */
+
+/* A definition with one EXCLUSIVE image layer (so V2 differs from V3), packed into the arena. */
+static struct bbs_blob task_def(struct fixture *f, int with_layer)
+{
+    Models__TaskDefinition d = MODELS__TASK_DEFINITION__INIT;
+    Models__ImageLayer layer = MODELS__IMAGE_LAYER__INIT;
+    Models__ImageLayer *layers[1] = {&layer};
+    Models__Action action = MODELS__ACTION__INIT;
+    Models__RunAction run = MODELS__RUN_ACTION__INIT;
+    size_t len;
+    uint8_t *buf;
+
+    run.path = (char *)"/bin/true";
+    run.user = (char *)"vcap";
+    action.run_action = &run;
+    d.root_fs = (char *)"preloaded:cflinuxfs4";
+    d.action = &action;
+    d.legacy_download_user = (char *)"vcap";
+    d.annotation = (char *)"note";
+    if (with_layer) {
+        layer.name = (char *)"layer";
+        layer.url = (char *)"http://example.com/l.tgz";
+        layer.destination_path = (char *)"/tmp/l";
+        layer.layer_type = MODELS__IMAGE_LAYER__TYPE__EXCLUSIVE;
+        layer.media_type = MODELS__IMAGE_LAYER__MEDIA_TYPE__TGZ;
+        layer.digest_algorithm = MODELS__IMAGE_LAYER__DIGEST_ALGORITHM__SHA256;
+        layer.digest_value = (char *)"abc";
+        d.n_image_layers = 1;
+        d.image_layers = layers;
+    }
+    len = models__task_definition__get_packed_size(&d);
+    buf = bbs_arena_alloc(f->arena, len ? len : 1);
+    models__task_definition__pack(&d, buf);
+    return (struct bbs_blob){buf, len, 1};
+}
+
+static struct bbs_task task_row(struct fixture *f, const char *guid, enum bbs_task_state st,
+                                int with_layer)
+{
+    struct bbs_task t = {
+        .guid = guid,
+        .domain = "d",
+        .created_at = NOW_NS - 10,
+        .updated_at = NOW_NS - 5,
+        .first_completed_at = 0,
+        .state = st,
+        .cell_id = st == BBS_TASK_RUNNING ? "cell-a" : "",
+        .result = "",
+        .failed = 0,
+        .failure_reason = "",
+        .rejection_count = 0,
+        .rejection_reason = "",
+        .definition = task_def(f, with_layer),
+    };
+    return t;
+}
+
+static const char *task_names(struct fixture *f)
+{
+    static char out[512];
+    size_t n = 0;
+    const struct bbs_event *ev = events(f, &n);
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ev[i].streams, BBS_EVENT_TASK);
+        assert_null(ev[i].cell_ids[0]);
+        assert_null(ev[i].cell_ids[1]);
+        len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? " " : "", ev[i].name);
+    }
+    return out;
+}
+
+static void test_task_created_payload(void **state)
+{
+    struct fixture *f = *state;
+    struct bbs_task t = task_row(f, "t-1", BBS_TASK_PENDING, 0);
+    const struct bbs_event *ev;
+    Models__TaskCreatedEvent *m;
+    size_t n = 0;
+
+    bbs_change_task(&f->ch, NULL, &t);
+    assert_string_equal(task_names(f), "task_created");
+    ev = events(f, &n);
+    m = DECODE(f, Models__TaskCreatedEvent, models__task_created_event__descriptor, &ev[0]);
+    assert_non_null(m->task);
+    assert_string_equal(m->task->task_guid, "t-1");
+    assert_string_equal(m->task->domain, "d");
+    assert_int_equal(m->task->state, MODELS__TASK__STATE__Pending);
+    assert_int_equal(m->task->created_at, NOW_NS - 10);
+    assert_non_null(m->task->task_definition);
+    assert_string_equal(m->task->task_definition->root_fs, "preloaded:cflinuxfs4");
+    assert_string_equal(m->task->task_definition->annotation, "note");
+    /* No layers: V2 is the same message. */
+    assert_non_null(ev[0].payload_v0);
+    assert_memory_equal(ev[0].payload_v0, ev[0].payload, ev[0].payload_len);
+}
+
+static void test_task_changed_payload(void **state)
+{
+    struct fixture *f = *state;
+    struct bbs_task b = task_row(f, "t-1", BBS_TASK_PENDING, 0);
+    struct bbs_task a = task_row(f, "t-1", BBS_TASK_RUNNING, 0);
+    const struct bbs_event *ev;
+    Models__TaskChangedEvent *m;
+    size_t n = 0;
+
+    a.updated_at = NOW_NS;
+    bbs_change_task(&f->ch, &b, &a);
+    assert_string_equal(task_names(f), "task_changed");
+    ev = events(f, &n);
+    m = DECODE(f, Models__TaskChangedEvent, models__task_changed_event__descriptor, &ev[0]);
+    assert_int_equal(m->before->state, MODELS__TASK__STATE__Pending);
+    assert_string_equal(m->before->cell_id, "");
+    assert_int_equal(m->after->state, MODELS__TASK__STATE__Running);
+    assert_string_equal(m->after->cell_id, "cell-a");
+    assert_int_equal(m->after->updated_at, NOW_NS);
+}
+
+static void test_task_removed_payload(void **state)
+{
+    struct fixture *f = *state;
+    struct bbs_task t = task_row(f, "t-9", BBS_TASK_RESOLVING, 0);
+    const struct bbs_event *ev;
+    Models__TaskRemovedEvent *m;
+    size_t n = 0;
+
+    t.failed = 1;
+    t.failure_reason = "boom";
+    bbs_change_task(&f->ch, &t, NULL);
+    assert_string_equal(task_names(f), "task_removed");
+    ev = events(f, &n);
+    m = DECODE(f, Models__TaskRemovedEvent, models__task_removed_event__descriptor, &ev[0]);
+    assert_string_equal(m->task->task_guid, "t-9");
+    assert_int_equal(m->task->state, MODELS__TASK__STATE__Resolving);
+    assert_true(m->task->failed);
+    assert_string_equal(m->task->failure_reason, "boom");
+}
+
+/* One event per recorded row, in the order recorded (convergence records many). */
+static void test_task_events_in_record_order(void **state)
+{
+    struct fixture *f = *state;
+    struct bbs_task p = task_row(f, "t-1", BBS_TASK_PENDING, 0);
+    struct bbs_task c = task_row(f, "t-1", BBS_TASK_COMPLETED, 0);
+    struct bbs_task r = task_row(f, "t-2", BBS_TASK_RESOLVING, 0);
+    struct bbs_task n2 = task_row(f, "t-3", BBS_TASK_PENDING, 0);
+
+    bbs_change_task(&f->ch, &p, &c);
+    bbs_change_task(&f->ch, &r, NULL);
+    bbs_change_task(&f->ch, NULL, &n2);
+    assert_string_equal(task_names(f), "task_changed task_removed task_created");
+}
+
+/* The deprecated stream gets V2: the EXCLUSIVE layer becomes a download before the action. */
+static void test_task_v2_payload_converts_layers(void **state)
+{
+    struct fixture *f = *state;
+    struct bbs_task t = task_row(f, "t-1", BBS_TASK_PENDING, 1);
+    const struct bbs_event *ev;
+    Models__TaskCreatedEvent *v3;
+    Models__TaskCreatedEvent *v2;
+    size_t n = 0;
+
+    bbs_change_task(&f->ch, NULL, &t);
+    ev = events(f, &n);
+    assert_int_equal(n, 1);
+    v3 = DECODE(f, Models__TaskCreatedEvent, models__task_created_event__descriptor, &ev[0]);
+    assert_int_equal(v3->task->task_definition->n_image_layers, 1);
+    assert_non_null(v3->task->task_definition->action->run_action);
+    assert_non_null(ev[0].payload_v0);
+    v2 = (Models__TaskCreatedEvent *)decode(f, &models__task_created_event__descriptor,
+                                            ev[0].payload_v0, ev[0].payload_v0_len);
+    assert_int_equal(v2->task->task_definition->n_image_layers, 0);
+    assert_non_null(v2->task->task_definition->action->serial_action);
+    assert_string_equal(v2->task->task_guid, "t-1");
+}
+
+static void test_task_bad_definition_is_deserialize(void **state)
+{
+    struct fixture *f = *state;
+    struct bbs_task t = task_row(f, "t-1", BBS_TASK_PENDING, 0);
+    const struct bbs_event *ev = NULL;
+    size_t n = 0;
+    struct bbs_error err = {0};
+
+    t.definition = (struct bbs_blob){(const uint8_t *)"\x0a\xff", 2, 1};
+    bbs_change_task(&f->ch, NULL, &t);
+    assert_int_equal(bbs_events_of_change(&f->ch, f->arena, &ev, &n, &err), -1);
+    assert_int_equal(err.type, BBS_ERR_DESERIALIZE);
+}
+
+/* A record with LRP rows and tasks: the task events come after the LRP ones. */
+static void test_task_events_after_lrp_events(void **state)
+{
+    struct fixture *f = *state;
+    struct bbs_task t = task_row(f, "t-1", BBS_TASK_PENDING, 0);
+    struct bbs_alrp r0 = O_RUNN1(1);
+    size_t n = 0;
+    const struct bbs_event *ev;
+
+    bbs_change_task(&f->ch, NULL, &t);
+    chg(&f->ch, &r0, NULL);
+    ev = events(f, &n);
+    assert_true(n >= 2);
+    assert_string_equal(ev[n - 1].name, "task_created");
+    assert_string_equal(ev[0].name, "actual_lrp_instance_removed");
+}
+
+static void test_task_event_names(void **state)
+{
+    (void)state;
+    assert_string_equal(bbs_event_name(BBS_EVENT_TASK_CREATED), "task_created");
+    assert_string_equal(bbs_event_name(BBS_EVENT_TASK_CHANGED), "task_changed");
+    assert_string_equal(bbs_event_name(BBS_EVENT_TASK_REMOVED), "task_removed");
+}
+
 /* cmocka passes the case as the initial state; keep it in the fixture. */
 static int setup_case(void **state)
 {
@@ -1004,6 +1224,14 @@ int main(void)
     T(test_order_crash_running_rest);
     T(test_rewind_drops_siblings_and_rule);
     T(test_names);
+    T(test_task_created_payload);
+    T(test_task_changed_payload);
+    T(test_task_removed_payload);
+    T(test_task_events_in_record_order);
+    T(test_task_v2_payload_converts_layers);
+    T(test_task_bad_definition_is_deserialize);
+    T(test_task_events_after_lrp_events);
+    T(test_task_event_names);
 #undef T
     /* The table and the named tests share one array filled up to `n`. */
     return _cmocka_run_group_tests("events", tests, n, NULL, NULL);
