@@ -123,7 +123,11 @@ Models__TaskDefinition *bbs_task_decode_definition(struct bbs_arena *arena,
 
     if (d == NULL) {
         bbs_error_set(err, BBS_ERR_DESERIALIZE);
+        return NULL;
     }
+    /* protobuf-c keeps unknown fields and packs them again; one it parsed
+     * (field number 0, say) may not parse a second time. */
+    bbs_codec_strip_unknown(&d->base);
     return d;
 }
 
