@@ -444,11 +444,24 @@ out:
         bbs_log(BBS_LOG_INFO, "effects.stats", "{s:I, s:I, s:I}", "rep_calls",
                 (json_int_t)es.rep_calls, "rep_cell_unknown", (json_int_t)es.rep_cell_unknown,
                 "rep_lookup_failed", (json_int_t)es.rep_lookup_failed);
+        bbs_log(BBS_LOG_INFO, "effects.task-stats", "{s:I, s:I}", "task_cancels",
+                (json_int_t)es.task_cancels, "task_cancel_failures",
+                (json_int_t)es.task_cancel_failures);
         bbs_outbox_free(outbox);
     }
     /* After the outbox: a rep call's completion (an update's v1 retry, a
      * retire's next attempt) uses the rep client during the drain. */
     bbs_rep_free(rep);
+    if (taskcb != NULL) {
+        struct bbs_taskcb_stats ts;
+
+        bbs_taskcb_stats(taskcb, &ts);
+        bbs_log(BBS_LOG_INFO, "task-callback.stats", "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "submitted", (json_int_t)ts.submitted, "skipped", (json_int_t)ts.skipped, "dropped",
+                (json_int_t)ts.dropped, "resolve_failed", (json_int_t)ts.resolve_failed, "deleted",
+                (json_int_t)ts.deleted, "delete_failed", (json_int_t)ts.delete_failed,
+                "kept_resolving", (json_int_t)ts.kept_resolving);
+    }
     bbs_taskcb_free(taskcb);
     bbs_callback_free(callback);
     bbs_store_free(store);

@@ -10,8 +10,8 @@
  * update instance: 9.2; cancel task: 11.5.3), the task completion
  * callbacks (handed to the callback worker, taskcb.h) and the log lines
  * of after-commit steps that failed (notes). Everything is queued on the
- * outbox (outbox.h) and never waits on the auctioneer or a rep; failures
- * are logged and counted there. A rep call whose record carries no
+ * outbox (outbox.h) and, but for the task auction, never waits on the
+ * auctioneer or a rep; failures are logged and counted there. A rep call whose record carries no
  * rep_url is sent to the address of its cell, looked up in Locket here
  * (Fetch(cell_id), reference 14.1); an unknown cell or a failed lookup is
  * logged and counted, and the row is left as it is (5.6): nothing is
@@ -68,8 +68,9 @@ enum bbs_effects_part {
 };
 
 /*
- * Send and log everything `change` asks for (queued: never blocks on the
- * auctioneer or a rep; a rep call without rep_url waits for one Locket
+ * Send and log everything `change` asks for (queued: never blocks on a
+ * rep, nor on the auctioneer except for a task auction, which returns once
+ * its POST finished; a rep call without rep_url waits for one Locket
  * lookup). `trace_id` (may be NULL or "") becomes X-Vcap-Request-Id.
  * Does nothing for an uncommitted record. Safe from any thread.
  */

@@ -16,7 +16,8 @@
  * pb.h (protobuf helpers), db.h (the group's database), auctioneer.h (the
  * stub auctioneer), certs.h (a throwaway CA made with openssl for the TLS
  * tests), locket.h (a Locket stand-in over gRPC, for the cell tests),
- * rep.h (a recording stand-in rep over mutual TLS),
+ * rep.h (a recording stand-in rep over mutual TLS), callback.h (a recording
+ * completion-callback receiver, plain or mutual TLS),
  * fixtures.h (request and model builders), util.h, and
  * dlrp_full.h (the DesiredLRP with every field, shared with the unit tests
  * and the fuzz corpus generator).
@@ -50,6 +51,7 @@
 #include "ping.pb-c.h"
 
 #include "support/auctioneer.h"
+#include "support/callback.h"
 #include "support/certs.h"
 #include "support/db.h"
 #include "support/dlrp_full.h"

@@ -22,6 +22,8 @@ static struct {
     pthread_mutex_t mu;
     json_t *posts; /* array of arrays: every valid POST body, in arrival order */
     size_t bad;
+    /* POSTs to /v1/tasks: {"body": raw text, "starts": array, "trace": header or null} */
+    json_t *task_posts;
     struct MHD_Daemon *daemon;
     int port;
 } as = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -36,6 +38,34 @@ static enum MHD_Result auct_respond(struct MHD_Connection *conn, unsigned int st
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* A task auction (11.5.2): kept with its raw bytes and its X-Vcap-Request-Id header. */
+static int auct_record_tasks(const char *url, const char *method, const char *ctype,
+                             const char *trace, const struct it_buf *body)
+{
+    json_error_t jerr;
+    json_t *doc = NULL;
+    json_t *post;
+
+    if (strcmp(url, "/v1/tasks") != 0) {
+        return 0;
+    }
+    if (strcmp(method, "POST") == 0 && ctype != NULL &&
+        strncmp(ctype, "application/json", 16) == 0 && body->data != NULL) {
+        doc = json_loadb((const char *)body->data, body->len, 0, &jerr);
+    }
+    pthread_mutex_lock(&as.mu);
+    if (doc != NULL && json_is_array(doc)) {
+        post = json_pack("{s:s%, s:O, s:s?}", "body", (const char *)body->data, body->len, "starts",
+                         doc, "trace", trace);
+        json_array_append_new(as.task_posts, post);
+    } else {
+        as.bad++;
+    }
+    pthread_mutex_unlock(&as.mu);
+    json_decref(doc);
+    return 1;
 }
 
 static void auct_record(const char *url, const char *method, const char *ctype,
@@ -81,6 +111,12 @@ static enum MHD_Result auct_handler(void *cls, struct MHD_Connection *conn, cons
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (auct_record_tasks(
+            url, method,
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id"), &c->body)) {
+        return auct_respond(conn, MHD_HTTP_ACCEPTED);
+    }
     auct_record(url, method,
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
                 &c->body);
@@ -112,6 +148,7 @@ int it_auct_start(void)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = 0;
     as.posts = json_array();
+    as.task_posts = json_array();
     as.bad = 0;
     as.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                                  auct_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
@@ -138,6 +175,8 @@ void it_auct_stop(void)
     }
     json_decref(as.posts);
     as.posts = NULL;
+    json_decref(as.task_posts);
+    as.task_posts = NULL;
 }
 
 static json_t *auct_collect(const char *guid, size_t *posts_out)
@@ -226,4 +265,43 @@ size_t it_auction_indices(const json_t *start, int32_t *out, size_t cap)
 int it_auct_port(void)
 {
     return as.port;
+}
+
+/* The task POSTs with an element whose TaskGuid is `guid` (copies, arrival order). */
+json_t *it_auction_task_posts(const char *guid)
+{
+    json_t *out = json_array();
+    size_t i, j;
+    json_t *post, *el;
+
+    pthread_mutex_lock(&as.mu);
+    json_array_foreach(as.task_posts, i, post)
+    {
+        json_array_foreach(json_object_get(post, "starts"), j, el)
+        {
+            const char *g = json_string_value(json_object_get(el, "TaskGuid"));
+
+            if (g != NULL && strcmp(g, guid) == 0) {
+                json_array_append_new(out, json_deep_copy(post));
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&as.mu);
+    return out;
+}
+
+json_t *it_auction_task_wait(const char *guid, size_t n, int timeout_ms)
+{
+    int64_t deadline = it_mono_ms() + timeout_ms;
+
+    for (;;) {
+        json_t *got = it_auction_task_posts(guid);
+
+        if (json_array_size(got) >= n || it_mono_ms() >= deadline) {
+            return got;
+        }
+        json_decref(got);
+        it_sleep_ms(20);
+    }
 }

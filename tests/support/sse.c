@@ -421,6 +421,9 @@ ProtobufCMessage *it_sse_decode(const struct it_sse_event *ev)
         {"actual_lrp_created", &models__actual_lrpcreated_event__descriptor},
         {"actual_lrp_changed", &models__actual_lrpchanged_event__descriptor},
         {"actual_lrp_removed", &models__actual_lrpremoved_event__descriptor},
+        {"task_created", &models__task_created_event__descriptor},
+        {"task_changed", &models__task_changed_event__descriptor},
+        {"task_removed", &models__task_removed_event__descriptor},
     };
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
