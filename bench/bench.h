@@ -14,6 +14,7 @@
 
 #include "fleet.h"
 #include "http.h"
+#include "sink.h"
 #include "stats.h"
 
 #define BENCH_MAX_LIST 16
@@ -43,6 +44,12 @@ struct bench_opts {
     int events_baseline; /* 1: a repbulk run with no stream open first */
     double events_drain_s;
     int events_rounds; /* closed/open pairs, one after the other */
+    int tasks_k[BENCH_MAX_LIST];
+    size_t n_tasks_k;
+    double tasks_s;            /* measured seconds per configuration */
+    double tasks_warmup_s;     /* cycles before this are not measured */
+    double tasks_cb_timeout_s; /* tasks-callback: a callback later than this is missing */
+    const char *sink_addr;     /* --sink HOST:PORT, or NULL */
 };
 
 struct bench_ctx {
@@ -51,6 +58,7 @@ struct bench_ctx {
     struct bench_env env;
     struct bench_opts opts;
     struct bench_fleet fleet; /* shared by list and repbulk */
+    struct bench_sink *sink;  /* the stand-in auctioneer / callback receiver, when started */
     char run[16];             /* names everything this run creates */
     int verbose;
     uint64_t wire_errors;
@@ -73,6 +81,8 @@ void bench_list(struct bench_ctx *ctx, int64_t n);
 void bench_repbulk(struct bench_ctx *ctx);
 void bench_desire(struct bench_ctx *ctx, int k);
 void bench_events(struct bench_ctx *ctx);
+/* `callback`: 0 = the `tasks` workload, 1 = `tasks-callback` (tasks.c). */
+void bench_tasks(struct bench_ctx *ctx, int k, int callback);
 
 /*
  * Who watches a repbulk run: `changed` is called for every transition that

@@ -33,7 +33,7 @@ static const char usage_text[] =
     "  --server-pid PID         local bbs process: its CPU time and RSS are reported\n"
     "  --db-pid PID             local PostgreSQL postmaster: its CPU time is reported\n"
     "  --workloads LIST         run these, in order (list,repbulk,claimstart,desire;\n"
-    "                           also events)\n"
+    "                           also events, tasks, tasks-callback)\n"
     "  --claimstart-k LIST      concurrent clients (1,4,16,64)\n"
     "  --claimstart-m LIST      single-instance LRPs per K: one value or one per K (10000)\n"
     "  --list-n LIST            RUNNING instances to list (10000,50000,250000)\n"
@@ -54,6 +54,12 @@ static const char usage_text[] =
     "  --events-baseline 0|1    events: run repbulk with no stream open first (1)\n"
     "  --events-drain S         events: give up on missing events after S quiet seconds (10)\n"
     "  --events-rounds R        events: R rounds of (baseline, streams open), interleaved (1)\n"
+    "  --tasks-k LIST           concurrent clients for tasks / tasks-callback (16,64)\n"
+    "  --tasks-seconds S        measured seconds per tasks configuration (10)\n"
+    "  --tasks-warmup S         seconds of cycles before the measurement (2)\n"
+    "  --tasks-cb-timeout S     tasks-callback: a callback later than S is missing (30)\n"
+    "  --sink HOST:PORT         answer the BBS's auctioneer calls and task callbacks here\n"
+    "                           (IPv4; tasks-callback starts one on 127.0.0.1 if not given)\n"
     "  --run-id ID              prefix of every process guid ([a-z0-9], random)\n"
     "  --seeded N               the fleet of --run-id already has N RUNNING instances (an\n"
     "                           earlier run on this server's data): seed only beyond them\n"
@@ -290,6 +296,19 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct bench_ctx *
             o->events_rounds = (int)n;
         } else if (strcmp(a, "--events-drain") == 0) {
             bad = parse_num(v, &o->events_drain_s, 0.001);
+        } else if (strcmp(a, "--tasks-k") == 0) {
+            bad = parse_int_list(v, o->tasks_k, &o->n_tasks_k, 1);
+            for (size_t t = 0; t < o->n_tasks_k; t++) {
+                bad |= o->tasks_k[t] > 4096;
+            }
+        } else if (strcmp(a, "--tasks-seconds") == 0) {
+            bad = parse_num(v, &o->tasks_s, 0.001);
+        } else if (strcmp(a, "--tasks-warmup") == 0) {
+            bad = parse_num(v, &o->tasks_warmup_s, 0);
+        } else if (strcmp(a, "--tasks-cb-timeout") == 0) {
+            bad = parse_num(v, &o->tasks_cb_timeout_s, 0.001);
+        } else if (strcmp(a, "--sink") == 0) {
+            o->sink_addr = v;
         } else if (strcmp(a, "--wait") == 0) {
             bad = parse_num(v, &cli->wait_s, 0);
         } else if (strcmp(a, "--seeded") == 0) {
@@ -345,6 +364,12 @@ static void set_defaults(struct cli *cli, struct bench_ctx *ctx)
     o->events_baseline = 1;
     o->events_drain_s = 10;
     o->events_rounds = 1;
+    o->tasks_k[0] = 16;
+    o->tasks_k[1] = 64;
+    o->n_tasks_k = 2;
+    o->tasks_s = 10;
+    o->tasks_warmup_s = 2;
+    o->tasks_cb_timeout_s = 30;
     ctx->verbose = 1;
 }
 
@@ -397,6 +422,14 @@ static int run_workload(struct bench_ctx *ctx, const char *name, size_t len)
         bench_repbulk(ctx);
     } else if (len == 6 && strncmp(name, "events", len) == 0) {
         bench_events(ctx);
+    } else if (len == 5 && strncmp(name, "tasks", len) == 0) {
+        for (size_t i = 0; i < o->n_tasks_k; i++) {
+            bench_tasks(ctx, o->tasks_k[i], 0);
+        }
+    } else if (len == 14 && strncmp(name, "tasks-callback", len) == 0) {
+        for (size_t i = 0; i < o->n_tasks_k; i++) {
+            bench_tasks(ctx, o->tasks_k[i], 1);
+        }
     } else if (len == 6 && strncmp(name, "desire", len) == 0) {
         for (size_t i = 0; i < o->n_desire_k; i++) {
             bench_desire(ctx, o->desire_k[i]);
@@ -411,7 +444,8 @@ static int run_workload(struct bench_ctx *ctx, const char *name, size_t len)
 /* Every workload name known? (Checked before anything is sent.) */
 static int check_workloads(const char *list)
 {
-    static const char *const known[] = {"claimstart", "list", "repbulk", "desire", "events"};
+    static const char *const known[] = {"claimstart", "list",  "repbulk",       "desire",
+                                        "events",     "tasks", "tasks-callback"};
 
     for (const char *p = list; *p != '\0';) {
         size_t len = strcspn(p, ",");
@@ -465,6 +499,10 @@ int main(int argc, char **argv)
         max_conns = (size_t)ctx.opts.claimstart_k[i] > max_conns ? (size_t)ctx.opts.claimstart_k[i]
                                                                  : max_conns;
     }
+    for (size_t i = 0; i < ctx.opts.n_tasks_k; i++) {
+        max_conns =
+            (size_t)ctx.opts.tasks_k[i] > max_conns ? (size_t)ctx.opts.tasks_k[i] : max_conns;
+    }
     ctx.http_opts = cli.http;
     ctx.http = bench_http_new(&cli.http, max_conns + (size_t)ctx.opts.seed_k + 64);
     if (ctx.http == NULL) {
@@ -473,8 +511,18 @@ int main(int argc, char **argv)
     if (ping(&ctx, cli.http.url, cli.wait_s) != 0) {
         goto out;
     }
-    bench_note(&ctx, "run %s against %s (%s client)", ctx.run, cli.http.url,
-               bench_http_transport(ctx.http));
+    if (ctx.opts.sink_addr != NULL) {
+        char err[160];
+
+        ctx.sink = bench_sink_start(ctx.opts.sink_addr, err, sizeof(err));
+        if (ctx.sink == NULL) {
+            fprintf(stderr, "bbs-bench: %s\n", err);
+            goto out;
+        }
+    }
+    bench_note(&ctx, "run %s against %s (%s client)%s%s", ctx.run, cli.http.url,
+               bench_http_transport(ctx.http), ctx.sink != NULL ? "; sink at " : "",
+               ctx.sink != NULL ? bench_sink_url(ctx.sink) : "");
     for (const char *p = cli.workloads; *p != '\0';) {
         size_t len = strcspn(p, ",");
 
@@ -490,6 +538,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    bench_sink_stop(ctx.sink);
     bench_http_free(ctx.http);
     return rc;
 }

@@ -138,6 +138,53 @@ int bench_wire_scan(const uint8_t *p, size_t n, unsigned count_field, size_t *co
     return 0;
 }
 
+int bench_wire_varint(const uint8_t *p, size_t n, unsigned field, uint64_t *out)
+{
+    const uint8_t *end = p + n;
+    int found = 0;
+
+    while (p < end) {
+        uint64_t k;
+        uint64_t v;
+
+        if (varint(&p, end, &k) != 0 || (k >> 3) == 0) {
+            return -1;
+        }
+        switch (k & 7) {
+        case 0:
+            if (varint(&p, end, &v) != 0) {
+                return -1;
+            }
+            if ((k >> 3) == field) {
+                *out = v;
+                found = 1;
+            }
+            break;
+        case 1:
+            if (end - p < 8) {
+                return -1;
+            }
+            p += 8;
+            break;
+        case 2:
+            if (varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) {
+                return -1;
+            }
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4) {
+                return -1;
+            }
+            p += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return found;
+}
+
 int bench_wire_check(const struct bench_conn *c, const char *what, unsigned count_field,
                      size_t *count, struct bench_errs *errs)
 {

@@ -30,6 +30,15 @@ int bench_wire_scan(const uint8_t *p, size_t n, unsigned count_field, size_t *co
                     char *msg, size_t msglen);
 
 /*
+ * The value of varint field `field` at the top level of `p[0..n)` (the
+ * last occurrence wins, as in protobuf). Returns 1 and sets `*out` when
+ * the field is present, 0 when absent (proto3: the value is then 0), -1
+ * when the bytes are not a well-formed encoding. A bool such as
+ * StartTaskResponse.should_start (field 2) is read this way.
+ */
+int bench_wire_varint(const uint8_t *p, size_t n, unsigned field, uint64_t *out);
+
+/*
  * Judge the answer of a finished request on `c`: 0 = success (200, no
  * error field); 1 = the BBS answered an error (tallied by type in `errs`);
  * -1 = wire error (transport, status or encoding; tallied). `what` names
