@@ -245,6 +245,8 @@ static int setup(void **state)
     json_object_set_new(extra, "kick_task_duration", json_string("1s"));
     json_object_set_new(extra, "expire_pending_task_duration", json_string("4s"));
     json_object_set_new(extra, "expire_completed_task_duration", json_string("6s"));
+    /* BOSH's value: a reject sends the task back to Pending (the cancel test needs it). */
+    json_object_set_new(extra, "max_task_retries", json_integer(3));
     /* Register the cells before the server's first run (an empty first set is believed). */
     if (it_locket_register_cell("tc-cell-keep", "z1", NULL) != 0) {
         json_decref(extra);
