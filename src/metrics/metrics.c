@@ -280,13 +280,14 @@ static size_t cell_hash(const char *s)
 void bbs_metrics_task_event(struct bbs_metrics *m, const char *cell_id,
                             enum bbs_metric_task_event ev)
 {
-    struct cell_slot *slot = &m->other_cells;
+    struct cell_slot *slot = NULL;
     size_t start;
     char *mine = NULL;
 
     if (m == NULL || cell_id == NULL || (unsigned)ev > BBS_METRIC_TASK_FAILED) {
         return;
     }
+    slot = &m->other_cells;
     start = cell_hash(cell_id) % BBS_METRICS_MAX_CELLS;
     for (size_t i = 0; i < BBS_METRICS_MAX_CELLS; i++) {
         struct cell_slot *s = &m->cells[(start + i) % BBS_METRICS_MAX_CELLS];

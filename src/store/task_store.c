@@ -201,6 +201,7 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct desire_ctx *c = arg;
     struct bbs_params p = {0};
     struct bbs_task row = *c->t;
+    int rc;
 
     bbs_change_rewind(c->change, &c->mark);
     bbs_params_text(&p, row.guid);
@@ -214,7 +215,9 @@ static int desire_tx(PGconn *conn, void *arg, struct bbs_error *err)
     /* The primary key turns a second desire of the guid into 23505 ->
      * ResourceExists; a guid or domain over 255 characters is 22001 ->
      * InvalidRequest (11.3). */
-    if (bbs_exec_command(conn, "task_insert", &p, NULL, err) != 0) {
+    rc = bbs_exec_command(conn, "task_insert", &p, NULL, err);
+    bbs_params_release(&p); /* the sealed definition, if encryption is on */
+    if (rc != 0) {
         return -1;
     }
     row.state = BBS_TASK_PENDING;

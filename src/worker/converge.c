@@ -560,9 +560,10 @@ static void tasks_run(struct bbs_converger *c, struct bbs_conv_run *r, int64_t n
             "TasksCompleted", (json_int_t)r->tasks.completed, "TasksResolving",
             (json_int_t)r->tasks.resolving, "expired_pending", (json_int_t)r->tasks.expired_pending,
             "cell_gone", (json_int_t)r->tasks.cell_gone, "ConvergenceTasksKicked",
-            (json_int_t)(r->tasks.demoted + r->tasks.kicked), "demoted",
-            (json_int_t)r->tasks.demoted, "deleted", (json_int_t)r->tasks.deleted,
-            "ConvergenceTasksPruned", (json_int_t)r->tasks.pruned, "auctioned",
+            (json_int_t)(r->tasks.expired_pending + r->tasks.auctioned + r->tasks.cell_gone +
+                         r->tasks.kicked),
+            "demoted", (json_int_t)r->tasks.demoted, "deleted", (json_int_t)r->tasks.deleted,
+            "ConvergenceTasksPruned", (json_int_t)(r->tasks.pruned + r->tasks.deleted), "auctioned",
             (json_int_t)r->tasks.auctioned, "cells_checked", believable, "duration_ns",
             (json_int_t)r->tasks_duration_ns);
     bbs_arena_free(arena);
