@@ -35,8 +35,9 @@ struct sub {
     unsigned streams;
     int v0;
     char *cell_id;
-    int holding;  /* resuming: live records wait in `held` until the backlog is out */
-    int overflow; /* more than queue_max records had to be held: cut once resumed */
+    int holding;   /* resuming: live records wait in `held` until the backlog is out */
+    int overflow;  /* more than queue_max records had to be held: cut once resumed */
+    int64_t floor; /* a new (not resuming) subscriber: ids up to this committed before it came */
     struct rec **held;
     size_t n_held;
     struct sub *prev;
@@ -187,7 +188,7 @@ void bbs_hub_deliver(struct bbs_hub *hub, const struct bbs_changelog_row *rows, 
             struct rec **r;
 
             next = s->next;
-            if ((row->streams & s->streams) == 0 ||
+            if (row->seq <= s->floor || (row->streams & s->streams) == 0 ||
                 !bbs_sse_cell_passes(s->cell_id, row->cell_ids)) {
                 continue;
             }
@@ -332,6 +333,25 @@ int bbs_hub_subscribe(struct bbs_hub *hub, const struct bbs_hub_sink *sink,
     s->v0 = o->v0;
     s->cell_id = bbs_xstrdup(o->cell_id != NULL ? o->cell_id : "");
     s->holding = o->resume;
+    if (!o->resume && hub->st != NULL) {
+        /*
+         * Upstream's subscriber sees only what commits after it subscribed.
+         * Rows that committed before may not be numbered (or delivered) yet:
+         * number them now and skip every id up to the newest. A database
+         * error leaves no floor (such rows may then reach it, as before).
+         */
+        int64_t assigned = 0;
+        struct bbs_error e = {0};
+
+        do {
+            if (bbs_store_changelog_sequence(hub->st, hub->cfg.batch, &assigned, &e) != 0) {
+                assigned = -1;
+            }
+        } while (assigned == hub->cfg.batch);
+        if (assigned < 0 || bbs_store_changelog_last(hub->st, &s->floor, &e) != 0) {
+            s->floor = 0;
+        }
+    }
     pthread_mutex_lock(&hub->mu);
     s->next = hub->head;
     if (hub->head != NULL) {
