@@ -56,8 +56,8 @@ BBS_MUST_CHECK int bbs_store_task_desire(struct bbs_store *st, const struct bbs_
                                          struct bbs_change *change, struct bbs_error *err);
 
 /* Start on `cell_id`: `*should_start` as 11.4.1; no write on a repeat from the same cell. */
-BBS_MUST_CHECK int bbs_store_task_start(struct bbs_store *st, const char *guid,
-                                        const char *cell_id, int64_t now_ns, int *should_start,
+BBS_MUST_CHECK int bbs_store_task_start(struct bbs_store *st, const char *guid, const char *cell_id,
+                                        int64_t now_ns, int *should_start,
                                         struct bbs_change *change, struct bbs_error *err);
 
 /* Cancel (records the rep cancel when the locked row had a cell) and the callback. */
@@ -75,8 +75,8 @@ BBS_MUST_CHECK int bbs_store_task_fail(struct bbs_store *st, const char *guid, c
  * the reason instead (11.4.1, 11.9 q3: one transaction, the count from
  * the locked row). Records the callback when it failed.
  */
-BBS_MUST_CHECK int bbs_store_task_reject(struct bbs_store *st, const char *guid,
-                                         const char *reason, int32_t max_retries, int64_t now_ns,
+BBS_MUST_CHECK int bbs_store_task_reject(struct bbs_store *st, const char *guid, const char *reason,
+                                         int32_t max_retries, int64_t now_ns,
                                          struct bbs_change *change, struct bbs_error *err);
 
 /* Complete from `cell_id` (RunningOnDifferentCell); records the callback. */
@@ -87,9 +87,8 @@ BBS_MUST_CHECK int bbs_store_task_complete(struct bbs_store *st, const char *gui
                                            struct bbs_error *err);
 
 /* Completed -> Resolving (the resolving route and the callback worker). */
-BBS_MUST_CHECK int bbs_store_task_resolving(struct bbs_store *st, const char *guid,
-                                            int64_t now_ns, struct bbs_change *change,
-                                            struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_task_resolving(struct bbs_store *st, const char *guid, int64_t now_ns,
+                                            struct bbs_change *change, struct bbs_error *err);
 
 /* Delete a Resolving task (the delete route and the callback worker). */
 BBS_MUST_CHECK int bbs_store_task_delete(struct bbs_store *st, const char *guid,
