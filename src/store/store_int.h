@@ -208,6 +208,18 @@ int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *out);
  * open (-1: a state it does not know); either way the row is skipped. */
 #define BBS_ALRP_ROW_UNDECRYPTABLE (-2)
 
+/*
+ * Task rows: the SELECT list every query that reads tasks uses, and the
+ * decoder for it (task_store.c; strings borrowed from `r`). -1 when the
+ * definition is sealed with a key this server cannot open (counted and
+ * logged): reads skip the row, changes refuse it, nothing deletes it.
+ */
+#define BBS_TASK_COLUMNS                                                                           \
+    "guid, domain, created_at, updated_at, first_completed_at, state, cell_id, result, failed,"    \
+    " failure_reason, rejection_count, rejection_reason, task_definition"
+struct bbs_task;
+int bbs_task_from_row(const PGresult *r, int row, struct bbs_task *out);
+
 /* The locked rows of one (guid, index); the rows borrow from `res`. */
 struct bbs_alrp_lock {
     PGresult *res;

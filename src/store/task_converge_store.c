@@ -19,10 +19,6 @@
 #include "bbs/xalloc.h"
 #include "store_int.h"
 
-#define TASK_COLUMNS                                                                               \
-    "guid, domain, created_at, updated_at, first_completed_at, state, cell_id, result, failed, "   \
-    "failure_reason, rejection_count, rejection_reason, task_definition"
-
 static const struct bbs_stmt tconv_stmts[] = {
     {"tconv_counts",
      "SELECT count(*) FILTER (WHERE state = 1)::int8, count(*) FILTER (WHERE state = 2)::int8,"
@@ -30,7 +26,7 @@ static const struct bbs_stmt tconv_stmts[] = {
      " FROM tasks"},
     /* Ordered as strcmp orders (the C collation), so rows are found by bsearch. */
     {"tconv_candidates",
-     "SELECT " TASK_COLUMNS " FROM tasks WHERE state = 1"
+     "SELECT " BBS_TASK_COLUMNS " FROM tasks WHERE state = 1"
      " OR (state = 2 AND $1::bool AND NOT (cell_id = ANY($2::text[])))"
      " OR (state = 4 AND updated_at < $3::int8)"
      " OR (state = 3 AND (updated_at < $3::int8 OR first_completed_at < $4::int8))"
@@ -75,25 +71,6 @@ static struct item *find(struct tconv_ctx *c, const char *guid)
     return bsearch(guid, c->items, c->n, sizeof(*c->items), cmp_item_guid);
 }
 
-/* -1 when the definition is sealed with a key we cannot open (task_store.c). */
-static int task_from_row(const PGresult *res, int i, struct bbs_task *t)
-{
-    memset(t, 0, sizeof(*t));
-    t->guid = bbs_get_text(res, i, 0);
-    t->domain = bbs_get_text(res, i, 1);
-    t->created_at = bbs_get_int8(res, i, 2);
-    t->updated_at = bbs_get_int8(res, i, 3);
-    t->first_completed_at = bbs_get_int8(res, i, 4);
-    t->state = (enum bbs_task_state)bbs_get_int4(res, i, 5);
-    t->cell_id = bbs_get_text(res, i, 6);
-    t->result = bbs_get_text(res, i, 7);
-    t->failed = bbs_get_bool(res, i, 8);
-    t->failure_reason = bbs_get_text(res, i, 9);
-    t->rejection_count = bbs_get_int4(res, i, 10);
-    t->rejection_reason = bbs_get_text(res, i, 11);
-    return bbs_get_sealed(res, i, 12, BBS_SEALED_TASK_DEFINITION, &t->definition);
-}
-
 static int read_counts(PGconn *conn, struct tconv_ctx *c, struct bbs_error *err)
 {
     struct bbs_params p = {0};
@@ -134,7 +111,7 @@ static int read_candidates(PGconn *conn, struct tconv_ctx *c, struct bbs_error *
         struct bbs_task t;
         struct bbs_error derr = {0};
 
-        if (task_from_row(res, i, &t) != 0) {
+        if (bbs_task_from_row(res, i, &t) != 0) {
             memset(&t.definition, 0, sizeof(t.definition));
             /* Undecryptable: left alone (never pruned, never changed), as
              * encryption at rest promises; it still counts by state. */

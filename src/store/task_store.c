@@ -23,10 +23,6 @@
 #include "bbs/task_store.h"
 #include "store_int.h"
 
-#define TASK_COLUMNS                                                                               \
-    "guid, domain, created_at, updated_at, first_completed_at, state, cell_id, result, failed,"    \
-    " failure_reason, rejection_count, rejection_reason, task_definition"
-
 enum {
     C_GUID,
     C_DOMAIN,
@@ -49,8 +45,8 @@ static const struct bbs_stmt task_stmts[] = {
      " cell_id, failed, failure_reason, task_definition, rejection_count, rejection_reason)"
      " VALUES ($1::text, $2::text, $3::int8, $3::int8, 0, $4::int4, '', false, '', $5::bytea, 0,"
      " '')"},
-    {"task_get", "SELECT " TASK_COLUMNS " FROM tasks WHERE guid = $1::text"},
-    {"task_lock", "SELECT " TASK_COLUMNS " FROM tasks WHERE guid = $1::text FOR UPDATE"},
+    {"task_get", "SELECT " BBS_TASK_COLUMNS " FROM tasks WHERE guid = $1::text"},
+    {"task_lock", "SELECT " BBS_TASK_COLUMNS " FROM tasks WHERE guid = $1::text FOR UPDATE"},
     /* result is written only by the transitions that set it ($10): it stays
      * NULL until the task completes, as upstream's column does. */
     {"task_update",
@@ -63,12 +59,12 @@ static const struct bbs_stmt task_stmts[] = {
 BBS_STORE_STATEMENTS(task, task_stmts);
 
 /*
- * Row `i` of `r` (selected with TASK_COLUMNS), borrowed from `r`. -1 when
+ * Row `i` of `r` (selected with BBS_TASK_COLUMNS), borrowed from `r`. -1 when
  * its definition is sealed with a key this server cannot open (counted
  * and logged by bbs_get_sealed): reads skip the row, changes refuse it,
  * nothing deletes it (docs/architecture.md, Encryption at rest).
  */
-static int row_from_result(const PGresult *r, int i, struct bbs_task *t)
+int bbs_task_from_row(const PGresult *r, int i, struct bbs_task *t)
 {
     t->guid = bbs_get_text(r, i, C_GUID);
     t->domain = bbs_get_text(r, i, C_DOMAIN);
@@ -112,7 +108,7 @@ static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct bbs_buf sql = {0};
     const char *glue = " WHERE ";
 
-    bbs_buf_printf(&sql, "SELECT " TASK_COLUMNS " FROM tasks");
+    bbs_buf_printf(&sql, "SELECT " BBS_TASK_COLUMNS " FROM tasks");
     if (c->f != NULL && c->f->domain != NULL && c->f->domain[0] != '\0') {
         bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, c->f->domain));
         glue = " AND ";
@@ -142,7 +138,7 @@ int bbs_store_task_list(struct bbs_store *st, struct bbs_arena *arena,
     if (n > 0) {
         out->rows = bbs_arena_alloc(arena, (size_t)n * sizeof(*out->rows));
         for (int i = 0; i < n; i++) {
-            if (row_from_result(c.res, i, &out->rows[out->n]) == 0) {
+            if (bbs_task_from_row(c.res, i, &out->rows[out->n]) == 0) {
                 out->n++;
             }
         }
@@ -178,7 +174,7 @@ int bbs_store_task_get(struct bbs_store *st, struct bbs_arena *arena, const char
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         return -1;
     }
-    if (row_from_result(c.res, 0, out) != 0) {
+    if (bbs_task_from_row(c.res, 0, out) != 0) {
         bbs_error_setf(err, BBS_ERR_DESERIALIZE,
                        "task %s cannot be decrypted with the configured keys", guid);
         return -1;
@@ -398,7 +394,7 @@ static int life_tx(PGconn *conn, void *arg, struct bbs_error *err)
         bbs_error_set(err, BBS_ERR_RESOURCE_NOT_FOUND);
         goto out;
     }
-    if (row_from_result(res, 0, &cur) != 0 || !bbs_task_definition_ok(&cur.definition)) {
+    if (bbs_task_from_row(res, 0, &cur) != 0 || !bbs_task_definition_ok(&cur.definition)) {
         bbs_error_set(err, BBS_ERR_DESERIALIZE);
         goto out;
     }
