@@ -216,6 +216,33 @@ static void test_desired_lrp_renames_routes_enum_number(void **state)
     bbs_arena_free(a);
 }
 
+/* Keys come out in upstream's declaration order: start_timeout_ms right after action. */
+static void test_desired_lrp_key_order(void **state)
+{
+    struct bbs_arena *a = bbs_arena_new();
+    Models__DesiredLRP *d = it_dlrp_full(bbs_arena_pb_allocator(a), "pg-1", "cf-apps", 3);
+    json_t *j = bbs_pbjson_encode(&d->base);
+    const char *prev = NULL;
+    int seen = 0;
+    void *it;
+
+    (void)state;
+    for (it = json_object_iter(j); it != NULL; it = json_object_iter_next(j, it)) {
+        const char *k = json_object_iter_key(it);
+
+        if (strcmp(k, "start_timeout_ms") == 0) {
+            assert_non_null(prev);
+            assert_string_equal(prev, "action");
+            seen = 1;
+        }
+        prev = k;
+    }
+    assert_true(seen);
+    assert_string_equal(json_object_iter_key(json_object_iter(j)), "process_guid");
+    json_decref(j);
+    bbs_arena_free(a);
+}
+
 static void test_scheduling_info_embeds_and_null_routes(void **state)
 {
     Models__DesiredLRPSchedulingInfo si = MODELS__DESIRED_LRPSCHEDULING_INFO__INIT;
@@ -531,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_error_type_by_name),
         cmocka_unit_test(test_task_definition_embedded),
         cmocka_unit_test(test_desired_lrp_renames_routes_enum_number),
+        cmocka_unit_test(test_desired_lrp_key_order),
         cmocka_unit_test(test_scheduling_info_embeds_and_null_routes),
         cmocka_unit_test(test_flat_oneof_request),
         cmocka_unit_test(test_cell_annotations_empty_object),
