@@ -710,6 +710,17 @@ static void test_accept_json_and_protobuf_default(void **state)
     assert_true(json_is_true(json_object_get(j, "available")));
     json_decref(j);
 
+    /* Media type names are case-insensitive and may carry parameters. */
+    {
+        static const char *const ctype[] = {"Content-Type: Application/JSON; charset=utf-8", NULL};
+
+        j = post_json_text("/v1/desired_lrps/get_by_process_guid.r3",
+                           "{\"process_guid\":\"json-missing\"}", ctype);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "type")),
+                            "ResourceNotFound");
+        json_decref(j);
+    }
+
     /* No JSON header: protobuf, byte for byte as before. */
     it_post_raw("/v1/ping", NULL, 0, &r);
     assert_string_equal(r.content_type, IT_PROTOBUF_CTYPE);
