@@ -623,6 +623,11 @@ static void test_desired_and_actual_lrps_as_cfdot_prints_them(void **state)
     take(json_object_get(want, "modification_tag"), json_object_get(got, "modification_tag"),
          "epoch");
     assert_json_equal(want, got);
+    /* Byte for byte too: Go's key order (struct order, embedded keys first), compact. */
+    char *text = json_dumps(want, JSON_COMPACT);
+    size_t tl = strlen(text);
+    assert_true(strncmp(r.out, text, tl) == 0 && strcmp(r.out + tl, "\n") == 0);
+    free(text);
     json_decref(got);
     json_decref(want);
     run_free(&r);
