@@ -3,7 +3,7 @@
  * them (encoding/json over the gogo-generated structs, what cfdot shows).
  *
  * One generic codec driven by ProtobufCMessageDescriptors, no code per
- * message. The rules (docs/api.md, "JSON"):
+ * message. The rules (docs/api.md, section 7 "JSON"):
  *   - keys are the proto field names, except where upstream's json tag
  *     renames a field (a table in pbjson.c: "rootfs", "env", "download"...);
  *   - a field is left out when it is at its zero value ("", 0, false, no
@@ -19,7 +19,9 @@
  *     jansson has no larger integers); bytes as standard base64;
  *   - maps as objects with their keys sorted (as Go writes them);
  *   - routes (a models.ProtoRoutes field) as an object whose values are
- *     the stored raw JSON values;
+ *     the stored raw JSON values ({} when empty; Go prints null);
+ *   - keys in upstream's declaration order (field-number order but for
+ *     DesiredLRP.start_timeout_ms, written after action);
  *   - a oneof member under the Go wrapper key where the Go model has one
  *     ("OptionalRoutable": {"routable": true}, null when unset), and under
  *     its own key, only when set, where upstream's model marshals it so

@@ -295,6 +295,20 @@ static const struct pj_rule rules[] = {
 /* Enums upstream prints as numbers: Go types without a MarshalJSON method. */
 static const char *const numeric_enums[] = {"models.UpdateStrategy"};
 
+/*
+ * Go writes fields in declaration order, protobuf-c keeps them in number
+ * order; the two differ in one place: upstream declares DesiredLRP's
+ * start_timeout_ms (27) right after action (7). Written there too, so the
+ * keys come out in cfdot's order.
+ */
+static const struct {
+    const char *msg;
+    const char *field; /* written right after `after` instead of in number order */
+    const char *after;
+} moved[] = {
+    {"models.DesiredLRP", "start_timeout_ms", "action"},
+};
+
 static int rule_cmp(const void *k, const void *e)
 {
     const struct pj_rule *a = k;
@@ -800,7 +814,26 @@ static void enc_fields(const ProtobufCMessage *m, json_t *obj, int weak)
     const ProtobufCMessageDescriptor *d = m->descriptor;
 
     for (unsigned i = 0; i < d->n_fields; i++) {
-        enc_field(m, &d->fields[i], obj, weak);
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        int skip = 0;
+
+        for (size_t k = 0; k < sizeof(moved) / sizeof(moved[0]); k++) {
+            if (strcmp(d->name, moved[k].msg) != 0) {
+                continue;
+            }
+            if (strcmp(f->name, moved[k].field) == 0) {
+                skip = 1;
+            } else if (strcmp(f->name, moved[k].after) == 0) {
+                const ProtobufCFieldDescriptor *mf =
+                    protobuf_c_message_descriptor_get_field_by_name(d, moved[k].field);
+
+                enc_field(m, f, obj, weak);
+                f = mf;
+            }
+        }
+        if (!skip && f != NULL) {
+            enc_field(m, f, obj, weak);
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions.pb-c.h"
 #include "actual_lrp.pb-c.h"
 #include "actual_lrp_requests.pb-c.h"
 #include "bbs/arena.h"
@@ -216,6 +217,33 @@ static void test_desired_lrp_renames_routes_enum_number(void **state)
     bbs_arena_free(a);
 }
 
+/* Keys come out in upstream's declaration order: start_timeout_ms right after action. */
+static void test_desired_lrp_key_order(void **state)
+{
+    struct bbs_arena *a = bbs_arena_new();
+    Models__DesiredLRP *d = it_dlrp_full(bbs_arena_pb_allocator(a), "pg-1", "cf-apps", 3);
+    json_t *j = bbs_pbjson_encode(&d->base);
+    const char *prev = NULL;
+    int seen = 0;
+    void *it;
+
+    (void)state;
+    for (it = json_object_iter(j); it != NULL; it = json_object_iter_next(j, it)) {
+        const char *k = json_object_iter_key(it);
+
+        if (strcmp(k, "start_timeout_ms") == 0) {
+            assert_non_null(prev);
+            assert_string_equal(prev, "action");
+            seen = 1;
+        }
+        prev = k;
+    }
+    assert_true(seen);
+    assert_string_equal(json_object_iter_key(json_object_iter(j)), "process_guid");
+    json_decref(j);
+    bbs_arena_free(a);
+}
+
 static void test_scheduling_info_embeds_and_null_routes(void **state)
 {
     Models__DesiredLRPSchedulingInfo si = MODELS__DESIRED_LRPSCHEDULING_INFO__INIT;
@@ -283,6 +311,40 @@ static void test_bytes_base64(void **state)
     protobuf_c_message_free_unpacked(&back->base, NULL);
     free(text);
     json_decref(j);
+}
+
+static void test_scalar_edges(void **state)
+{
+    Models__ResourceLimits rl = MODELS__RESOURCE_LIMITS__INIT;
+    Models__ActualLRP lrp = MODELS__ACTUAL_LRP__INIT;
+    static const char text[] =
+        "{\"presence\": 2, \"state\": null, \"ports\": null, \"metric_tags\": null}";
+    struct bbs_error err = {0};
+    json_t *j;
+    Models__ActualLRP *back;
+
+    (void)state;
+    /* A uint64 past int64's range: a JSON real (jansson has no larger integers). */
+    rl.optional_nofile_case = MODELS__RESOURCE_LIMITS__OPTIONAL_NOFILE_NOFILE;
+    rl.nofile = UINT64_MAX;
+    j = bbs_pbjson_encode(&rl.base);
+    assert_true(json_is_real(json_object_get(j, "nofile")));
+    assert_null(json_object_get(j, "nproc")); /* unset oneof: left out */
+    json_decref(j);
+
+    /* An enum value without a name: its number as a string, as Go's String() gives it. */
+    lrp.presence = (Models__ActualLRP__Presence)7;
+    j = bbs_pbjson_encode(&lrp.base);
+    assert_string_equal(json_string_value(json_object_get(j, "presence")), "7");
+    json_decref(j);
+
+    /* Enum numbers are accepted; null is the zero value; an empty list is null too. */
+    back = (Models__ActualLRP *)bbs_pbjson_decode(&models__actual_lrp__descriptor, text,
+                                                  strlen(text), NULL, &err);
+    assert_non_null(back);
+    assert_int_equal(back->presence, MODELS__ACTUAL_LRP__PRESENCE__SUSPECT);
+    assert_string_equal(back->state, "");
+    protobuf_c_message_free_unpacked(&back->base, NULL);
 }
 
 static void test_invalid_utf8_replaced(void **state)
@@ -531,10 +593,12 @@ int main(void)
         cmocka_unit_test(test_error_type_by_name),
         cmocka_unit_test(test_task_definition_embedded),
         cmocka_unit_test(test_desired_lrp_renames_routes_enum_number),
+        cmocka_unit_test(test_desired_lrp_key_order),
         cmocka_unit_test(test_scheduling_info_embeds_and_null_routes),
         cmocka_unit_test(test_flat_oneof_request),
         cmocka_unit_test(test_cell_annotations_empty_object),
         cmocka_unit_test(test_bytes_base64),
+        cmocka_unit_test(test_scalar_edges),
         cmocka_unit_test(test_invalid_utf8_replaced),
         cmocka_unit_test(test_round_trip_desired_lrp_every_field),
         cmocka_unit_test(test_round_trip_actual_lrp),
