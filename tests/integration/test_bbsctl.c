@@ -582,6 +582,11 @@ static void test_desired_and_actual_lrps_as_cfdot_prints_them(void **state)
     assert_non_null(gtag);
     take(wtag, gtag, "epoch");
     assert_json_equal(want, got);
+    /* Byte for byte too: Go's key order (struct order: start_timeout_ms after action). */
+    char *text = json_dumps(want, JSON_COMPACT);
+    size_t tl = strlen(text);
+    assert_true(strncmp(r.out, text, tl) == 0 && strcmp(r.out + tl, "\n") == 0);
+    free(text);
     json_decref(got);
     run_free(&r);
 
@@ -624,8 +629,8 @@ static void test_desired_and_actual_lrps_as_cfdot_prints_them(void **state)
          "epoch");
     assert_json_equal(want, got);
     /* Byte for byte too: Go's key order (struct order, embedded keys first), compact. */
-    char *text = json_dumps(want, JSON_COMPACT);
-    size_t tl = strlen(text);
+    text = json_dumps(want, JSON_COMPACT);
+    tl = strlen(text);
     assert_true(strncmp(r.out, text, tl) == 0 && strcmp(r.out + tl, "\n") == 0);
     free(text);
     json_decref(got);
