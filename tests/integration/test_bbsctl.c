@@ -22,6 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <microhttpd.h>
 
 #include "task_requests.pb-c.h"
@@ -545,6 +549,37 @@ static void test_tls_refusals(void **state)
     expect_status(&r, 5);
     assert_non_null(strstr(r.err, "Error: Post \"https://127.0.0.1:1/v1/domains/list\": "));
     run_free(&r);
+}
+
+/* A server that accepts the connection (the kernel does) and never answers. */
+static void test_timeout_flag_and_env(void **state)
+{
+    struct sockaddr_in a = {0};
+    socklen_t al = sizeof(a);
+    char silent[64], env_url[96];
+    struct run r;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    (void)state;
+
+    assert_true(fd >= 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    snprintf(silent, sizeof(silent), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(env_url, sizeof(env_url), "BBS_URL=%s", silent);
+
+    /* the Go client makes a timeout a models.Error: exit 4, Type 31 */
+    RAW(&r, NULL, "domains", "--bbsURL", silent, "--timeout", "1");
+    expect_status(&r, 4);
+    assert_non_null(strstr(r.err, "Error: BBS error\nType 31: Timeout\nMessage: "));
+    run_free(&r);
+    RAW(&r, ((const char *const[]){env_url, "CFDOT_TIMEOUT=1", NULL}), "domains");
+    expect_status(&r, 4);
+    assert_non_null(strstr(r.err, "Type 31: Timeout"));
+    run_free(&r);
+    close(fd);
 }
 
 /* ---- LRPs -------------------------------------------------------------------------------- */
@@ -1178,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_env_and_flags),
         cmocka_unit_test(test_tls_refusals),
+        cmocka_unit_test(test_timeout_flag_and_env),
         cmocka_unit_test(test_desired_and_actual_lrps_as_cfdot_prints_them),
         cmocka_unit_test(test_update_retire_delete_desired),
         cmocka_unit_test(test_unknown_guids_are_errors),
