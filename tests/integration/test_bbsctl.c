@@ -311,6 +311,15 @@ static void test_help_for_every_command(void **state)
         assert_string_equal(r.err, "");
         run_free(&r);
     }
+    /* `bbsctl help CMD` is `bbsctl CMD --help`; an unknown one exits 2 with the usage */
+    RAW(&r, NULL, "help", "cells");
+    expect_status(&r, 0);
+    assert_non_null(strstr(r.out, "Usage:\n  bbsctl cells"));
+    run_free(&r);
+    RAW(&r, NULL, "help", "no-such-command");
+    expect_status(&r, 2);
+    assert_non_null(strstr(r.err, "unknown command \"no-such-command\""));
+    run_free(&r);
     /* -h too, and the timeout flag only where cfdot has it */
     RAW(&r, NULL, "actual-lrps", "-h");
     expect_status(&r, 0);
