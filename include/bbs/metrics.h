@@ -104,6 +104,9 @@ struct bbs_metrics *bbs_metrics_new(const char *const *routes, size_t n);
 /* Accepts NULL. */
 void bbs_metrics_free(struct bbs_metrics *m);
 
+/* Time since bbs_metrics_new (made at process start): the server's uptime. */
+int64_t bbs_metrics_uptime_ns(const struct bbs_metrics *m);
+
 /*
  * One request finished on route number `route` (< n; others ignored):
  * counted, and unless `latency_ns` < 0 (a stream, whose time is not a
