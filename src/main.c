@@ -45,9 +45,6 @@
 #define PRUNE_PERIOD_NS      INT64_C(1000000000) /* trim the change log to its retention */
 #define HUB_POLL_NS          INT64_C(1000000000) /* read the change log without a poke */
 
-/* Upstream dials the loggregator agent once at start-up for this long (diego-logging-client). */
-#define METRON_DIAL_NS INT64_C(1000000000)
-
 /* Upstream's fixed metric periods (reference-2 13.2). */
 #define METRICS_LRP_NS INT64_C(15000000000) /* convergence, LRP, task gauges */
 #define METRICS_DB_NS  INT64_C(60000000000) /* database pool gauges */
@@ -319,7 +316,7 @@ int main(int argc, char **argv)
         }
         /* Upstream's start-up dial (loggregator.h): an agent that is not up is exit status 1,
          * before anything starts, as upstream's failed-to-initialize-metron-client. */
-        if (bbs_loggregator_dial(lg, METRON_DIAL_NS, &err) != 0) {
+        if (bbs_loggregator_dial(lg, cfg.loggregator_dial_timeout_ns, &err) != 0) {
             bbs_log(BBS_LOG_FATAL, "failed-to-initialize-metron-client", "{s:s}", "error",
                     err.message);
             bbs_loggregator_free(lg);

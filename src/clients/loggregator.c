@@ -530,7 +530,7 @@ static size_t lg_discard(char *p, size_t size, size_t nmemb, void *arg)
 
 int bbs_loggregator_dial(struct bbs_loggregator *lg, int64_t timeout_ns, struct bbs_error *err)
 {
-    /* An empty EnvelopeBatch, gRPC-framed: not compressed, length 0. */
+    /* An empty message, gRPC-framed: not compressed, length 0. */
     static const char empty_batch[5] = {0, 0, 0, 0, 0};
     char url[600];
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -538,13 +538,18 @@ int bbs_loggregator_dial(struct bbs_loggregator *lg, int64_t timeout_ns, struct 
     long version = 0;
     CURLcode rc;
     CURL *h = curl_easy_init();
-    const char *path = strrchr(lg->url, '/');
+    const char *path = strstr(lg->url + 8, "/");
 
     if (h == NULL) {
         bbs_out_of_memory(0);
     }
-    /* lg->url ends in /BatchSender: the same service's unary Send. */
-    snprintf(url, sizeof(url), "%.*sSend", (int)(path - lg->url + 1), lg->url);
+    /*
+     * A method no agent serves: gRPC answers Unimplemented itself, before any
+     * handler, so the dial calls none of the agent's code (a real Send would:
+     * upstream's test agent panics on it). The answer proves what upstream's
+     * blocking dial waits for: TCP, the TLS handshake, HTTP/2.
+     */
+    snprintf(url, sizeof(url), "%.*s/bbs.StartupProbe/Dial", (int)(path - lg->url), lg->url);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_RESOLVE, lg->resolve_list);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
