@@ -570,6 +570,14 @@ int bbs_loggregator_dial(struct bbs_loggregator *lg, int64_t timeout_ns, struct 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
     curl_easy_cleanup(h);
+    /*
+     * A stream-level HTTP/2 error is an answer too: the server reset our
+     * stream (grpc-go does after its Unimplemented status, while our request
+     * is still open), which only a peer past TLS and the HTTP/2 preface can.
+     */
+    if (rc == CURLE_HTTP2_STREAM) {
+        return 0;
+    }
     if (rc == CURLE_OK && status != 0 && version != CURL_HTTP_VERSION_2_0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "loggregator agent at %s answered without HTTP/2",
                        lg->resolve);
