@@ -498,6 +498,7 @@ int main(int argc, char **argv)
     report.lg = lg;
     report.store = store;
     report.converger = converger;
+    report.rekey = rekey;
     bbs_worker_report_started(&report, (int64_t)(mig_t1.tv_sec - mig_t0.tv_sec) * 1000000000 +
                                            (mig_t1.tv_nsec - mig_t0.tv_nsec));
 

@@ -64,6 +64,7 @@ enum bbs_metric {
     BBS_METRIC_DB_QUERIES_IN_FLIGHT,      /* DBQueriesInFlight (peak since the last 60 s tick) */
     BBS_METRIC_DB_QUERY_DURATION_MAX,     /* DBQueryDurationMax (ns, since the last 60 s tick) */
     BBS_METRIC_EMIT_FAILURES,             /* ours: envelopes not delivered to loggregator */
+    BBS_METRIC_ENCRYPTION_DURATION,       /* EncryptionDuration (ns): the start-up re-keying pass */
     BBS_METRIC_COUNT
 };
 

@@ -95,6 +95,10 @@ struct bbs_rekey;
 struct bbs_rekey *bbs_store_rekey_start(struct bbs_store *st, int batch);
 void bbs_store_rekey_stop(struct bbs_rekey *rk);
 
+/* How long the pass took (ns, > 0) once it finished; -1 while it runs, after it failed or was
+ * stopped, and for NULL. Lock-free (the EncryptionDuration metric). */
+int64_t bbs_store_rekey_duration_ns(const struct bbs_rekey *rk);
+
 /* ---- domains (reference 2.9) ---- */
 BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
                                            int64_t now_ns, struct bbs_error *err);

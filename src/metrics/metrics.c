@@ -117,6 +117,10 @@ static const struct bbs_metric_info table[BBS_METRIC_COUNT] = {
                                   BBS_METRIC_COUNTER,
                                   "Metric envelopes that could not be delivered to the "
                                   "loggregator agent (dropped or lost with a broken stream)"},
+    [BBS_METRIC_ENCRYPTION_DURATION] = {"EncryptionDuration", "bbs_encryption_duration_seconds",
+                                        "nanos", BBS_METRIC_GAUGE,
+                                        "Time the start-up re-keying pass took (encryption on; 0 "
+                                        "until it finished)"},
 };
 
 struct route_stats {

@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 
 #include "support/ingress.h"
+#include "support/prom.h"
 #include "task_it.h"
 
 #define DOMAIN "diag-domain"
@@ -356,6 +357,55 @@ static void test_stats_counts_move(void **state)
     json_decref(after);
 }
 
+/* ---- Prometheus: EncryptionDuration and the start time ------------------------------------ */
+
+/* GET /metrics on the health listener, parsed strictly; `name` (no labels) in *v. 0 if absent. */
+static int prom_value(const char *name, double *v)
+{
+    CURL *h = curl_easy_init();
+    char url[128];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    struct it_prom p;
+    int found;
+
+    assert_non_null(h);
+    assert_non_null(mem);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", it_health_port());
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, mem);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    fclose(mem);
+    curl_easy_cleanup(h);
+    if (it_prom_parse(&p, buf, len) != 0) {
+        fail_msg("/metrics does not parse: %s", p.error);
+    }
+    found = it_prom_get(&p, name, "", v);
+    it_prom_free(&p);
+    free(buf);
+    return found;
+}
+
+static void test_prometheus_encryption_duration_and_start_time(void **state)
+{
+    int64_t t0 = it_mono_ms();
+    double v = 0;
+    (void)state;
+
+    /* The start-up re-keying pass (two keys configured) finishes and is reported once. */
+    for (;;) {
+        assert_true(prom_value("bbs_encryption_duration_seconds", &v));
+        if (v > 0) {
+            break;
+        }
+        assert_true(it_mono_ms() - t0 < wait_ms());
+        it_sleep_ms(100);
+    }
+    assert_true(prom_value("bbs_process_start_time_seconds", &v));
+    assert_true(v > 1.7e9); /* seconds since the epoch, not since boot */
+}
+
 /* ---- request ids in the request log line --------------------------------------------------- */
 
 /* The server's request.served line for `path`, or NULL (malloc'd copy of the line). */
@@ -516,8 +566,8 @@ static json_t *base_extra(void)
 {
     json_t *keys = json_pack("{s:s, s:s}", "k1", "passphrase-one", "k2", "passphrase-two");
 
-    return json_pack("{s:s, s:o, s:s}", "database_connect_timeout", "2s", "encryption_keys", keys,
-                     "active_key_label", "k1");
+    return json_pack("{s:s, s:o, s:s, s:s}", "database_connect_timeout", "2s", "encryption_keys",
+                     keys, "active_key_label", "k1", "report_interval", "100ms");
 }
 
 static int diag_setup(void **state)
@@ -645,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_discover),
         cmocka_unit_test(test_diagnostics_pass_when_all_up),
         cmocka_unit_test(test_stats_counts_move),
+        cmocka_unit_test(test_prometheus_encryption_duration_and_start_time),
         cmocka_unit_test(test_request_id_in_log_line),
         cmocka_unit_test(test_diagnostics_fail_for_silent_auctioneer),
         cmocka_unit_test(test_diagnostics_fail_for_stopped_database),
