@@ -112,10 +112,12 @@ struct bbs_health;
 
 /*
  * The health listener on `listen_fd` (from
- * bbs_http_listen(cfg->health_address)): plain HTTP, one thread, 200 with
- * an empty body for any path and method (reference 1.1), so process
- * monitors need no certificate; with `metrics` (borrowed until stop; NULL
- * = none) GET /metrics answers its Prometheus text (format 0.0.4). Takes
+ * bbs_http_listen(cfg->health_address)): plain HTTP, a thread per
+ * connection (at most 64), 200 with an empty body for any path and method
+ * (reference 1.1), so process monitors need no certificate; with `metrics`
+ * (borrowed until stop; NULL = none) GET /metrics answers its Prometheus
+ * text (format 0.0.4); GET /v1/discover, /v1/diagnostics and /v1/stats the
+ * operator JSON (bbs_health_set_ctx). Takes
  * `listen_fd` as bbs_http_start does. NULL with err set on failure.
  */
 struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,

@@ -1,6 +1,6 @@
 /*
  * health.c - the health listener (http.h): plain HTTP on health_address,
- * one polling thread, 200 with an empty body for any path and method
+ * a thread per connection, 200 with an empty body for any path and method
  * (reference 1.1), so process monitors need no certificate; and GET
  * /metrics, the Prometheus text of the metrics object (metrics.h); GET
  * /v1/discover, /v1/diagnostics and /v1/stats, the operator JSON of
@@ -124,13 +124,15 @@ struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
 
     hl->metrics = metrics;
     pthread_mutex_init(&hl->mu, NULL);
-    /* One polling thread, a few connections, short timeouts: monitors only. */
-    hl->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_health, hl, MHD_OPTION_EXTERNAL_LOGGER, bbs_http_mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)8192, MHD_OPTION_END);
+    /* A thread per connection (at most 64), short timeouts: a diagnostics answer that takes
+     * seconds (its checks' timeouts) never holds a monitor's probe on another connection. */
+    hl->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+                                  0, NULL, NULL, on_health, hl, MHD_OPTION_EXTERNAL_LOGGER,
+                                  bbs_http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+                                  (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_END);
     if (hl->daemon == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "cannot listen on health_address %s",
                        cfg->health_address);

@@ -20,6 +20,8 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,44 @@ static int silent_listener(int *port)
 
 static json_t *base_extra(void);
 
+static atomic_int slow_diag_done;
+
+/* A diagnostics request on the health listener (slow: the silent auctioneer's timeout). */
+static void *slow_diag(void *arg)
+{
+    CURL *h = curl_easy_init();
+    char url[128];
+    FILE *null = fopen("/dev/null", "w");
+
+    (void)arg;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/diagnostics", it_health_port());
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, null);
+    curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    fclose(null);
+    atomic_store(&slow_diag_done, 1);
+    return NULL;
+}
+
+/* GET /ping on the health listener: its status. */
+static long health_ping(void)
+{
+    CURL *h = curl_easy_init();
+    char url[128];
+    long status = 0;
+    FILE *null = fopen("/dev/null", "w");
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ping", it_health_port());
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, null);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    fclose(null);
+    return status;
+}
+
 static void test_diagnostics_fail_for_silent_auctioneer(void **state)
 {
     int port = 0;
@@ -291,6 +331,20 @@ static void test_diagnostics_fail_for_silent_auctioneer(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(c, "reason")), "127.0.0.1"));
     assert_string_equal(check_status(d, "database"), "PASS");
     json_decref(d);
+
+    /* While a diagnostics answer waits for the auctioneer, the health listener still answers a
+     * monitor's probe (a thread per connection): the probe is answered first. */
+    {
+        pthread_t t;
+
+        atomic_store(&slow_diag_done, 0);
+        assert_int_equal(pthread_create(&t, NULL, slow_diag, NULL), 0);
+        it_sleep_ms(300);
+        assert_int_equal(health_ping(), 200);
+        assert_int_equal(atomic_load(&slow_diag_done), 0);
+        pthread_join(t, NULL);
+        assert_int_equal(atomic_load(&slow_diag_done), 1);
+    }
     close(fd);
     json_decref(extra);
     /* Back to the stub auctioneer. */
