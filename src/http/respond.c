@@ -11,6 +11,7 @@
 
 #include "bbs/codec.h"
 #include "bbs/log.h"
+#include "bbs/trace.h"
 #include "conn.h"
 #include "error.pb-c.h"
 #include "respond.h"
@@ -129,58 +130,13 @@ void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *are
     bbs_respond_encode(route, arena, &resp, err, out);
 }
 
-int bbs_trace_id(const char *header, char out[33])
-{
-    char hex[33];
-    size_t n = 0;
-    size_t lead = 0;
-
-    for (const char *p = header; *p != '\0'; p++) {
-        char c = *p;
-
-        if (c == '-') {
-            continue;
-        }
-        if (n == 32 ||
-            !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return -1;
-        }
-        hex[n++] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
-    }
-    if (n == 0) {
-        return -1;
-    }
-    /* The high half is the digits before the last 16; zero when they are all '0'. */
-    while (n > 16 && lead < n - 16 && hex[lead] == '0') {
-        lead++;
-    }
-    if (n > 16 && lead < n - 16) {
-        /* Non-zero high half: 16 digits each, zero-padded. */
-        size_t hi = n - 16;
-
-        memset(out, '0', 16 - hi);
-        memcpy(out + (16 - hi), hex, hi);
-        memcpy(out + 16, hex + hi, 16);
-        out[32] = '\0';
-        return 0;
-    }
-    {
-        size_t lo = n > 16 ? 16 : n;
-
-        memset(out, '0', 16 - lo);
-        memcpy(out + (16 - lo), hex + (n - lo), lo);
-        out[16] = '\0';
-    }
-    return 0;
-}
-
 void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *method,
                      unsigned status, int64_t start, const struct bbs_error *err)
 {
     json_t *data;
     int64_t us;
     const char *header;
-    char trace[33];
+    char trace[BBS_TRACE_ID_MAX];
 
     if (!bbs_log_enabled(BBS_LOG_INFO)) {
         return;
@@ -198,7 +154,7 @@ void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *
     }
     header = conn != NULL ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id")
                           : NULL;
-    if (header != NULL && bbs_trace_id(header, trace) == 0) {
+    if (header != NULL && bbs_trace_id(header, strlen(header), trace) == 0) {
         json_object_set_new(data, "trace-id", json_string(trace));
     }
     bbs_log_take(BBS_LOG_INFO, "request.served", data);

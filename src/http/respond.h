@@ -52,19 +52,10 @@ void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *are
  * Log one served request (bbs.request.served): route, method, status,
  * duration since `start_ns` (CLOCK_MONOTONIC; in ms, rounded to whole µs), when `err` is
  * non-NULL its type and message, and the request's X-Vcap-Request-Id as
- * upstream's lager logs it (bbs_trace_id): field "trace-id", only when the
+ * upstream's lager logs it (trace.h): field "trace-id", only when the
  * header is a trace id.
  */
 void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *method,
                      unsigned status, int64_t start_ns, const struct bbs_error *err);
-
-/*
- * The trace id lager derives from an X-Vcap-Request-Id value: the value
- * without '-' must be 1..32 hex digits (a UUID qualifies); written to `out`
- * (33 bytes) in lower case, zero-padded to 16 digits, or to 32 when the
- * part above the low 64 bits is non-zero (zipkin's TraceID.String). -1 for
- * any other value (upstream then logs no trace id).
- */
-int bbs_trace_id(const char *header, char out[33]);
 
 #endif /* BBS_HTTP_RESPOND_H */
