@@ -218,7 +218,7 @@ int main(int argc, char **argv)
     struct bbs_report report = {0};
     struct timespec mig_t0;
     struct timespec mig_t1;
-    struct bbs_ctx ctx;
+    struct bbs_ctx ctx = {0};
     struct sigaction sa;
     char conninfo[1024];
     char seconds[32];
@@ -313,6 +313,18 @@ int main(int argc, char **argv)
             bbs_http_tls_free(tls);
             bbs_config_clear(&cfg);
             return 2;
+        }
+        /* Upstream's start-up dial (loggregator.h): an agent that is not up is exit status 1,
+         * before anything starts, as upstream's failed-to-initialize-metron-client. */
+        if (bbs_loggregator_dial(lg, cfg.loggregator_dial_timeout_ns, &err) != 0) {
+            bbs_log(BBS_LOG_FATAL, "failed-to-initialize-metron-client", "{s:s}", "error",
+                    err.message);
+            bbs_loggregator_free(lg);
+            bbs_locket_free(locket);
+            bbs_outbox_free(outbox);
+            bbs_http_tls_free(tls);
+            bbs_config_clear(&cfg);
+            return 1;
         }
     }
     metrics = bbs_http_metrics_new();
@@ -445,6 +457,8 @@ int main(int argc, char **argv)
     ctx.cfg = &cfg;
     ctx.locket = locket;
     ctx.metrics = metrics;
+    /* The health listener's /v1/diagnostics and /v1/stats check with it from now on. */
+    bbs_health_set_ctx(health, &ctx);
     if (locket == NULL) {
         bbs_log(BBS_LOG_INFO, "locket.disabled", "{s:s}", "reason",
                 "locket_address is empty: no cells are known (cells/list.r1 answers none)");
@@ -484,6 +498,7 @@ int main(int argc, char **argv)
     report.lg = lg;
     report.store = store;
     report.converger = converger;
+    report.rekey = rekey;
     bbs_worker_report_started(&report, (int64_t)(mig_t1.tv_sec - mig_t0.tv_sec) * 1000000000 +
                                            (mig_t1.tv_nsec - mig_t0.tv_nsec));
 
@@ -532,6 +547,8 @@ int main(int argc, char **argv)
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:
+    /* Before anything ctx points to is freed (waits for a diagnostics answer in progress). */
+    bbs_health_set_ctx(health, NULL);
     /* Jobs use the server, the store and the converger (metrics): the ticker stops first. */
     bbs_worker_free(worker);
     bbs_converger_free(converger);

@@ -91,6 +91,7 @@ struct bbs_config {
     int loggregator_batch_max_size; /* envelopes per batch; 0 = 100 */
     /* BatchFlushInterval: accepted; batches are written as soon as they are made. */
     int64_t loggregator_batch_flush_interval_ns;
+    int64_t loggregator_dial_timeout_ns; /* ours: the start-up dial of the agent (upstream: 1 s) */
     char *debug_address; /* "host:port" of the debug server (/log-level); "" = none */
 
     /* Encryption at rest (upstream keys): label -> passphrase, none = off. */

@@ -13,6 +13,7 @@
 #include "bbs/codec.h"
 #include "bbs/log.h"
 #include "bbs/pbjson.h"
+#include "bbs/trace.h"
 #include "conn.h"
 #include "error.pb-c.h"
 #include "respond.h"
@@ -230,11 +231,13 @@ void bbs_respond_to_json(const struct bbs_route *route, const struct bbs_error *
     }
 }
 
-void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start,
-                     const struct bbs_error *err)
+void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *method,
+                     unsigned status, int64_t start, const struct bbs_error *err)
 {
     json_t *data;
     int64_t us;
+    const char *header;
+    char trace[BBS_TRACE_ID_MAX];
 
     if (!bbs_log_enabled(BBS_LOG_INFO)) {
         return;
@@ -249,6 +252,11 @@ void bbs_respond_log(const char *path, const char *method, unsigned status, int6
     if (err != NULL) {
         json_object_set_new(data, "error", json_string(bbs_error_name(err->type)));
         json_object_set_new(data, "error_message", json_string(err->message));
+    }
+    header = conn != NULL ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id")
+                          : NULL;
+    if (header != NULL && bbs_trace_id(header, strlen(header), trace) == 0) {
+        json_object_set_new(data, "trace-id", json_string(trace));
     }
     bbs_log_take(BBS_LOG_INFO, "request.served", data);
 }

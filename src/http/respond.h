@@ -81,10 +81,12 @@ void bbs_respond_to_json(const struct bbs_route *route, const struct bbs_error *
 
 /*
  * Log one served request (bbs.request.served): route, method, status,
- * duration since `start_ns` (CLOCK_MONOTONIC; in ms, rounded to whole µs) and, when `err` is
- * non-NULL, its type and message.
+ * duration since `start_ns` (CLOCK_MONOTONIC; in ms, rounded to whole µs), when `err` is
+ * non-NULL its type and message, and the request's X-Vcap-Request-Id as
+ * upstream's lager logs it (trace.h): field "trace-id", only when the
+ * header is a trace id.
  */
-void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start_ns,
-                     const struct bbs_error *err);
+void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *method,
+                     unsigned status, int64_t start_ns, const struct bbs_error *err);
 
 #endif /* BBS_HTTP_RESPOND_H */

@@ -111,7 +111,7 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
     bbs_respond_error_body(r->route, r->arena, &err, &b);
     r->responded = 1;
     count_request(h, r, 0);
-    bbs_respond_log(url, method, MHD_HTTP_CONTENT_TOO_LARGE, r->started_ns, &err);
+    bbs_respond_log(conn, url, method, MHD_HTTP_CONTENT_TOO_LARGE, r->started_ns, &err);
     if (r->route->kind == BBS_ROUTE_UNARY && bbs_respond_json_wanted(conn)) {
         bbs_respond_to_json(r->route, &err, &b);
         return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_JSON_TYPE, &b, NULL);
@@ -140,11 +140,16 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     req.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
     req.ctx = h->ctx;
     if (r->route->kind == BBS_ROUTE_JSON) {
-        /* Declared for the operator routes to come; none exists yet. */
-        bbs_log(BBS_LOG_ERROR, "http.route-kind-not-served", "{s:s}", "route", url);
-        bbs_respond_log(url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, NULL);
-        return bbs_respond_text(h, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "route kind not served\n",
-                                NULL);
+        /* Operator JSON (h_diag.c): the handler writes the JSON text; its answer is never an
+         * error (a failed check is part of the text). */
+        failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+        count_request(h, r, 0);
+        if (failed) {
+            bbs_buf_free(&resp.body);
+            bbs_buf_printf(&resp.body, "{\"error\":{\"type\":\"%s\"}}\n", bbs_error_name(err.type));
+        }
+        bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
+        return bbs_respond_queue(h, conn, MHD_HTTP_OK, BBS_JSON_TYPE, &resp.body, NULL);
     }
     if (r->route->kind == BBS_ROUTE_STREAM) {
         req.stream = bbs_stream_new(h->streams, conn, h->cfg->http_thread_per_connection);
@@ -165,7 +170,7 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         bbs_buf_free(&resp.body);
         r->streaming = 1;
         atomic_fetch_sub(&h->inflight, 1);
-        bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, NULL);
+        bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, NULL);
         return bbs_stream_queue(conn, req.stream, BBS_EVENT_STREAM_TYPE);
     }
     bbs_stream_unref(req.stream);
@@ -173,14 +178,14 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     if (r->route->kind == BBS_ROUTE_STREAM) {
         /* A stream that cannot start (body not an EventsByCellId, the backlog
          * unreadable): HTTP 500 with an empty body, as upstream answers. */
-        bbs_respond_log(url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, &err);
+        bbs_respond_log(conn, url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, &err);
         return bbs_respond_text(h, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "", NULL);
     }
     bbs_respond_encode(r->route, r->arena, &resp, failed ? &err : NULL, &out);
     if (failed && err.type == BBS_ERR_UNRECOVERABLE) {
         atomic_store(&h->unrecoverable, 1);
     }
-    bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
+    bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
     if (json) {
         bbs_respond_to_json(r->route, failed ? &err : NULL, &out);
     }
@@ -215,11 +220,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         route = bbs_route_find(url, method, allow, sizeof(allow));
         if (route == NULL && allow[0] == '\0') {
-            bbs_respond_log(url, method, MHD_HTTP_NOT_FOUND, bbs_http_mono_ns(), NULL);
+            bbs_respond_log(conn, url, method, MHD_HTTP_NOT_FOUND, bbs_http_mono_ns(), NULL);
             return bbs_respond_text(h, conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
         }
         if (route == NULL) {
-            bbs_respond_log(url, method, MHD_HTTP_METHOD_NOT_ALLOWED, bbs_http_mono_ns(), NULL);
+            bbs_respond_log(conn, url, method, MHD_HTTP_METHOD_NOT_ALLOWED, bbs_http_mono_ns(),
+                            NULL);
             return bbs_respond_text(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n",
                                     allow);
         }

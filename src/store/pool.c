@@ -184,6 +184,11 @@ static void conn_notice(void *arg, const char *message)
     bbs_log(BBS_LOG_INFO, "database.notice", "{s:s%}", "message", message, n);
 }
 
+const char *bbs_store_conninfo(const struct bbs_store *st)
+{
+    return st->conninfo;
+}
+
 PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
 {
     PGconn *conn = PQconnectdb(st->conninfo);

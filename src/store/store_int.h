@@ -192,6 +192,9 @@ void bbs_params_release(struct bbs_params *p);
 /* A new unprepared connection outside the pool (migrations); caller PQfinish()es. */
 PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err);
 
+/* The conninfo the pool connects with (diag_store.c opens its own connections). */
+const char *bbs_store_conninfo(const struct bbs_store *st);
+
 /* Fresh UUID v4 (lowercase canonical) into `out` (37 bytes). */
 void bbs_new_epoch(char *out);
 

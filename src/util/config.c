@@ -180,6 +180,8 @@ static const struct config_key config_keys[] = {
      1000000, NULL},
     {"loggregator.BatchFlushInterval", KEY_DURATION, OFF(loggregator_batch_flush_interval_ns), "0",
      0, INT64_MAX, NULL},
+    {"loggregator.loggregator_dial_timeout", KEY_DURATION, OFF(loggregator_dial_timeout_ns), "1s",
+     1000000, INT64_C(600000000000), NULL},
     {"debug_address", KEY_STRING, OFF(debug_address), "", 0, 0, check_optional_address},
     {"encryption_keys", KEY_MAP, OFF(encryption_keys), "", 1, BBS_CONFIG_LABEL_MAX, NULL},
     {"active_key_label", KEY_STRING, OFF(active_key_label), "", 0, 0, NULL},

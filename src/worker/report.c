@@ -72,6 +72,12 @@ void bbs_worker_report_requests(void *arg)
         send_metric(r, BBS_METRIC_LOCK_HELD);
     }
     r->requests_sent = total;
+    if (!r->encryption_sent && bbs_store_rekey_duration_ns(r->rekey) > 0) {
+        bbs_metrics_set(r->metrics, BBS_METRIC_ENCRYPTION_DURATION,
+                        bbs_store_rekey_duration_ns(r->rekey));
+        send_metric(r, BBS_METRIC_ENCRYPTION_DURATION);
+        r->encryption_sent = 1;
+    }
     if (r->lg != NULL) {
         struct bbs_loggregator_stats ls;
 

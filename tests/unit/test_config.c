@@ -242,6 +242,14 @@ static void test_metrics_keys(void **state)
     assert_int_equal(cfg.loggregator_use_v2_api, 0);
     assert_int_equal(cfg.loggregator_api_port, 3458);
     assert_string_equal(cfg.loggregator_ca_path, "");
+    assert_true(cfg.loggregator_dial_timeout_ns == INT64_C(1000000000)); /* upstream's 1 s */
+    bbs_config_clear(&cfg);
+
+    /* Ours: the start-up dial's timeout. */
+    assert_int_equal(bbs_config_load_string(
+                         &cfg, "{\"loggregator\":{\"loggregator_dial_timeout\":\"30s\"}}", &err),
+                     0);
+    assert_true(cfg.loggregator_dial_timeout_ns == INT64_C(30000000000));
     bbs_config_clear(&cfg);
 
     /* As upstream's test suite writes it (BatchFlushInterval is integer nanoseconds). */
