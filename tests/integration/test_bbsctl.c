@@ -1157,6 +1157,17 @@ static void test_status_table(void **state)
     expect_status(&r, 3);
     run_free(&r);
     MHD_stop_daemon(d);
+
+    /* The real server over mutual TLS: every check passes (database, migrations, leader). */
+    CTL(&r, "status");
+    expect_status(&r, 0);
+    assert_true(strncmp(r.out, "CHECK ", 6) == 0);
+    assert_non_null(strstr(r.out, "\ndatabase "));
+    assert_non_null(strstr(r.out, "\nmigrations "));
+    assert_null(strstr(r.out, "FAIL"));
+    assert_non_null(strstr(r.out, "\noverall "));
+    assert_non_null(strstr(strstr(r.out, "\noverall "), " PASS"));
+    run_free(&r);
 }
 
 /* ---- set-up ------------------------------------------------------------------------------ */
