@@ -6,7 +6,11 @@
  * (BBS_STORE_STATEMENTS in store_int.h) when it is opened. A
  * connection that comes back broken, or not idle, is closed; the next
  * borrower opens a fresh one, so a database restart heals without
- * restarting the server.
+ * restarting the server. So is one whose server said it is going away or
+ * only reads (bbs_store_map_error marks it): after a failover the fresh
+ * connection lands on the new primary (libpq's multi-host connection
+ * strings with target_session_attrs=read-write; docs/operations.md,
+ * "Database failover").
  */
 #include <arpa/inet.h>
 #include <pthread.h>
