@@ -398,8 +398,9 @@ static int setup(void **state)
     setenv("BBS_TEST_PGDIR", it_pgrepl_dir(repl), 1);
     snprintf(url, sizeof(url),
              "postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/bbs_it_failover_%ld"
-             "?target_session_attrs=read-write&connect_timeout=2",
-             it_pgrepl_port(repl, 0), it_pgrepl_port(repl, 1), (long)getpid());
+             "?target_session_attrs=read-write&connect_timeout=%d",
+             it_pgrepl_port(repl, 0), it_pgrepl_port(repl, 1), (long)getpid(),
+             it_valgrind() ? 10 : 2); /* a connection under valgrind may take more than 2 s */
     extra = json_pack("{s:s, s:i}", "database_connection_string", url, "http_worker_threads",
                       WORKERS + 2);
     it_server_config(extra);
