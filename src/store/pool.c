@@ -6,11 +6,16 @@
  * (BBS_STORE_STATEMENTS in store_int.h) when it is opened. A
  * connection that comes back broken, or not idle, is closed; the next
  * borrower opens a fresh one, so a database restart heals without
- * restarting the server.
+ * restarting the server. So is one whose server said it is going away or
+ * only reads (bbs_store_map_error marks it): after a failover the fresh
+ * connection lands on the new primary (libpq's multi-host connection
+ * strings with target_session_attrs=read-write; docs/operations.md,
+ * "Database failover").
  */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -189,9 +194,52 @@ const char *bbs_store_conninfo(const struct bbs_store *st)
     return st->conninfo;
 }
 
+/*
+ * A connection whose server said it is going away (SQLSTATE class 08,
+ * 57P01..57P03) or that it only reads (25006: a standby, or a primary
+ * demoted under us) is of no more use to the pool, although libpq may
+ * still call it CONNECTION_OK: bbs_store_map_error marks it through this
+ * event procedure's instance data, and the pool closes it instead of
+ * taking it back, so the next borrower connects again and libpq picks
+ * the host that now takes writes (target_session_attrs=read-write).
+ */
+static int discard_event(PGEventId id, void *info, void *pass_through)
+{
+    (void)id;
+    (void)info;
+    (void)pass_through;
+    return 1;
+}
+
+static const char DISCARD_MARK = 1;
+
+static int conn_discarded(const PGconn *conn)
+{
+    return PQinstanceData(conn, discard_event) != NULL;
+}
+
+/*
+ * Defaults for what the connection string does not say (its own values
+ * win: libpq lets later keywords override earlier ones, and the string is
+ * expanded last). Without them a database host that vanishes without a
+ * reset (a crashed machine, a partition) holds a request on a silent TCP
+ * connection until the kernel gives up, which takes minutes: keepalives
+ * notice a silent peer in about 5 + 3 * 2 = 11 s, and tcp_user_timeout
+ * fails a write that the peer does not acknowledge within 10 s. Both are
+ * ignored on Unix sockets.
+ */
+static const char *const CONN_KEYS[] = {"keepalives",
+                                        "keepalives_idle",
+                                        "keepalives_interval",
+                                        "keepalives_count",
+                                        "tcp_user_timeout",
+                                        "dbname",
+                                        NULL};
+
 PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
 {
-    PGconn *conn = PQconnectdb(st->conninfo);
+    const char *const values[] = {"1", "5", "2", "3", "10000", st->conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(CONN_KEYS, values, 1);
 
     PQsetNoticeProcessor(conn, conn_notice, NULL); /* NULL conn: does nothing */
     if (PQstatus(conn) != CONNECTION_OK) {
@@ -201,7 +249,8 @@ PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
         return NULL;
     }
     if (!PQregisterEventProc(conn, store_event, "bbs_store", st) ||
-        !PQsetInstanceData(conn, store_event, st)) {
+        !PQsetInstanceData(conn, store_event, st) ||
+        !PQregisterEventProc(conn, discard_event, "bbs_discard", NULL)) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection: registering the store failed");
         PQfinish(conn);
         return NULL;
@@ -321,7 +370,8 @@ static void conn_put(struct bbs_store *st, PGconn *conn)
     if (conn == NULL) {
         return;
     }
-    healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+    healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
+              !conn_discarded(conn);
     if (!healthy) {
         PQfinish(conn);
     }
@@ -354,7 +404,20 @@ static int simple(PGconn *conn, const char *sql, struct bbs_error *err)
 static int retryable(PGconn *conn, const struct bbs_error *err, int sqlstate_retry)
 {
     return sqlstate_retry || conn == NULL || PQstatus(conn) != CONNECTION_OK ||
-           err->type == BBS_ERR_DEADLOCK;
+           conn_discarded(conn) || err->type == BBS_ERR_DEADLOCK;
+}
+
+/*
+ * COMMIT sent and the connection lost (or its server going away) before
+ * the answer: the transaction may have committed, on this server and, with
+ * synchronous replication, on the standby about to be promoted. Running it
+ * again could apply the change twice, so the caller gets an error that
+ * says so, and the client's answer is an error (as for any request whose
+ * outcome is unknown).
+ */
+static int commit_unknown(PGconn *conn)
+{
+    return PQstatus(conn) != CONNECTION_OK || conn_discarded(conn);
 }
 
 static void backoff(int attempt)
@@ -393,6 +456,15 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             goto next;
         }
         if (in_tx && simple(conn, "COMMIT", err) != 0) {
+            if (commit_unknown(conn)) {
+                char why[sizeof(err->message)];
+
+                snprintf(why, sizeof(why), "%s", err->message);
+                bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                               "outcome unknown, the change may have been committed: %s", why);
+                conn_put(st, conn);
+                return -1;
+            }
             goto next;
         }
         rc = 0;
@@ -467,6 +539,14 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
+    if (conn != NULL && state != NULL &&
+        (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+         strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+         strcmp(state, "25006") == 0)) {
+        /* Not for this pool any more (discard_event); no-op on a
+         * connection the pool did not open. */
+        PQsetInstanceData(conn, discard_event, (void *)&DISCARD_MARK);
+    }
     if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s", PQerrorMessage(conn));
         return;
@@ -484,6 +564,10 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
         bbs_error_set(err, BBS_ERR_DEADLOCK);
     } else if (strcmp(state, "42P01") == 0) {
         bbs_error_setf(err, BBS_ERR_UNRECOVERABLE, "Unrecoverable Error: %s",
+                       PQresultErrorMessage(res));
+    } else if (strcmp(state, "25006") == 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "database is read-only (a standby, or a primary demoted by a failover): %s",
                        PQresultErrorMessage(res));
     } else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s",
