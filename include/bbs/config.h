@@ -96,6 +96,11 @@ struct bbs_config {
     /* Encryption at rest (upstream keys): label -> passphrase, none = off. */
     struct bbs_config_map encryption_keys;
     char *active_key_label; /* the label new values are sealed with */
+
+    /* Leadership (upstream keys; docs/operations.md, Leadership). */
+    char *uuid;                     /* lock/lease owner; required with locket_address */
+    int64_t lock_ttl_ns;            /* Locket lock TTL (whole seconds) / lease TTL */
+    int64_t lock_retry_interval_ns; /* a standby tries again this often (lease: 1 s at most) */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

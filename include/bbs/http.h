@@ -116,6 +116,13 @@ struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
 /* Accepts NULL. */
 void bbs_health_stop(struct bbs_health *h);
 
+/*
+ * Leadership as the health listener reports it: every answer stays 200
+ * with an empty body (reference 1.1) and carries the header
+ * "X-BBS-Role: leader" or "X-BBS-Role: standby" (the default until set).
+ */
+void bbs_health_set_leader(struct bbs_health *h, int leader);
+
 struct bbs_debug;
 
 /*

@@ -95,6 +95,16 @@ struct bbs_rekey;
 struct bbs_rekey *bbs_store_rekey_start(struct bbs_store *st, int batch);
 void bbs_store_rekey_stop(struct bbs_rekey *rk);
 
+/*
+ * Fencing (lead.h): from now on every transaction first checks that the
+ * database's leadership term is `term` (0 = no check, the default). A
+ * transaction fenced out fails with UnknownError, is not retried, and
+ * `on_fenced` (may be NULL) runs on the failing thread.
+ */
+#define BBS_FENCED_SQLSTATE "BB001"
+void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(void *ctx),
+                         void *ctx);
+
 /* ---- domains (reference 2.9) ---- */
 BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
                                            int64_t now_ns, struct bbs_error *err);

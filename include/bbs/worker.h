@@ -93,6 +93,7 @@ void bbs_worker_prune_events(void *arg);
 struct bbs_metrics;
 struct bbs_loggregator;
 struct bbs_converger;
+struct bbs_lead;
 
 struct bbs_report {
     struct bbs_metrics *metrics;
@@ -102,6 +103,9 @@ struct bbs_report {
     /* The jobs' own. */
     uint64_t requests_sent;
     int64_t sent[64]; /* per enum bbs_metric: the COUNTER totals sent so far */
+    /* Leadership (lead.h): LockHeld follows it, and a standby sends only
+     * OpenFileDescriptors and LockHeld 0. NULL = LockHeld 1. */
+    const struct bbs_lead *lead;
 };
 
 /* RequestCount, RequestLatency (when > 0), OpenFileDescriptors, LockHeld. */

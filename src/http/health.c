@@ -4,6 +4,7 @@
  * (reference 1.1), so process monitors need no certificate; and GET
  * /metrics, the Prometheus text of the metrics object (metrics.h).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,15 @@
 struct bbs_health {
     struct MHD_Daemon *daemon;
     struct bbs_metrics *metrics; /* NULL: /metrics is an empty 200 like any path */
+    atomic_int leader;           /* X-BBS-Role: leader / standby (lead.h) */
 };
+
+void bbs_health_set_leader(struct bbs_health *hl, int leader)
+{
+    if (hl != NULL) {
+        atomic_store(&hl->leader, leader);
+    }
+}
 
 #define PROMETHEUS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -63,6 +72,9 @@ static enum MHD_Result on_health(void *cls, struct MHD_Connection *conn, const c
         if (resp == NULL) {
             return MHD_NO;
         }
+        /* Leader or standby: 200 either way (monitors see the process alive). */
+        MHD_add_response_header(resp, "X-BBS-Role",
+                                atomic_load(&hl->leader) ? "leader" : "standby");
         ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         return ret;

@@ -183,6 +183,11 @@ static const struct config_key config_keys[] = {
     {"debug_address", KEY_STRING, OFF(debug_address), "", 0, 0, check_optional_address},
     {"encryption_keys", KEY_MAP, OFF(encryption_keys), "", 1, BBS_CONFIG_LABEL_MAX, NULL},
     {"active_key_label", KEY_STRING, OFF(active_key_label), "", 0, 0, NULL},
+    {"uuid", KEY_STRING, OFF(uuid), "", 0, 0, NULL},
+    {"lock_ttl", KEY_DURATION, OFF(lock_ttl_ns), "15s", 1000000000, INT64_C(3600) * 1000000000,
+     NULL},
+    {"lock_retry_interval", KEY_DURATION, OFF(lock_retry_interval_ns), "5s", 100000000,
+     INT64_C(3600) * 1000000000, NULL},
 };
 
 /*
@@ -207,8 +212,6 @@ static const char *const upstream_keys[] = {
     "health_check_failure_threshold",
     "health_check_interval",
     "health_check_timeout",
-    "lock_retry_interval",
-    "lock_ttl",
     "locket_client_keepalive_time",
     "locket_client_keepalive_timeout",
     "locks_locket_enabled",
@@ -222,7 +225,6 @@ static const char *const upstream_keys[] = {
     "sql_enable_identity_verification",
     "time_format",
     "update_workers",
-    "uuid",
 };
 
 int bbs_config_parse_duration(const char *s, int64_t *out_ns)
@@ -634,6 +636,13 @@ static int check_locket(const struct bbs_config *cfg, struct bbs_error *err)
     }
     if (cfg->locket_address[0] != '\0' &&
         check_address(cfg->locket_address, err, "locket_address") != 0) {
+        return -1;
+    }
+    /* The lock's owner (upstream exits with "invalid-uuid" too). */
+    if (cfg->locket_address[0] != '\0' && cfg->uuid[0] == '\0') {
+        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                       "config key uuid: required when locket_address is set (the owner of "
+                       "Locket's lock \"bbs\")");
         return -1;
     }
     return 0;
