@@ -298,6 +298,14 @@ int main(int argc, char **argv)
                                          .timeout_ns = cfg.communication_timeout_ns};
 
         locket = bbs_locket_new(&lcfg, &err);
+        /* The lock's owner (upstream exits with "invalid-uuid" too). */
+        if (locket != NULL && cfg.uuid[0] == '\0') {
+            bbs_error_setf(&err, BBS_ERR_INVALID_REQUEST,
+                           "config key uuid: required when locket_address is set (the owner of "
+                           "Locket's lock \"bbs\")");
+            bbs_locket_free(locket);
+            locket = NULL;
+        }
         if (locket == NULL) {
             bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
             bbs_outbox_free(outbox);
@@ -418,13 +426,15 @@ int main(int argc, char **argv)
     report.metrics = metrics;
     report.lg = lg;
     if (locket != NULL) {
-        struct bbs_locket_config llc = {.address = cfg.locket_address,
-                                        .ca_file = cfg.locket_ca_cert_file,
-                                        .cert_file = cfg.locket_client_cert_file,
-                                        .key_file = cfg.locket_client_key_file,
-                                        .timeout_ns = cfg.lock_ttl_ns};
+        struct bbs_locket_config llc = {
+            .address = cfg.locket_address,
+            .ca_file = cfg.locket_ca_cert_file,
+            .cert_file = cfg.locket_client_cert_file,
+            .key_file = cfg.locket_client_key_file,
+            .timeout_ns = cfg.lock_ttl_ns / 3 > 1000000000 ? cfg.lock_ttl_ns / 3 : 1000000000};
 
-        lock_locket = bbs_locket_new(&llc, &err); /* its own deadline: the lock's TTL */
+        /* Its own deadline per call: a third of the lock's TTL, 1 s at least. */
+        lock_locket = bbs_locket_new(&llc, &err);
         if (lock_locket == NULL) {
             bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
             goto out;

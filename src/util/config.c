@@ -638,13 +638,6 @@ static int check_locket(const struct bbs_config *cfg, struct bbs_error *err)
         check_address(cfg->locket_address, err, "locket_address") != 0) {
         return -1;
     }
-    /* The lock's owner (upstream exits with "invalid-uuid" too). */
-    if (cfg->locket_address[0] != '\0' && cfg->uuid[0] == '\0') {
-        bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
-                       "config key uuid: required when locket_address is set (the owner of "
-                       "Locket's lock \"bbs\")");
-        return -1;
-    }
     return 0;
 }
 

@@ -4,10 +4,13 @@
  *
  * bbs_lead_acquire() polls until it leads, on the calling thread (main),
  * woken early by bbs_lead_stop() through a pipe. Then a keeper thread
- * renews: Locket mode every min(lock_retry_interval, lock_ttl / 3), any
- * failure = lost lock (as upstream); lease mode every min(1 s, ttl / 3),
- * the lease lost when another term leads or when no renewal succeeded for
- * a whole ttl (the database unreachable: a standby may lead by then).
+ * renews every min(lock_retry_interval, lock_ttl / 3) (Locket) or
+ * min(1 s, lock_ttl / 3) (lease). The lock or lease is lost when another
+ * owner or term has it, or when no renewal succeeded for a whole lock_ttl
+ * (Locket or the database unreachable: it may have expired and a standby
+ * may lead by then). Upstream gives the lock up at the first failed
+ * renewal; a blip shorter than the TTL does not cost leadership here
+ * (diego-release#627), and fencing keeps a deposed leader from writing.
  */
 #include "bbs/lead.h"
 
@@ -46,6 +49,7 @@ struct bbs_lead {
     atomic_int leader;
     atomic_llong term;
     atomic_int stopping;
+    int64_t acquired_ns; /* when the call that won the lock or lease started */
     int wake[2];
     pthread_t keeper;
     int keeper_started;
@@ -313,14 +317,21 @@ static void *keeper(void *arg)
 
     if (l->locket != NULL) {
         int64_t period = min64(l->retry_ns, l->ttl_ns / 3);
+        int64_t last_ok = l->acquired_ns; /* start of the last Lock that succeeded */
 
         while (!nap(l, period)) {
             struct bbs_error err = {0};
+            int64_t t0 = now_ns();
             int code = 0;
 
-            if (locket_lock(l, &code, &err) != 0) {
+            if (locket_lock(l, &code, &err) == 0) {
+                last_ok = t0;
+            } else if (code == BBS_GRPC_ALREADY_EXISTS || now_ns() - last_ok >= l->ttl_ns) {
+                /* Another owner has it, or Locket may have let it expire by now. */
                 lost(l, "locket-lock.lost-lock", err.message);
                 return NULL;
+            } else {
+                bbs_log(BBS_LOG_ERROR, "locket-lock.renew-failed", "{s:s}", "error", err.message);
             }
         }
     } else {
@@ -355,6 +366,7 @@ static int acquire_locket(struct bbs_lead *l, struct bbs_error *err)
         struct bbs_error lerr = {0};
         int code = 0;
 
+        l->acquired_ns = now_ns();
         if (locket_lock(l, &code, &lerr) == 0) {
             int64_t term = 0;
             int rc;
