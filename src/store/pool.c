@@ -362,7 +362,7 @@ void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(v
  * same round trip: a deposed leader's transaction fails here (SQLSTATE
  * BB001), never commits, and the server is told (on_fenced).
  */
-static int begin(struct bbs_store *st, PGconn *conn, struct bbs_error *err)
+static int begin(struct bbs_store *st, PGconn *conn, int read_only, struct bbs_error *err)
 {
     long long term = atomic_load(&st->fence_term);
     char sql[80];
@@ -370,6 +370,10 @@ static int begin(struct bbs_store *st, PGconn *conn, struct bbs_error *err)
     PGresult *res;
     int ok;
 
+    if (read_only) {
+        /* A snapshot that writes nothing needs no fence. */
+        return simple(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+    }
     if (term == 0) {
         return simple(conn, "BEGIN", err);
     }
@@ -428,7 +432,7 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             continue;
         }
         rc = -1;
-        if (in_tx && begin(st, conn, err) != 0) {
+        if (in_tx && begin(st, conn, in_tx == 2, err) != 0) {
             goto next;
         }
         if (fn(conn, ctx, err) != 0) {
@@ -474,6 +478,11 @@ void bbs_store_on_commit(struct bbs_store *st, void (*fn)(void *ctx), void *ctx)
 int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
     return run(st, fn, ctx, 1, NULL, NULL, err);
+}
+
+int bbs_store_tx_read(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
+{
+    return run(st, fn, ctx, 2, NULL, NULL, err);
 }
 
 int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
