@@ -13,6 +13,7 @@
 #include "support/peer.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,134 @@ static int64_t db_term(void)
     return t;
 }
 
+/* ---- claim/start load that follows the leader ------------------------------------------- */
+
+#define LOAD_GUID      "lead-load"
+#define LOAD_INSTANCES 300
+#define LOAD_WORKERS   4
+
+struct load {
+    int ports[3];                /* candidate servers; a refused one is skipped */
+    int claimed[LOAD_INSTANCES]; /* acknowledged claims */
+    int started[LOAD_INSTANCES]; /* acknowledged starts */
+    int failed[LOAD_INSTANCES];  /* an answer carrying an error */
+    int worker;
+};
+
+/* POST `msg` to the first candidate that answers: 1 acknowledged, 0 error answer, -1 none. */
+static int load_call(struct load *ld, int *cur, const char *path, const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(len + 1);
+    int64_t deadline = it_mono_ms() + 20000;
+    int rc = -1;
+
+    protobuf_c_message_pack(msg, buf);
+    while (it_mono_ms() < deadline) {
+        struct it_resp_body b = {0};
+        long st = it_post_port_body(ld->ports[*cur], path, buf, len, &b);
+
+        if (st == 200) {
+            Models__ActualLRPLifecycleResponse *r =
+                models__actual_lrplifecycle_response__unpack(NULL, b.len, b.data);
+
+            rc = r != NULL && r->error == NULL ? 1 : 0;
+            if (r != NULL) {
+                models__actual_lrplifecycle_response__free_unpacked(r, NULL);
+            }
+            free(b.data);
+            break;
+        }
+        free(b.data);
+        *cur = (*cur + 1) % 3; /* refused, reset or not serving: the next candidate */
+        it_sleep_ms(10);
+    }
+    free(buf);
+    return rc;
+}
+
+static void *load_worker(void *arg)
+{
+    struct load *ld = ((struct load **)arg)[0];
+    int w = (int)(intptr_t)((void **)arg)[1];
+    int cur = 0;
+
+    for (int i = w; i < LOAD_INSTANCES; i += LOAD_WORKERS) {
+        Models__ClaimActualLRPRequest claim = MODELS__CLAIM_ACTUAL_LRPREQUEST__INIT;
+        Models__StartActualLRPRequest start = MODELS__START_ACTUAL_LRPREQUEST__INIT;
+        Models__ActualLRPKey key = MODELS__ACTUAL_LRPKEY__INIT;
+        Models__ActualLRPInstanceKey ik = MODELS__ACTUAL_LRPINSTANCE_KEY__INIT;
+        Models__ActualLRPNetInfo ni = MODELS__ACTUAL_LRPNET_INFO__INIT;
+        char ig[32];
+        int r;
+
+        snprintf(ig, sizeof(ig), "ig-%d", i);
+        ik.instance_guid = ig;
+        ik.cell_id = (char *)"cell-load";
+        claim.process_guid = (char *)LOAD_GUID;
+        claim.index = i;
+        claim.actual_lrp_instance_key = &ik;
+        r = load_call(ld, &cur, "/v1/actual_lrps/claim", &claim.base);
+        if (r != 1) {
+            ld->failed[i] = 1;
+            continue;
+        }
+        ld->claimed[i] = 1;
+        key.process_guid = (char *)LOAD_GUID;
+        key.index = i;
+        key.domain = (char *)IT_DOMAIN;
+        ni.address = (char *)"10.0.0.1";
+        start.actual_lrp_key = &key;
+        start.actual_lrp_instance_key = &ik;
+        start.actual_lrp_net_info = &ni;
+        r = load_call(ld, &cur, "/v1/actual_lrps/start.r1", &start.base);
+        if (r == 1) {
+            ld->started[i] = 1;
+        } else {
+            ld->failed[i] = 1;
+        }
+    }
+    return NULL;
+}
+
+/* Every acknowledged claim and start is in the database. */
+static void load_check(const struct load *ld, int *n_started, int *n_failed)
+{
+    *n_started = 0;
+    *n_failed = 0;
+    for (int i = 0; i < LOAD_INSTANCES; i++) {
+        char idx[16], ig[32];
+        const char *p[3] = {LOAD_GUID, idx, ig};
+
+        snprintf(idx, sizeof(idx), "%d", i);
+        snprintf(ig, sizeof(ig), "ig-%d", i);
+        *n_failed += ld->failed[i];
+        if (ld->started[i]) {
+            (*n_started)++;
+            assert_int_equal(it_db_exec("SELECT 1 FROM actual_lrps WHERE process_guid = $1 AND "
+                                        "instance_index = $2::int4 AND presence = 0 AND state = "
+                                        "'RUNNING' AND instance_guid = $3",
+                                        3, p),
+                             1);
+        } else if (ld->claimed[i]) {
+            assert_int_equal(it_db_exec("SELECT 1 FROM actual_lrps WHERE process_guid = $1 AND "
+                                        "instance_index = $2::int4 AND presence = 0 AND state IN "
+                                        "('CLAIMED', 'RUNNING') AND instance_guid = $3",
+                                        3, p),
+                             1);
+        }
+    }
+}
+
 static void test_one_leader_and_hand_overs(void **state)
 {
     struct it_peer b = {0}, c = {0}, d = {0};
     struct it_peer *standbys[2] = {&b, &c};
     struct it_peer *next, *other;
     struct it_peer leader_a = {0};
+    struct load *load;
+    pthread_t workers[LOAD_WORKERS];
+    void *args[LOAD_WORKERS][2];
     char role[32];
     int64_t took = 0, term0, term1;
     int status;
@@ -71,7 +194,18 @@ static void test_one_leader_and_hand_overs(void **state)
     }
     assert_true(it_serves(leader_a.port));
 
-    /* SIGKILL the leader: one standby serves, the other stays standby. */
+    /* SIGKILL the leader under a claim/start load that follows whoever serves. */
+    it_desire(LOAD_GUID, NULL, LOAD_INSTANCES);
+    load = calloc(1, sizeof(*load));
+    load->ports[0] = leader_a.port;
+    load->ports[1] = b.port;
+    load->ports[2] = c.port;
+    for (int i = 0; i < LOAD_WORKERS; i++) {
+        args[i][0] = load;
+        args[i][1] = (void *)(intptr_t)i;
+        assert_int_equal(pthread_create(&workers[i], NULL, load_worker, args[i]), 0);
+    }
+    it_sleep_ms(300);
     kill(leader_a.pid, SIGKILL);
     assert_int_equal(it_server_wait_exit(5000, &status), 0);
     next = it_first_serving(standbys, 2, 10000, &took);
@@ -82,6 +216,20 @@ static void test_one_leader_and_hand_overs(void **state)
     assert_non_null(next);
     fprintf(stderr, "figure: take-over after SIGKILL of the leader: %lld ms\n", (long long)took);
     other = next == &b ? &c : &b;
+    for (int i = 0; i < LOAD_WORKERS; i++) {
+        pthread_join(workers[i], NULL);
+    }
+    {
+        int n_started, n_failed;
+
+        load_check(load, &n_started, &n_failed);
+        fprintf(stderr,
+                "figure: claim/start load across the SIGKILL: %d of %d started, %d answered "
+                "an error\n",
+                n_started, LOAD_INSTANCES, n_failed);
+        assert_true(n_started > 0);
+    }
+    free(load);
     it_sleep_ms(1500);
     assert_int_equal(it_post_port(other->port, "/v1/ping", "", 0, NULL), -1);
     term1 = db_term();

@@ -218,3 +218,45 @@ void it_peer_print_log(const struct it_peer *p)
         free(log);
     }
 }
+
+static size_t keep_body(char *p, size_t s, size_t n, void *u)
+{
+    struct it_resp_body *b = u;
+    uint8_t *grown = realloc(b->data, b->len + s * n + 1);
+
+    if (grown == NULL) {
+        return 0;
+    }
+    memcpy(grown + b->len, p, s * n);
+    b->data = grown;
+    b->len += s * n;
+    return s * n;
+}
+
+long it_post_port_body(int port, const char *path, const void *body, size_t len,
+                       struct it_resp_body *out)
+{
+    CURL *c = curl_easy_init();
+    char url[128];
+    long status = -1;
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+
+    out->data = NULL;
+    out->len = 0;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}

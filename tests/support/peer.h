@@ -6,6 +6,7 @@
 #define BBS_IT_SUPPORT_PEER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -40,6 +41,16 @@ void it_peer_print_log(const struct it_peer *p);
  * the body length.
  */
 long it_post_port(int port, const char *path, const void *body, size_t len, size_t *resp_len);
+
+/* A response body (malloc'd; free `data`). */
+struct it_resp_body {
+    uint8_t *data;
+    size_t len;
+};
+
+/* it_post_port keeping the body in `*out`. */
+long it_post_port_body(int port, const char *path, const void *body, size_t len,
+                       struct it_resp_body *out);
 
 /* 1 when the API on `port` answers ping true. */
 int it_serves(int port);
