@@ -85,3 +85,10 @@ CREATE FUNCTION bbs_lead_release(p_term BIGINT) RETURNS BOOLEAN LANGUAGE sql AS 
      WHERE id = 1 AND term = p_term
     RETURNING true
 $$;
+
+-- The optional database health check (enable_db_health_check; upstream's
+-- table): the leader upserts row 1 with the time and reads it back.
+CREATE TABLE bbs_health_check (
+    id   SERIAL PRIMARY KEY,
+    time BIGINT NOT NULL
+);

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
     struct bbs_worker *standby_worker = NULL; /* jobs that run before leading too */
     struct bbs_lead_config leadcfg = {0};
     struct bbs_locket *lock_locket = NULL;
+    struct bbs_dbcheck *dbcheck = NULL;
     struct bbs_converger *converger = NULL;
     struct bbs_converger_config ccfg = {0};
     struct bbs_conv_cell_source csrc = {0};
@@ -465,6 +466,20 @@ int main(int argc, char **argv)
     }
     bbs_store_set_fence(store, bbs_lead_term(lead), lead_lost, NULL);
     bbs_health_set_leader(health, 1);
+    /* Upstream's DB health check: the leader's, after migrations; failures -> exit 1. */
+    if (cfg.enable_db_health_check) {
+        struct bbs_dbcheck_config dcfg = {.conninfo = conninfo,
+                                          .interval_ns = cfg.health_check_interval_ns,
+                                          .timeout_ns = cfg.health_check_timeout_ns,
+                                          .threshold = cfg.health_check_failure_threshold,
+                                          .on_failed = lead_lost};
+
+        dbcheck = bbs_dbcheck_start(&dcfg, &err);
+        if (dbcheck == NULL) {
+            bbs_log(BBS_LOG_FATAL, "db-healthcheck.failed", "{s:s}", "error", err.message);
+            goto out;
+        }
+    }
     /* Encryption at rest: the keys, checked against the labels in use before serving. */
     crypt = crypt_from_config(&cfg, &err);
     if (crypt == NULL) {
@@ -612,6 +627,7 @@ out:
     /* Jobs use the server, the store and the converger (metrics): the ticker stops first. */
     bbs_worker_free(worker);
     bbs_worker_free(standby_worker);
+    bbs_dbcheck_stop(dbcheck);
     bbs_converger_free(converger);
     /* After the jobs that send: what is queued goes out (bounded). */
     bbs_loggregator_free(lg);

@@ -55,4 +55,28 @@ int64_t bbs_lead_term(const struct bbs_lead *l);
 /* Stop the keeper, release the lock or lease if held, free. Accepts NULL. */
 void bbs_lead_free(struct bbs_lead *l);
 
+/*
+ * The database health check (enable_db_health_check, as upstream's
+ * DBHealthCheckRunner): every `interval_ns`, up to `threshold` attempts of
+ * "upsert row 1 of bbs_health_check with the time, read it back", each
+ * within `timeout_ns` on a connection of its own; when every attempt
+ * failed, `on_failed` runs once (the server exits 1) and the thread ends.
+ */
+struct bbs_dbcheck_config {
+    const char *conninfo;
+    int64_t interval_ns;
+    int64_t timeout_ns;
+    int threshold;
+    void (*on_failed)(void *ctx);
+    void *on_failed_ctx;
+};
+
+struct bbs_dbcheck;
+
+/* Start the checker thread; NULL with err if it cannot start. */
+struct bbs_dbcheck *bbs_dbcheck_start(const struct bbs_dbcheck_config *cfg, struct bbs_error *err);
+
+/* Stop and join it (an attempt in flight ends within its timeout). Accepts NULL. */
+void bbs_dbcheck_stop(struct bbs_dbcheck *c);
+
 #endif /* BBS_LEAD_H */

@@ -188,6 +188,13 @@ static const struct config_key config_keys[] = {
      NULL},
     {"lock_retry_interval", KEY_DURATION, OFF(lock_retry_interval_ns), "5s", 100000000,
      INT64_C(3600) * 1000000000, NULL},
+    {"enable_db_health_check", KEY_BOOL, OFF(enable_db_health_check), "false", 0, 1, NULL},
+    {"health_check_interval", KEY_DURATION, OFF(health_check_interval_ns), "10s", 1000000,
+     INT64_MAX, NULL},
+    {"health_check_timeout", KEY_DURATION, OFF(health_check_timeout_ns), "5s", 1000000, INT64_MAX,
+     NULL},
+    {"health_check_failure_threshold", KEY_INT, OFF(health_check_failure_threshold), "3", 1, 1000,
+     NULL},
 };
 
 /*
@@ -208,10 +215,6 @@ static const char *const upstream_keys[] = {
     "db_write_timeout",
     "debug_lrp_start_heartbeats",
     "desired_lrp_creation_timeout",
-    "enable_db_health_check",
-    "health_check_failure_threshold",
-    "health_check_interval",
-    "health_check_timeout",
     "locket_client_keepalive_time",
     "locket_client_keepalive_timeout",
     "locks_locket_enabled",

@@ -294,6 +294,37 @@ static void test_one_leader_and_hand_overs(void **state)
     json_decref(lease);
 }
 
+/* enable_db_health_check: a health check that keeps failing makes the leader exit 1. */
+static void test_db_health_check_failure_exits(void **state)
+{
+    json_t *extra =
+        json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:i}", "lock_ttl", TTL, "lock_retry_interval",
+                  "1s", "uuid", "a", "enable_db_health_check", 1, "health_check_interval", "200ms",
+                  "health_check_timeout", "1s", "health_check_failure_threshold", 2);
+    char *log;
+    int status;
+    (void)state;
+
+    assert_int_equal(it_server_restart_config(extra), 0);
+    json_decref(extra);
+    it_sleep_ms(1000); /* several checks pass */
+    assert_int_equal(it_server_wait_exit(0, &status), -1);
+    log = it_server_log();
+    assert_non_null(strstr(log, "bbs.db-healthcheck.starting"));
+    assert_null(strstr(log, "bbs.db-healthcheck.failed-health-check"));
+    free(log);
+    assert_true(
+        it_db_exec("ALTER TABLE bbs_health_check RENAME TO bbs_health_check_gone", 0, NULL) >= 0);
+    status = 0;
+    assert_int_equal(it_server_wait_exit(10000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    log = it_server_log();
+    assert_non_null(strstr(log, "bbs.db-healthcheck.database-failure-detected-restarting-bbs"));
+    free(log);
+    assert_true(
+        it_db_exec("ALTER TABLE bbs_health_check_gone RENAME TO bbs_health_check", 0, NULL) >= 0);
+}
+
 static int setup(void **state)
 {
     json_t *extra =
@@ -321,6 +352,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_leader_and_hand_overs),
+        cmocka_unit_test(test_db_health_check_failure_exits),
     };
 
     return it_main_exit(cmocka_run_group_tests(tests, setup, teardown));

@@ -189,6 +189,10 @@ static void test_leadership_keys(void **state)
     assert_string_equal(cfg.uuid, "");
     assert_int_equal(cfg.lock_ttl_ns, INT64_C(15000000000));
     assert_int_equal(cfg.lock_retry_interval_ns, INT64_C(5000000000));
+    assert_int_equal(cfg.enable_db_health_check, 0);
+    assert_int_equal(cfg.health_check_interval_ns, INT64_C(10000000000));
+    assert_int_equal(cfg.health_check_timeout_ns, INT64_C(5000000000));
+    assert_int_equal(cfg.health_check_failure_threshold, 3);
     bbs_config_clear(&cfg);
     assert_int_equal(
         bbs_config_load_string(
@@ -314,15 +318,11 @@ static void test_metrics_keys(void **state)
 
 /* Upstream's real names (cmd/bbs/config, reference 8.3) are ignored quietly. */
 static const char *const upstream_names[] = {
-    "enable_db_health_check",
     "max_database_connection_lifetime",
     "db_read_timeout",
     "db_write_timeout",
     "db_connection_timeout",
     "advanced_metrics",
-    "health_check_interval",
-    "health_check_timeout",
-    "health_check_failure_threshold",
     "debug_lrp_start_heartbeats",
     "redact_secrets",
     "locket_client_keepalive_time",
@@ -354,6 +354,8 @@ static void test_key_kinds(void **state)
     assert_int_equal(bbs_config_key_kind("uuid"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("lock_ttl"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("lock_retry_interval"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("enable_db_health_check"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("health_check_failure_threshold"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("converge_repeat_interval"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("convergence_workers"), BBS_CONFIG_KEY_USED);
 }
