@@ -135,6 +135,13 @@ void bbs_health_set_ctx(struct bbs_health *h, struct bbs_ctx *ctx);
 /* Accepts NULL. */
 void bbs_health_stop(struct bbs_health *h);
 
+/*
+ * Leadership as the health listener reports it: every answer stays 200
+ * with an empty body (reference 1.1) and carries the header
+ * "X-BBS-Role: leader" or "X-BBS-Role: standby" (the default until set).
+ */
+void bbs_health_set_leader(struct bbs_health *h, int leader);
+
 struct bbs_debug;
 
 /*

@@ -98,6 +98,15 @@ void bbs_store_rekey_stop(struct bbs_rekey *rk);
 /* How long the pass took (ns, > 0) once it finished; -1 while it runs, after it failed or was
  * stopped, and for NULL. Lock-free (the EncryptionDuration metric). */
 int64_t bbs_store_rekey_duration_ns(const struct bbs_rekey *rk);
+/*
+ * Fencing (lead.h): from now on every transaction first checks that the
+ * database's leadership term is `term` (0 = no check, the default). A
+ * transaction fenced out fails with UnknownError, is not retried, and
+ * `on_fenced` (may be NULL) runs on the failing thread.
+ */
+#define BBS_FENCED_SQLSTATE "BB001"
+void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(void *ctx),
+                         void *ctx);
 
 /* ---- domains (reference 2.9) ---- */
 BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,

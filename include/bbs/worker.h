@@ -93,6 +93,7 @@ void bbs_worker_prune_events(void *arg);
 struct bbs_metrics;
 struct bbs_loggregator;
 struct bbs_converger;
+struct bbs_lead;
 
 struct bbs_report {
     struct bbs_metrics *metrics;
@@ -104,6 +105,9 @@ struct bbs_report {
     int64_t sent[64];        /* per enum bbs_metric: the COUNTER totals sent so far */
     struct bbs_rekey *rekey; /* the start-up re-keying pass (store.h); NULL = none */
     int encryption_sent;     /* EncryptionDuration taken (once, as upstream's encryptor) */
+    /* Leadership (lead.h): LockHeld follows it, and a standby sends only
+     * OpenFileDescriptors and LockHeld 0. NULL = LockHeld 1. */
+    const struct bbs_lead *lead;
 };
 
 /* RequestCount, RequestLatency (when > 0), OpenFileDescriptors, LockHeld; EncryptionDuration

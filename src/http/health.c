@@ -7,6 +7,7 @@
  * h_diag.c, so that a standby answers them too.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ struct bbs_health {
     struct bbs_metrics *metrics; /* NULL: /metrics is an empty 200 like any path */
     pthread_mutex_t mu;          /* guards ctx, held while a diagnostics answer uses it */
     struct bbs_ctx *ctx;         /* NULL until start-up made it (bbs_health_set_ctx) */
+    atomic_int leader;           /* X-BBS-Role: leader / standby (lead.h) */
 };
 
 #define JSON_TYPE "application/json"
@@ -59,6 +61,13 @@ static int is_diag_path(const char *url)
 {
     return strcmp(url, "/v1/discover") == 0 || strcmp(url, "/v1/diagnostics") == 0 ||
            strcmp(url, "/v1/stats") == 0;
+}
+
+void bbs_health_set_leader(struct bbs_health *hl, int leader)
+{
+    if (hl != NULL) {
+        atomic_store(&hl->leader, leader);
+    }
 }
 
 #define PROMETHEUS_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -109,6 +118,9 @@ static enum MHD_Result on_health(void *cls, struct MHD_Connection *conn, const c
         if (resp == NULL) {
             return MHD_NO;
         }
+        /* Leader or standby: 200 either way (monitors see the process alive). */
+        MHD_add_response_header(resp, "X-BBS-Role",
+                                atomic_load(&hl->leader) ? "leader" : "standby");
         ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         return ret;

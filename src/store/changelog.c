@@ -65,7 +65,6 @@ static const struct bbs_stmt changelog_stmts[] = {
      " ($5::text = '' OR (cell_id_a IS NULL AND cell_id_b IS NULL) OR cell_id_a = $5::text"
      " OR cell_id_b = $5::text) ORDER BY seq LIMIT $3::int4"},
     {"changelog_oldest", "SELECT coalesce(min(seq), 0)::int8 FROM event_log WHERE seq IS NOT NULL"},
-    {"changelog_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"},
     /* Looks at the oldest `batch` ids only, so a prune with nothing to do
      * reads a few index entries, never the whole table. */
     {"changelog_prune",
@@ -420,9 +419,6 @@ static int backlog_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct bbs_params p = {0};
     PGresult *res;
 
-    if (bbs_exec_command(conn, "changelog_snapshot", NULL, NULL, err) != 0) {
-        return -1;
-    }
     res = bbs_exec(conn, "changelog_oldest", NULL, err);
     if (res == NULL) {
         return -1;
@@ -449,7 +445,7 @@ int bbs_store_changelog_backlog(struct bbs_store *st, struct bbs_arena *arena, i
                                 struct bbs_error *err)
 {
     struct read_ctx c = {arena, after, upto, limit, streams, cell_id, 0, NULL, 0};
-    int rc = bbs_store_tx(st, backlog_tx, &c, err);
+    int rc = bbs_store_tx_read(st, backlog_tx, &c, err); /* one snapshot */
 
     *oldest = c.oldest;
     *out = c.rows;

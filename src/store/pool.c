@@ -43,6 +43,9 @@ struct bbs_store {
     int64_t wait_ns;               /* under mu: how long they waited in all */
     const struct bbs_crypt *crypt; /* encryption at rest (sealed.c); NULL = off */
     atomic_ullong undecryptable;   /* values that did not open since start */
+    atomic_llong fence_term;       /* leadership term every transaction checks; 0 = none */
+    void (*on_fenced)(void *ctx);  /* a transaction was fenced out (lead.h) */
+    void *on_fenced_ctx;
 };
 
 /*
@@ -400,6 +403,56 @@ static int simple(PGconn *conn, const char *sql, struct bbs_error *err)
     return rc;
 }
 
+void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(void *ctx),
+                         void *ctx)
+{
+    st->on_fenced = on_fenced;
+    st->on_fenced_ctx = ctx;
+    atomic_store(&st->fence_term, term);
+}
+
+/*
+ * BEGIN, and with a term set the fence (migration 0006: bbs_fence) in the
+ * same round trip: a deposed leader's transaction fails here (SQLSTATE
+ * BB001), never commits, and the server is told (on_fenced).
+ */
+static int begin(struct bbs_store *st, PGconn *conn, int read_only, struct bbs_error *err)
+{
+    long long term = atomic_load(&st->fence_term);
+    char sql[80];
+    int64_t t0;
+    PGresult *res;
+    int ok;
+
+    if (read_only) {
+        /* A snapshot that writes nothing needs no fence. */
+        return simple(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+    }
+    if (term == 0) {
+        return simple(conn, "BEGIN", err);
+    }
+    snprintf(sql, sizeof(sql), "BEGIN; SELECT bbs_fence(%lld)", term);
+    t0 = q_begin();
+    res = PQexec(conn, sql);
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    q_end(t0, ok);
+    if (!ok) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        bbs_store_map_error(conn, res, err);
+        if (state != NULL && strcmp(state, BBS_FENCED_SQLSTATE) == 0) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "%s",
+                           PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+            bbs_log(BBS_LOG_ERROR, "fenced-out", "{s:s}", "error", err->message);
+            if (st->on_fenced != NULL) {
+                st->on_fenced(st->on_fenced_ctx);
+            }
+        }
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 /* Worth running the whole transaction again? */
 static int retryable(PGconn *conn, const struct bbs_error *err, int sqlstate_retry)
 {
@@ -446,7 +499,7 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             continue;
         }
         rc = -1;
-        if (in_tx && simple(conn, "BEGIN", err) != 0) {
+        if (in_tx && begin(st, conn, in_tx == 2, err) != 0) {
             goto next;
         }
         if (fn(conn, ctx, err) != 0) {
@@ -501,6 +554,11 @@ void bbs_store_on_commit(struct bbs_store *st, void (*fn)(void *ctx), void *ctx)
 int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
     return run(st, fn, ctx, 1, NULL, NULL, err);
+}
+
+int bbs_store_tx_read(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
+{
+    return run(st, fn, ctx, 2, NULL, NULL, err);
 }
 
 int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)

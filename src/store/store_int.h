@@ -30,6 +30,9 @@ typedef int (*bbs_tx_fn)(PGconn *conn, void *ctx, struct bbs_error *err);
  */
 BBS_MUST_CHECK int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
                                 struct bbs_error *err);
+/* A read-only REPEATABLE READ snapshot transaction (no fence: it writes nothing). */
+BBS_MUST_CHECK int bbs_store_tx_read(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                     struct bbs_error *err);
 
 /* Run `fn` on a pooled connection outside a transaction block (reads). */
 BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
