@@ -502,8 +502,8 @@ int xfer_read(FILE *in, xfer_row_fn fn, void *ctx, uint64_t *counts, struct bbs_
         }
         j = json_loadb((const char *)all.data, all.len, 0, &je);
         if (j == NULL) {
-            bbs_error_setf(err, BBS_ERR_INVALID_JSON, "line %d, column %d: %s", je.line + 1,
-                           je.column, je.text);
+            bbs_error_setf(err, BBS_ERR_INVALID_JSON, "line %d, column %d: %s", je.line, je.column,
+                           je.text);
             goto out;
         }
     } else {

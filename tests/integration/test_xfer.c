@@ -635,6 +635,10 @@ static void test_migrate_from_upstream(void **state)
                           "--active-key-label",
                           "new-key",
                           NULL};
+    char *skip_url = db_url("bbs_it_xfer_skip");
+    const char *skip[] = {"migrate-from-upstream",  "--source",   src,
+                          "--database-url",         skip_url,     "--encryption-key",
+                          "new-key:new passphrase", "--skip-bad", NULL};
     char *before, *after, *text;
     json_t *extra;
     Models__DesiredLRPResponse *d;
@@ -657,6 +661,18 @@ static void test_migrate_from_upstream(void **state)
     assert_non_null(strstr(text, "nothing written"));
     free(text);
     assert_int_equal(count_rows(dst, "domains"), 0);
+
+    /* --skip-bad: the rows under the missing key (the desired LRP's run info,
+     * one actual LRP's net info) reported and left out, the rest migrated. */
+    create_db("bbs_it_xfer_skip");
+    assert_int_equal(bbsctl(NULL, NULL, errf, skip), 0);
+    text = slurp(errf);
+    assert_non_null(strstr(text, "skipped 2 rows"));
+    assert_non_null(strstr(text, "actual_lrps up-lrp"));
+    free(text);
+    assert_int_equal(count_rows(skip_url, "desired_lrps"), 0);
+    assert_int_equal(count_rows(skip_url, "actual_lrps"), 2);
+    assert_int_equal(count_rows(skip_url, "tasks"), 1);
 
     assert_int_equal(bbsctl(NULL, NULL, errf, both), 0);
     text = slurp(errf);
@@ -746,6 +762,7 @@ static void test_migrate_from_upstream(void **state)
 
     free(before);
     free(after);
+    free(skip_url);
     free(src);
     free(dst);
     free(errf);
