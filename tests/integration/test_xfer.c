@@ -84,10 +84,16 @@ static int bbsctl(const char *in, const char *out, const char *errp, const char 
     pid_t pid;
 
     assert_non_null(bin);
+    if (it_valgrind()) { /* bbsctl too: no leak, no error (exit 99 otherwise) */
+        argv[n++] = "/usr/bin/valgrind";
+        argv[n++] = "--quiet";
+        argv[n++] = "--leak-check=full";
+        argv[n++] = "--errors-for-leak-kinds=definite,indirect";
+        argv[n++] = "--error-exitcode=99";
+    }
     argv[n++] = bin;
-    while (args[n - 1] != NULL && n < 31) {
-        argv[n] = args[n - 1];
-        n++;
+    for (int i = 0; args[i] != NULL && n < 31; i++) {
+        argv[n++] = args[i];
     }
     argv[n] = NULL;
     pid = fork();
@@ -104,7 +110,7 @@ static int bbsctl(const char *in, const char *out, const char *errp, const char 
         if (errp != NULL && (fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
             dup2(fd, 2);
         }
-        execv(bin, (char *const *)argv);
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
