@@ -112,6 +112,10 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
     r->responded = 1;
     count_request(h, r, 0);
     bbs_respond_log(url, method, MHD_HTTP_CONTENT_TOO_LARGE, r->started_ns, &err);
+    if (r->route->kind == BBS_ROUTE_UNARY && bbs_respond_json_wanted(conn)) {
+        bbs_respond_to_json(r->route, &err, &b);
+        return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_JSON_TYPE, &b, NULL);
+    }
     return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_PROTOBUF_TYPE, &b, NULL);
 }
 
@@ -124,6 +128,7 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     struct bbs_error err = {0};
     const char *trace = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id");
     int failed;
+    int json;
 
     /* The request has fully arrived: however long the handler takes (a
      * database outage), the connection is not reaped under it. */
@@ -144,7 +149,16 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     if (r->route->kind == BBS_ROUTE_STREAM) {
         req.stream = bbs_stream_new(h->streams, conn, h->cfg->http_thread_per_connection);
     }
-    failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+    /* JSON (docs/api.md): a JSON body becomes the protobuf body the route decodes, and the
+     * protobuf answer is re-encoded below; event streams stay as they are. */
+    json = r->route->kind == BBS_ROUTE_UNARY && bbs_respond_json_wanted(conn);
+    if (json && bbs_respond_json_body(conn) &&
+        bbs_respond_json_request(r->route, r->arena, &req.body, &req.len, &err) != 0) {
+        resp.keep_container = (r->route->flags & BBS_ROUTE_KEEP_ON_ERROR) != 0;
+        failed = 1;
+    } else {
+        failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+    }
     if (req.stream != NULL && !failed) {
         /* The stream lives on after this callback: the drain must not wait
          * for it (bbs_http_stop ends it instead). */
@@ -167,7 +181,11 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         atomic_store(&h->unrecoverable, 1);
     }
     bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
-    return bbs_respond_queue(h, conn, MHD_HTTP_OK, BBS_PROTOBUF_TYPE, &out, NULL);
+    if (json) {
+        bbs_respond_to_json(r->route, failed ? &err : NULL, &out);
+    }
+    return bbs_respond_queue(h, conn, MHD_HTTP_OK, json ? BBS_JSON_TYPE : BBS_PROTOBUF_TYPE, &out,
+                             NULL);
 }
 
 /* ---- the API listener ------------------------------------------------------------------ */
