@@ -96,10 +96,13 @@ int xfer_col_index(int table, const char *name);
 
 /*
  * The JSON of a blob column's plain bytes, and back: the one place that
- * chooses how objects appear in an export. Today the standard base64 of
- * the bytes (a JSON string), which reproduces them exactly.
- * xfer_blob_from_json: -1 with InvalidJSON naming the column when `j` is
- * not what xfer_blob_to_json makes.
+ * chooses how objects appear in an export. A column holding one whole
+ * message (net_info, routes, volume_placement, run_info as a DesiredLRP,
+ * task_definition) is that message as upstream's models print it
+ * (pbjson.h), when it packs back to exactly the same bytes; anything else
+ * (the partial-message columns, empty values, non-canonical bytes) is the
+ * standard base64 of the bytes, a JSON string. xfer_blob_from_json takes
+ * either; -1 with InvalidJSON naming the column otherwise.
  */
 json_t *xfer_blob_to_json(const struct xfer_col *c, const uint8_t *p, size_t n);
 BBS_MUST_CHECK int xfer_blob_from_json(const struct xfer_col *c, json_t *j, struct xfer_val *out,

@@ -10,7 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "actual_lrp.pb-c.h"
+#include "bbs/pbjson.h"
 #include "bbs/pbw.h"
+#include "desired_lrp.pb-c.h"
+#include "task.pb-c.h"
+#include "volume_mount.pb-c.h"
 #include "xfer.h"
 
 /* ---- the schema (migrations 0001..0005) ---- */
@@ -154,30 +159,108 @@ void xfer_val_setint(struct xfer_val *v, int64_t n)
     xfer_val_setstr(v, tmp);
 }
 
+/* The message a blob column holds whole (NULL: a part of one, kept as base64). */
+static const ProtobufCMessageDescriptor *blob_message(enum xfer_blob_kind kind)
+{
+    switch (kind) {
+    case XFER_B_NET_INFO:
+        return &models__actual_lrpnet_info__descriptor;
+    case XFER_B_DLRP_ROUTES:
+        return &models__proto_routes__descriptor;
+    case XFER_B_DLRP_VOLUME:
+        return &models__volume_placement__descriptor;
+    case XFER_B_DLRP_RUN_INFO:
+        return &models__desired_lrp__descriptor;
+    case XFER_B_TASK_DEFINITION:
+        return &models__task_definition__descriptor;
+    default:
+        return NULL;
+    }
+}
+
+/* JSON text -> our bytes through pbjson; 0 or -1 with `err`. */
+static int object_to_pb(const ProtobufCMessageDescriptor *d, json_t *j, struct bbs_buf *out,
+                        struct bbs_error *err)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    struct bbs_buf raw = {0};
+    int rc;
+
+    if (text == NULL) {
+        bbs_error_setf(err, BBS_ERR_INVALID_JSON, "not a JSON object");
+        return -1;
+    }
+    rc = bbs_pbjson_to_pb(d, text, strlen(text), &raw, err);
+    free(text);
+    /* pbjson writes the zero values the JSON spells out; protobuf-c's
+     * packing (what our writers produce) leaves them out. */
+    if (rc == 0) {
+        ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, raw.len, raw.data);
+
+        if (m == NULL) {
+            bbs_error_setf(err, BBS_ERR_INVALID_JSON, "does not make a %s", d->name);
+            rc = -1;
+        } else {
+            size_t n = protobuf_c_message_get_packed_size(m);
+
+            bbs_buf_reserve(out, n);
+            out->len += protobuf_c_message_pack(m, out->data + out->len);
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
+    }
+    bbs_buf_free(&raw);
+    return rc;
+}
+
 json_t *xfer_blob_to_json(const struct xfer_col *c, const uint8_t *p, size_t n)
 {
-    struct bbs_buf b = {0};
-    json_t *j;
+    const ProtobufCMessageDescriptor *d = blob_message(c->blob);
+    struct bbs_buf b = {0}, again = {0};
+    struct bbs_error err = {0};
+    json_t *j = NULL;
 
-    (void)c;
-    bbs_crypt_b64_encode(&b, p, n);
-    j = json_stringn(b.len > 0 ? (const char *)b.data : "", b.len);
+    /* The object as upstream's models print it (pbjson), only when it packs
+     * back to exactly these bytes: an import must reproduce the row, and
+     * bytes that are not protobuf-c's canonical packing stay base64. */
+    if (d != NULL && n > 0 && bbs_pbjson_from_pb(d, p, n, &b, &err) == 0) {
+        j = json_loadb((const char *)b.data, b.len, 0, NULL);
+        if (j != NULL && (object_to_pb(d, j, &again, &err) != 0 || again.len != n ||
+                          memcmp(again.data, p, n) != 0)) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    if (j == NULL) {
+        b.len = 0;
+        bbs_crypt_b64_encode(&b, p, n);
+        j = json_stringn(b.len > 0 ? (const char *)b.data : "", b.len);
+    }
     bbs_buf_free(&b);
+    bbs_buf_free(&again);
     return j;
 }
 
 int xfer_blob_from_json(const struct xfer_col *c, json_t *j, struct xfer_val *out,
                         struct bbs_error *err)
 {
+    const ProtobufCMessageDescriptor *d = blob_message(c->blob);
     struct bbs_buf b = {0};
     int rc = -1;
 
-    if (!json_is_string(j)) {
-        bbs_error_setf(err, BBS_ERR_INVALID_JSON, "%s: expected a base64 string", c->name);
-        return -1;
-    }
-    if (bbs_crypt_b64_decode(&b, (const uint8_t *)json_string_value(j), json_string_length(j)) !=
-        0) {
+    if (json_is_object(j) && d != NULL) {
+        if (object_to_pb(d, j, &b, err) != 0) {
+            char msg[BBS_ERROR_MESSAGE_MAX / 2];
+
+            snprintf(msg, sizeof(msg), "%.2000s", err->message);
+            bbs_error_setf(err, BBS_ERR_INVALID_JSON, "%s: %s", c->name, msg);
+            goto out;
+        }
+    } else if (!json_is_string(j)) {
+        bbs_error_setf(err, BBS_ERR_INVALID_JSON, "%s: expected %s", c->name,
+                       d != NULL ? "a JSON object or a base64 string" : "a base64 string");
+        goto out;
+    } else if (bbs_crypt_b64_decode(&b, (const uint8_t *)json_string_value(j),
+                                    json_string_length(j)) != 0) {
         bbs_error_setf(err, BBS_ERR_INVALID_JSON, "%s: not standard base64", c->name);
         goto out;
     }
