@@ -482,6 +482,15 @@ int main(int argc, char **argv)
         bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
         goto out;
     }
+    /* The health listener's /v1/diagnostics and /v1/stats check with it from now on, on a
+     * standby too (its "leader" check fails); the API routes get it when this server leads. */
+    ctx.store = store;
+    ctx.cfg = &cfg;
+    ctx.locket = locket;
+    ctx.metrics = metrics;
+    ctx.leader_held = lead_held;
+    ctx.leader_arg = lead;
+    bbs_health_set_ctx(health, &ctx);
     if (stop_signal || bbs_lead_acquire(lead, &err) != 0) {
         if (stop_signal) {
             rc = 0; /* a standby asked to stop */
@@ -557,15 +566,7 @@ int main(int argc, char **argv)
         goto out;
     }
     ctx.hub = hub;
-    ctx.store = store;
     ctx.effects = &fx;
-    ctx.cfg = &cfg;
-    ctx.locket = locket;
-    ctx.metrics = metrics;
-    ctx.leader_held = lead_held;
-    ctx.leader_arg = lead;
-    /* The health listener's /v1/diagnostics and /v1/stats check with it from now on. */
-    bbs_health_set_ctx(health, &ctx);
     if (locket == NULL) {
         bbs_log(BBS_LOG_INFO, "locket.disabled", "{s:s}", "reason",
                 "locket_address is empty: no cells are known (cells/list.r1 answers none)");

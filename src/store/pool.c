@@ -39,12 +39,14 @@ struct bbs_store {
     int n_open;
     void (*on_commit)(void *ctx); /* after a COMMIT that wrote change-log entries */
     void *on_commit_ctx;
-    uint64_t wait_count;           /* under mu: borrowers that waited for a free connection */
-    int64_t wait_ns;               /* under mu: how long they waited in all */
-    const struct bbs_crypt *crypt; /* encryption at rest (sealed.c); NULL = off */
-    atomic_ullong undecryptable;   /* values that did not open since start */
-    atomic_llong fence_term;       /* leadership term every transaction checks; 0 = none */
-    void (*on_fenced)(void *ctx);  /* a transaction was fenced out (lead.h) */
+    uint64_t wait_count; /* under mu: borrowers that waited for a free connection */
+    int64_t wait_ns;     /* under mu: how long they waited in all */
+    /* encryption at rest (sealed.c); NULL = off. Atomic: set after leadership while a
+     * standby's diagnostics may already read it (health listener thread). */
+    const struct bbs_crypt *_Atomic crypt;
+    atomic_ullong undecryptable;  /* values that did not open since start */
+    atomic_llong fence_term;      /* leadership term every transaction checks; 0 = none */
+    void (*on_fenced)(void *ctx); /* a transaction was fenced out (lead.h) */
     void *on_fenced_ctx;
 };
 
@@ -141,12 +143,12 @@ struct bbs_store *bbs_store_of_result(const PGresult *res)
 
 void bbs_store_set_crypt(struct bbs_store *st, const struct bbs_crypt *crypt)
 {
-    st->crypt = crypt;
+    atomic_store(&st->crypt, crypt);
 }
 
 const struct bbs_crypt *bbs_store_crypt(const struct bbs_store *st)
 {
-    return st != NULL ? st->crypt : NULL;
+    return st != NULL ? atomic_load(&st->crypt) : NULL;
 }
 
 uint64_t bbs_store_count_undecryptable(struct bbs_store *st)

@@ -158,6 +158,21 @@ static void load_check(const struct load *ld, int *n_started, int *n_failed)
     }
 }
 
+/* The status of the check `name` in a /v1/diagnostics answer ("" when absent). */
+static const char *diag_check(json_t *diag, const char *name)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(json_object_get(diag, "checks"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0) {
+            return json_string_value(json_object_get(c, "status"));
+        }
+    }
+    return "";
+}
+
 static void test_one_leader_and_hand_overs(void **state)
 {
     struct it_peer b = {0}, c = {0}, d = {0};
@@ -192,9 +207,25 @@ static void test_one_leader_and_hand_overs(void **state)
     it_peer_start(&c, "c", lease);
     it_sleep_ms(1500); /* more than a lease poll: they have looked at the lease */
     for (int i = 0; i < 2; i++) {
+        json_t *diag;
+
         assert_int_equal(it_health_role(standbys[i]->health, role), 200);
         assert_string_equal(role, "standby");
         assert_int_equal(it_post_port(standbys[i]->port, "/v1/ping", "", 0, NULL), -1);
+        /* A standby runs the diagnostics too: the database is fine, it does not lead. */
+        diag = it_get_json_port(standbys[i]->health, "/v1/diagnostics");
+        assert_non_null(diag);
+        assert_string_equal(json_string_value(json_object_get(diag, "status")), "FAIL");
+        assert_string_equal(diag_check(diag, "database"), "PASS");
+        assert_string_equal(diag_check(diag, "leader"), "FAIL");
+        json_decref(diag);
+    }
+    {
+        json_t *diag = it_get_json_port(leader_a.health, "/v1/diagnostics");
+
+        assert_non_null(diag);
+        assert_string_equal(diag_check(diag, "leader"), "PASS");
+        json_decref(diag);
     }
     assert_true(it_serves(leader_a.port));
 

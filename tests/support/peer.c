@@ -260,3 +260,27 @@ long it_post_port_body(int port, const char *path, const void *body, size_t len,
     curl_easy_cleanup(c);
     return status;
 }
+
+json_t *it_get_json_port(int port, const char *path)
+{
+    CURL *c = curl_easy_init();
+    struct it_resp_body b = {0};
+    char url[160];
+    long status = -1;
+    json_t *j = NULL;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_easy_cleanup(c);
+    if (status == 200 && b.data != NULL) {
+        j = json_loadb((const char *)b.data, b.len, 0, NULL);
+    }
+    free(b.data);
+    return j;
+}

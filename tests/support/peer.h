@@ -52,6 +52,9 @@ struct it_resp_body {
 long it_post_port_body(int port, const char *path, const void *body, size_t len,
                        struct it_resp_body *out);
 
+/* GET `path` on 127.0.0.1:`port`: the 200 answer's JSON (new reference), NULL otherwise. */
+json_t *it_get_json_port(int port, const char *path);
+
 /* 1 when the API on `port` answers ping true. */
 int it_serves(int port);
 
