@@ -203,8 +203,10 @@ static int object_to_pb(const ProtobufCMessageDescriptor *d, json_t *j, struct b
         } else {
             size_t n = protobuf_c_message_get_packed_size(m);
 
-            bbs_buf_reserve(out, n);
-            out->len += protobuf_c_message_pack(m, out->data + out->len);
+            if (n > 0) { /* an empty message packs to nothing: out may have no buffer yet */
+                bbs_buf_reserve(out, n);
+                out->len += protobuf_c_message_pack(m, out->data + out->len);
+            }
             protobuf_c_message_free_unpacked(m, NULL);
         }
     }

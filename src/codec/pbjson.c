@@ -14,6 +14,7 @@
  * sorted (strcmp on message, then field) for bsearch; a unit test checks
  * the order and that every row names a real field.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1104,6 +1105,19 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         }
         ev = protobuf_c_enum_descriptor_get_value_by_name(e, json_string_value(v));
         if (ev == NULL) {
+            /* A value without a name is written as its number in a string (as Go's String()
+             * prints it): read it back. */
+            const char *t = json_string_value(v);
+            char *end = NULL;
+            long long i;
+
+            errno = 0;
+            i = strtoll(t, &end, 10);
+            if (t[0] != '\0' && (t[0] == '-' || (t[0] >= '0' && t[0] <= '9')) && *end == '\0' &&
+                errno == 0 && i >= INT32_MIN && i <= INT32_MAX) {
+                bbs_pbw_int64_always(out, num, (int64_t)i);
+                return 0;
+            }
             bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
                            "json: invalid %s value \"%s\" for field %s", e->name,
                            json_string_value(v), path->text);

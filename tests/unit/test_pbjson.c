@@ -337,6 +337,12 @@ static void test_scalar_edges(void **state)
     j = bbs_pbjson_encode(&lrp.base);
     assert_string_equal(json_string_value(json_object_get(j, "presence")), "7");
     json_decref(j);
+    /* ... and that string reads back as the number (what the encoder writes, it reads). */
+    back = (Models__ActualLRP *)bbs_pbjson_decode(&models__actual_lrp__descriptor,
+                                                  "{\"presence\": \"7\"}", 17, NULL, &err);
+    assert_non_null(back);
+    assert_int_equal(back->presence, 7);
+    protobuf_c_message_free_unpacked(&back->base, NULL);
 
     /* Enum numbers are accepted; null is the zero value; an empty list is null too. */
     back = (Models__ActualLRP *)bbs_pbjson_decode(&models__actual_lrp__descriptor, text,
