@@ -34,6 +34,7 @@
 #include "bbs/xalloc.h"
 #include "locket.pb-c.h"
 
+#define LOCK_KEY          "bbs"               /* Locket's key for the BBS lock, as upstream */
 #define LEASE_POLL_MAX_NS INT64_C(1000000000) /* a standby looks at the lease every 1 s at most */
 #define BUSY_RETRY_MS     100                 /* old writes were ended: look again soon */
 
@@ -220,7 +221,7 @@ static void lease_release(struct bbs_lead *l)
 static void locket_resource(struct bbs_lead *l, Models__Resource *r)
 {
     models__resource__init(r);
-    r->key = (char *)"bbs";
+    r->key = (char *)LOCK_KEY;
     r->owner = l->owner;
     r->value = (char *)"";
     r->type = (char *)"lock";
@@ -245,6 +246,29 @@ static int locket_lock(struct bbs_lead *l, int *code, struct bbs_error *err)
                           &resp, code, err);
     bbs_arena_free(a);
     return rc;
+}
+
+/* The owner holding the lock now, for the log line of a failed first attempt
+ * (upstream fetches it the same way); "" when Fetch fails too. */
+static void locket_holder(struct bbs_lead *l, char *out, size_t size)
+{
+    Models__FetchRequest req = MODELS__FETCH_REQUEST__INIT;
+    struct bbs_arena *a = bbs_arena_new();
+    ProtobufCMessage *m = NULL;
+    struct bbs_error err = {0};
+    int code = 0;
+
+    out[0] = '\0';
+    req.key = (char *)LOCK_KEY;
+    if (bbs_locket_unary(l->locket, "Fetch", &req.base, &models__fetch_response__descriptor, a, &m,
+                         &code, &err) == 0) {
+        const Models__FetchResponse *resp = (const Models__FetchResponse *)m;
+
+        if (resp->resource != NULL && resp->resource->owner != NULL) {
+            snprintf(out, size, "%s", resp->resource->owner);
+        }
+    }
+    bbs_arena_free(a);
 }
 
 static void locket_release(struct bbs_lead *l)
@@ -381,7 +405,13 @@ static int acquire_locket(struct bbs_lead *l, struct bbs_error *err)
             l->conn = NULL;
             return 0;
         }
-        if (first || code != BBS_GRPC_ALREADY_EXISTS) {
+        if (first) {
+            char holder[256];
+
+            locket_holder(l, holder, sizeof(holder));
+            bbs_log(BBS_LOG_ERROR, "locket-lock.failed-to-acquire-lock", "{s:s, s:s, s:s}", "error",
+                    lerr.message, "owner", l->owner, "lock-owner", holder);
+        } else if (code != BBS_GRPC_ALREADY_EXISTS) {
             bbs_log(BBS_LOG_ERROR, "locket-lock.failed-to-acquire-lock", "{s:s, s:s}", "error",
                     lerr.message, "owner", l->owner);
         }

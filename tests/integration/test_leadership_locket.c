@@ -96,6 +96,15 @@ static void test_waits_for_a_held_lock(void **state)
     assert_int_equal(it_health_role(peer.health, role), 200);
     assert_string_equal(role, "standby");
     assert_int_equal(it_post_port(peer.port, "/v1/ping", "", 0, NULL), -1);
+    {
+        /* The first failed attempt names the holder, as upstream's log line does. */
+        size_t len = 0;
+        char *log = it_read_file(peer.log, &len);
+
+        assert_non_null(log);
+        assert_non_null(strstr(log, "\"lock-owner\":\"Your worst enemy.\""));
+        free(log);
+    }
     assert_int_equal(it_locket_remove("bbs"), 0);
     {
         struct it_peer *one[1] = {&peer};
