@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 
+#include "bbs/pbjson.h"
 #include "xfer.h"
 
 #define FETCH_ROWS 500
@@ -91,6 +92,16 @@ static int take_value(struct exporter *ex, const PGresult *res, int i, size_t c,
     return 0;
 }
 
+/* `j` as compact JSON text on `f`, escaped as Go escapes it (as every JSON bbsctl prints). */
+static void dumpf(const json_t *j, FILE *f)
+{
+    struct bbs_buf b = {0};
+
+    bbs_pbjson_dump(j, &b);
+    fwrite(b.data, 1, b.len, f);
+    bbs_buf_free(&b);
+}
+
 static void emit(struct exporter *ex, int table, int first)
 {
     json_t *j = xfer_row_to_json(&ex->row);
@@ -98,7 +109,7 @@ static void emit(struct exporter *ex, int table, int first)
     if (ex->lines) {
         json_t *line = json_pack("{s:s, s:o}", "table", xfer_tables[table].name, "row", j);
 
-        json_dumpf(line, ex->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        dumpf(line, ex->out);
         fputc('\n', ex->out);
         json_decref(line);
         return;
@@ -106,7 +117,7 @@ static void emit(struct exporter *ex, int table, int first)
     if (!first) {
         fputc(',', ex->out);
     }
-    json_dumpf(j, ex->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    dumpf(j, ex->out);
     json_decref(j);
 }
 
@@ -172,7 +183,7 @@ static void emit_end(struct exporter *ex)
         json_object_set_new(end, xfer_tables[t].name, json_integer((json_int_t)ex->counts[t]));
     }
     fputs(ex->lines ? "{\"end\":" : "},\"end\":", ex->out);
-    json_dumpf(end, ex->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    dumpf(end, ex->out);
     fputs("}\n", ex->out);
     json_decref(end);
 }

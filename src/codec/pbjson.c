@@ -638,6 +638,14 @@ static json_t *enc_map(const ProtobufCFieldDescriptor *f, size_t n, ProtobufCMes
     return obj;
 }
 
+/* How many entries a models.ProtoRoutes has. */
+static size_t routes_count(const ProtobufCMessage *pr)
+{
+    const ProtobufCFieldDescriptor *f = &pr->descriptor->fields[0];
+
+    return *(const size_t *)member(pr, f->quantifier_offset);
+}
+
 /* Routes: each value is the raw JSON stored for its key. */
 static json_t *enc_routes(const ProtobufCMessage *pr)
 {
@@ -778,9 +786,16 @@ static void enc_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor 
     if (is_routes(f)) {
         const ProtobufCMessage *pr = *(ProtobufCMessage *const *)p;
 
-        if (pr != NULL) {
+        /*
+         * Go's models.Routes is a map: nil marshals as null, and protobuf
+         * leaves it nil when the field has no entry. A *Routes field
+         * (omitempty) that is absent is left out; one that is there but
+         * empty is a non-nil pointer to a nil map: null. The value-typed
+         * field (scheduling info, no omitempty) is null when absent too.
+         */
+        if (pr != NULL && routes_count(pr) > 0) {
             put(obj, key, enc_routes(pr), weak);
-        } else if (flags & PJ_ALWAYS) {
+        } else if (pr != NULL || (flags & PJ_ALWAYS)) {
             put(obj, key, json_null(), weak);
         }
         return;
@@ -1391,24 +1406,87 @@ out:
     return m;
 }
 
+/* ---- writing text ------------------------------------------------------------------------ */
+
+/*
+ * Copy jansson's compact text `s` to `out` with Go's escaping. jansson
+ * writes UTF-8 as it is and escapes only `"`, `\` and control characters
+ * (\uXXXX in upper case); Go also escapes < > & U+2028 U+2029 and writes
+ * its hex digits in lower case. None of those characters can stand
+ * outside a string in JSON text, so no string tracking is needed: only a
+ * backslash's escape is copied as a unit, so an escaped backslash before
+ * a 'u' stays what it is.
+ */
+static void go_escape(const char *s, struct bbs_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *run = p;
+
+    for (;;) {
+        unsigned char c = *p;
+        size_t skip = 1;
+        char esc[6] = {'\\', 'u', '0', '0', 0, 0};
+
+        if (c != '\0' && c != '\\' && c != '<' && c != '>' && c != '&' && c != 0xe2) {
+            p++;
+            continue;
+        }
+        bbs_buf_append(out, run, (size_t)(p - run));
+        if (c == '\0') {
+            return;
+        }
+        if (c == '\\' && p[1] == 'u') {
+            /* \uXXXX: jansson's escape of a control character; Go's hex is lower case. */
+            for (int i = 2; i < 6; i++) {
+                esc[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] | 0x20 : p[i]);
+            }
+            bbs_buf_append(out, esc, 6);
+            skip = 6;
+        } else if (c == '\\') {
+            bbs_buf_append(out, p, 2); /* \" \\ \n \b ...: as Go writes them */
+            skip = 2;
+        } else if (c == 0xe2) {
+            /* U+2028 and U+2029 are E2 80 A8 / E2 80 A9. */
+            if (p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                bbs_buf_append(out, p[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                skip = 3;
+            } else {
+                bbs_buf_putc(out, c);
+            }
+        } else {
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            bbs_buf_append(out, esc, 6);
+        }
+        p += skip;
+        run = p;
+    }
+}
+
+void bbs_pbjson_dump(const json_t *j, struct bbs_buf *out)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    if (text == NULL) {
+        bbs_out_of_memory(0); /* jansson fails here only for lack of memory */
+    }
+    go_escape(text, out);
+    free(text);
+}
+
 int bbs_pbjson_from_pb(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
                        struct bbs_buf *out, struct bbs_error *err)
 {
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, data);
     json_t *j = NULL;
-    char *text = NULL;
 
     if (m == NULL) {
         bbs_error_set(err, BBS_ERR_INVALID_PROTOBUF_MESSAGE);
         return -1;
     }
     j = bbs_pbjson_encode(m);
-    text = json_dumps(j, JSON_COMPACT);
-    if (text == NULL) {
-        bbs_out_of_memory(0); /* jansson fails here only for lack of memory */
-    }
-    bbs_buf_append(out, text, strlen(text));
-    free(text);
+    bbs_pbjson_dump(j, out);
     json_decref(j);
     protobuf_c_message_free_unpacked(m, NULL);
     return 0;
