@@ -68,7 +68,12 @@ int xfer_cmd_import(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
+        int st = xfer_common_opt(c, optarg, &keys, &migrations, usage);
+
+        if (st >= 0) {
+            return st;
+        }
+        switch (st == XFER_OPT_OWN ? c : 0) {
         case 'd':
             url = optarg;
             break;
@@ -78,23 +83,8 @@ int xfer_cmd_import(int argc, char **argv)
         case 'F':
             force = 1;
             break;
-        case 'k':
-            if (xfer_keys_add(&keys, optarg) != 0) {
-                return 2;
-            }
-            break;
-        case 'a':
-            keys.active = optarg;
-            break;
-        case 'm':
-            migrations = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            break;
         }
     }
     if (url == NULL || optind != argc) {
