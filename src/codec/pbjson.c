@@ -370,6 +370,63 @@ static int is_routes(const ProtobufCFieldDescriptor *f)
                   "models.ProtoRoutes") == 0;
 }
 
+/*
+ * What the codec needs of each protobuf-c type, in one place: how big a
+ * value is in a message or a repeated array, what kind of JSON it is, how
+ * the decoder writes it on the wire, and Go's name for it in errors (NULL:
+ * the enum's or message's own name).
+ */
+enum pj_kind {
+    PJ_K_INT,
+    PJ_K_UINT,
+    PJ_K_FLOAT,
+    PJ_K_BOOL,
+    PJ_K_ENUM,
+    PJ_K_STR,
+    PJ_K_BYTES,
+    PJ_K_MSG
+};
+enum pj_wire { PJ_W_VARINT, PJ_W_ZIGZAG, PJ_W_FIXED, PJ_W_LEN };
+
+static const struct pj_type {
+    enum pj_kind kind;
+    unsigned char size;
+    enum pj_wire wire;
+    const char *go;
+} pj_types[] = {
+    [PROTOBUF_C_TYPE_INT32] = {PJ_K_INT, 4, PJ_W_VARINT, "int32"},
+    [PROTOBUF_C_TYPE_SINT32] = {PJ_K_INT, 4, PJ_W_ZIGZAG, "int32"},
+    [PROTOBUF_C_TYPE_SFIXED32] = {PJ_K_INT, 4, PJ_W_FIXED, "int32"},
+    [PROTOBUF_C_TYPE_INT64] = {PJ_K_INT, 8, PJ_W_VARINT, "int64"},
+    [PROTOBUF_C_TYPE_SINT64] = {PJ_K_INT, 8, PJ_W_ZIGZAG, "int64"},
+    [PROTOBUF_C_TYPE_SFIXED64] = {PJ_K_INT, 8, PJ_W_FIXED, "int64"},
+    [PROTOBUF_C_TYPE_UINT32] = {PJ_K_UINT, 4, PJ_W_VARINT, "uint32"},
+    [PROTOBUF_C_TYPE_FIXED32] = {PJ_K_UINT, 4, PJ_W_FIXED, "uint32"},
+    [PROTOBUF_C_TYPE_UINT64] = {PJ_K_UINT, 8, PJ_W_VARINT, "uint64"},
+    [PROTOBUF_C_TYPE_FIXED64] = {PJ_K_UINT, 8, PJ_W_FIXED, "uint64"},
+    [PROTOBUF_C_TYPE_FLOAT] = {PJ_K_FLOAT, 4, PJ_W_FIXED, "float32"},
+    [PROTOBUF_C_TYPE_DOUBLE] = {PJ_K_FLOAT, 8, PJ_W_FIXED, "float64"},
+    [PROTOBUF_C_TYPE_BOOL] = {PJ_K_BOOL, sizeof(protobuf_c_boolean), PJ_W_VARINT, "bool"},
+    [PROTOBUF_C_TYPE_ENUM] = {PJ_K_ENUM, sizeof(int), PJ_W_VARINT, NULL},
+    [PROTOBUF_C_TYPE_STRING] = {PJ_K_STR, sizeof(char *), PJ_W_LEN, "string"},
+    [PROTOBUF_C_TYPE_BYTES] = {PJ_K_BYTES, sizeof(ProtobufCBinaryData), PJ_W_LEN, "bytes (base64)"},
+    [PROTOBUF_C_TYPE_MESSAGE] = {PJ_K_MSG, sizeof(void *), PJ_W_LEN, NULL},
+};
+
+static const struct pj_type *type_of(const ProtobufCFieldDescriptor *f)
+{
+    return &pj_types[f->type];
+}
+
+/* An integer slot (or a bool or enum) of `size` bytes at `p`, sign-extended when `sign`. */
+static int64_t slot_int(const void *p, size_t size, int sign)
+{
+    if (size == 8) {
+        return *(const int64_t *)p;
+    }
+    return sign ? (int64_t) * (const int32_t *)p : (int64_t) * (const uint32_t *)p;
+}
+
 static const void *member(const ProtobufCMessage *m, size_t offset)
 {
     return (const char *)m + offset;
@@ -485,37 +542,25 @@ static json_t *enc_message(const ProtobufCMessage *m);
 /* One value of field `f` stored at `p` (a scalar slot or an array element). */
 static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return json_integer(*(const int32_t *)p);
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return json_integer(*(const uint32_t *)p);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return json_integer(*(const int64_t *)p);
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
+    const struct pj_type *t = type_of(f);
+
+    if (t->kind == PJ_K_INT || (t->kind == PJ_K_UINT && t->size == 4)) {
+        return json_integer((json_int_t)slot_int(p, t->size, t->kind == PJ_K_INT));
+    }
+    if (t->kind == PJ_K_UINT) {
         uint64_t u = *(const uint64_t *)p;
 
         return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
     }
-    case PROTOBUF_C_TYPE_FLOAT: {
-        json_t *v = json_real(*(const float *)p);
+    if (t->kind == PJ_K_FLOAT) {
+        json_t *v = json_real(t->size == 4 ? *(const float *)p : *(const double *)p);
 
         return v != NULL ? v : json_null(); /* NaN and infinities have no JSON */
     }
-    case PROTOBUF_C_TYPE_DOUBLE: {
-        json_t *v = json_real(*(const double *)p);
-
-        return v != NULL ? v : json_null();
-    }
-    case PROTOBUF_C_TYPE_BOOL:
+    switch (t->kind) {
+    case PJ_K_BOOL:
         return json_boolean(*(const protobuf_c_boolean *)p);
-    case PROTOBUF_C_TYPE_ENUM: {
+    case PJ_K_ENUM: {
         const ProtobufCEnumDescriptor *e = f->descriptor;
         int v = *(const int *)p;
         const ProtobufCEnumValue *ev;
@@ -532,21 +577,23 @@ static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
         snprintf(num, sizeof(num), "%d", v);
         return json_string(num);
     }
-    case PROTOBUF_C_TYPE_STRING: {
+    case PJ_K_STR: {
         const char *s = *(char *const *)p;
 
         return s != NULL ? enc_string(s, strlen(s)) : json_string("");
     }
-    case PROTOBUF_C_TYPE_BYTES: {
+    case PJ_K_BYTES: {
         const ProtobufCBinaryData *bd = p;
 
         return enc_bytes(bd->data, bd->len);
     }
-    case PROTOBUF_C_TYPE_MESSAGE: {
+    case PJ_K_MSG: {
         const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
 
         return sub != NULL ? enc_message(sub) : json_null();
     }
+    default:
+        break;
     }
     return json_null();
 }
@@ -554,35 +601,24 @@ static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 /* Is the value at `p` Go's zero value for field `f` (what omitempty leaves out)? */
 static int zero_value(const ProtobufCFieldDescriptor *f, const void *p)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return *(const uint32_t *)p == 0;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return *(const uint64_t *)p == 0;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return *(const float *)p == 0;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return *(const double *)p == 0;
-    case PROTOBUF_C_TYPE_BOOL:
-        return !*(const protobuf_c_boolean *)p;
-    case PROTOBUF_C_TYPE_ENUM:
-        return *(const int *)p == 0;
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *)p;
+    const struct pj_type *t = type_of(f);
 
-        return s == NULL || s[0] == '\0';
+    switch (t->kind) {
+    case PJ_K_INT:
+    case PJ_K_UINT:
+    case PJ_K_BOOL:
+    case PJ_K_ENUM:
+        return slot_int(p, t->size, 0) == 0;
+    case PJ_K_FLOAT:
+        return (t->size == 4 ? *(const float *)p : *(const double *)p) == 0;
+    case PJ_K_STR: {
+        const char *str = *(char *const *)p;
+
+        return str == NULL || str[0] == '\0';
     }
-    case PROTOBUF_C_TYPE_BYTES:
+    case PJ_K_BYTES:
         return ((const ProtobufCBinaryData *)p)->len == 0;
-    case PROTOBUF_C_TYPE_MESSAGE:
+    case PJ_K_MSG:
         return *(ProtobufCMessage *const *)p == NULL;
     }
     return 1;
@@ -748,34 +784,9 @@ static void enc_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor 
         if (is_map(f)) {
             v = enc_map(f, n, (ProtobufCMessage *const *)(const void *)arr);
         } else {
-            size_t sz = f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING
-                            ? sizeof(void *)
-                            : 0;
+            size_t sz = type_of(f)->size;
 
             v = json_array();
-            if (sz == 0) {
-                switch (f->type) {
-                case PROTOBUF_C_TYPE_INT64:
-                case PROTOBUF_C_TYPE_SINT64:
-                case PROTOBUF_C_TYPE_SFIXED64:
-                case PROTOBUF_C_TYPE_UINT64:
-                case PROTOBUF_C_TYPE_FIXED64:
-                    sz = 8;
-                    break;
-                case PROTOBUF_C_TYPE_DOUBLE:
-                    sz = sizeof(double);
-                    break;
-                case PROTOBUF_C_TYPE_BOOL:
-                    sz = sizeof(protobuf_c_boolean);
-                    break;
-                case PROTOBUF_C_TYPE_BYTES:
-                    sz = sizeof(ProtobufCBinaryData);
-                    break;
-                default:
-                    sz = 4;
-                    break;
-                }
-            }
             for (size_t i = 0; i < n; i++) {
                 json_array_append_new(v, enc_value(f, arr + i * sz));
             }
@@ -918,37 +929,13 @@ static const char *json_kind(const json_t *v)
 
 static const char *type_name(const ProtobufCFieldDescriptor *f)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return "int32";
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return "int64";
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return "uint32";
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return "uint64";
-    case PROTOBUF_C_TYPE_FLOAT:
-        return "float32";
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return "float64";
-    case PROTOBUF_C_TYPE_BOOL:
-        return "bool";
-    case PROTOBUF_C_TYPE_ENUM:
-        return ((const ProtobufCEnumDescriptor *)f->descriptor)->name;
-    case PROTOBUF_C_TYPE_STRING:
-        return "string";
-    case PROTOBUF_C_TYPE_BYTES:
-        return "bytes (base64)";
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return ((const ProtobufCMessageDescriptor *)f->descriptor)->name;
+    const struct pj_type *t = type_of(f);
+
+    if (t->go != NULL) {
+        return t->go;
     }
-    return "value";
+    return t->kind == PJ_K_ENUM ? ((const ProtobufCEnumDescriptor *)f->descriptor)->name
+                                : ((const ProtobufCMessageDescriptor *)f->descriptor)->name;
 }
 
 static int type_error(struct bbs_error *err, const struct pj_path *path, const json_t *v,
@@ -1012,17 +999,9 @@ static int dec_message(const ProtobufCMessageDescriptor *d, const json_t *obj, s
 static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json_t *v,
                      struct bbs_buf *out, struct pj_path *path, struct bbs_error *err)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
+    const struct pj_type *t = type_of(f);
+
+    if (t->kind == PJ_K_INT || t->kind == PJ_K_UINT) {
         json_int_t i;
         int ok;
 
@@ -1030,23 +1009,10 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
             return type_error(err, path, v, type_name(f));
         }
         i = json_integer_value(v);
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_INT32:
-        case PROTOBUF_C_TYPE_SINT32:
-        case PROTOBUF_C_TYPE_SFIXED32:
-            ok = i >= INT32_MIN && i <= INT32_MAX;
-            break;
-        case PROTOBUF_C_TYPE_UINT32:
-        case PROTOBUF_C_TYPE_FIXED32:
-            ok = i >= 0 && i <= (json_int_t)UINT32_MAX;
-            break;
-        case PROTOBUF_C_TYPE_UINT64:
-        case PROTOBUF_C_TYPE_FIXED64:
-            ok = i >= 0;
-            break;
-        default:
-            ok = 1;
-            break;
+        if (t->kind == PJ_K_UINT) {
+            ok = i >= 0 && (t->size == 8 || i <= (json_int_t)UINT32_MAX);
+        } else {
+            ok = t->size == 8 || (i >= INT32_MIN && i <= INT32_MAX);
         }
         if (!ok) {
             bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
@@ -1054,35 +1020,24 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
                            (long long)i, path->text, type_name(f));
             return -1;
         }
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_SINT32:
-        case PROTOBUF_C_TYPE_SINT64:
+        if (t->wire == PJ_W_ZIGZAG) {
             bbs_pbw_tag(out, num, BBS_PB_VARINT);
             bbs_pbw_varint(out, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63));
-            break;
-        case PROTOBUF_C_TYPE_SFIXED32:
-        case PROTOBUF_C_TYPE_FIXED32:
-            put_fixed(out, num, (uint64_t)i, 4);
-            break;
-        case PROTOBUF_C_TYPE_SFIXED64:
-        case PROTOBUF_C_TYPE_FIXED64:
-            put_fixed(out, num, (uint64_t)i, 8);
-            break;
-        default:
+        } else if (t->wire == PJ_W_FIXED) {
+            put_fixed(out, num, (uint64_t)i, t->size);
+        } else {
             bbs_pbw_int64_always(out, num, (int64_t)i);
-            break;
         }
         return 0;
     }
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_DOUBLE: {
+    if (t->kind == PJ_K_FLOAT) {
         double x;
 
         if (!json_is_number(v)) {
             return type_error(err, path, v, type_name(f));
         }
         x = json_number_value(v);
-        if (f->type == PROTOBUF_C_TYPE_FLOAT) {
+        if (t->size == 4) {
             float fl = (float)x;
             uint32_t bits;
 
@@ -1096,13 +1051,14 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         }
         return 0;
     }
-    case PROTOBUF_C_TYPE_BOOL:
+    switch (t->kind) {
+    case PJ_K_BOOL:
         if (!json_is_boolean(v)) {
             return type_error(err, path, v, "bool");
         }
         bbs_pbw_int64_always(out, num, json_is_true(v) ? 1 : 0);
         return 0;
-    case PROTOBUF_C_TYPE_ENUM: {
+    case PJ_K_ENUM: {
         const ProtobufCEnumDescriptor *e = f->descriptor;
         const ProtobufCEnumValue *ev;
 
@@ -1122,14 +1078,14 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         if (ev == NULL) {
             /* A value without a name is written as its number in a string (as Go's String()
              * prints it): read it back. */
-            const char *t = json_string_value(v);
+            const char *str = json_string_value(v);
             char *end = NULL;
             long long i;
 
             errno = 0;
-            i = strtoll(t, &end, 10);
-            if (t[0] != '\0' && (t[0] == '-' || (t[0] >= '0' && t[0] <= '9')) && *end == '\0' &&
-                errno == 0 && i >= INT32_MIN && i <= INT32_MAX) {
+            i = strtoll(str, &end, 10);
+            if (str[0] != '\0' && (str[0] == '-' || (str[0] >= '0' && str[0] <= '9')) &&
+                *end == '\0' && errno == 0 && i >= INT32_MIN && i <= INT32_MAX) {
                 bbs_pbw_int64_always(out, num, (int64_t)i);
                 return 0;
             }
@@ -1141,13 +1097,13 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         bbs_pbw_int64_always(out, num, ev->value);
         return 0;
     }
-    case PROTOBUF_C_TYPE_STRING:
+    case PJ_K_STR:
         if (!json_is_string(v)) {
             return type_error(err, path, v, "string");
         }
         bbs_pbw_bytes_always(out, num, json_string_value(v), json_string_length(v));
         return 0;
-    case PROTOBUF_C_TYPE_BYTES: {
+    case PJ_K_BYTES: {
         struct bbs_buf raw = {0};
         int rc;
 
@@ -1164,7 +1120,7 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         bbs_buf_free(&raw);
         return rc;
     }
-    case PROTOBUF_C_TYPE_MESSAGE: {
+    case PJ_K_MSG: {
         size_t mark;
         int rc;
 
@@ -1176,6 +1132,8 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         bbs_pbw_close(out, mark);
         return rc;
     }
+    default:
+        break;
     }
     return type_error(err, path, v, "a known type");
 }
