@@ -90,4 +90,7 @@ BBS_MUST_CHECK int bbs_pbjson_to_pb(const ProtobufCMessageDescriptor *d, const c
 BBS_MUST_CHECK int bbs_pbjson_from_pb(const ProtobufCMessageDescriptor *d, const uint8_t *data,
                                       size_t len, struct bbs_buf *out, struct bbs_error *err);
 
+/* 1 when the codec's rule tables are sorted as its lookups need (for the unit test). */
+int bbs_pbjson_tables_sorted(void);
+
 #endif /* BBS_PBJSON_H */

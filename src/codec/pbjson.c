@@ -10,9 +10,11 @@
  *
  * What differs from "the proto field name, omitted when empty" lives in
  * one table, taken from the json tags of upstream's generated models
- * (the models/ .pb.go files) and its hand-written MarshalJSON methods. The table is
- * sorted (strcmp on message, then field) for bsearch; a unit test checks
- * the order and that every row names a real field.
+ * (the models/ .pb.go files) and its hand-written MarshalJSON methods: the
+ * fields that are only "no omitempty" as one list per message (`always`),
+ * every other rule as a row (`rules`). Both are sorted (strcmp on message,
+ * then field) for bsearch; a unit test checks the order
+ * (bbs_pbjson_tables_sorted).
  */
 #include <errno.h>
 #include <limits.h>
@@ -58,239 +60,130 @@ static const struct pj_rule rules[] = {
     {"models.ActualLRP", "actual_lrp_instance_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.ActualLRP", "actual_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.ActualLRP", "actual_lrp_net_info", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRP", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRP", "crash_count", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRP", "modification_tag", NULL, PJ_ALWAYS | PJ_VALUE, NULL},
-    {"models.ActualLRP", "presence", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRP", "routable", NULL, PJ_ALWAYS, "OptionalRoutable"},
-    {"models.ActualLRP", "since", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRP", "state", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPCrashedEvent", "actual_lrp_instance_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.ActualLRPCrashedEvent", "actual_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRPCrashedEvent", "crash_count", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPCrashedEvent", "since", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupByProcessGuidAndIndexRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupByProcessGuidAndIndexRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupsByProcessGuidRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupsRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupsRequest", "domain", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPInfo", "Routable", NULL, 0, "OptionalRoutable"},
     {"models.ActualLRPInfo", "actual_lrp_net_info", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRPInfo", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInfo", "crash_count", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPInfo", "modification_tag", NULL, PJ_ALWAYS | PJ_VALUE, NULL},
-    {"models.ActualLRPInfo", "presence", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInfo", "since", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInfo", "state", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPInstanceChangedEvent", "actual_lrp_instance_key", "", PJ_EMBED | PJ_VALUE,
      NULL},
     {"models.ActualLRPInstanceChangedEvent", "actual_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRPInstanceChangedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceCreatedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceKey", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceKey", "instance_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceRemovedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInternalRoute", "hostname", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPKey", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPKey", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPKey", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPNetInfo", "address", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPNetInfo", "ports", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPNetInfo", "preferred_address", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsByProcessGuidsRequest", "process_guids", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "cache_key", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "from", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "name", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "to", NULL, PJ_ALWAYS, NULL},
-    {"models.CellCapacity", "containers", NULL, PJ_ALWAYS, NULL},
-    {"models.CellCapacity", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.CellCapacity", "memory_mb", NULL, PJ_ALWAYS, NULL},
     {"models.CellPresence", "annotations", NULL, PJ_ALWAYS | PJ_MAP_OBJECT, NULL},
-    {"models.CellPresence", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.CellPresence", "rep_address", NULL, PJ_ALWAYS, NULL},
-    {"models.CellPresence", "rep_url", NULL, PJ_ALWAYS, NULL},
     {"models.CellPresence", "rootfs_providers", "rootfs_provider_list", 0, NULL},
-    {"models.CellPresence", "zone", NULL, PJ_ALWAYS, NULL},
-    {"models.CheckDefinition", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.ClaimActualLRPRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ClaimActualLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "failed", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "result", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.CrashActualLRPRequest", "error_message", NULL, PJ_ALWAYS, NULL},
-    {"models.DedicatedDevice", "device_config", NULL, PJ_ALWAYS, NULL},
-    {"models.DedicatedDevice", "mount_config", NULL, PJ_ALWAYS, NULL},
-    {"models.DedicatedDevice", "mounter_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesireTaskRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.DesireTaskRequest", "task_definition", NULL, PJ_ALWAYS, NULL},
-    {"models.DesireTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "PlacementTags", "placement_tags", 0, NULL},
-    {"models.DesiredLRP", "annotation", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "cpu_weight", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "deprecated_start_timeout_s", "deprecated_timeout_ns", 0, NULL},
-    {"models.DesiredLRP", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "domain", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "environment_variables", "env", PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "instances", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "log_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "max_pids", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "memory_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "metrics_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "privileged", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "process_guid", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "root_fs", "rootfs", PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "start_timeout_ms", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "update_strategy", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPByProcessGuidRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPChangedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPCreatedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPKey", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPKey", "log_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPKey", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRemovedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPResource", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPResource", "max_pids", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPResource", "memory_mb", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPResource", "root_fs", "rootfs", PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "cpu_weight", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "created_at", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPRunInfo", "deprecated_start_timeout_s", "start_timeout", 0, NULL},
     {"models.DesiredLRPRunInfo", "desired_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.DesiredLRPRunInfo", "egress_rules", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPRunInfo", "environment_variables", "env", PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "metrics_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "privileged", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "start_timeout_ms", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPSchedulingInfo", "PlacementTags", "placement_tags", 0, NULL},
-    {"models.DesiredLRPSchedulingInfo", "annotation", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPSchedulingInfo", "desired_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.DesiredLRPSchedulingInfo", "desired_lrp_resource", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.DesiredLRPSchedulingInfo", "instances", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPSchedulingInfo", "modification_tag", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.DesiredLRPSchedulingInfo", "routes", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPsRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "cache_key", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "from", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "to", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "user", NULL, PJ_ALWAYS, NULL},
-    {"models.EmitProgressAction", "failure_message_prefix", NULL, PJ_ALWAYS, NULL},
-    {"models.EmitProgressAction", "start_message", NULL, PJ_ALWAYS, NULL},
-    {"models.EmitProgressAction", "success_message", NULL, PJ_ALWAYS, NULL},
-    {"models.EnvironmentVariable", "name", NULL, PJ_ALWAYS, NULL},
-    {"models.EnvironmentVariable", "value", NULL, PJ_ALWAYS, NULL},
-    {"models.Error", "message", NULL, PJ_ALWAYS, NULL},
-    {"models.Error", "type", NULL, PJ_ALWAYS, NULL},
-    {"models.EvacuateCrashedActualLRPRequest", "error_message", NULL, PJ_ALWAYS, NULL},
     {"models.EvacuateRunningActualLRPRequest", "Routable", NULL, 0, "OptionalRoutable"},
-    {"models.EvacuateRunningActualLRPRequest", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.EvacuationResponse", "keep_container", NULL, PJ_ALWAYS, NULL},
-    {"models.EventsByCellId", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.FailActualLRPRequest", "error_message", NULL, PJ_ALWAYS, NULL},
-    {"models.FailTaskRequest", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.FailTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.File", "content", NULL, PJ_ALWAYS, NULL},
-    {"models.File", "path", NULL, PJ_ALWAYS, NULL},
-    {"models.HTTPCheck", "path", NULL, PJ_ALWAYS, NULL},
-    {"models.HTTPCheck", "port", NULL, PJ_ALWAYS, NULL},
-    {"models.ICMPInfo", "code", NULL, PJ_ALWAYS, NULL},
-    {"models.ICMPInfo", "type", NULL, PJ_ALWAYS, NULL},
-    {"models.ImageLayer", "destination_path", NULL, PJ_ALWAYS, NULL},
     {"models.ImageLayer", "digest_algorithm", NULL, 0, NULL},
-    {"models.ImageLayer", "layer_type", NULL, PJ_ALWAYS, NULL},
-    {"models.ImageLayer", "media_type", NULL, PJ_ALWAYS, NULL},
-    {"models.ImageLayer", "url", NULL, PJ_ALWAYS, NULL},
     {"models.MetricTagValue", "dynamic", NULL, 0, NULL},
-    {"models.ModificationTag", "epoch", NULL, PJ_ALWAYS, NULL},
-    {"models.ModificationTag", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.PingResponse", "available", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "container_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "container_tls_proxy_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "host_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "host_tls_proxy_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortRange", "end", NULL, PJ_ALWAYS, NULL},
-    {"models.PortRange", "start", NULL, PJ_ALWAYS, NULL},
-    {"models.Provider", "name", NULL, PJ_ALWAYS, NULL},
-    {"models.RejectTaskRequest", "rejection_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.RejectTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.RemoveActualLRPRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.RemoveActualLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.RemoveDesiredLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "path", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "suppress_log_output", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "user", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
-    {"models.SecurityGroupRule", "log", NULL, PJ_ALWAYS, NULL},
-    {"models.SharedDevice", "mount_config", NULL, PJ_ALWAYS, NULL},
-    {"models.SharedDevice", "volume_id", NULL, PJ_ALWAYS, NULL},
-    {"models.Sidecar", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.Sidecar", "memory_mb", NULL, PJ_ALWAYS, NULL},
     {"models.StartActualLRPRequest", "Routable", NULL, 0, "OptionalRoutable"},
-    {"models.StartActualLRPRequest", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.StartTaskRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.StartTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.StartTaskResponse", "should_start", NULL, PJ_ALWAYS, NULL},
-    {"models.TCPCheck", "port", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "created_at", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "failed", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "first_completed_at", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "rejection_count", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "rejection_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "result", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "state", NULL, PJ_ALWAYS, NULL},
     {"models.Task", "task_definition", "", PJ_EMBED, NULL},
-    {"models.Task", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "updated_at", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskByGuidRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "created_at", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "failed", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "result", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "cpu_weight", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "disk_mb", NULL, PJ_ALWAYS, NULL},
     {"models.TaskDefinition", "environment_variables", "env", 0, NULL},
-    {"models.TaskDefinition", "image_password", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "image_username", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "log_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "max_pids", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "memory_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "metrics_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "privileged", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "result_file", NULL, PJ_ALWAYS, NULL},
     {"models.TaskDefinition", "root_fs", "rootfs", PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskGuidRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TasksRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.TasksRequest", "domain", NULL, PJ_ALWAYS, NULL},
     {"models.TimeoutAction", "deprecated_timeout_ns", "timeout", 0, NULL},
-    {"models.TimeoutAction", "timeout_ms", NULL, PJ_ALWAYS, NULL},
-    {"models.UpdateDesiredLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.UploadAction", "from", NULL, PJ_ALWAYS, NULL},
-    {"models.UploadAction", "to", NULL, PJ_ALWAYS, NULL},
-    {"models.UploadAction", "user", NULL, PJ_ALWAYS, NULL},
-    {"models.UpsertDomainRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.UpsertDomainRequest", "ttl", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "container_dir", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "dedicated", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "driver", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "mode", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "shared", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumePlacement", "driver_names", NULL, PJ_ALWAYS, NULL},
+};
+
+/*
+ * The fields whose json tag has no omitempty and no other rule (PJ_ALWAYS
+ * alone), per message: space-separated, each list and the table sorted.
+ */
+static const struct pj_always {
+    const char *msg;
+    const char *fields;
+} always[] = {
+    {"models.ActualLRP", "availability_zone crash_count presence since state"},
+    {"models.ActualLRPCrashedEvent", "crash_count since"},
+    {"models.ActualLRPGroupByProcessGuidAndIndexRequest", "index process_guid"},
+    {"models.ActualLRPGroupsByProcessGuidRequest", "process_guid"},
+    {"models.ActualLRPGroupsRequest", "cell_id domain"},
+    {"models.ActualLRPInfo", "availability_zone crash_count presence since state"},
+    {"models.ActualLRPInstanceChangedEvent", "trace_id"},
+    {"models.ActualLRPInstanceCreatedEvent", "trace_id"},
+    {"models.ActualLRPInstanceKey", "cell_id instance_guid"},
+    {"models.ActualLRPInstanceRemovedEvent", "trace_id"},
+    {"models.ActualLRPInternalRoute", "hostname"},
+    {"models.ActualLRPKey", "domain index process_guid"},
+    {"models.ActualLRPNetInfo", "address ports preferred_address"},
+    {"models.ActualLRPsByProcessGuidsRequest", "process_guids"},
+    {"models.ActualLRPsRequest", "cell_id domain index process_guid"},
+    {"models.CachedDependency", "cache_key from log_source name to"},
+    {"models.CellCapacity", "containers disk_mb memory_mb"},
+    {"models.CellPresence", "cell_id rep_address rep_url zone"},
+    {"models.CheckDefinition", "log_source"},
+    {"models.ClaimActualLRPRequest", "index process_guid"},
+    {"models.CompleteTaskRequest", "cell_id failed failure_reason result task_guid"},
+    {"models.CrashActualLRPRequest", "error_message"},
+    {"models.DedicatedDevice", "device_config mount_config mounter_id"},
+    {"models.DesireTaskRequest", "domain task_definition task_guid"},
+    {"models.DesiredLRP",
+     "annotation cpu_weight disk_mb domain instances log_guid log_source max_pids memory_mb "
+     "metrics_guid privileged process_guid start_timeout_ms update_strategy volume_mounted_files"},
+    {"models.DesiredLRPByProcessGuidRequest", "process_guid"},
+    {"models.DesiredLRPChangedEvent", "trace_id"},
+    {"models.DesiredLRPCreatedEvent", "trace_id"},
+    {"models.DesiredLRPKey", "domain log_guid process_guid"},
+    {"models.DesiredLRPRemovedEvent", "trace_id"},
+    {"models.DesiredLRPResource", "disk_mb max_pids memory_mb"},
+    {"models.DesiredLRPRunInfo", "cpu_weight created_at egress_rules log_source metrics_guid "
+                                 "privileged start_timeout_ms volume_mounted_files"},
+    {"models.DesiredLRPSchedulingInfo", "annotation instances routes"},
+    {"models.DesiredLRPsRequest", "domain"},
+    {"models.DownloadAction", "cache_key from to user"},
+    {"models.EmitProgressAction", "failure_message_prefix start_message success_message"},
+    {"models.EnvironmentVariable", "name value"},
+    {"models.Error", "message type"},
+    {"models.EvacuateCrashedActualLRPRequest", "error_message"},
+    {"models.EvacuateRunningActualLRPRequest", "availability_zone"},
+    {"models.EvacuationResponse", "keep_container"},
+    {"models.EventsByCellId", "cell_id"},
+    {"models.FailActualLRPRequest", "error_message"},
+    {"models.FailTaskRequest", "failure_reason task_guid"},
+    {"models.File", "content path"},
+    {"models.HTTPCheck", "path port"},
+    {"models.ICMPInfo", "code type"},
+    {"models.ImageLayer", "destination_path layer_type media_type url"},
+    {"models.ModificationTag", "epoch index"},
+    {"models.PingResponse", "available"},
+    {"models.PortMapping", "container_port container_tls_proxy_port host_port host_tls_proxy_port"},
+    {"models.PortRange", "end start"},
+    {"models.Provider", "name"},
+    {"models.RejectTaskRequest", "rejection_reason task_guid"},
+    {"models.RemoveActualLRPRequest", "index process_guid"},
+    {"models.RemoveDesiredLRPRequest", "process_guid"},
+    {"models.RunAction", "path suppress_log_output user volume_mounted_files"},
+    {"models.SecurityGroupRule", "log"},
+    {"models.SharedDevice", "mount_config volume_id"},
+    {"models.Sidecar", "disk_mb memory_mb"},
+    {"models.StartActualLRPRequest", "availability_zone"},
+    {"models.StartTaskRequest", "cell_id task_guid"},
+    {"models.StartTaskResponse", "should_start"},
+    {"models.TCPCheck", "port"},
+    {"models.Task", "cell_id created_at domain failed failure_reason first_completed_at "
+                    "rejection_count rejection_reason result state task_guid updated_at"},
+    {"models.TaskByGuidRequest", "task_guid"},
+    {"models.TaskCallbackResponse", "created_at failed failure_reason result task_guid"},
+    {"models.TaskDefinition",
+     "cpu_weight disk_mb image_password image_username log_guid log_source max_pids memory_mb "
+     "metrics_guid privileged result_file volume_mounted_files"},
+    {"models.TaskGuidRequest", "task_guid"},
+    {"models.TasksRequest", "cell_id domain"},
+    {"models.TimeoutAction", "timeout_ms"},
+    {"models.UpdateDesiredLRPRequest", "process_guid"},
+    {"models.UploadAction", "from to user"},
+    {"models.UpsertDomainRequest", "domain ttl"},
+    {"models.VolumeMount", "container_dir dedicated driver mode shared"},
+    {"models.VolumePlacement", "driver_names"},
 };
 
 /* Enums upstream prints as numbers: Go types without a MarshalJSON method. */
@@ -319,13 +212,54 @@ static int rule_cmp(const void *k, const void *e)
     return c != 0 ? c : strcmp(a->field, b->field);
 }
 
-/* The table row for field `f` of `d`, or NULL (the default rules). */
+static int always_cmp(const void *k, const void *e)
+{
+    return strcmp(k, ((const struct pj_always *)e)->msg);
+}
+
+/* Is `name` one of the space-separated words of `list`? */
+static int has_word(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n) {
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The rule for field `f` of `d`, or NULL (the default rules). */
 static const struct pj_rule *rule_of(const ProtobufCMessageDescriptor *d,
                                      const ProtobufCFieldDescriptor *f)
 {
+    static const struct pj_rule always_rule = {NULL, NULL, NULL, PJ_ALWAYS, NULL};
     struct pj_rule key = {d->name, f->name, NULL, 0, NULL};
+    const struct pj_rule *r =
+        bsearch(&key, rules, sizeof(rules) / sizeof(rules[0]), sizeof(rules[0]), rule_cmp);
+    const struct pj_always *a;
 
-    return bsearch(&key, rules, sizeof(rules) / sizeof(rules[0]), sizeof(rules[0]), rule_cmp);
+    if (r != NULL) {
+        return r;
+    }
+    a = bsearch(d->name, always, sizeof(always) / sizeof(always[0]), sizeof(always[0]), always_cmp);
+    return a != NULL && has_word(a->fields, f->name) ? &always_rule : NULL;
+}
+
+int bbs_pbjson_tables_sorted(void)
+{
+    for (size_t i = 1; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (rule_cmp(&rules[i - 1], &rules[i]) >= 0) {
+            return 0;
+        }
+    }
+    for (size_t i = 1; i < sizeof(always) / sizeof(always[0]); i++) {
+        if (strcmp(always[i - 1].msg, always[i].msg) >= 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static const char *key_of(const ProtobufCFieldDescriptor *f, const struct pj_rule *r)

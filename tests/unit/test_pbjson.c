@@ -591,6 +591,13 @@ static void test_from_pb_rejects_garbage(void **state)
     bbs_buf_free(&out);
 }
 
+/* The rule tables are sorted for their bsearch lookups. */
+static void test_tables_sorted(void **state)
+{
+    (void)state;
+    assert_true(bbs_pbjson_tables_sorted());
+}
+
 /* The text bbs_pbjson_dump writes for `m` (malloc'd). */
 static char *dump_of(const ProtobufCMessage *m)
 {
@@ -765,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_from_pb_rejects_garbage),
         cmocka_unit_test(test_routes_absent_empty_nonempty),
         cmocka_unit_test(test_dump_escapes_as_go),
+        cmocka_unit_test(test_tables_sorted),
     };
     enum { NF = sizeof(fixed) / sizeof(fixed[0]) };
     struct CMUnitTest tests[NF + NB];
