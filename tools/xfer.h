@@ -232,6 +232,14 @@ int xfer_cursor_each(const char *cmd, PGconn *conn, const char *select,
  * none of these (the command's own), XFER_OPT_NEXT when handled, else the
  * exit status to return at once (0 after --help, 2).
  */
+/* Their getopt_long rows, then the end of the table (needs <getopt.h>). */
+#define XFER_COMMON_OPTIONS                                                                        \
+    {"encryption-key", required_argument, NULL, 'k'},                                              \
+        {"active-key-label", required_argument, NULL, 'a'},                                        \
+        {"migrations-dir", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},        \
+    {                                                                                              \
+        NULL, 0, NULL, 0                                                                           \
+    }
 #define XFER_OPT_OWN  (-1)
 #define XFER_OPT_NEXT (-2)
 struct xfer_keys;

@@ -51,11 +51,7 @@ int xfer_cmd_import(int argc, char **argv)
         {"database-url", required_argument, NULL, 'd'},
         {"file", required_argument, NULL, 'f'},
         {"force", no_argument, NULL, 'F'},
-        {"encryption-key", required_argument, NULL, 'k'},
-        {"active-key-label", required_argument, NULL, 'a'},
-        {"migrations-dir", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        XFER_COMMON_OPTIONS,
     };
     struct xfer_keys keys = {0};
     struct bbs_crypt *ring = NULL;

@@ -701,12 +701,8 @@ int xfer_cmd_migrate(int argc, char **argv)
     static const struct option opts[] = {
         {"source", required_argument, NULL, 's'},
         {"database-url", required_argument, NULL, 'd'},
-        {"encryption-key", required_argument, NULL, 'k'},
-        {"active-key-label", required_argument, NULL, 'a'},
         {"skip-bad", no_argument, NULL, 'b'},
-        {"migrations-dir", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        XFER_COMMON_OPTIONS,
     };
     struct migrator m = {0};
     struct xfer_keys keys = {0};
