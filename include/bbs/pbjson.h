@@ -19,9 +19,10 @@
  *     jansson has no larger integers); bytes as standard base64;
  *   - maps as objects with their keys sorted (as Go writes them);
  *   - routes (a models.ProtoRoutes field) as an object whose values are
- *     the stored raw JSON values; with no entry null (Go's nil map), and
- *     left out only where upstream's field is an omitempty pointer
- *     (DesiredLRP, DesiredLRPUpdate) and the field is absent;
+ *     the stored raw JSON values, as Go prints upstream's models.Routes
+ *     after gogo's unmarshal: the omitempty pointer fields (DesiredLRP,
+ *     DesiredLRPUpdate) left out when absent and {} with no entry; the
+ *     value field (DesiredLRPSchedulingInfo) null when absent or empty;
  *   - text (bbs_pbjson_dump) escaped as Go's encoding/json escapes it:
  *     < > & U+2028 U+2029 as \u003c \u003e \u0026 \u2028 \u2029, control
  *     characters as \u00xx in lower case;

@@ -732,15 +732,16 @@ static void enc_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor 
         const ProtobufCMessage *pr = *(ProtobufCMessage *const *)p;
 
         /*
-         * Go's models.Routes is a map: nil marshals as null, and protobuf
-         * leaves it nil when the field has no entry. A *Routes field
-         * (omitempty) that is absent is left out; one that is there but
-         * empty is a non-nil pointer to a nil map: null. The value-typed
-         * field (scheduling info, no omitempty) is null when absent too.
+         * Go's models.Routes is a map (nil marshals as null). The pointer
+         * fields (DesiredLRP, DesiredLRPUpdate: *Routes, omitempty) are
+         * left out when absent; gogo's unmarshal makes a present one
+         * &Routes{}, an empty non-nil map: {} with no entry. The value
+         * field (scheduling info, no omitempty) stays a nil map unless an
+         * entry arrives: null when absent or with no entry.
          */
-        if (pr != NULL && routes_count(pr) > 0) {
+        if (pr != NULL && (routes_count(pr) > 0 || (flags & PJ_ALWAYS) == 0)) {
             put(obj, key, enc_routes(pr), weak);
-        } else if (pr != NULL || (flags & PJ_ALWAYS)) {
+        } else if (flags & PJ_ALWAYS) {
             put(obj, key, json_null(), weak);
         }
         return;

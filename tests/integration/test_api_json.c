@@ -326,8 +326,9 @@ static uint8_t *json_answer_packed(const ProtobufCMessageDescriptor *d, const ch
 
 /*
  * The protobuf answer as far as JSON can carry it: through the codec's JSON
- * and back. What Go's JSON cannot tell apart (routes present with no entry
- * and routes absent: both null) is then the same on both sides.
+ * and back. What Go's JSON cannot tell apart (a scheduling info's routes
+ * present with no entry and absent: both null) is then the same on both
+ * sides.
  */
 static uint8_t *pb_answer_packed(const ProtobufCMessageDescriptor *d, const struct it_resp *r,
                                  size_t *len)
