@@ -4,8 +4,8 @@
  * json.Encoder writes them (compact, keys in the codec's order, strings
  * HTML-safe as Go escapes them, one value per line).
  *
- * This file only serialises the jansson tree the codec builds; it knows
- * no model.
+ * The text is the codec's (bbs_pbjson_dump, the same as the API's JSON
+ * answers); this file knows no model.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,93 +16,14 @@
 
 #include "api.h"
 #include "bbs/buf.h"
-#include "bbs/gojson.h"
 #include "bbs/pbjson.h"
-
-/* Go's strconv.FormatFloat(f, 'g'-ish) as encoding/json: shortest repr, no exponent in range. */
-static void put_real(struct bbs_buf *b, double v)
-{
-    char tmp[64];
-
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v) {
-            break;
-        }
-    }
-    /* encoding/json switches to exponent form only below 1e-6 or from 1e21. */
-    if (strchr(tmp, 'e') != NULL && v != 0 &&
-        (v >= 1e21 || v <= -1e21 || (v < 1e-6 && v > -1e-6))) {
-        bbs_buf_printf(b, "%s", tmp);
-    } else if (strchr(tmp, 'e') != NULL) {
-        bbs_buf_printf(b, "%.0f", v);
-    } else {
-        bbs_buf_printf(b, "%s", tmp);
-    }
-}
-
-static void put(struct bbs_buf *b, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *x;
-        int first = 1;
-        bbs_buf_putc(b, '{');
-        json_object_foreach((json_t *)v, k, x)
-        {
-            if (!first) {
-                bbs_buf_putc(b, ',');
-            }
-            first = 0;
-            bbs_gojson_string(b, k);
-            bbs_buf_putc(b, ':');
-            put(b, x);
-        }
-        bbs_buf_putc(b, '}');
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *x;
-        bbs_buf_putc(b, '[');
-        json_array_foreach((json_t *)v, i, x)
-        {
-            if (i > 0) {
-                bbs_buf_putc(b, ',');
-            }
-            put(b, x);
-        }
-        bbs_buf_putc(b, ']');
-        break;
-    }
-    case JSON_STRING:
-        bbs_gojson_string(b, json_string_value(v));
-        break;
-    case JSON_INTEGER:
-        bbs_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        put_real(b, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        bbs_buf_append(b, "true", 4);
-        break;
-    case JSON_FALSE:
-        bbs_buf_append(b, "false", 5);
-        break;
-    case JSON_NULL:
-        bbs_buf_append(b, "null", 4);
-        break;
-    }
-}
 
 static int emit(const json_t *v)
 {
     struct bbs_buf b = {0};
     int rc = 0;
 
-    put(&b, v);
+    bbs_pbjson_dump(v, &b);
     bbs_buf_putc(&b, '\n');
     if (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
         rc = -1;

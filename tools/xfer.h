@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "bbs/buf.h"
 #include "bbs/crypt.h"
@@ -204,6 +205,46 @@ void xfer_progress_start(struct xfer_progress *p, const char *what);
 void xfer_progress_tick(struct xfer_progress *p, const uint64_t *counts);
 /* "domains 1, desired_lrps 2, actual_lrps 3, tasks 4" for `counts`. */
 void xfer_counts_print(FILE *f, const char *what, const uint64_t *counts);
+
+/*
+ * libpq for the commands; every message starts with the command's name
+ * (`cmd`: "export", "migrate-from-upstream"). xfer_pq_error prints
+ * "<cmd>: <what>: <libpq's message>" (res's, else conn's), clears `res`
+ * and returns -1. xfer_exec_ok runs `sql`, a command with no rows: 0, or
+ * -1 printed.
+ */
+int xfer_pq_error(const char *cmd, PGconn *conn, PGresult *res, const char *what);
+int xfer_exec_ok(const char *cmd, PGconn *conn, const char *sql);
+
+/*
+ * Read `select` (a SELECT statement) through a cursor, FETCH_ROWS rows at a
+ * time, calling row(ctx, res, i) for each row; 0, or -1 when a statement
+ * fails (printed) or row() returns non-zero (it printed why).
+ */
+int xfer_cursor_each(const char *cmd, PGconn *conn, const char *select,
+                     int (*row)(void *ctx, const PGresult *res, int i), void *ctx);
+
+/*
+ * The options the commands share, for their getopt_long loop: 'k'
+ * (--encryption-key, into `keys`), 'a' (--active-key-label), 'm'
+ * (--migrations-dir, into `*migrations`), 'h' (--help: usage on stdout)
+ * and an unknown one (usage on stderr). Returns XFER_OPT_OWN when `c` is
+ * none of these (the command's own), XFER_OPT_NEXT when handled, else the
+ * exit status to return at once (0 after --help, 2).
+ */
+/* Their getopt_long rows, then the end of the table (needs <getopt.h>). */
+#define XFER_COMMON_OPTIONS                                                                        \
+    {"encryption-key", required_argument, NULL, 'k'},                                              \
+        {"active-key-label", required_argument, NULL, 'a'},                                        \
+        {"migrations-dir", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},        \
+    {                                                                                              \
+        NULL, 0, NULL, 0                                                                           \
+    }
+#define XFER_OPT_OWN  (-1)
+#define XFER_OPT_NEXT (-2)
+struct xfer_keys;
+int xfer_common_opt(int c, const char *arg, struct xfer_keys *keys, const char **migrations,
+                    void (*usage)(FILE *));
 
 /* The commands (xfer_export.c, xfer_import.c, xfer_upstream.c). */
 int xfer_cmd_export(int argc, char **argv);

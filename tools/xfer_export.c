@@ -15,10 +15,10 @@
 
 #include <libpq-fe.h>
 
+#include "bbs/pbjson.h"
 #include "xfer.h"
 
-#define FETCH_ROWS 500
-#define FETCH_SQL  "FETCH FORWARD 500 FROM xfer_cur"
+#define CMD "export"
 
 struct exporter {
     PGconn *conn;
@@ -30,25 +30,6 @@ struct exporter {
     struct xfer_row row;
     struct bbs_buf pt;
 };
-
-static int pq_error(PGconn *conn, PGresult *res, const char *what)
-{
-    fprintf(stderr, "export: %s: %s", what,
-            res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
-    PQclear(res);
-    return -1;
-}
-
-static int exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *res = PQexec(conn, sql);
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        return pq_error(conn, res, sql);
-    }
-    PQclear(res);
-    return 0;
-}
 
 /* Column `c` of result row `i` into the row being built. */
 static int take_value(struct exporter *ex, const PGresult *res, int i, size_t c, int table)
@@ -91,6 +72,16 @@ static int take_value(struct exporter *ex, const PGresult *res, int i, size_t c,
     return 0;
 }
 
+/* `j` as compact JSON text on `f`, escaped as Go escapes it (as every JSON bbsctl prints). */
+static void dumpf(const json_t *j, FILE *f)
+{
+    struct bbs_buf b = {0};
+
+    bbs_pbjson_dump(j, &b);
+    fwrite(b.data, 1, b.len, f);
+    bbs_buf_free(&b);
+}
+
 static void emit(struct exporter *ex, int table, int first)
 {
     json_t *j = xfer_row_to_json(&ex->row);
@@ -98,7 +89,7 @@ static void emit(struct exporter *ex, int table, int first)
     if (ex->lines) {
         json_t *line = json_pack("{s:s, s:o}", "table", xfer_tables[table].name, "row", j);
 
-        json_dumpf(line, ex->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        dumpf(line, ex->out);
         fputc('\n', ex->out);
         json_decref(line);
         return;
@@ -106,60 +97,55 @@ static void emit(struct exporter *ex, int table, int first)
     if (!first) {
         fputc(',', ex->out);
     }
-    json_dumpf(j, ex->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    dumpf(j, ex->out);
     json_decref(j);
+}
+
+/* The table being read (xfer_cursor_each's context). */
+struct export_pass {
+    struct exporter *ex;
+    int table;
+    int first;
+};
+
+static int export_row(void *ctx, const PGresult *res, int i)
+{
+    struct export_pass *ps = ctx;
+    struct exporter *ex = ps->ex;
+
+    xfer_row_reset(&ex->row, ps->table);
+    for (size_t c = 0; c < xfer_tables[ps->table].ncols; c++) {
+        if (take_value(ex, res, i, c, ps->table) != 0) {
+            return -1;
+        }
+    }
+    emit(ex, ps->table, ps->first);
+    ps->first = 0;
+    ex->counts[ps->table]++;
+    xfer_progress_tick(&ex->progress, ex->counts);
+    return 0;
 }
 
 static int export_table(struct exporter *ex, int table)
 {
     const struct xfer_table *tb = &xfer_tables[table];
+    struct export_pass ps = {ex, table, 1};
     struct bbs_buf sql = {0};
-    int rc = -1, first = 1;
+    int rc;
 
-    bbs_buf_printf(&sql, "DECLARE xfer_cur NO SCROLL CURSOR FOR SELECT ");
+    bbs_buf_printf(&sql, "SELECT ");
     for (size_t i = 0; i < tb->ncols; i++) {
         bbs_buf_printf(&sql, "%s%s", i > 0 ? ", " : "", tb->cols[i].name);
     }
     bbs_buf_printf(&sql, " FROM %s ORDER BY %s", tb->name, tb->order_by);
     bbs_buf_putc(&sql, '\0');
-    if (exec_ok(ex->conn, (const char *)sql.data) != 0) {
-        goto out;
-    }
     if (!ex->lines) {
         fprintf(ex->out, "%s\"%s\":[", table > 0 ? "," : "", tb->name);
     }
-    for (;;) {
-        PGresult *res = PQexec(ex->conn, FETCH_SQL);
-        int n;
-
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            pq_error(ex->conn, res, "fetch");
-            goto out;
-        }
-        n = PQntuples(res);
-        for (int i = 0; i < n; i++) {
-            xfer_row_reset(&ex->row, table);
-            for (size_t c = 0; c < tb->ncols; c++) {
-                if (take_value(ex, res, i, c, table) != 0) {
-                    PQclear(res);
-                    goto out;
-                }
-            }
-            emit(ex, table, first);
-            first = 0;
-            ex->counts[table]++;
-            xfer_progress_tick(&ex->progress, ex->counts);
-        }
-        PQclear(res);
-        if (n < FETCH_ROWS) {
-            break;
-        }
-    }
-    if (!ex->lines) {
+    rc = xfer_cursor_each(CMD, ex->conn, (const char *)sql.data, export_row, &ps);
+    if (rc == 0 && !ex->lines) {
         fputc(']', ex->out);
     }
-    rc = exec_ok(ex->conn, "CLOSE xfer_cur");
-out:
     bbs_buf_free(&sql);
     return rc;
 }
@@ -172,7 +158,7 @@ static void emit_end(struct exporter *ex)
         json_object_set_new(end, xfer_tables[t].name, json_integer((json_int_t)ex->counts[t]));
     }
     fputs(ex->lines ? "{\"end\":" : "},\"end\":", ex->out);
-    json_dumpf(end, ex->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    dumpf(end, ex->out);
     fputs("}\n", ex->out);
     json_decref(end);
 }
@@ -203,24 +189,20 @@ int xfer_cmd_export(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
+        int st = xfer_common_opt(c, optarg, &keys, NULL, usage);
+
+        if (st >= 0) {
+            return st;
+        }
+        switch (st == XFER_OPT_OWN ? c : 0) {
         case 'd':
             url = optarg;
-            break;
-        case 'k':
-            if (xfer_keys_add(&keys, optarg) != 0) {
-                return 2;
-            }
             break;
         case 'l':
             ex.lines = 1;
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            break;
         }
     }
     if (url == NULL || optind != argc) {
@@ -233,10 +215,10 @@ int xfer_cmd_export(int argc, char **argv)
     ex.keys = ring;
     ex.conn = PQconnectdb(url);
     if (PQstatus(ex.conn) != CONNECTION_OK) {
-        pq_error(ex.conn, NULL, "connect");
+        xfer_pq_error(CMD, ex.conn, NULL, "connect");
         goto out;
     }
-    if (exec_ok(ex.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0) {
+    if (xfer_exec_ok(CMD, ex.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0) {
         goto out;
     }
     xfer_progress_start(&ex.progress, "export");

@@ -1,11 +1,12 @@
 /*
  * xfer_format.c - our tables as column lists, rows to and from JSON, the
  * export format reader, upstream's blob encodings, and the small helpers
- * the transfer commands share (progress lines, key flags). No database
- * access here: the fuzz target (tests/fuzz/fuzz_export.c) drives the
- * reader with this file alone.
+ * the transfer commands share (progress lines, key flags, shared options,
+ * libpq errors and cursors). The reader touches no database: the fuzz
+ * target (tests/fuzz/fuzz_export.c) drives it with this file alone.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -814,4 +815,94 @@ int xfer_keys_ring(const struct xfer_keys *k, struct bbs_crypt **out)
         return -1;
     }
     return 0;
+}
+
+/* ---- shared options and libpq ---- */
+
+int xfer_common_opt(int c, const char *arg, struct xfer_keys *keys, const char **migrations,
+                    void (*usage)(FILE *))
+{
+    switch (c) {
+    case 'k':
+        return xfer_keys_add(keys, (char *)arg) != 0 ? 2 : XFER_OPT_NEXT;
+    case 'a':
+        keys->active = arg;
+        return XFER_OPT_NEXT;
+    case 'm':
+        if (migrations == NULL) {
+            break;
+        }
+        *migrations = arg;
+        return XFER_OPT_NEXT;
+    case 'h':
+        usage(stdout);
+        return 0;
+    case '?':
+    case ':':
+        usage(stderr);
+        return 2;
+    default:
+        break;
+    }
+    return XFER_OPT_OWN;
+}
+
+int xfer_pq_error(const char *cmd, PGconn *conn, PGresult *res, const char *what)
+{
+    fprintf(stderr, "%s: %s: %s", cmd, what,
+            res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    PQclear(res);
+    return -1;
+}
+
+int xfer_exec_ok(const char *cmd, PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        return xfer_pq_error(cmd, conn, res, sql);
+    }
+    PQclear(res);
+    return 0;
+}
+
+#define FETCH_ROWS 500
+
+int xfer_cursor_each(const char *cmd, PGconn *conn, const char *select,
+                     int (*row)(void *ctx, const PGresult *res, int i), void *ctx)
+{
+    struct bbs_buf sql = {0};
+    char fetch[64];
+    int rc = -1;
+
+    bbs_buf_printf(&sql, "DECLARE xfer_cur NO SCROLL CURSOR FOR %s", select);
+    bbs_buf_putc(&sql, '\0');
+    if (xfer_exec_ok(cmd, conn, (const char *)sql.data) != 0) {
+        goto out;
+    }
+    snprintf(fetch, sizeof(fetch), "FETCH FORWARD %d FROM xfer_cur", FETCH_ROWS);
+    for (;;) {
+        PGresult *res = PQexec(conn, fetch);
+        int n;
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            xfer_pq_error(cmd, conn, res, "fetch");
+            goto out;
+        }
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            if (row(ctx, res, i) != 0) {
+                PQclear(res);
+                goto out;
+            }
+        }
+        PQclear(res);
+        if (n < FETCH_ROWS) {
+            break;
+        }
+    }
+    rc = xfer_exec_ok(cmd, conn, "CLOSE xfer_cur");
+out:
+    bbs_buf_free(&sql);
+    return rc;
 }

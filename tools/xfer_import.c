@@ -51,11 +51,7 @@ int xfer_cmd_import(int argc, char **argv)
         {"database-url", required_argument, NULL, 'd'},
         {"file", required_argument, NULL, 'f'},
         {"force", no_argument, NULL, 'F'},
-        {"encryption-key", required_argument, NULL, 'k'},
-        {"active-key-label", required_argument, NULL, 'a'},
-        {"migrations-dir", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        XFER_COMMON_OPTIONS,
     };
     struct xfer_keys keys = {0};
     struct bbs_crypt *ring = NULL;
@@ -68,7 +64,12 @@ int xfer_cmd_import(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
+        int st = xfer_common_opt(c, optarg, &keys, &migrations, usage);
+
+        if (st >= 0) {
+            return st;
+        }
+        switch (st == XFER_OPT_OWN ? c : 0) {
         case 'd':
             url = optarg;
             break;
@@ -78,23 +79,8 @@ int xfer_cmd_import(int argc, char **argv)
         case 'F':
             force = 1;
             break;
-        case 'k':
-            if (xfer_keys_add(&keys, optarg) != 0) {
-                return 2;
-            }
-            break;
-        case 'a':
-            keys.active = optarg;
-            break;
-        case 'm':
-            migrations = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            break;
         }
     }
     if (url == NULL || optind != argc) {

@@ -39,7 +39,7 @@
 #define BBS_MIGRATIONS_DIR "migrations"
 #endif
 
-#define FETCH_SQL "FETCH FORWARD 500 FROM xfer_src"
+#define CMD "migrate-from-upstream"
 
 /* Upstream's columns we read, per table (reference 6.1). */
 static const char *const UP_DOMAINS[] = {"domain", "expire_time", NULL};
@@ -113,25 +113,6 @@ struct migrator {
     int n_have;
 };
 
-static int pq_error(PGconn *conn, PGresult *res, const char *what)
-{
-    fprintf(stderr, "migrate-from-upstream: %s: %s", what,
-            res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
-    PQclear(res);
-    return -1;
-}
-
-static int exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *res = PQexec(conn, sql);
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        return pq_error(conn, res, sql);
-    }
-    PQclear(res);
-    return 0;
-}
-
 static int load_columns(struct migrator *m)
 {
     PGresult *res =
@@ -139,7 +120,7 @@ static int load_columns(struct migrator *m)
                        "WHERE table_schema = current_schema()");
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        return pq_error(m->src, res, "reading the source's columns");
+        return xfer_pq_error(CMD, m->src, res, "reading the source's columns");
     }
     m->n_have = PQntuples(res);
     m->have = calloc((size_t)m->n_have + 1, sizeof(*m->have));
@@ -634,58 +615,52 @@ typedef int (*conv_fn)(struct migrator *m, struct xfer_row *r, const struct src_
                        struct bbs_error *err);
 static const conv_fn CONV[XFER_NTABLES] = {conv_domain, conv_desired, conv_actual, conv_task};
 
+/* The table being read (xfer_cursor_each's context). */
+struct migrate_pass {
+    struct migrator *m;
+    int t;
+};
+
+static int migrate_row(void *ctx, const PGresult *res, int i)
+{
+    struct migrate_pass *ps = ctx;
+    struct migrator *m = ps->m;
+    int t = ps->t;
+    struct src_row s = {res, i, UP_COLS[t]};
+    struct bbs_error err = {0};
+
+    m->read[t]++;
+    xfer_row_reset(&m->row, t);
+    if (CONV[t](m, &m->row, &s, &err) != 0) {
+        fprintf(stderr, CMD ": %s %s: cannot decode: %s\n", xfer_tables[t].name,
+                PQgetisnull(res, i, 0) ? "(null)" : PQgetvalue(res, i, 0), err.message);
+        m->bad++;
+        return 0;
+    }
+    if (xfer_writer_put(m->w, &m->row, &err) != 0) {
+        fprintf(stderr, CMD ": %s\n", err.message);
+        return -1;
+    }
+    xfer_progress_tick(&m->progress, m->read);
+    return 0;
+}
+
 static int migrate_table(struct migrator *m, int t)
 {
     const char *const *cols = UP_COLS[t];
     const char *name = xfer_tables[t].name;
+    struct migrate_pass ps = {m, t};
     struct bbs_buf sql = {0};
-    int rc = -1;
+    int rc;
 
-    bbs_buf_printf(&sql, "DECLARE xfer_src NO SCROLL CURSOR FOR SELECT ");
+    bbs_buf_printf(&sql, "SELECT ");
     for (int c = 0; cols[c] != NULL; c++) {
         bbs_buf_printf(&sql, "%s%s", c > 0 ? ", " : "",
                        has_column(m, name, cols[c]) ? cols[c] : "NULL");
     }
     bbs_buf_printf(&sql, " FROM %s ORDER BY %s", name, cols[0]);
     bbs_buf_putc(&sql, '\0');
-    if (exec_ok(m->src, (const char *)sql.data) != 0) {
-        goto out;
-    }
-    for (;;) {
-        PGresult *res = PQexec(m->src, FETCH_SQL);
-        int n;
-
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            pq_error(m->src, res, "fetch");
-            goto out;
-        }
-        n = PQntuples(res);
-        for (int i = 0; i < n; i++) {
-            struct src_row s = {res, i, cols};
-            struct bbs_error err = {0};
-
-            m->read[t]++;
-            xfer_row_reset(&m->row, t);
-            if (CONV[t](m, &m->row, &s, &err) != 0) {
-                fprintf(stderr, "migrate-from-upstream: %s %s: cannot decode: %s\n", name,
-                        PQgetisnull(res, i, 0) ? "(null)" : PQgetvalue(res, i, 0), err.message);
-                m->bad++;
-                continue;
-            }
-            if (xfer_writer_put(m->w, &m->row, &err) != 0) {
-                fprintf(stderr, "migrate-from-upstream: %s\n", err.message);
-                PQclear(res);
-                goto out;
-            }
-            xfer_progress_tick(&m->progress, m->read);
-        }
-        PQclear(res);
-        if (n == 0) {
-            break;
-        }
-    }
-    rc = exec_ok(m->src, "CLOSE xfer_src");
-out:
+    rc = xfer_cursor_each(CMD, m->src, (const char *)sql.data, migrate_row, &ps);
     bbs_buf_free(&sql);
     return rc;
 }
@@ -726,12 +701,8 @@ int xfer_cmd_migrate(int argc, char **argv)
     static const struct option opts[] = {
         {"source", required_argument, NULL, 's'},
         {"database-url", required_argument, NULL, 'd'},
-        {"encryption-key", required_argument, NULL, 'k'},
-        {"active-key-label", required_argument, NULL, 'a'},
         {"skip-bad", no_argument, NULL, 'b'},
-        {"migrations-dir", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        XFER_COMMON_OPTIONS,
     };
     struct migrator m = {0};
     struct xfer_keys keys = {0};
@@ -742,33 +713,23 @@ int xfer_cmd_migrate(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
+        int st = xfer_common_opt(c, optarg, &keys, &migrations, usage);
+
+        if (st >= 0) {
+            return st;
+        }
+        switch (st == XFER_OPT_OWN ? c : 0) {
         case 's':
             source = optarg;
             break;
         case 'd':
             url = optarg;
             break;
-        case 'k':
-            if (xfer_keys_add(&keys, optarg) != 0) {
-                return 2;
-            }
-            break;
-        case 'a':
-            keys.active = optarg;
-            break;
         case 'b':
             m.skip_bad = 1;
             break;
-        case 'm':
-            migrations = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return 2;
+            break;
         }
     }
     if (source == NULL || url == NULL || optind != argc) {
@@ -782,12 +743,12 @@ int xfer_cmd_migrate(int argc, char **argv)
     bbs_log_set_level(BBS_LOG_ERROR); /* the store's info lines would go to stdout */
     m.src = PQconnectdb(source);
     if (PQstatus(m.src) != CONNECTION_OK) {
-        pq_error(m.src, NULL, "connect to the source");
+        xfer_pq_error(CMD, m.src, NULL, "connect to the source");
         goto out;
     }
     /* Read-only for the whole session: nothing here can change the source. */
-    if (exec_ok(m.src, "SET default_transaction_read_only = on") != 0 ||
-        exec_ok(m.src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0 ||
+    if (xfer_exec_ok(CMD, m.src, "SET default_transaction_read_only = on") != 0 ||
+        xfer_exec_ok(CMD, m.src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0 ||
         load_columns(&m) != 0 || check_source(&m) != 0) {
         goto out;
     }

@@ -19,7 +19,13 @@
  *     jansson has no larger integers); bytes as standard base64;
  *   - maps as objects with their keys sorted (as Go writes them);
  *   - routes (a models.ProtoRoutes field) as an object whose values are
- *     the stored raw JSON values ({} when empty; Go prints null);
+ *     the stored raw JSON values, as Go prints upstream's models.Routes
+ *     after gogo's unmarshal: the omitempty pointer fields (DesiredLRP,
+ *     DesiredLRPUpdate) left out when absent and {} with no entry; the
+ *     value field (DesiredLRPSchedulingInfo) null when absent or empty;
+ *   - text (bbs_pbjson_dump) escaped as Go's encoding/json escapes it:
+ *     < > & U+2028 U+2029 as \u003c \u003e \u0026 \u2028 \u2029, control
+ *     characters as \u00xx in lower case;
  *   - keys in upstream's declaration order (field-number order but for
  *     DesiredLRP.start_timeout_ms, written after action);
  *   - a oneof member under the Go wrapper key where the Go model has one
@@ -47,6 +53,13 @@
  * releases with json_decref(); never NULL (out of memory aborts).
  */
 json_t *bbs_pbjson_encode(const ProtobufCMessage *m);
+
+/*
+ * Append the compact JSON text of `j` (any JSON value) to `out`, one line,
+ * no trailing newline, escaped as Go's encoding/json escapes strings (the
+ * file comment). Out of memory aborts.
+ */
+void bbs_pbjson_dump(const json_t *j, struct bbs_buf *out);
 
 /*
  * Parse `len` bytes of `text` (need not be NUL-terminated) as JSON for a
@@ -77,5 +90,8 @@ BBS_MUST_CHECK int bbs_pbjson_to_pb(const ProtobufCMessageDescriptor *d, const c
  */
 BBS_MUST_CHECK int bbs_pbjson_from_pb(const ProtobufCMessageDescriptor *d, const uint8_t *data,
                                       size_t len, struct bbs_buf *out, struct bbs_error *err);
+
+/* 1 when the codec's rule tables are sorted as its lookups need (for the unit test). */
+int bbs_pbjson_tables_sorted(void);
 
 #endif /* BBS_PBJSON_H */

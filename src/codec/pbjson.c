@@ -10,9 +10,11 @@
  *
  * What differs from "the proto field name, omitted when empty" lives in
  * one table, taken from the json tags of upstream's generated models
- * (the models/ .pb.go files) and its hand-written MarshalJSON methods. The table is
- * sorted (strcmp on message, then field) for bsearch; a unit test checks
- * the order and that every row names a real field.
+ * (the models/ .pb.go files) and its hand-written MarshalJSON methods: the
+ * fields that are only "no omitempty" as one list per message (`always`),
+ * every other rule as a row (`rules`). Both are sorted (strcmp on message,
+ * then field) for bsearch; a unit test checks the order
+ * (bbs_pbjson_tables_sorted).
  */
 #include <errno.h>
 #include <limits.h>
@@ -58,239 +60,130 @@ static const struct pj_rule rules[] = {
     {"models.ActualLRP", "actual_lrp_instance_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.ActualLRP", "actual_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.ActualLRP", "actual_lrp_net_info", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRP", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRP", "crash_count", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRP", "modification_tag", NULL, PJ_ALWAYS | PJ_VALUE, NULL},
-    {"models.ActualLRP", "presence", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRP", "routable", NULL, PJ_ALWAYS, "OptionalRoutable"},
-    {"models.ActualLRP", "since", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRP", "state", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPCrashedEvent", "actual_lrp_instance_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.ActualLRPCrashedEvent", "actual_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRPCrashedEvent", "crash_count", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPCrashedEvent", "since", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupByProcessGuidAndIndexRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupByProcessGuidAndIndexRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupsByProcessGuidRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupsRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPGroupsRequest", "domain", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPInfo", "Routable", NULL, 0, "OptionalRoutable"},
     {"models.ActualLRPInfo", "actual_lrp_net_info", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRPInfo", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInfo", "crash_count", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPInfo", "modification_tag", NULL, PJ_ALWAYS | PJ_VALUE, NULL},
-    {"models.ActualLRPInfo", "presence", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInfo", "since", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInfo", "state", NULL, PJ_ALWAYS, NULL},
     {"models.ActualLRPInstanceChangedEvent", "actual_lrp_instance_key", "", PJ_EMBED | PJ_VALUE,
      NULL},
     {"models.ActualLRPInstanceChangedEvent", "actual_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.ActualLRPInstanceChangedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceCreatedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceKey", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceKey", "instance_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInstanceRemovedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPInternalRoute", "hostname", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPKey", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPKey", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPKey", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPNetInfo", "address", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPNetInfo", "ports", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPNetInfo", "preferred_address", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsByProcessGuidsRequest", "process_guids", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ActualLRPsRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "cache_key", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "from", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "name", NULL, PJ_ALWAYS, NULL},
-    {"models.CachedDependency", "to", NULL, PJ_ALWAYS, NULL},
-    {"models.CellCapacity", "containers", NULL, PJ_ALWAYS, NULL},
-    {"models.CellCapacity", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.CellCapacity", "memory_mb", NULL, PJ_ALWAYS, NULL},
     {"models.CellPresence", "annotations", NULL, PJ_ALWAYS | PJ_MAP_OBJECT, NULL},
-    {"models.CellPresence", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.CellPresence", "rep_address", NULL, PJ_ALWAYS, NULL},
-    {"models.CellPresence", "rep_url", NULL, PJ_ALWAYS, NULL},
     {"models.CellPresence", "rootfs_providers", "rootfs_provider_list", 0, NULL},
-    {"models.CellPresence", "zone", NULL, PJ_ALWAYS, NULL},
-    {"models.CheckDefinition", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.ClaimActualLRPRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.ClaimActualLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "failed", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "result", NULL, PJ_ALWAYS, NULL},
-    {"models.CompleteTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.CrashActualLRPRequest", "error_message", NULL, PJ_ALWAYS, NULL},
-    {"models.DedicatedDevice", "device_config", NULL, PJ_ALWAYS, NULL},
-    {"models.DedicatedDevice", "mount_config", NULL, PJ_ALWAYS, NULL},
-    {"models.DedicatedDevice", "mounter_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesireTaskRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.DesireTaskRequest", "task_definition", NULL, PJ_ALWAYS, NULL},
-    {"models.DesireTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "PlacementTags", "placement_tags", 0, NULL},
-    {"models.DesiredLRP", "annotation", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "cpu_weight", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "deprecated_start_timeout_s", "deprecated_timeout_ns", 0, NULL},
-    {"models.DesiredLRP", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "domain", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "environment_variables", "env", PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "instances", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "log_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "max_pids", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "memory_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "metrics_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "privileged", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "process_guid", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRP", "root_fs", "rootfs", PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "start_timeout_ms", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "update_strategy", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRP", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPByProcessGuidRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPChangedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPCreatedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPKey", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPKey", "log_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPKey", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRemovedEvent", "trace_id", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPResource", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPResource", "max_pids", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPResource", "memory_mb", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPResource", "root_fs", "rootfs", PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "cpu_weight", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "created_at", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPRunInfo", "deprecated_start_timeout_s", "start_timeout", 0, NULL},
     {"models.DesiredLRPRunInfo", "desired_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.DesiredLRPRunInfo", "egress_rules", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPRunInfo", "environment_variables", "env", PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "metrics_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "privileged", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "start_timeout_ms", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPRunInfo", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPSchedulingInfo", "PlacementTags", "placement_tags", 0, NULL},
-    {"models.DesiredLRPSchedulingInfo", "annotation", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPSchedulingInfo", "desired_lrp_key", "", PJ_EMBED | PJ_VALUE, NULL},
     {"models.DesiredLRPSchedulingInfo", "desired_lrp_resource", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.DesiredLRPSchedulingInfo", "instances", NULL, PJ_ALWAYS, NULL},
     {"models.DesiredLRPSchedulingInfo", "modification_tag", "", PJ_EMBED | PJ_VALUE, NULL},
-    {"models.DesiredLRPSchedulingInfo", "routes", NULL, PJ_ALWAYS, NULL},
-    {"models.DesiredLRPsRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "cache_key", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "from", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "to", NULL, PJ_ALWAYS, NULL},
-    {"models.DownloadAction", "user", NULL, PJ_ALWAYS, NULL},
-    {"models.EmitProgressAction", "failure_message_prefix", NULL, PJ_ALWAYS, NULL},
-    {"models.EmitProgressAction", "start_message", NULL, PJ_ALWAYS, NULL},
-    {"models.EmitProgressAction", "success_message", NULL, PJ_ALWAYS, NULL},
-    {"models.EnvironmentVariable", "name", NULL, PJ_ALWAYS, NULL},
-    {"models.EnvironmentVariable", "value", NULL, PJ_ALWAYS, NULL},
-    {"models.Error", "message", NULL, PJ_ALWAYS, NULL},
-    {"models.Error", "type", NULL, PJ_ALWAYS, NULL},
-    {"models.EvacuateCrashedActualLRPRequest", "error_message", NULL, PJ_ALWAYS, NULL},
     {"models.EvacuateRunningActualLRPRequest", "Routable", NULL, 0, "OptionalRoutable"},
-    {"models.EvacuateRunningActualLRPRequest", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.EvacuationResponse", "keep_container", NULL, PJ_ALWAYS, NULL},
-    {"models.EventsByCellId", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.FailActualLRPRequest", "error_message", NULL, PJ_ALWAYS, NULL},
-    {"models.FailTaskRequest", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.FailTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.File", "content", NULL, PJ_ALWAYS, NULL},
-    {"models.File", "path", NULL, PJ_ALWAYS, NULL},
-    {"models.HTTPCheck", "path", NULL, PJ_ALWAYS, NULL},
-    {"models.HTTPCheck", "port", NULL, PJ_ALWAYS, NULL},
-    {"models.ICMPInfo", "code", NULL, PJ_ALWAYS, NULL},
-    {"models.ICMPInfo", "type", NULL, PJ_ALWAYS, NULL},
-    {"models.ImageLayer", "destination_path", NULL, PJ_ALWAYS, NULL},
     {"models.ImageLayer", "digest_algorithm", NULL, 0, NULL},
-    {"models.ImageLayer", "layer_type", NULL, PJ_ALWAYS, NULL},
-    {"models.ImageLayer", "media_type", NULL, PJ_ALWAYS, NULL},
-    {"models.ImageLayer", "url", NULL, PJ_ALWAYS, NULL},
     {"models.MetricTagValue", "dynamic", NULL, 0, NULL},
-    {"models.ModificationTag", "epoch", NULL, PJ_ALWAYS, NULL},
-    {"models.ModificationTag", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.PingResponse", "available", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "container_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "container_tls_proxy_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "host_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortMapping", "host_tls_proxy_port", NULL, PJ_ALWAYS, NULL},
-    {"models.PortRange", "end", NULL, PJ_ALWAYS, NULL},
-    {"models.PortRange", "start", NULL, PJ_ALWAYS, NULL},
-    {"models.Provider", "name", NULL, PJ_ALWAYS, NULL},
-    {"models.RejectTaskRequest", "rejection_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.RejectTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.RemoveActualLRPRequest", "index", NULL, PJ_ALWAYS, NULL},
-    {"models.RemoveActualLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.RemoveDesiredLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "path", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "suppress_log_output", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "user", NULL, PJ_ALWAYS, NULL},
-    {"models.RunAction", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
-    {"models.SecurityGroupRule", "log", NULL, PJ_ALWAYS, NULL},
-    {"models.SharedDevice", "mount_config", NULL, PJ_ALWAYS, NULL},
-    {"models.SharedDevice", "volume_id", NULL, PJ_ALWAYS, NULL},
-    {"models.Sidecar", "disk_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.Sidecar", "memory_mb", NULL, PJ_ALWAYS, NULL},
     {"models.StartActualLRPRequest", "Routable", NULL, 0, "OptionalRoutable"},
-    {"models.StartActualLRPRequest", "availability_zone", NULL, PJ_ALWAYS, NULL},
-    {"models.StartTaskRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.StartTaskRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.StartTaskResponse", "should_start", NULL, PJ_ALWAYS, NULL},
-    {"models.TCPCheck", "port", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "created_at", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "failed", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "first_completed_at", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "rejection_count", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "rejection_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "result", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "state", NULL, PJ_ALWAYS, NULL},
     {"models.Task", "task_definition", "", PJ_EMBED, NULL},
-    {"models.Task", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.Task", "updated_at", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskByGuidRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "created_at", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "failed", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "failure_reason", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "result", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskCallbackResponse", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "cpu_weight", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "disk_mb", NULL, PJ_ALWAYS, NULL},
     {"models.TaskDefinition", "environment_variables", "env", 0, NULL},
-    {"models.TaskDefinition", "image_password", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "image_username", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "log_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "log_source", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "max_pids", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "memory_mb", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "metrics_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "privileged", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "result_file", NULL, PJ_ALWAYS, NULL},
     {"models.TaskDefinition", "root_fs", "rootfs", PJ_ALWAYS, NULL},
-    {"models.TaskDefinition", "volume_mounted_files", NULL, PJ_ALWAYS, NULL},
-    {"models.TaskGuidRequest", "task_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.TasksRequest", "cell_id", NULL, PJ_ALWAYS, NULL},
-    {"models.TasksRequest", "domain", NULL, PJ_ALWAYS, NULL},
     {"models.TimeoutAction", "deprecated_timeout_ns", "timeout", 0, NULL},
-    {"models.TimeoutAction", "timeout_ms", NULL, PJ_ALWAYS, NULL},
-    {"models.UpdateDesiredLRPRequest", "process_guid", NULL, PJ_ALWAYS, NULL},
-    {"models.UploadAction", "from", NULL, PJ_ALWAYS, NULL},
-    {"models.UploadAction", "to", NULL, PJ_ALWAYS, NULL},
-    {"models.UploadAction", "user", NULL, PJ_ALWAYS, NULL},
-    {"models.UpsertDomainRequest", "domain", NULL, PJ_ALWAYS, NULL},
-    {"models.UpsertDomainRequest", "ttl", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "container_dir", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "dedicated", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "driver", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "mode", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumeMount", "shared", NULL, PJ_ALWAYS, NULL},
-    {"models.VolumePlacement", "driver_names", NULL, PJ_ALWAYS, NULL},
+};
+
+/*
+ * The fields whose json tag has no omitempty and no other rule (PJ_ALWAYS
+ * alone), per message: space-separated, each list and the table sorted.
+ */
+static const struct pj_always {
+    const char *msg;
+    const char *fields;
+} always[] = {
+    {"models.ActualLRP", "availability_zone crash_count presence since state"},
+    {"models.ActualLRPCrashedEvent", "crash_count since"},
+    {"models.ActualLRPGroupByProcessGuidAndIndexRequest", "index process_guid"},
+    {"models.ActualLRPGroupsByProcessGuidRequest", "process_guid"},
+    {"models.ActualLRPGroupsRequest", "cell_id domain"},
+    {"models.ActualLRPInfo", "availability_zone crash_count presence since state"},
+    {"models.ActualLRPInstanceChangedEvent", "trace_id"},
+    {"models.ActualLRPInstanceCreatedEvent", "trace_id"},
+    {"models.ActualLRPInstanceKey", "cell_id instance_guid"},
+    {"models.ActualLRPInstanceRemovedEvent", "trace_id"},
+    {"models.ActualLRPInternalRoute", "hostname"},
+    {"models.ActualLRPKey", "domain index process_guid"},
+    {"models.ActualLRPNetInfo", "address ports preferred_address"},
+    {"models.ActualLRPsByProcessGuidsRequest", "process_guids"},
+    {"models.ActualLRPsRequest", "cell_id domain index process_guid"},
+    {"models.CachedDependency", "cache_key from log_source name to"},
+    {"models.CellCapacity", "containers disk_mb memory_mb"},
+    {"models.CellPresence", "cell_id rep_address rep_url zone"},
+    {"models.CheckDefinition", "log_source"},
+    {"models.ClaimActualLRPRequest", "index process_guid"},
+    {"models.CompleteTaskRequest", "cell_id failed failure_reason result task_guid"},
+    {"models.CrashActualLRPRequest", "error_message"},
+    {"models.DedicatedDevice", "device_config mount_config mounter_id"},
+    {"models.DesireTaskRequest", "domain task_definition task_guid"},
+    {"models.DesiredLRP",
+     "annotation cpu_weight disk_mb domain instances log_guid log_source max_pids memory_mb "
+     "metrics_guid privileged process_guid start_timeout_ms update_strategy volume_mounted_files"},
+    {"models.DesiredLRPByProcessGuidRequest", "process_guid"},
+    {"models.DesiredLRPChangedEvent", "trace_id"},
+    {"models.DesiredLRPCreatedEvent", "trace_id"},
+    {"models.DesiredLRPKey", "domain log_guid process_guid"},
+    {"models.DesiredLRPRemovedEvent", "trace_id"},
+    {"models.DesiredLRPResource", "disk_mb max_pids memory_mb"},
+    {"models.DesiredLRPRunInfo", "cpu_weight created_at egress_rules log_source metrics_guid "
+                                 "privileged start_timeout_ms volume_mounted_files"},
+    {"models.DesiredLRPSchedulingInfo", "annotation instances routes"},
+    {"models.DesiredLRPsRequest", "domain"},
+    {"models.DownloadAction", "cache_key from to user"},
+    {"models.EmitProgressAction", "failure_message_prefix start_message success_message"},
+    {"models.EnvironmentVariable", "name value"},
+    {"models.Error", "message type"},
+    {"models.EvacuateCrashedActualLRPRequest", "error_message"},
+    {"models.EvacuateRunningActualLRPRequest", "availability_zone"},
+    {"models.EvacuationResponse", "keep_container"},
+    {"models.EventsByCellId", "cell_id"},
+    {"models.FailActualLRPRequest", "error_message"},
+    {"models.FailTaskRequest", "failure_reason task_guid"},
+    {"models.File", "content path"},
+    {"models.HTTPCheck", "path port"},
+    {"models.ICMPInfo", "code type"},
+    {"models.ImageLayer", "destination_path layer_type media_type url"},
+    {"models.ModificationTag", "epoch index"},
+    {"models.PingResponse", "available"},
+    {"models.PortMapping", "container_port container_tls_proxy_port host_port host_tls_proxy_port"},
+    {"models.PortRange", "end start"},
+    {"models.Provider", "name"},
+    {"models.RejectTaskRequest", "rejection_reason task_guid"},
+    {"models.RemoveActualLRPRequest", "index process_guid"},
+    {"models.RemoveDesiredLRPRequest", "process_guid"},
+    {"models.RunAction", "path suppress_log_output user volume_mounted_files"},
+    {"models.SecurityGroupRule", "log"},
+    {"models.SharedDevice", "mount_config volume_id"},
+    {"models.Sidecar", "disk_mb memory_mb"},
+    {"models.StartActualLRPRequest", "availability_zone"},
+    {"models.StartTaskRequest", "cell_id task_guid"},
+    {"models.StartTaskResponse", "should_start"},
+    {"models.TCPCheck", "port"},
+    {"models.Task", "cell_id created_at domain failed failure_reason first_completed_at "
+                    "rejection_count rejection_reason result state task_guid updated_at"},
+    {"models.TaskByGuidRequest", "task_guid"},
+    {"models.TaskCallbackResponse", "created_at failed failure_reason result task_guid"},
+    {"models.TaskDefinition",
+     "cpu_weight disk_mb image_password image_username log_guid log_source max_pids memory_mb "
+     "metrics_guid privileged result_file volume_mounted_files"},
+    {"models.TaskGuidRequest", "task_guid"},
+    {"models.TasksRequest", "cell_id domain"},
+    {"models.TimeoutAction", "timeout_ms"},
+    {"models.UpdateDesiredLRPRequest", "process_guid"},
+    {"models.UploadAction", "from to user"},
+    {"models.UpsertDomainRequest", "domain ttl"},
+    {"models.VolumeMount", "container_dir dedicated driver mode shared"},
+    {"models.VolumePlacement", "driver_names"},
 };
 
 /* Enums upstream prints as numbers: Go types without a MarshalJSON method. */
@@ -319,13 +212,54 @@ static int rule_cmp(const void *k, const void *e)
     return c != 0 ? c : strcmp(a->field, b->field);
 }
 
-/* The table row for field `f` of `d`, or NULL (the default rules). */
+static int always_cmp(const void *k, const void *e)
+{
+    return strcmp(k, ((const struct pj_always *)e)->msg);
+}
+
+/* Is `name` one of the space-separated words of `list`? */
+static int has_word(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n) {
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The rule for field `f` of `d`, or NULL (the default rules). */
 static const struct pj_rule *rule_of(const ProtobufCMessageDescriptor *d,
                                      const ProtobufCFieldDescriptor *f)
 {
+    static const struct pj_rule always_rule = {NULL, NULL, NULL, PJ_ALWAYS, NULL};
     struct pj_rule key = {d->name, f->name, NULL, 0, NULL};
+    const struct pj_rule *r =
+        bsearch(&key, rules, sizeof(rules) / sizeof(rules[0]), sizeof(rules[0]), rule_cmp);
+    const struct pj_always *a;
 
-    return bsearch(&key, rules, sizeof(rules) / sizeof(rules[0]), sizeof(rules[0]), rule_cmp);
+    if (r != NULL) {
+        return r;
+    }
+    a = bsearch(d->name, always, sizeof(always) / sizeof(always[0]), sizeof(always[0]), always_cmp);
+    return a != NULL && has_word(a->fields, f->name) ? &always_rule : NULL;
+}
+
+int bbs_pbjson_tables_sorted(void)
+{
+    for (size_t i = 1; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (rule_cmp(&rules[i - 1], &rules[i]) >= 0) {
+            return 0;
+        }
+    }
+    for (size_t i = 1; i < sizeof(always) / sizeof(always[0]); i++) {
+        if (strcmp(always[i - 1].msg, always[i].msg) >= 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static const char *key_of(const ProtobufCFieldDescriptor *f, const struct pj_rule *r)
@@ -368,6 +302,63 @@ static int is_routes(const ProtobufCFieldDescriptor *f)
     return f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED &&
            strcmp(((const ProtobufCMessageDescriptor *)f->descriptor)->name,
                   "models.ProtoRoutes") == 0;
+}
+
+/*
+ * What the codec needs of each protobuf-c type, in one place: how big a
+ * value is in a message or a repeated array, what kind of JSON it is, how
+ * the decoder writes it on the wire, and Go's name for it in errors (NULL:
+ * the enum's or message's own name).
+ */
+enum pj_kind {
+    PJ_K_INT,
+    PJ_K_UINT,
+    PJ_K_FLOAT,
+    PJ_K_BOOL,
+    PJ_K_ENUM,
+    PJ_K_STR,
+    PJ_K_BYTES,
+    PJ_K_MSG
+};
+enum pj_wire { PJ_W_VARINT, PJ_W_ZIGZAG, PJ_W_FIXED, PJ_W_LEN };
+
+static const struct pj_type {
+    enum pj_kind kind;
+    unsigned char size;
+    enum pj_wire wire;
+    const char *go;
+} pj_types[] = {
+    [PROTOBUF_C_TYPE_INT32] = {PJ_K_INT, 4, PJ_W_VARINT, "int32"},
+    [PROTOBUF_C_TYPE_SINT32] = {PJ_K_INT, 4, PJ_W_ZIGZAG, "int32"},
+    [PROTOBUF_C_TYPE_SFIXED32] = {PJ_K_INT, 4, PJ_W_FIXED, "int32"},
+    [PROTOBUF_C_TYPE_INT64] = {PJ_K_INT, 8, PJ_W_VARINT, "int64"},
+    [PROTOBUF_C_TYPE_SINT64] = {PJ_K_INT, 8, PJ_W_ZIGZAG, "int64"},
+    [PROTOBUF_C_TYPE_SFIXED64] = {PJ_K_INT, 8, PJ_W_FIXED, "int64"},
+    [PROTOBUF_C_TYPE_UINT32] = {PJ_K_UINT, 4, PJ_W_VARINT, "uint32"},
+    [PROTOBUF_C_TYPE_FIXED32] = {PJ_K_UINT, 4, PJ_W_FIXED, "uint32"},
+    [PROTOBUF_C_TYPE_UINT64] = {PJ_K_UINT, 8, PJ_W_VARINT, "uint64"},
+    [PROTOBUF_C_TYPE_FIXED64] = {PJ_K_UINT, 8, PJ_W_FIXED, "uint64"},
+    [PROTOBUF_C_TYPE_FLOAT] = {PJ_K_FLOAT, 4, PJ_W_FIXED, "float32"},
+    [PROTOBUF_C_TYPE_DOUBLE] = {PJ_K_FLOAT, 8, PJ_W_FIXED, "float64"},
+    [PROTOBUF_C_TYPE_BOOL] = {PJ_K_BOOL, sizeof(protobuf_c_boolean), PJ_W_VARINT, "bool"},
+    [PROTOBUF_C_TYPE_ENUM] = {PJ_K_ENUM, sizeof(int), PJ_W_VARINT, NULL},
+    [PROTOBUF_C_TYPE_STRING] = {PJ_K_STR, sizeof(char *), PJ_W_LEN, "string"},
+    [PROTOBUF_C_TYPE_BYTES] = {PJ_K_BYTES, sizeof(ProtobufCBinaryData), PJ_W_LEN, "bytes (base64)"},
+    [PROTOBUF_C_TYPE_MESSAGE] = {PJ_K_MSG, sizeof(void *), PJ_W_LEN, NULL},
+};
+
+static const struct pj_type *type_of(const ProtobufCFieldDescriptor *f)
+{
+    return &pj_types[f->type];
+}
+
+/* An integer slot (or a bool or enum) of `size` bytes at `p`, sign-extended when `sign`. */
+static int64_t slot_int(const void *p, size_t size, int sign)
+{
+    if (size == 8) {
+        return *(const int64_t *)p;
+    }
+    return sign ? (int64_t) * (const int32_t *)p : (int64_t) * (const uint32_t *)p;
 }
 
 static const void *member(const ProtobufCMessage *m, size_t offset)
@@ -485,37 +476,25 @@ static json_t *enc_message(const ProtobufCMessage *m);
 /* One value of field `f` stored at `p` (a scalar slot or an array element). */
 static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return json_integer(*(const int32_t *)p);
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return json_integer(*(const uint32_t *)p);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return json_integer(*(const int64_t *)p);
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
+    const struct pj_type *t = type_of(f);
+
+    if (t->kind == PJ_K_INT || (t->kind == PJ_K_UINT && t->size == 4)) {
+        return json_integer((json_int_t)slot_int(p, t->size, t->kind == PJ_K_INT));
+    }
+    if (t->kind == PJ_K_UINT) {
         uint64_t u = *(const uint64_t *)p;
 
         return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
     }
-    case PROTOBUF_C_TYPE_FLOAT: {
-        json_t *v = json_real(*(const float *)p);
+    if (t->kind == PJ_K_FLOAT) {
+        json_t *v = json_real(t->size == 4 ? *(const float *)p : *(const double *)p);
 
         return v != NULL ? v : json_null(); /* NaN and infinities have no JSON */
     }
-    case PROTOBUF_C_TYPE_DOUBLE: {
-        json_t *v = json_real(*(const double *)p);
-
-        return v != NULL ? v : json_null();
-    }
-    case PROTOBUF_C_TYPE_BOOL:
+    switch (t->kind) {
+    case PJ_K_BOOL:
         return json_boolean(*(const protobuf_c_boolean *)p);
-    case PROTOBUF_C_TYPE_ENUM: {
+    case PJ_K_ENUM: {
         const ProtobufCEnumDescriptor *e = f->descriptor;
         int v = *(const int *)p;
         const ProtobufCEnumValue *ev;
@@ -532,21 +511,23 @@ static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
         snprintf(num, sizeof(num), "%d", v);
         return json_string(num);
     }
-    case PROTOBUF_C_TYPE_STRING: {
+    case PJ_K_STR: {
         const char *s = *(char *const *)p;
 
         return s != NULL ? enc_string(s, strlen(s)) : json_string("");
     }
-    case PROTOBUF_C_TYPE_BYTES: {
+    case PJ_K_BYTES: {
         const ProtobufCBinaryData *bd = p;
 
         return enc_bytes(bd->data, bd->len);
     }
-    case PROTOBUF_C_TYPE_MESSAGE: {
+    case PJ_K_MSG: {
         const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
 
         return sub != NULL ? enc_message(sub) : json_null();
     }
+    default:
+        break;
     }
     return json_null();
 }
@@ -554,35 +535,24 @@ static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 /* Is the value at `p` Go's zero value for field `f` (what omitempty leaves out)? */
 static int zero_value(const ProtobufCFieldDescriptor *f, const void *p)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return *(const uint32_t *)p == 0;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return *(const uint64_t *)p == 0;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return *(const float *)p == 0;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return *(const double *)p == 0;
-    case PROTOBUF_C_TYPE_BOOL:
-        return !*(const protobuf_c_boolean *)p;
-    case PROTOBUF_C_TYPE_ENUM:
-        return *(const int *)p == 0;
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *)p;
+    const struct pj_type *t = type_of(f);
 
-        return s == NULL || s[0] == '\0';
+    switch (t->kind) {
+    case PJ_K_INT:
+    case PJ_K_UINT:
+    case PJ_K_BOOL:
+    case PJ_K_ENUM:
+        return slot_int(p, t->size, 0) == 0;
+    case PJ_K_FLOAT:
+        return (t->size == 4 ? *(const float *)p : *(const double *)p) == 0;
+    case PJ_K_STR: {
+        const char *str = *(char *const *)p;
+
+        return str == NULL || str[0] == '\0';
     }
-    case PROTOBUF_C_TYPE_BYTES:
+    case PJ_K_BYTES:
         return ((const ProtobufCBinaryData *)p)->len == 0;
-    case PROTOBUF_C_TYPE_MESSAGE:
+    case PJ_K_MSG:
         return *(ProtobufCMessage *const *)p == NULL;
     }
     return 1;
@@ -636,6 +606,14 @@ static json_t *enc_map(const ProtobufCFieldDescriptor *f, size_t n, ProtobufCMes
     }
     free(pairs);
     return obj;
+}
+
+/* How many entries a models.ProtoRoutes has. */
+static size_t routes_count(const ProtobufCMessage *pr)
+{
+    const ProtobufCFieldDescriptor *f = &pr->descriptor->fields[0];
+
+    return *(const size_t *)member(pr, f->quantifier_offset);
 }
 
 /* Routes: each value is the raw JSON stored for its key. */
@@ -740,34 +718,9 @@ static void enc_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor 
         if (is_map(f)) {
             v = enc_map(f, n, (ProtobufCMessage *const *)(const void *)arr);
         } else {
-            size_t sz = f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING
-                            ? sizeof(void *)
-                            : 0;
+            size_t sz = type_of(f)->size;
 
             v = json_array();
-            if (sz == 0) {
-                switch (f->type) {
-                case PROTOBUF_C_TYPE_INT64:
-                case PROTOBUF_C_TYPE_SINT64:
-                case PROTOBUF_C_TYPE_SFIXED64:
-                case PROTOBUF_C_TYPE_UINT64:
-                case PROTOBUF_C_TYPE_FIXED64:
-                    sz = 8;
-                    break;
-                case PROTOBUF_C_TYPE_DOUBLE:
-                    sz = sizeof(double);
-                    break;
-                case PROTOBUF_C_TYPE_BOOL:
-                    sz = sizeof(protobuf_c_boolean);
-                    break;
-                case PROTOBUF_C_TYPE_BYTES:
-                    sz = sizeof(ProtobufCBinaryData);
-                    break;
-                default:
-                    sz = 4;
-                    break;
-                }
-            }
             for (size_t i = 0; i < n; i++) {
                 json_array_append_new(v, enc_value(f, arr + i * sz));
             }
@@ -778,7 +731,15 @@ static void enc_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor 
     if (is_routes(f)) {
         const ProtobufCMessage *pr = *(ProtobufCMessage *const *)p;
 
-        if (pr != NULL) {
+        /*
+         * Go's models.Routes is a map (nil marshals as null). The pointer
+         * fields (DesiredLRP, DesiredLRPUpdate: *Routes, omitempty) are
+         * left out when absent; gogo's unmarshal makes a present one
+         * &Routes{}, an empty non-nil map: {} with no entry. The value
+         * field (scheduling info, no omitempty) stays a nil map unless an
+         * entry arrives: null when absent or with no entry.
+         */
+        if (pr != NULL && (routes_count(pr) > 0 || (flags & PJ_ALWAYS) == 0)) {
             put(obj, key, enc_routes(pr), weak);
         } else if (flags & PJ_ALWAYS) {
             put(obj, key, json_null(), weak);
@@ -903,37 +864,13 @@ static const char *json_kind(const json_t *v)
 
 static const char *type_name(const ProtobufCFieldDescriptor *f)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return "int32";
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return "int64";
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return "uint32";
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return "uint64";
-    case PROTOBUF_C_TYPE_FLOAT:
-        return "float32";
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return "float64";
-    case PROTOBUF_C_TYPE_BOOL:
-        return "bool";
-    case PROTOBUF_C_TYPE_ENUM:
-        return ((const ProtobufCEnumDescriptor *)f->descriptor)->name;
-    case PROTOBUF_C_TYPE_STRING:
-        return "string";
-    case PROTOBUF_C_TYPE_BYTES:
-        return "bytes (base64)";
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return ((const ProtobufCMessageDescriptor *)f->descriptor)->name;
+    const struct pj_type *t = type_of(f);
+
+    if (t->go != NULL) {
+        return t->go;
     }
-    return "value";
+    return t->kind == PJ_K_ENUM ? ((const ProtobufCEnumDescriptor *)f->descriptor)->name
+                                : ((const ProtobufCMessageDescriptor *)f->descriptor)->name;
 }
 
 static int type_error(struct bbs_error *err, const struct pj_path *path, const json_t *v,
@@ -997,17 +934,9 @@ static int dec_message(const ProtobufCMessageDescriptor *d, const json_t *obj, s
 static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json_t *v,
                      struct bbs_buf *out, struct pj_path *path, struct bbs_error *err)
 {
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
+    const struct pj_type *t = type_of(f);
+
+    if (t->kind == PJ_K_INT || t->kind == PJ_K_UINT) {
         json_int_t i;
         int ok;
 
@@ -1015,23 +944,10 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
             return type_error(err, path, v, type_name(f));
         }
         i = json_integer_value(v);
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_INT32:
-        case PROTOBUF_C_TYPE_SINT32:
-        case PROTOBUF_C_TYPE_SFIXED32:
-            ok = i >= INT32_MIN && i <= INT32_MAX;
-            break;
-        case PROTOBUF_C_TYPE_UINT32:
-        case PROTOBUF_C_TYPE_FIXED32:
-            ok = i >= 0 && i <= (json_int_t)UINT32_MAX;
-            break;
-        case PROTOBUF_C_TYPE_UINT64:
-        case PROTOBUF_C_TYPE_FIXED64:
-            ok = i >= 0;
-            break;
-        default:
-            ok = 1;
-            break;
+        if (t->kind == PJ_K_UINT) {
+            ok = i >= 0 && (t->size == 8 || i <= (json_int_t)UINT32_MAX);
+        } else {
+            ok = t->size == 8 || (i >= INT32_MIN && i <= INT32_MAX);
         }
         if (!ok) {
             bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
@@ -1039,35 +955,24 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
                            (long long)i, path->text, type_name(f));
             return -1;
         }
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_SINT32:
-        case PROTOBUF_C_TYPE_SINT64:
+        if (t->wire == PJ_W_ZIGZAG) {
             bbs_pbw_tag(out, num, BBS_PB_VARINT);
             bbs_pbw_varint(out, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63));
-            break;
-        case PROTOBUF_C_TYPE_SFIXED32:
-        case PROTOBUF_C_TYPE_FIXED32:
-            put_fixed(out, num, (uint64_t)i, 4);
-            break;
-        case PROTOBUF_C_TYPE_SFIXED64:
-        case PROTOBUF_C_TYPE_FIXED64:
-            put_fixed(out, num, (uint64_t)i, 8);
-            break;
-        default:
+        } else if (t->wire == PJ_W_FIXED) {
+            put_fixed(out, num, (uint64_t)i, t->size);
+        } else {
             bbs_pbw_int64_always(out, num, (int64_t)i);
-            break;
         }
         return 0;
     }
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_DOUBLE: {
+    if (t->kind == PJ_K_FLOAT) {
         double x;
 
         if (!json_is_number(v)) {
             return type_error(err, path, v, type_name(f));
         }
         x = json_number_value(v);
-        if (f->type == PROTOBUF_C_TYPE_FLOAT) {
+        if (t->size == 4) {
             float fl = (float)x;
             uint32_t bits;
 
@@ -1081,13 +986,14 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         }
         return 0;
     }
-    case PROTOBUF_C_TYPE_BOOL:
+    switch (t->kind) {
+    case PJ_K_BOOL:
         if (!json_is_boolean(v)) {
             return type_error(err, path, v, "bool");
         }
         bbs_pbw_int64_always(out, num, json_is_true(v) ? 1 : 0);
         return 0;
-    case PROTOBUF_C_TYPE_ENUM: {
+    case PJ_K_ENUM: {
         const ProtobufCEnumDescriptor *e = f->descriptor;
         const ProtobufCEnumValue *ev;
 
@@ -1107,14 +1013,14 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         if (ev == NULL) {
             /* A value without a name is written as its number in a string (as Go's String()
              * prints it): read it back. */
-            const char *t = json_string_value(v);
+            const char *str = json_string_value(v);
             char *end = NULL;
             long long i;
 
             errno = 0;
-            i = strtoll(t, &end, 10);
-            if (t[0] != '\0' && (t[0] == '-' || (t[0] >= '0' && t[0] <= '9')) && *end == '\0' &&
-                errno == 0 && i >= INT32_MIN && i <= INT32_MAX) {
+            i = strtoll(str, &end, 10);
+            if (str[0] != '\0' && (str[0] == '-' || (str[0] >= '0' && str[0] <= '9')) &&
+                *end == '\0' && errno == 0 && i >= INT32_MIN && i <= INT32_MAX) {
                 bbs_pbw_int64_always(out, num, (int64_t)i);
                 return 0;
             }
@@ -1126,13 +1032,13 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         bbs_pbw_int64_always(out, num, ev->value);
         return 0;
     }
-    case PROTOBUF_C_TYPE_STRING:
+    case PJ_K_STR:
         if (!json_is_string(v)) {
             return type_error(err, path, v, "string");
         }
         bbs_pbw_bytes_always(out, num, json_string_value(v), json_string_length(v));
         return 0;
-    case PROTOBUF_C_TYPE_BYTES: {
+    case PJ_K_BYTES: {
         struct bbs_buf raw = {0};
         int rc;
 
@@ -1149,7 +1055,7 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         bbs_buf_free(&raw);
         return rc;
     }
-    case PROTOBUF_C_TYPE_MESSAGE: {
+    case PJ_K_MSG: {
         size_t mark;
         int rc;
 
@@ -1161,6 +1067,8 @@ static int dec_value(const ProtobufCFieldDescriptor *f, uint32_t num, const json
         bbs_pbw_close(out, mark);
         return rc;
     }
+    default:
+        break;
     }
     return type_error(err, path, v, "a known type");
 }
@@ -1391,24 +1299,87 @@ out:
     return m;
 }
 
+/* ---- writing text ------------------------------------------------------------------------ */
+
+/*
+ * Copy jansson's compact text `s` to `out` with Go's escaping. jansson
+ * writes UTF-8 as it is and escapes only `"`, `\` and control characters
+ * (\uXXXX in upper case); Go also escapes < > & U+2028 U+2029 and writes
+ * its hex digits in lower case. None of those characters can stand
+ * outside a string in JSON text, so no string tracking is needed: only a
+ * backslash's escape is copied as a unit, so an escaped backslash before
+ * a 'u' stays what it is.
+ */
+static void go_escape(const char *s, struct bbs_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *run = p;
+
+    for (;;) {
+        unsigned char c = *p;
+        size_t skip = 1;
+        char esc[6] = {'\\', 'u', '0', '0', 0, 0};
+
+        if (c != '\0' && c != '\\' && c != '<' && c != '>' && c != '&' && c != 0xe2) {
+            p++;
+            continue;
+        }
+        bbs_buf_append(out, run, (size_t)(p - run));
+        if (c == '\0') {
+            return;
+        }
+        if (c == '\\' && p[1] == 'u') {
+            /* \uXXXX: jansson's escape of a control character; Go's hex is lower case. */
+            for (int i = 2; i < 6; i++) {
+                esc[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] | 0x20 : p[i]);
+            }
+            bbs_buf_append(out, esc, 6);
+            skip = 6;
+        } else if (c == '\\') {
+            bbs_buf_append(out, p, 2); /* \" \\ \n \b ...: as Go writes them */
+            skip = 2;
+        } else if (c == 0xe2) {
+            /* U+2028 and U+2029 are E2 80 A8 / E2 80 A9. */
+            if (p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                bbs_buf_append(out, p[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                skip = 3;
+            } else {
+                bbs_buf_putc(out, c);
+            }
+        } else {
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            bbs_buf_append(out, esc, 6);
+        }
+        p += skip;
+        run = p;
+    }
+}
+
+void bbs_pbjson_dump(const json_t *j, struct bbs_buf *out)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    if (text == NULL) {
+        bbs_out_of_memory(0); /* jansson fails here only for lack of memory */
+    }
+    go_escape(text, out);
+    free(text);
+}
+
 int bbs_pbjson_from_pb(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
                        struct bbs_buf *out, struct bbs_error *err)
 {
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, data);
     json_t *j = NULL;
-    char *text = NULL;
 
     if (m == NULL) {
         bbs_error_set(err, BBS_ERR_INVALID_PROTOBUF_MESSAGE);
         return -1;
     }
     j = bbs_pbjson_encode(m);
-    text = json_dumps(j, JSON_COMPACT);
-    if (text == NULL) {
-        bbs_out_of_memory(0); /* jansson fails here only for lack of memory */
-    }
-    bbs_buf_append(out, text, strlen(text));
-    free(text);
+    bbs_pbjson_dump(j, out);
     json_decref(j);
     protobuf_c_message_free_unpacked(m, NULL);
     return 0;

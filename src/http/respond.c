@@ -215,19 +215,16 @@ void bbs_respond_to_json(const struct bbs_route *route, const struct bbs_error *
             singular(route->response, "keep_container", PROTOBUF_C_TYPE_BOOL);
         json_t *j = json_pack("{s:{s:s, s:s}}", "error", "type", bbs_error_name(err->type),
                               "message", err->message);
-        char *dumped;
 
         if (j != NULL && kf != NULL) {
             json_object_set_new(j, "keep_container",
                                 json_boolean((route->flags & BBS_ROUTE_KEEP_ON_ERROR) != 0));
         }
-        dumped = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
         out->len = 0;
-        if (dumped != NULL) {
-            bbs_buf_append(out, dumped, strlen(dumped));
-            free(dumped);
+        if (j != NULL) {
+            bbs_pbjson_dump(j, out);
         }
+        json_decref(j);
     }
 }
 

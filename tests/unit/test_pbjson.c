@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -590,6 +591,163 @@ static void test_from_pb_rejects_garbage(void **state)
     bbs_buf_free(&out);
 }
 
+/* The rule tables are sorted for their bsearch lookups. */
+static void test_tables_sorted(void **state)
+{
+    (void)state;
+    assert_true(bbs_pbjson_tables_sorted());
+}
+
+/* The text bbs_pbjson_dump writes for `m` (malloc'd). */
+static char *dump_of(const ProtobufCMessage *m)
+{
+    struct bbs_buf b = {0};
+    json_t *j = bbs_pbjson_encode(m);
+    size_t n;
+
+    bbs_pbjson_dump(j, &b);
+    json_decref(j);
+    bbs_buf_putc(&b, '\0');
+    return (char *)bbs_buf_take(&b, &n);
+}
+
+static void assert_dump(const ProtobufCMessage *m, const char *want)
+{
+    char *got = dump_of(m);
+
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* The text of `m` contains `part` (or, with want == 0, does not). */
+static void assert_dump_has(const ProtobufCMessage *m, const char *part, int want)
+{
+    char *got = dump_of(m);
+
+    if ((strstr(got, part) != NULL) != want) {
+        fail_msg("%s %s in %s", part, want ? "not found" : "found", got);
+    }
+    free(got);
+}
+
+/*
+ * Routes as Go prints models.Routes (a map type; nil -> null) after gogo's
+ * unmarshal: absent, present with no entry and with entries, for the
+ * omitempty pointer fields (DesiredLRP, DesiredLRPUpdate: a present field
+ * is &Routes{}, an empty non-nil map) and the value field without
+ * omitempty (DesiredLRPSchedulingInfo: a nil map unless an entry comes).
+ */
+static void test_routes_absent_empty_nonempty(void **state)
+{
+    Models__ProtoRoutes empty = MODELS__PROTO_ROUTES__INIT;
+    Models__ProtoRoutes full = MODELS__PROTO_ROUTES__INIT;
+    Models__ProtoRoutes__RoutesEntry e = MODELS__PROTO_ROUTES__ROUTES_ENTRY__INIT;
+    Models__ProtoRoutes__RoutesEntry *es[] = {&e};
+    static const char raw[] = "[{\"hostnames\":[\"a.example.com\"],\"port\":8080}]";
+    Models__DesiredLRPUpdate up = MODELS__DESIRED_LRPUPDATE__INIT;
+    Models__DesiredLRPSchedulingInfo si = MODELS__DESIRED_LRPSCHEDULING_INFO__INIT;
+    Models__DesiredLRP d = MODELS__DESIRED_LRP__INIT;
+    static const char si_head[] = "{\"process_guid\":\"\",\"domain\":\"\",\"log_guid\":\"\","
+                                  "\"annotation\":\"\",\"instances\":0,\"memory_mb\":0,"
+                                  "\"disk_mb\":0,\"rootfs\":\"\",\"max_pids\":0,\"routes\":";
+    static const char si_tail[] = ",\"epoch\":\"\",\"index\":0}";
+    char want[512];
+
+    (void)state;
+    e.key = S("cf-router");
+    e.value.data = (uint8_t *)raw;
+    e.value.len = sizeof(raw) - 1;
+    full.n_routes = 1;
+    full.routes = es;
+
+    /* DesiredLRPUpdate: Routes *Routes `json:"routes,omitempty"`. */
+    assert_dump(&up.base, "{}");
+    up.routes = &empty;
+    assert_dump(&up.base, "{\"routes\":{}}");
+    up.routes = &full;
+    assert_dump(&up.base, "{\"routes\":{\"cf-router\":[{\"hostnames\":[\"a.example.com\"],"
+                          "\"port\":8080}]}}");
+
+    /* DesiredLRPSchedulingInfo: Routes Routes `json:"routes"`: null unless it has entries. */
+    snprintf(want, sizeof(want), "%snull%s", si_head, si_tail);
+    assert_dump(&si.base, want);
+    si.routes = &empty;
+    assert_dump(&si.base, want);
+    si.routes = &full;
+    snprintf(want, sizeof(want), "%s{\"cf-router\":%s}%s", si_head, raw, si_tail);
+    assert_dump(&si.base, want);
+
+    /* DesiredLRP: as the update (the rest of its keys are other tests' business). */
+    assert_dump_has(&d.base, "\"routes\"", 0);
+    d.routes = &empty;
+    assert_dump_has(&d.base, ",\"routes\":{},", 1);
+    d.routes = &full;
+    snprintf(want, sizeof(want), ",\"routes\":{\"cf-router\":%s},", raw);
+    assert_dump_has(&d.base, want, 1);
+}
+
+/* Go's encoding/json escaping of < > & U+2028 U+2029 (and lower-case \u00xx), in keys too. */
+static void test_dump_escapes_as_go(void **state)
+{
+    Models__Error e = MODELS__ERROR__INIT;
+    Models__CellPresence cp = MODELS__CELL_PRESENCE__INIT;
+    Models__CellPresence__AnnotationsEntry a = MODELS__CELL_PRESENCE__ANNOTATIONS_ENTRY__INIT;
+    Models__CellPresence__AnnotationsEntry *as[] = {&a};
+    static const char go[] = "{\"type\":\"InvalidRequest\",\"message\":"
+                             "\"a\\u003cb\\u003ec\\u0026d\\u2028e\\u2029f\\u001fg\\\\u003c\\\"\\n"
+                             "\xe2\x80\xa7\xe2\x82\xac\"}";
+    struct bbs_buf out = {0};
+    struct bbs_error err = {0};
+    Models__Error *back;
+
+    (void)state;
+    e.type = MODELS__ERROR__TYPE__InvalidRequest;
+    /* The five, a control character, a literal backslash-u, a quote, a newline, and two
+     * neighbours of U+2028 (U+2027, U+20AC) that stay as they are. */
+    e.message = S("a<b>c&d\xe2\x80\xa8"
+                  "e\xe2\x80\xa9"
+                  "f\x1fg\\u003c\"\n\xe2\x80\xa7\xe2\x82\xac");
+    assert_dump(&e.base, go);
+
+    /* bbs_pbjson_from_pb (the API's answers) writes the same text. */
+    {
+        size_t n = protobuf_c_message_get_packed_size(&e.base);
+        uint8_t *pb = malloc(n);
+
+        protobuf_c_message_pack(&e.base, pb);
+        assert_int_equal(bbs_pbjson_from_pb(&models__error__descriptor, pb, n, &out, &err), 0);
+        bbs_buf_putc(&out, '\0');
+        assert_string_equal((const char *)out.data, go);
+        bbs_buf_free(&out);
+        free(pb);
+    }
+
+    /* Both forms decode to the same string. */
+    back = (Models__Error *)bbs_pbjson_decode(&models__error__descriptor, go, sizeof(go) - 1, NULL,
+                                              &err);
+    assert_non_null(back);
+    assert_string_equal(back->message, e.message);
+    protobuf_c_message_free_unpacked(&back->base, NULL);
+    {
+        static const char plain[] = "{\"message\":\"a<b>c&d\xe2\x80\xa8"
+                                    "e\xe2\x80\xa9"
+                                    "f\\u001Fg\\\\u003c\\\"\\n\xe2\x80\xa7\xe2\x82\xac\"}";
+
+        back = (Models__Error *)bbs_pbjson_decode(&models__error__descriptor, plain,
+                                                  sizeof(plain) - 1, NULL, &err);
+        assert_non_null(back);
+        assert_string_equal(back->message, e.message);
+        protobuf_c_message_free_unpacked(&back->base, NULL);
+    }
+
+    /* Map keys are strings too. */
+    a.key = S("<&>");
+    a.value = S("x");
+    cp.n_annotations = 1;
+    cp.annotations = as;
+    assert_dump_has(&cp.base, "\"annotations\":{\"\\u003c\\u0026\\u003e\":\"x\"}", 1);
+}
+
 int main(void)
 {
     enum { NB = sizeof(bad_cases) / sizeof(bad_cases[0]) };
@@ -614,6 +772,9 @@ int main(void)
         cmocka_unit_test(test_decode_empty_is_empty_message),
         cmocka_unit_test(test_bad_base64),
         cmocka_unit_test(test_from_pb_rejects_garbage),
+        cmocka_unit_test(test_routes_absent_empty_nonempty),
+        cmocka_unit_test(test_dump_escapes_as_go),
+        cmocka_unit_test(test_tables_sorted),
     };
     enum { NF = sizeof(fixed) / sizeof(fixed[0]) };
     struct CMUnitTest tests[NF + NB];
