@@ -156,8 +156,9 @@ int it_standin_start(struct it_standin *s, const char *script, size_t line_max, 
             close(fd);
         }
         /* Debian's python3 (python3-grpcio lives in its dist-packages), not one in PATH. */
-        execl("/usr/bin/python3", "python3", script_path, "--proto-dir", BBS_PROTO_DIR, "--ca",
-              s->ca, "--cert", s->cert, "--key", s->key, (char *)NULL);
+        /* -B: the shared standin_common.py leaves no __pycache__ in the source tree. */
+        execl("/usr/bin/python3", "python3", "-B", script_path, "--proto-dir", BBS_PROTO_DIR,
+              "--ca", s->ca, "--cert", s->cert, "--key", s->key, (char *)NULL);
         fprintf(stderr, "%s: exec /usr/bin/python3: %s\n", s->name, strerror(errno));
         _exit(127);
     }
