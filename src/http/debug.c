@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -132,6 +133,8 @@ struct bbs_debug *bbs_debug_start(const struct bbs_config *cfg, int listen_fd,
     if (d->daemon == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "cannot listen on debug_address %s",
                        cfg->debug_address);
+        /* Taken on failure too (http.h): libmicrohttpd leaves it open when it refuses it. */
+        close(listen_fd);
         free(d);
         return NULL;
     }

@@ -535,6 +535,36 @@ static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *er
     return 0;
 }
 
+/* A config key and its value, for the all-or-none groups below. */
+struct named_value {
+    const char *name;
+    const char *value;
+};
+
+/*
+ * The `n` keys are all set or none: the first unset one of a group where
+ * any is set is refused, naming the last set one, with `why` after.
+ */
+static int check_all_or_none(const struct named_value *keys, size_t n, const char *why,
+                             struct bbs_error *err)
+{
+    const char *set = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].value[0] != '\0') {
+            set = keys[i].name;
+        }
+    }
+    for (size_t i = 0; set != NULL && i < n; i++) {
+        if (keys[i].value[0] == '\0') {
+            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
+                           "config key %s: required when %s is set (%s)", keys[i].name, set, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Mutual TLS to the auctioneer, as upstream's cmd/bbs decides it: any of
  * the three files set means a TLS client, and building it needs all three
@@ -545,30 +575,14 @@ static int apply_json(struct bbs_config *cfg, json_t *root, struct bbs_error *er
  */
 static int check_auctioneer_tls(const struct bbs_config *cfg, struct bbs_error *err)
 {
-    const struct {
-        const char *name;
-        const char *value;
-    } files[] = {{"auctioneer_ca_cert", cfg->auctioneer_ca_cert},
-                 {"auctioneer_client_cert", cfg->auctioneer_client_cert},
-                 {"auctioneer_client_key", cfg->auctioneer_client_key}};
-    const char *set = NULL;
+    const struct named_value files[] = {{"auctioneer_ca_cert", cfg->auctioneer_ca_cert},
+                                        {"auctioneer_client_cert", cfg->auctioneer_client_cert},
+                                        {"auctioneer_client_key", cfg->auctioneer_client_key}};
 
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        if (files[i].value[0] != '\0') {
-            set = files[i].name;
-        }
-    }
-    for (size_t i = 0; set != NULL && i < sizeof(files) / sizeof(files[0]); i++) {
-        if (files[i].value[0] == '\0') {
-            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
-                           "config key %s: required when %s is set (mutual TLS to the auctioneer "
-                           "needs auctioneer_ca_cert, auctioneer_client_cert and "
-                           "auctioneer_client_key)",
-                           files[i].name, set);
-            return -1;
-        }
-    }
-    return 0;
+    return check_all_or_none(files, sizeof(files) / sizeof(files[0]),
+                             "mutual TLS to the auctioneer needs auctioneer_ca_cert, "
+                             "auctioneer_client_cert and auctioneer_client_key",
+                             err);
 }
 
 /*
@@ -579,29 +593,13 @@ static int check_auctioneer_tls(const struct bbs_config *cfg, struct bbs_error *
  */
 static int check_rep_tls(const struct bbs_config *cfg, struct bbs_error *err)
 {
-    const struct {
-        const char *name;
-        const char *value;
-    } files[] = {{"rep_ca_cert", cfg->rep_ca_cert},
-                 {"rep_client_cert", cfg->rep_client_cert},
-                 {"rep_client_key", cfg->rep_client_key}};
-    const char *set = NULL;
+    const struct named_value files[] = {{"rep_ca_cert", cfg->rep_ca_cert},
+                                        {"rep_client_cert", cfg->rep_client_cert},
+                                        {"rep_client_key", cfg->rep_client_key}};
 
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        if (files[i].value[0] != '\0') {
-            set = files[i].name;
-        }
-    }
-    for (size_t i = 0; set != NULL && i < sizeof(files) / sizeof(files[0]); i++) {
-        if (files[i].value[0] == '\0') {
-            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
-                           "config key %s: required when %s is set (mutual TLS to reps needs "
-                           "rep_ca_cert, rep_client_cert and rep_client_key)",
-                           files[i].name, set);
-            return -1;
-        }
-    }
-    return 0;
+    return check_all_or_none(
+        files, sizeof(files) / sizeof(files[0]),
+        "mutual TLS to reps needs rep_ca_cert, rep_client_cert and rep_client_key", err);
 }
 
 /*
@@ -615,29 +613,16 @@ static int check_rep_tls(const struct bbs_config *cfg, struct bbs_error *err)
  */
 static int check_locket(const struct bbs_config *cfg, struct bbs_error *err)
 {
-    const struct {
-        const char *name;
-        const char *value;
-    } keys[] = {{"locket_address", cfg->locket_address},
-                {"locket_ca_cert_file", cfg->locket_ca_cert_file},
-                {"locket_client_cert_file", cfg->locket_client_cert_file},
-                {"locket_client_key_file", cfg->locket_client_key_file}};
-    const char *set = NULL;
+    const struct named_value keys[] = {{"locket_address", cfg->locket_address},
+                                       {"locket_ca_cert_file", cfg->locket_ca_cert_file},
+                                       {"locket_client_cert_file", cfg->locket_client_cert_file},
+                                       {"locket_client_key_file", cfg->locket_client_key_file}};
 
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (keys[i].value[0] != '\0') {
-            set = keys[i].name;
-        }
-    }
-    for (size_t i = 0; set != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (keys[i].value[0] == '\0') {
-            bbs_error_setf(err, BBS_ERR_INVALID_REQUEST,
-                           "config key %s: required when %s is set (Locket needs locket_address, "
-                           "locket_ca_cert_file, locket_client_cert_file and "
-                           "locket_client_key_file)",
-                           keys[i].name, set);
-            return -1;
-        }
+    if (check_all_or_none(keys, sizeof(keys) / sizeof(keys[0]),
+                          "Locket needs locket_address, locket_ca_cert_file, "
+                          "locket_client_cert_file and locket_client_key_file",
+                          err) != 0) {
+        return -1;
     }
     if (cfg->locket_address[0] != '\0' &&
         check_address(cfg->locket_address, err, "locket_address") != 0) {

@@ -9,6 +9,10 @@
 
 #include "harness.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "events.pb-c.h"
 #include "task.pb-c.h"
 #include "task_requests.pb-c.h"
 
@@ -111,6 +115,46 @@ static inline int task_wait_state(const char *guid, int state, int ms)
         it_sleep_ms(20);
     }
     return st;
+}
+
+/*
+ * The next task event of `s` for `guid` within `ms` (others skipped),
+ * decoded; its name in `name`. Asserts one arrives.
+ */
+static inline ProtobufCMessage *task_next_event(struct it_sse *s, const char *guid, int ms,
+                                                char *name, size_t len)
+{
+    int64_t until = it_mono_ms() + ms;
+
+    while (it_mono_ms() < until) {
+        struct it_sse_event ev = {0};
+        ProtobufCMessage *m;
+        const Models__Task *t = NULL;
+        int rc = it_sse_next(s, 1000, &ev);
+
+        if (rc == 0) {
+            continue;
+        }
+        assert_int_equal(rc, 1);
+        m = it_sse_decode(&ev);
+        assert_non_null(m);
+        if (strcmp(ev.name, "task_changed") == 0) {
+            t = ((Models__TaskChangedEvent *)m)->after;
+        } else if (strcmp(ev.name, "task_created") == 0) {
+            t = ((Models__TaskCreatedEvent *)m)->task;
+        } else if (strcmp(ev.name, "task_removed") == 0) {
+            t = ((Models__TaskRemovedEvent *)m)->task;
+        }
+        if (t != NULL && strcmp(t->task_guid, guid) == 0) {
+            snprintf(name, len, "%s", ev.name);
+            it_sse_event_clear(&ev);
+            return m;
+        }
+        protobuf_c_message_free_unpacked(m, NULL);
+        it_sse_event_clear(&ev);
+    }
+    fail_msg("no task event for %s within %d ms", guid, ms);
+    return NULL;
 }
 
 #endif /* BBS_IT_TASK_IT_H */

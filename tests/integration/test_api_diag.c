@@ -41,32 +41,9 @@
 
 #define DOMAIN "diag-domain"
 
-static char pgdir[128];
-static char shared_pgdir[512]; /* the fixture's cluster, for the groups after "diag" */
-
 static int wait_ms(void)
 {
     return it_valgrind() ? 60000 : 20000;
-}
-
-static int pg_script(const char *script)
-{
-    char path[600];
-    char log[300];
-    const char *dir = getenv("BBS_FIXTURES_DIR");
-    const char *argv[] = {path, pgdir, NULL};
-
-    if (dir == NULL || dir[0] == '\0') {
-        fprintf(stderr, "test_api_diag: BBS_FIXTURES_DIR is not set\n");
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/%s", dir, script);
-    snprintf(log, sizeof(log), "%s.log", pgdir);
-    if (it_run(argv, log) != 0) {
-        fprintf(stderr, "test_api_diag: %s %s failed; see %s\n", script, pgdir, log);
-        return -1;
-    }
-    return 0;
 }
 
 /* GET `path` on the API listener (`health` 0) or the health listener; the body parsed as JSON. */
@@ -576,7 +553,7 @@ static void test_diagnostics_fail_for_stopped_database(void **state)
     int64_t t0;
     (void)state;
 
-    assert_int_equal(pg_script("pg_stop.sh"), 0);
+    assert_int_equal(it_pg_private_stop(), 0);
     for (int health = 0; health < 2; health++) {
         t0 = it_mono_ms();
         d = get_json(health, "/v1/diagnostics", &status, NULL, 0);
@@ -600,7 +577,7 @@ static void test_diagnostics_fail_for_stopped_database(void **state)
     assert_null(json_object_get(d, "desired_lrps"));
     json_decref(d);
 
-    assert_int_equal(pg_script("pg_start.sh"), 0);
+    assert_int_equal(it_pg_private_start(), 0);
     t0 = it_mono_ms();
     for (;;) {
         d = get_json(0, "/v1/diagnostics", &status, NULL, 0);
@@ -630,17 +607,9 @@ static int diag_setup(void **state)
     int rc;
 
     (void)state;
-    snprintf(pgdir, sizeof(pgdir), "/tmp/bbs-it-diagpg-XXXXXX");
-    if (mkdtemp(pgdir) == NULL || chmod(pgdir, 0755) != 0) {
-        fprintf(stderr, "test_api_diag: mkdtemp: %s\n", strerror(errno));
+    if (it_pg_private_begin("diag") != 0) {
         return -1;
     }
-    if (pg_script("pg_start.sh") != 0) {
-        return -1;
-    }
-    snprintf(shared_pgdir, sizeof(shared_pgdir), "%s",
-             getenv("BBS_TEST_PGDIR") != NULL ? getenv("BBS_TEST_PGDIR") : "");
-    setenv("BBS_TEST_PGDIR", pgdir, 1);
     extra = base_extra();
     it_server_config(extra);
     rc = it_server_start("diag", NULL);
@@ -651,27 +620,8 @@ static int diag_setup(void **state)
 
 static int diag_teardown(void **state)
 {
-    const char *rm[] = {"rm", "-rf", pgdir, NULL};
-    char path[300];
-    const char *rmlog[] = {"rm", "-f", path, NULL};
-    int rc;
-
     (void)state;
-    snprintf(path, sizeof(path), "%s/sock/.s.PGSQL.5432", pgdir);
-    if (access(path, F_OK) != 0) {
-        pg_script("pg_start.sh");
-    }
-    rc = it_server_stop();
-    if (pg_script("pg_stop.sh") != 0) {
-        rc = -1;
-    }
-    it_run(rm, NULL);
-    setenv("BBS_TEST_PGDIR", shared_pgdir, 1);
-    snprintf(path, sizeof(path), "%s.log", pgdir);
-    if (rc == 0) {
-        it_run(rmlog, NULL);
-    }
-    return rc;
+    return it_pg_private_end();
 }
 
 /* ---- group "metron": upstream's main_test, the agent not up -------------------------------- */

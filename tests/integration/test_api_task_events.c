@@ -52,42 +52,6 @@ static void desire_with_layer(const char *guid)
         IT_OK);
 }
 
-/* The next task event of `s` for `guid` (others skipped): its name in `name`, decoded. */
-static ProtobufCMessage *next_for(struct it_sse *s, const char *guid, char *name, size_t len)
-{
-    int64_t until = it_mono_ms() + WAIT_MS;
-
-    while (it_mono_ms() < until) {
-        struct it_sse_event ev = {0};
-        ProtobufCMessage *m;
-        const Models__Task *t = NULL;
-        int rc = it_sse_next(s, 1000, &ev);
-
-        if (rc == 0) {
-            continue;
-        }
-        assert_int_equal(rc, 1);
-        m = it_sse_decode(&ev);
-        assert_non_null(m);
-        if (strcmp(ev.name, "task_changed") == 0) {
-            t = ((Models__TaskChangedEvent *)m)->after;
-        } else if (strcmp(ev.name, "task_created") == 0) {
-            t = ((Models__TaskCreatedEvent *)m)->task;
-        } else if (strcmp(ev.name, "task_removed") == 0) {
-            t = ((Models__TaskRemovedEvent *)m)->task;
-        }
-        if (t != NULL && strcmp(t->task_guid, guid) == 0) {
-            snprintf(name, len, "%s", ev.name);
-            it_sse_event_clear(&ev);
-            return m;
-        }
-        protobuf_c_message_free_unpacked(m, NULL);
-        it_sse_event_clear(&ev);
-    }
-    fail_msg("no task event for %s within %d ms", guid, WAIT_MS);
-    return NULL;
-}
-
 static struct it_sse *open_stream(const char *path)
 {
     struct it_sse *s = it_sse_open("POST", path, NULL, NULL);
@@ -119,7 +83,7 @@ static void test_lifecycle_events_on_both_streams(void **state)
     assert_int_equal(task_guid_call("/v1/tasks/delete", guid), IT_OK);
 
     /* tasks.r1: V3, the layer as sent. */
-    m = next_for(r1, guid, name, sizeof(name));
+    m = task_next_event(r1, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_created");
     c = (Models__TaskCreatedEvent *)m;
     assert_int_equal(c->task->state, MODELS__TASK__STATE__Pending);
@@ -129,7 +93,7 @@ static void test_lifecycle_events_on_both_streams(void **state)
     assert_non_null(c->task->task_definition->action->run_action);
     protobuf_c_message_free_unpacked(m, NULL);
 
-    m = next_for(r1, guid, name, sizeof(name));
+    m = task_next_event(r1, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     ch = (Models__TaskChangedEvent *)m;
     assert_int_equal(ch->before->state, MODELS__TASK__STATE__Pending);
@@ -137,7 +101,7 @@ static void test_lifecycle_events_on_both_streams(void **state)
     assert_string_equal(ch->after->cell_id, "ev-cell");
     protobuf_c_message_free_unpacked(m, NULL);
 
-    m = next_for(r1, guid, name, sizeof(name));
+    m = task_next_event(r1, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     ch = (Models__TaskChangedEvent *)m;
     assert_int_equal(ch->before->state, MODELS__TASK__STATE__Running);
@@ -147,40 +111,40 @@ static void test_lifecycle_events_on_both_streams(void **state)
     assert_string_equal(ch->after->cell_id, "");
     protobuf_c_message_free_unpacked(m, NULL);
 
-    m = next_for(r1, guid, name, sizeof(name));
+    m = task_next_event(r1, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     ch = (Models__TaskChangedEvent *)m;
     assert_int_equal(ch->before->state, MODELS__TASK__STATE__Completed);
     assert_int_equal(ch->after->state, MODELS__TASK__STATE__Resolving);
     protobuf_c_message_free_unpacked(m, NULL);
 
-    m = next_for(r1, guid, name, sizeof(name));
+    m = task_next_event(r1, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_removed");
     rm = (Models__TaskRemovedEvent *)m;
     assert_int_equal(rm->task->state, MODELS__TASK__STATE__Resolving);
     protobuf_c_message_free_unpacked(m, NULL);
 
     /* The deprecated stream: the same five, at V2. */
-    m = next_for(v2, guid, name, sizeof(name));
+    m = task_next_event(v2, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_created");
     c = (Models__TaskCreatedEvent *)m;
     assert_int_equal(c->task->task_definition->n_image_layers, 0);
     assert_non_null(c->task->task_definition->action->serial_action);
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_for(v2, guid, name, sizeof(name));
+    m = task_next_event(v2, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     ch = (Models__TaskChangedEvent *)m;
     assert_int_equal(ch->before->task_definition->n_image_layers, 0);
     assert_int_equal(ch->after->task_definition->n_image_layers, 0);
     assert_int_equal(ch->after->state, MODELS__TASK__STATE__Running);
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_for(v2, guid, name, sizeof(name));
+    m = task_next_event(v2, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_for(v2, guid, name, sizeof(name));
+    m = task_next_event(v2, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_for(v2, guid, name, sizeof(name));
+    m = task_next_event(v2, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_removed");
     assert_non_null(((Models__TaskRemovedEvent *)m)->task->task_definition->action->serial_action);
     protobuf_c_message_free_unpacked(m, NULL);
@@ -202,7 +166,7 @@ static void test_refused_transition_emits_nothing(void **state)
     (void)state;
     it_uniq(guid, sizeof(guid), "evnone");
     assert_int_equal(task_desire(guid, DOMAIN, NULL, NULL, NULL, 0), IT_OK);
-    m = next_for(r1, guid, name, sizeof(name));
+    m = task_next_event(r1, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_created");
     protobuf_c_message_free_unpacked(m, NULL);
     assert_int_equal(task_guid_call("/v1/tasks/resolving", guid),

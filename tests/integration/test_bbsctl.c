@@ -33,9 +33,7 @@
 #define DOMAIN       "bbsctl-domain"
 #define FIXTURE_GUID "bbsctl-fixture"
 
-static struct it_certs certs;
-static char path_ca[300], path_server[300], path_server_key[300], path_client[300],
-    path_client_key[300], path_other_ca[300], path_other_client[300];
+static struct it_tls_set tls;
 static char url[128];
 
 /* ---- running bbsctl ---------------------------------------------------------------------- */
@@ -177,11 +175,11 @@ static void ctl_v(struct run *r, const char *const *args)
     all[n++] = "--bbsURL";
     all[n++] = url;
     all[n++] = "--caCertFile";
-    all[n++] = path_ca;
+    all[n++] = tls.ca;
     all[n++] = "--clientCertFile";
-    all[n++] = path_client;
+    all[n++] = tls.client;
     all[n++] = "--clientKeyFile";
-    all[n++] = path_client_key;
+    all[n++] = tls.client_key;
     all[n] = NULL;
     run_raw(r, NULL, all);
 }
@@ -436,9 +434,9 @@ static void test_env_and_flags(void **state)
 
     snprintf(e_url, sizeof(e_url), "BBS_URL=%s", url);
     snprintf(e_bad_url, sizeof(e_bad_url), "BBS_URL=https://127.0.0.1:1");
-    snprintf(e_ca, sizeof(e_ca), "CA_CERT_FILE=%s", path_ca);
-    snprintf(e_cert, sizeof(e_cert), "CLIENT_CERT_FILE=%s", path_client);
-    snprintf(e_key, sizeof(e_key), "CLIENT_KEY_FILE=%s", path_client_key);
+    snprintf(e_ca, sizeof(e_ca), "CA_CERT_FILE=%s", tls.ca);
+    snprintf(e_cert, sizeof(e_cert), "CLIENT_CERT_FILE=%s", tls.client);
+    snprintf(e_key, sizeof(e_key), "CLIENT_KEY_FILE=%s", tls.client_key);
     snprintf(e_missing_ca, sizeof(e_missing_ca), "CA_CERT_FILE=/nonexistent/ca.pem");
 
     /* everything from the environment */
@@ -459,7 +457,7 @@ static void test_env_and_flags(void **state)
     expect_status(&r, 0);
     run_free(&r);
     RAW(&r, ((const char *const[]){e_url, e_missing_ca, e_cert, e_key, NULL}), "domains",
-        "--caCertFile", path_ca);
+        "--caCertFile", tls.ca);
     expect_status(&r, 0);
     run_free(&r);
 
@@ -539,22 +537,22 @@ static void test_tls_refusals(void **state)
     (void)state;
 
     /* a CA that did not sign the server: the handshake fails, exit 5 */
-    RAW(&r, NULL, "domains", "--bbsURL", url, "--caCertFile", path_other_ca, "--clientCertFile",
-        path_client, "--clientKeyFile", path_client_key);
+    RAW(&r, NULL, "domains", "--bbsURL", url, "--caCertFile", tls.other_ca, "--clientCertFile",
+        tls.client, "--clientKeyFile", tls.client_key);
     expect_status(&r, 5);
     assert_true(strncmp(r.err, "Error: Post \"", 13) == 0);
     assert_string_equal(r.out, "");
     run_free(&r);
 
     /* a client certificate the server does not trust */
-    RAW(&r, NULL, "domains", "--bbsURL", url, "--caCertFile", path_ca, "--clientCertFile",
-        path_other_client, "--clientKeyFile", path_client_key);
+    RAW(&r, NULL, "domains", "--bbsURL", url, "--caCertFile", tls.ca, "--clientCertFile", tls.other,
+        "--clientKeyFile", tls.client_key);
     expect_status(&r, 5);
     run_free(&r);
 
     /* nothing listening */
-    RAW(&r, NULL, "domains", "--bbsURL", "https://127.0.0.1:1", "--caCertFile", path_ca,
-        "--clientCertFile", path_client, "--clientKeyFile", path_client_key);
+    RAW(&r, NULL, "domains", "--bbsURL", "https://127.0.0.1:1", "--caCertFile", tls.ca,
+        "--clientCertFile", tls.client, "--clientKeyFile", tls.client_key);
     expect_status(&r, 5);
     assert_non_null(strstr(r.err, "Error: Post \"https://127.0.0.1:1/v1/domains/list\": "));
     run_free(&r);
@@ -905,11 +903,11 @@ static void bg_start(struct bg *b, const char *const *args)
     all[n++] = "--bbsURL";
     all[n++] = url;
     all[n++] = "--caCertFile";
-    all[n++] = path_ca;
+    all[n++] = tls.ca;
     all[n++] = "--clientCertFile";
-    all[n++] = path_client;
+    all[n++] = tls.client;
     all[n++] = "--clientKeyFile";
-    all[n++] = path_client_key;
+    all[n++] = tls.client_key;
     all[n] = NULL;
     b->len = 0;
     b->pid = spawn(NULL, all, &b->out_fd, &b->err_fd);
@@ -1172,58 +1170,23 @@ static void test_status_table(void **state)
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
-static int make_certs(void)
-{
-    if (it_certs_init(&certs, "bbs-it-bbsctl-certs") != 0) {
-        return -1;
-    }
-    it_certs_path(&certs, "ca.pem", path_ca, sizeof(path_ca));
-    it_certs_path(&certs, "server.pem", path_server, sizeof(path_server));
-    it_certs_path(&certs, "server.key", path_server_key, sizeof(path_server_key));
-    it_certs_path(&certs, "client.pem", path_client, sizeof(path_client));
-    it_certs_path(&certs, "client.key", path_client_key, sizeof(path_client_key));
-    it_certs_path(&certs, "otherca.pem", path_other_ca, sizeof(path_other_ca));
-    it_certs_path(&certs, "other.pem", path_other_client, sizeof(path_other_client));
-    if (it_certs_make_ca(&certs, "ca") != 0 || it_certs_make_ca(&certs, "otherca") != 0 ||
-        it_certs_make_key(&certs, "server.key") != 0 ||
-        it_certs_make_key(&certs, "client.key") != 0 ||
-        it_certs_issue(&certs, "server", "server.key", "ca", "server", NULL) != 0 ||
-        it_certs_issue(&certs, "client", "client.key", "ca", "client", NULL) != 0 ||
-        it_certs_issue(&certs, "other", "client.key", "otherca", "client", NULL) != 0) {
-        return -1;
-    }
-    return 0;
-}
-
 static int setup(void **state)
 {
-    json_t *extra;
     int rc;
 
     (void)state;
-    if (make_certs() != 0) {
+    if (it_tls_set_make(&tls, "bbs-it-bbsctl-certs") != 0) {
         return -1;
     }
-    extra = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "ca_file", path_ca, "cert_file",
-                      path_server, "key_file", path_server_key);
-    it_server_config(extra);
-    it_tls_client(path_ca, path_client, path_client_key);
-    rc = it_server_start("bbsctl", NULL);
-    it_server_config(NULL);
-    json_decref(extra);
+    rc = it_tls_set_server_start(&tls, "bbsctl");
     snprintf(url, sizeof(url), "https://127.0.0.1:%d", it_server_port());
     return rc;
 }
 
 static int teardown(void **state)
 {
-    int rc;
-
     (void)state;
-    rc = it_server_stop();
-    it_tls_client(NULL, NULL, NULL);
-    it_certs_remove(&certs);
-    return rc;
+    return it_tls_set_server_stop(&tls);
 }
 
 int main(void)

@@ -51,31 +51,8 @@
 #define OUTAGE_MS    2000
 #define ANSWER_BOUND 8000 /* ms: no request may take longer, outage or not */
 
-static char pgdir[128];
 static char guids[LRPS][64];
 static char controls[CONTROLS][64];
-
-/* ---- the private cluster ------------------------------------------------------------------ */
-
-static int pg_script(const char *script)
-{
-    char path[600];
-    char log[300];
-    const char *dir = getenv("BBS_FIXTURES_DIR");
-    const char *argv[] = {path, pgdir, NULL};
-
-    if (dir == NULL || dir[0] == '\0') {
-        fprintf(stderr, "test_faults: BBS_FIXTURES_DIR is not set\n");
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/%s", dir, script);
-    snprintf(log, sizeof(log), "%s.log", pgdir);
-    if (it_run(argv, log) != 0) {
-        fprintf(stderr, "test_faults: %s %s failed; see %s\n", script, pgdir, log);
-        return -1;
-    }
-    return 0;
-}
 
 /* ---- requests on a worker's own client ------------------------------------------------- */
 
@@ -314,10 +291,10 @@ static void test_postgres_restart_under_load(void **state)
     }
     it_sleep_ms(it_valgrind() ? 3000 : 1500);
     t_stop = it_mono_ms();
-    assert_int_equal(pg_script("pg_stop.sh"), 0);
+    assert_int_equal(it_pg_private_stop(), 0);
     t_down = it_mono_ms();
     it_sleep_ms(OUTAGE_MS);
-    assert_int_equal(pg_script("pg_start.sh"), 0);
+    assert_int_equal(it_pg_private_start(), 0);
     t_up = it_mono_ms();
     back_ms = wait_serving(15000);
     it_sleep_ms(1000); /* some load after the recovery too */
@@ -478,15 +455,9 @@ static int setup(void **state)
     int rc;
 
     (void)state;
-    snprintf(pgdir, sizeof(pgdir), "/tmp/bbs-it-faultpg-XXXXXX");
-    if (mkdtemp(pgdir) == NULL || chmod(pgdir, 0755) != 0) {
-        fprintf(stderr, "test_faults: mkdtemp: %s\n", strerror(errno));
+    if (it_pg_private_begin("fault") != 0) {
         return -1;
     }
-    if (pg_script("pg_start.sh") != 0) {
-        return -1;
-    }
-    setenv("BBS_TEST_PGDIR", pgdir, 1);
     extra = json_pack("{s:s, s:s, s:i}", "database_connect_timeout", "2s", "http_shutdown_timeout",
                       "60s", "http_worker_threads", WORKERS);
     it_server_config(extra);
@@ -496,30 +467,12 @@ static int setup(void **state)
     return rc;
 }
 
+/* The cluster may be down if a test failed mid-outage: it_pg_private_end starts it so the
+ * database can be dropped, then stops it for good. */
 static int teardown(void **state)
 {
-    const char *rm[] = {"rm", "-rf", pgdir, NULL};
-    char log[300];
-    const char *rmlog[] = {"rm", "-f", log, NULL};
-    int rc;
-
     (void)state;
-    /* The cluster may be down if a test failed mid-outage: start it so the
-     * database can be dropped, then stop it for good. */
-    snprintf(log, sizeof(log), "%s/sock/.s.PGSQL.5432", pgdir);
-    if (access(log, F_OK) != 0) {
-        pg_script("pg_start.sh");
-    }
-    rc = it_server_stop();
-    if (pg_script("pg_stop.sh") != 0) {
-        rc = -1;
-    }
-    snprintf(log, sizeof(log), "%s.log", pgdir);
-    it_run(rm, NULL);
-    if (rc == 0) {
-        it_run(rmlog, NULL);
-    }
-    return rc;
+    return it_pg_private_end();
 }
 
 int main(void)

@@ -262,42 +262,6 @@ static void test_beyond_task_callback_workers_dropped(void **state)
     it_cb_stall(plain, 0, 0);
 }
 
-/* The next event of `s` for task `guid` (others skipped), decoded; asserts one arrives. */
-static ProtobufCMessage *next_task_event(struct it_sse *s, const char *guid, char *name, size_t len)
-{
-    int64_t until = it_mono_ms() + WAIT_MS;
-
-    while (it_mono_ms() < until) {
-        struct it_sse_event ev = {0};
-        ProtobufCMessage *m;
-        const Models__Task *t = NULL;
-        int rc = it_sse_next(s, 1000, &ev);
-
-        if (rc == 0) {
-            continue;
-        }
-        assert_int_equal(rc, 1);
-        m = it_sse_decode(&ev);
-        assert_non_null(m);
-        if (strcmp(ev.name, "task_changed") == 0) {
-            t = ((Models__TaskChangedEvent *)m)->after;
-        } else if (strcmp(ev.name, "task_created") == 0) {
-            t = ((Models__TaskCreatedEvent *)m)->task;
-        } else if (strcmp(ev.name, "task_removed") == 0) {
-            t = ((Models__TaskRemovedEvent *)m)->task;
-        }
-        if (t != NULL && strcmp(t->task_guid, guid) == 0) {
-            snprintf(name, len, "%s", ev.name);
-            it_sse_event_clear(&ev);
-            return m;
-        }
-        protobuf_c_message_free_unpacked(m, NULL);
-        it_sse_event_clear(&ev);
-    }
-    fail_msg("no task event for %s within %d ms", guid, WAIT_MS);
-    return NULL;
-}
-
 static int changed_to(ProtobufCMessage *m, int from, int to)
 {
     Models__TaskChangedEvent *e = (Models__TaskChangedEvent *)m;
@@ -322,23 +286,23 @@ static void test_full_staging_cycle(void **state)
     assert_int_equal(it_cb_wait(plain, path, 1, WAIT_MS, NULL, 0), 1);
     assert_int_equal(task_wait_state(guid, -1, WAIT_MS), -1);
 
-    m = next_task_event(s, guid, name, sizeof(name));
+    m = task_next_event(s, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_created");
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_task_event(s, guid, name, sizeof(name));
+    m = task_next_event(s, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     assert_true(changed_to(m, MODELS__TASK__STATE__Pending, MODELS__TASK__STATE__Running));
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_task_event(s, guid, name, sizeof(name));
+    m = task_next_event(s, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     assert_true(changed_to(m, MODELS__TASK__STATE__Running, MODELS__TASK__STATE__Completed));
     assert_string_equal(((Models__TaskChangedEvent *)m)->after->result, "droplet");
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_task_event(s, guid, name, sizeof(name));
+    m = task_next_event(s, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_changed");
     assert_true(changed_to(m, MODELS__TASK__STATE__Completed, MODELS__TASK__STATE__Resolving));
     protobuf_c_message_free_unpacked(m, NULL);
-    m = next_task_event(s, guid, name, sizeof(name));
+    m = task_next_event(s, guid, WAIT_MS, name, sizeof(name));
     assert_string_equal(name, "task_removed");
     assert_int_equal(((Models__TaskRemovedEvent *)m)->task->state, MODELS__TASK__STATE__Resolving);
     protobuf_c_message_free_unpacked(m, NULL);

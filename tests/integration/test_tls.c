@@ -25,9 +25,8 @@
 
 #include <curl/curl.h>
 
-static struct it_certs certs;
-static char path_ca[300], path_server[300], path_server_key[300], path_client[300],
-    path_client_key[300], path_other[300], path_expired[300], path_server_only[300];
+static struct it_tls_set tls;
+static char path_expired[300], path_server_only[300];
 
 /* ---- the test CA --------------------------------------------------------------------- */
 
@@ -36,27 +35,13 @@ static int make_certs(void)
     static const char *const past[] = {"-startdate", "20200101000000Z", "-enddate",
                                        "20200201000000Z", NULL};
 
-    if (it_certs_init(&certs, "bbs-it-tls-certs") != 0) {
+    if (it_tls_set_make(&tls, "bbs-it-tls-certs") != 0) {
         return -1;
     }
-    it_certs_path(&certs, "ca.pem", path_ca, sizeof(path_ca));
-    it_certs_path(&certs, "server.pem", path_server, sizeof(path_server));
-    it_certs_path(&certs, "server.key", path_server_key, sizeof(path_server_key));
-    it_certs_path(&certs, "client.pem", path_client, sizeof(path_client));
-    it_certs_path(&certs, "client.key", path_client_key, sizeof(path_client_key));
-    it_certs_path(&certs, "other.pem", path_other, sizeof(path_other));
-    it_certs_path(&certs, "expired.pem", path_expired, sizeof(path_expired));
-    it_certs_path(&certs, "serveronly.pem", path_server_only, sizeof(path_server_only));
-    /* The client key is shared by every client certificate: each case then
-     * differs from the good one only in its certificate. */
-    if (it_certs_make_ca(&certs, "ca") != 0 || it_certs_make_ca(&certs, "otherca") != 0 ||
-        it_certs_make_key(&certs, "server.key") != 0 ||
-        it_certs_make_key(&certs, "client.key") != 0 ||
-        it_certs_issue(&certs, "server", "server.key", "ca", "server", NULL) != 0 ||
-        it_certs_issue(&certs, "client", "client.key", "ca", "client", NULL) != 0 ||
-        it_certs_issue(&certs, "other", "client.key", "otherca", "client", NULL) != 0 ||
-        it_certs_issue(&certs, "expired", "client.key", "ca", "client", past) != 0 ||
-        it_certs_issue(&certs, "serveronly", "client.key", "ca", "server", NULL) != 0) {
+    it_certs_path(&tls.certs, "expired.pem", path_expired, sizeof(path_expired));
+    it_certs_path(&tls.certs, "serveronly.pem", path_server_only, sizeof(path_server_only));
+    if (it_certs_issue(&tls.certs, "expired", "client.key", "ca", "client", past) != 0 ||
+        it_certs_issue(&tls.certs, "serveronly", "client.key", "ca", "server", NULL) != 0) {
         return -1;
     }
     return 0;
@@ -110,10 +95,10 @@ static void attempt(struct attempt *a)
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, a->error);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(h, CURLOPT_CAINFO, path_ca);
+    curl_easy_setopt(h, CURLOPT_CAINFO, tls.ca);
     if (a->cert != NULL) {
         curl_easy_setopt(h, CURLOPT_SSLCERT, a->cert);
-        curl_easy_setopt(h, CURLOPT_SSLKEY, path_client_key);
+        curl_easy_setopt(h, CURLOPT_SSLKEY, tls.client_key);
     }
     if (a->version != 0) {
         curl_easy_setopt(h, CURLOPT_SSLVERSION, a->version);
@@ -238,7 +223,7 @@ static void test_policy_suites_and_versions_accepted(void **state)
     (void)state;
 
     for (size_t i = 0; i < 2; i++) {
-        struct attempt a = {.cert = path_client,
+        struct attempt a = {.cert = tls.client,
                             .version = CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2,
                             .ciphers = good12[i],
                             .path = "/v1/ping"};
@@ -250,7 +235,7 @@ static void test_policy_suites_and_versions_accepted(void **state)
     }
     {
         struct attempt a = {
-            .cert = path_client, .version = CURL_SSLVERSION_TLSv1_3, .path = "/v1/ping"};
+            .cert = tls.client, .version = CURL_SSLVERSION_TLSv1_3, .path = "/v1/ping"};
 
         attempt(&a);
         if (a.rc != CURLE_OK || a.status != 200) {
@@ -267,7 +252,7 @@ static void test_tls12_suites_outside_policy_refused(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct attempt a = {.cert = path_client,
+        struct attempt a = {.cert = tls.client,
                             .version = CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2,
                             .ciphers = bad[i],
                             .path = "/v1/refused-suite"};
@@ -290,7 +275,7 @@ static void test_tls11_and_tls10_clients_refused(void **state)
         /* SECLEVEL=0 lets this OpenSSL offer TLS < 1.2 at all, so the
          * refusal is the server's: its protocol_version alert proves it
          * received the old ClientHello. */
-        struct attempt a = {.cert = path_client,
+        struct attempt a = {.cert = tls.client,
                             .version = versions[i],
                             .ciphers = "DEFAULT@SECLEVEL=0",
                             .path = "/v1/refused-old-tls"};
@@ -315,7 +300,7 @@ static void test_client_without_certificate_refused(void **state)
 static void test_client_from_other_ca_refused(void **state)
 {
     (void)state;
-    expect_refused(path_other, "/v1/refused-otherca-12", "/v1/refused-otherca-13",
+    expect_refused(tls.other, "/v1/refused-otherca-12", "/v1/refused-otherca-13",
                    "alert unknown ca");
 }
 
@@ -392,8 +377,8 @@ static void expect_config_refused(json_t *cfg, const char *key, const char *what
     int rc;
     FILE *f;
 
-    it_certs_path(&certs, "bad.json", cfg_path, sizeof(cfg_path));
-    it_certs_path(&certs, "bad.log", log_path, sizeof(log_path));
+    it_certs_path(&tls.certs, "bad.json", cfg_path, sizeof(cfg_path));
+    it_certs_path(&tls.certs, "bad.log", log_path, sizeof(log_path));
     unlink(log_path);
     assert_int_equal(json_dump_file(cfg, cfg_path, 0), 0);
     if (it_valgrind()) {
@@ -428,29 +413,29 @@ static void test_bad_tls_settings_stop_startup(void **state)
     json_t *c;
     (void)state;
 
-    it_certs_path(&certs, "missing.pem", missing, sizeof(missing));
-    c = json_pack("{s:b, s:s, s:s}", "require_ssl", 1, "cert_file", path_server, "key_file",
-                  path_server_key);
+    it_certs_path(&tls.certs, "missing.pem", missing, sizeof(missing));
+    c = json_pack("{s:b, s:s, s:s}", "require_ssl", 1, "cert_file", tls.server, "key_file",
+                  tls.server_key);
     expect_config_refused(c, "ca_file", "required when require_ssl is true");
     json_decref(c);
 
-    c = json_pack("{s:s, s:s, s:s}", "cert_file", path_server, "key_file", path_server_key,
-                  "ca_file", path_ca);
+    c = json_pack("{s:s, s:s, s:s}", "cert_file", tls.server, "key_file", tls.server_key, "ca_file",
+                  tls.ca);
     expect_config_refused(c, "require_ssl", "false while");
     json_decref(c);
 
     c = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "cert_file", missing, "key_file",
-                  path_server_key, "ca_file", path_ca);
+                  tls.server_key, "ca_file", tls.ca);
     expect_config_refused(c, "cert_file", "cannot read");
     json_decref(c);
 
-    c = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "cert_file", path_server, "key_file",
-                  path_client_key, "ca_file", path_ca);
+    c = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "cert_file", tls.server, "key_file",
+                  tls.client_key, "ca_file", tls.ca);
     expect_config_refused(c, "key_file", "does not match");
     json_decref(c);
 
-    c = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "cert_file", path_server, "key_file",
-                  path_server_key, "ca_file", path_server_key);
+    c = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "cert_file", tls.server, "key_file",
+                  tls.server_key, "ca_file", tls.server_key);
     expect_config_refused(c, "ca_file", "no readable PEM certificate");
     json_decref(c);
 
@@ -461,32 +446,17 @@ static void test_bad_tls_settings_stop_startup(void **state)
 
 static int setup(void **state)
 {
-    json_t *extra;
-    int rc;
-
     (void)state;
     if (make_certs() != 0) {
         return -1;
     }
-    extra = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "ca_file", path_ca, "cert_file",
-                      path_server, "key_file", path_server_key);
-    it_server_config(extra);
-    it_tls_client(path_ca, path_client, path_client_key);
-    rc = it_server_start("tls", NULL);
-    it_server_config(NULL);
-    json_decref(extra);
-    return rc;
+    return it_tls_set_server_start(&tls, "tls");
 }
 
 static int teardown(void **state)
 {
-    int rc;
-
     (void)state;
-    rc = it_server_stop();
-    it_tls_client(NULL, NULL, NULL);
-    it_certs_remove(&certs);
-    return rc;
+    return it_tls_set_server_stop(&tls);
 }
 
 int main(void)

@@ -3,20 +3,15 @@
  */
 #include "support/callback.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-#include <microhttpd.h>
-
 #include "support/certs.h"
 #include "support/http.h"
 #include "support/internal.h"
+#include "support/recv.h"
 #include "support/util.h"
 
 #define MAX_CALLS  256
@@ -38,75 +33,34 @@ struct it_cb {
     size_t stall_left;
 };
 
-struct cb_conn {
-    struct it_cb_call c;
-};
-
-static void identity(struct MHD_Connection *conn, struct it_cb_call *c)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    const gnutls_datum_t *chain;
-    unsigned int n = 0, status = 1;
-    gnutls_x509_crt_t crt;
-    size_t len = sizeof(c->cn);
-
-    if (ci == NULL || ci->tls_session == NULL) {
-        return;
-    }
-    chain = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
-    if (chain == NULL || n == 0) {
-        return;
-    }
-    c->verified =
-        gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) == 0 &&
-        status == 0;
-    if (gnutls_x509_crt_init(&crt) != 0) {
-        return;
-    }
-    if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0) {
-        gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, c->cn, &len);
-    }
-    gnutls_x509_crt_deinit(crt);
-}
-
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
 {
     struct it_cb *cb = cls;
-    struct cb_conn *cc = *con_cls;
-    struct MHD_Response *r;
+    int more = it_recv_gather(con_cls, upload_data, upload_data_size);
+    const struct it_recv_conn *rc = *con_cls;
+    struct it_cb_call c;
     const char *v;
     unsigned status;
     int stall = 0;
-    enum MHD_Result ret;
 
     (void)version;
-    if (cc == NULL) {
-        cc = calloc(1, sizeof(*cc));
-        *con_cls = cc;
-        return cc != NULL ? MHD_YES : MHD_NO;
+    if (more >= 0) {
+        return (enum MHD_Result)more;
     }
-    if (*upload_data_size > 0) {
-        size_t room = sizeof(cc->c.body) - 1 - cc->c.body_len;
-        size_t n = *upload_data_size < room ? *upload_data_size : room;
-
-        memcpy(cc->c.body + cc->c.body_len, upload_data, n);
-        cc->c.body_len += n;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    snprintf(cc->c.method, sizeof(cc->c.method), "%s", method);
-    snprintf(cc->c.path, sizeof(cc->c.path), "%s", url);
+    memset(&c, 0, sizeof(c));
+    memcpy(c.body, rc->body, rc->len);
+    c.body_len = rc->len;
+    snprintf(c.method, sizeof(c.method), "%s", method);
+    snprintf(c.path, sizeof(c.path), "%s", url);
     v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    snprintf(cc->c.content_type, sizeof(cc->c.content_type), "%s", v != NULL ? v : "");
-    cc->c.has_trace =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id") != NULL;
-    identity(conn, &cc->c);
+    snprintf(c.content_type, sizeof(c.content_type), "%s", v != NULL ? v : "");
+    c.has_trace = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id") != NULL;
+    it_recv_peer(conn, &c.verified, c.cn, sizeof(c.cn));
     pthread_mutex_lock(&cb->mu);
     if (cb->n_calls < MAX_CALLS) {
-        cb->calls[cb->n_calls++] = cc->c;
+        cb->calls[cb->n_calls++] = c;
     }
     if (cb->n_script > 0) {
         status = cb->script[0];
@@ -123,23 +77,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (stall > 0) {
         it_sleep_ms(stall);
     }
-    if (cb->tls && !cc->c.verified) {
+    if (cb->tls && !c.verified) {
         status = MHD_HTTP_FORBIDDEN;
     }
-    r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    free(*con_cls);
-    *con_cls = NULL;
+    return it_recv_answer(conn, status);
 }
 
 static const char *cert_path(const struct it_cb *cb, const char *file, char *out, size_t cap)
@@ -175,8 +116,7 @@ static int make_certs(struct it_cb *cb)
 struct it_cb *it_cb_start(int tls)
 {
     struct it_cb *cb = calloc(1, sizeof(*cb));
-    struct sockaddr_in a = {0};
-    const union MHD_DaemonInfo *info;
+    int port = 0;
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 
@@ -191,28 +131,14 @@ struct it_cb *it_cb_start(int tls)
         it_cb_stop(cb);
         return NULL;
     }
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (tls) {
-        /* With a trust list libmicrohttpd asks every client for its certificate. */
-        cb->d =
-            MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, cb, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                             MHD_OPTION_HTTPS_MEM_CERT, cb->pem_cert, MHD_OPTION_HTTPS_MEM_KEY,
-                             cb->pem_key, MHD_OPTION_HTTPS_MEM_TRUST, cb->pem_ca, MHD_OPTION_END);
-    } else {
-        cb->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, cb, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                                 NULL, MHD_OPTION_END);
-    }
+    cb->d = it_recv_start(flags, handler, cb, tls ? cb->pem_cert : NULL, cb->pem_key, cb->pem_ca,
+                          &port);
     if (cb->d == NULL) {
         fprintf(stderr, "it_cb_start: cannot start the callback stand-in\n");
         it_cb_stop(cb);
         return NULL;
     }
-    info = MHD_get_daemon_info(cb->d, MHD_DAEMON_INFO_BIND_PORT);
-    snprintf(cb->url, sizeof(cb->url), "%s://127.0.0.1:%d", tls ? "https" : "http",
-             info != NULL ? info->port : 0);
+    snprintf(cb->url, sizeof(cb->url), "%s://127.0.0.1:%d", tls ? "https" : "http", port);
     return cb;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/http.h"
 #include "support/server.h"
 
 static const char ca_cnf[] = "[ca]\n"
@@ -164,4 +165,51 @@ void it_certs_remove(struct it_certs *c)
         it_run(argv, NULL);
         c->dir[0] = '\0';
     }
+}
+
+int it_tls_set_make(struct it_tls_set *t, const char *prefix)
+{
+    struct it_certs *c = &t->certs;
+
+    if (it_certs_init(c, prefix) != 0) {
+        return -1;
+    }
+    it_certs_path(c, "ca.pem", t->ca, sizeof(t->ca));
+    it_certs_path(c, "server.pem", t->server, sizeof(t->server));
+    it_certs_path(c, "server.key", t->server_key, sizeof(t->server_key));
+    it_certs_path(c, "client.pem", t->client, sizeof(t->client));
+    it_certs_path(c, "client.key", t->client_key, sizeof(t->client_key));
+    it_certs_path(c, "otherca.pem", t->other_ca, sizeof(t->other_ca));
+    it_certs_path(c, "other.pem", t->other, sizeof(t->other));
+    if (it_certs_make_ca(c, "ca") != 0 || it_certs_make_ca(c, "otherca") != 0 ||
+        it_certs_make_key(c, "server.key") != 0 || it_certs_make_key(c, "client.key") != 0 ||
+        it_certs_issue(c, "server", "server.key", "ca", "server", NULL) != 0 ||
+        it_certs_issue(c, "client", "client.key", "ca", "client", NULL) != 0 ||
+        it_certs_issue(c, "other", "client.key", "otherca", "client", NULL) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int it_tls_set_server_start(const struct it_tls_set *t, const char *name)
+{
+    json_t *extra = json_pack("{s:b, s:s, s:s, s:s}", "require_ssl", 1, "ca_file", t->ca,
+                              "cert_file", t->server, "key_file", t->server_key);
+    int rc;
+
+    it_server_config(extra);
+    it_tls_client(t->ca, t->client, t->client_key);
+    rc = it_server_start(name, NULL);
+    it_server_config(NULL);
+    json_decref(extra);
+    return rc;
+}
+
+int it_tls_set_server_stop(struct it_tls_set *t)
+{
+    int rc = it_server_stop();
+
+    it_tls_client(NULL, NULL, NULL);
+    it_certs_remove(&t->certs);
+    return rc;
 }

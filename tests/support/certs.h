@@ -45,4 +45,30 @@ void it_certs_path(const struct it_certs *c, const char *file, char *out, size_t
 /* Remove the folder and everything in it (nothing when init did not run). */
 void it_certs_remove(struct it_certs *c);
 
+/*
+ * The server's mutual-TLS set (test_tls.c, test_bbsctl.c): in
+ * /tmp/<prefix>-XXXXXX the CAs "ca" and "otherca", server.pem ("server"
+ * profile) and client.pem by ca, and other.pem by otherca; every client
+ * certificate is for client.key, so a case differs from the good one only
+ * in its certificate. The full paths in the fields.
+ */
+struct it_tls_set {
+    struct it_certs certs;
+    char ca[300], server[300], server_key[300], client[300], client_key[300], other_ca[300],
+        other[300];
+};
+
+/* Make the set. 0 or -1. */
+int it_tls_set_make(struct it_tls_set *t, const char *prefix);
+
+/*
+ * Start the server `name` with require_ssl on the set's server certificate
+ * and CA, the harness's clients presenting client.pem (it_tls_client).
+ * it_server_start's result.
+ */
+int it_tls_set_server_start(const struct it_tls_set *t, const char *name);
+
+/* Stop the server, forget the client certificate, remove the set. it_server_stop's result. */
+int it_tls_set_server_stop(struct it_tls_set *t);
+
 #endif /* BBS_IT_SUPPORT_CERTS_H */

@@ -6,14 +6,17 @@
 #include "support/db.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
 #include "support/internal.h"
+#include "support/server.h"
 
 static struct {
     char dbname[128];
@@ -172,5 +175,80 @@ int it_db_exec(const char *sql, int n, const char *const *params)
 out:
     PQclear(res);
     PQfinish(conn);
+    return rc;
+}
+
+/* ---- a private cluster ---------------------------------------------------------------------- */
+
+static char private_dir[128];
+static char shared_dir[512]; /* BBS_TEST_PGDIR before: the fixture's cluster */
+
+static int private_script(const char *script)
+{
+    char path[600];
+    char log[300];
+    const char *dir = getenv("BBS_FIXTURES_DIR");
+    const char *argv[] = {path, private_dir, NULL};
+
+    if (dir == NULL || dir[0] == '\0') {
+        fprintf(stderr, "private cluster: BBS_FIXTURES_DIR is not set\n");
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, script);
+    snprintf(log, sizeof(log), "%s.log", private_dir);
+    if (it_run(argv, log) != 0) {
+        fprintf(stderr, "private cluster: %s %s failed; see %s\n", script, private_dir, log);
+        return -1;
+    }
+    return 0;
+}
+
+int it_pg_private_begin(const char *name)
+{
+    snprintf(private_dir, sizeof(private_dir), "/tmp/bbs-it-%spg-XXXXXX", name);
+    if (mkdtemp(private_dir) == NULL || chmod(private_dir, 0755) != 0) {
+        fprintf(stderr, "private cluster: mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    if (private_script("pg_start.sh") != 0) {
+        return -1;
+    }
+    snprintf(shared_dir, sizeof(shared_dir), "%s",
+             getenv("BBS_TEST_PGDIR") != NULL ? getenv("BBS_TEST_PGDIR") : "");
+    setenv("BBS_TEST_PGDIR", private_dir, 1);
+    return 0;
+}
+
+int it_pg_private_stop(void)
+{
+    return private_script("pg_stop.sh");
+}
+
+int it_pg_private_start(void)
+{
+    return private_script("pg_start.sh");
+}
+
+int it_pg_private_end(void)
+{
+    const char *rm[] = {"rm", "-rf", private_dir, NULL};
+    char path[300];
+    const char *rmlog[] = {"rm", "-f", path, NULL};
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/sock/.s.PGSQL.5432", private_dir);
+    if (access(path, F_OK) != 0) {
+        private_script("pg_start.sh");
+    }
+    rc = it_server_stop();
+    if (private_script("pg_stop.sh") != 0) {
+        rc = -1;
+    }
+    it_run(rm, NULL);
+    setenv("BBS_TEST_PGDIR", shared_dir, 1);
+    snprintf(path, sizeof(path), "%s.log", private_dir);
+    if (rc == 0) {
+        it_run(rmlog, NULL);
+    }
     return rc;
 }

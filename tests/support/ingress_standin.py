@@ -10,7 +10,8 @@ The messages come from the project's proto/loggregator_v2.proto, compiled with
 `protoc --python_out` into a temp folder at start-up.
 
 Driven over stdin/stdout by tests/support/ingress.c, one JSON object a line
-each way. Prints {"ready": true, "port": N} once listening, then answers:
+each way (standin_common.py). Prints {"ready": true, "port": N} once
+listening, then answers:
 
   {"op": "envelopes"}   {"ok": true, "envelopes": [...]} every envelope so far,
                         each {"source_id", "instance_id", "tags": {...},
@@ -20,25 +21,12 @@ each way. Prints {"ready": true, "port": N} once listening, then answers:
   {"op": "quit"}        stop and exit
 """
 
-import argparse
-import importlib
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import threading
 from concurrent import futures
 
 import grpc
 
-
-def load_messages(proto_dir):
-    out = tempfile.mkdtemp(prefix="bbs-ingress-pb-")
-    subprocess.run(["protoc", "--python_out=" + out, "-I" + proto_dir,
-                    os.path.join(proto_dir, "loggregator_v2.proto")], check=True)
-    sys.path.insert(0, out)
-    return importlib.import_module("loggregator_v2_pb2"), out
+import standin_common
 
 
 class Recorder:
@@ -70,24 +58,12 @@ class Recorder:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--proto-dir", required=True)
-    ap.add_argument("--ca", required=True, help="CA client certificates must chain to")
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
-    args = ap.parse_args()
-
-    pb, pbdir = load_messages(args.proto_dir)
+    args = standin_common.parse_args()
+    pb, pbdir = standin_common.load_messages(args.proto_dir, "loggregator_v2",
+                                             "bbs-ingress-pb-")
     rec = Recorder()
     rec.pb = pb
-    with open(args.ca, "rb") as f:
-        ca = f.read()
-    with open(args.cert, "rb") as f:
-        cert = f.read()
-    with open(args.key, "rb") as f:
-        key = f.read()
-    creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
-                                        require_client_auth=True)
+    creds = standin_common.server_credentials(args)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         "loggregator.v2.Ingress", {
@@ -98,35 +74,19 @@ def main():
     port = server.add_secure_port("127.0.0.1:0", creds)
     server.start()
 
-    def say(obj):
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
+    def handle(op, cmd, answer):
+        if op == "envelopes":
+            with rec.lock:
+                answer["envelopes"] = list(rec.envelopes)
+        elif op == "streams":
+            with rec.lock:
+                answer["streams"] = rec.streams
+        else:
+            raise ValueError("unknown op %r" % op)
 
-    say({"ready": True, "port": port})
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-            op = cmd.get("op")
-            answer = {"ok": True}
-            if op == "envelopes":
-                with rec.lock:
-                    answer["envelopes"] = list(rec.envelopes)
-            elif op == "streams":
-                with rec.lock:
-                    answer["streams"] = rec.streams
-            elif op == "quit":
-                say(answer)
-                break
-            else:
-                raise ValueError("unknown op %r" % op)
-            say(answer)
-        except Exception as e:  # report and go on: the test decides
-            say({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+    standin_common.serve_commands(port, handle)
     server.stop(None).wait()
-    subprocess.run(["rm", "-rf", pbdir], check=False)
+    standin_common.remove_messages(pbdir)
 
 
 if __name__ == "__main__":

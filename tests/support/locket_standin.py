@@ -11,8 +11,8 @@ The messages come from the project's proto/locket.proto, compiled with
 `protoc --python_out` into a temp folder at start-up.
 
 It is driven over stdin/stdout by tests/support/locket.c, one JSON object a
-line each way. It prints {"ready": true, "port": N} once listening, then
-answers each command with {"ok": true, ...} or {"ok": false, "error": "..."}:
+line each way (standin_common.py). It prints {"ready": true, "port": N} once
+listening, then answers each command with {"ok": true, ...} or {"ok": false, "error": "..."}:
 
   {"op": "set", "key": K, "owner": O, "value": V, "type_code": 2, "ttl": S}
         write a resource as a holder's Lock would (ttl 0 = never expires)
@@ -27,13 +27,6 @@ answers each command with {"ok": true, ...} or {"ok": false, "error": "..."}:
   {"op": "quit"}                   stop and exit
 """
 
-import argparse
-import importlib
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -41,13 +34,7 @@ from concurrent import futures
 
 import grpc
 
-
-def load_messages(proto_dir):
-    out = tempfile.mkdtemp(prefix="bbs-locket-pb-")
-    subprocess.run(["protoc", "--python_out=" + out, "-I" + proto_dir,
-                    os.path.join(proto_dir, "locket.proto")], check=True)
-    sys.path.insert(0, out)
-    return importlib.import_module("locket_pb2"), out
+import standin_common
 
 
 class Store:
@@ -175,25 +162,12 @@ def handler(pb, svc):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--proto-dir", required=True)
-    ap.add_argument("--ca", required=True, help="CA client certificates must chain to")
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
-    ap.add_argument("--port", type=int, default=0)
-    args = ap.parse_args()
-
-    pb, pbdir = load_messages(args.proto_dir)
+    args = standin_common.parse_args(
+        lambda ap: ap.add_argument("--port", type=int, default=0))
+    pb, pbdir = standin_common.load_messages(args.proto_dir, "locket", "bbs-locket-pb-")
     store = Store(pb)
     svc = Locket(store)
-    with open(args.ca, "rb") as f:
-        ca = f.read()
-    with open(args.cert, "rb") as f:
-        cert = f.read()
-    with open(args.key, "rb") as f:
-        key = f.read()
-    creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
-                                        require_client_auth=True)
+    creds = standin_common.server_credentials(args)
 
     def serve(port):
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
@@ -204,65 +178,51 @@ def main():
         server.start()
         return server, bound
 
-    def say(obj):
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
-
     server, port = serve(args.port)
-    say({"ready": True, "port": port})
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-            op = cmd.get("op")
-            answer = {"ok": True}
-            if op == "set":
-                with store.lock:
-                    store.put(cmd["key"], cmd.get("owner", "owner"), cmd.get("value", ""),
-                              cmd.get("type_code", 2), cmd.get("ttl", 0))
-            elif op == "del":
-                with store.lock:
-                    store.rows.pop(cmd["key"], None)
-            elif op == "fail":
-                with store.lock:
-                    code = cmd.get("code", "OK")
-                    store.failure = None if code == "OK" else (
-                        grpc.StatusCode[code], cmd.get("message", ""))
-            elif op == "down":
-                if server is not None:
-                    server.stop(None).wait()
-                    server = None
-            elif op == "up":
+
+    def handle(op, cmd, answer):
+        nonlocal server
+        if op == "set":
+            with store.lock:
+                store.put(cmd["key"], cmd.get("owner", "owner"), cmd.get("value", ""),
+                          cmd.get("type_code", 2), cmd.get("ttl", 0))
+        elif op == "del":
+            with store.lock:
+                store.rows.pop(cmd["key"], None)
+        elif op == "fail":
+            with store.lock:
+                code = cmd.get("code", "OK")
+                store.failure = None if code == "OK" else (
+                    grpc.StatusCode[code], cmd.get("message", ""))
+        elif op == "down":
+            if server is not None:
+                server.stop(None).wait()
+                server = None
+        elif op == "up":
+            if server is None:
+                for _ in range(50):  # the old socket may linger briefly
+                    try:
+                        server, _ = serve(port)
+                        break
+                    except RuntimeError:
+                        time.sleep(0.1)
                 if server is None:
-                    for _ in range(50):  # the old socket may linger briefly
-                        try:
-                            server, _ = serve(port)
-                            break
-                        except RuntimeError:
-                            time.sleep(0.1)
-                    if server is None:
-                        raise RuntimeError("cannot listen again on port %d" % port)
-            elif op == "get":
-                with store.lock:
-                    store._expire()
-                    row = store.rows.get(cmd["key"])
-                    answer["owner"] = row["owner"] if row is not None else ""
-            elif op == "calls":
-                with store.lock:
-                    answer["calls"] = dict(store.calls)
-            elif op == "quit":
-                say(answer)
-                break
-            else:
-                raise ValueError("unknown op %r" % op)
-            say(answer)
-        except Exception as e:  # report and go on: the test decides
-            say({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+                    raise RuntimeError("cannot listen again on port %d" % port)
+        elif op == "get":
+            with store.lock:
+                store._expire()
+                row = store.rows.get(cmd["key"])
+                answer["owner"] = row["owner"] if row is not None else ""
+        elif op == "calls":
+            with store.lock:
+                answer["calls"] = dict(store.calls)
+        else:
+            raise ValueError("unknown op %r" % op)
+
+    standin_common.serve_commands(port, handle)
     if server is not None:
         server.stop(None).wait()
-    subprocess.run(["rm", "-rf", pbdir], check=False)
+    standin_common.remove_messages(pbdir)
 
 
 if __name__ == "__main__":

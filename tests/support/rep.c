@@ -3,19 +3,14 @@
  */
 #include "support/rep.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-#include <microhttpd.h>
-
 #include "support/certs.h"
 #include "support/internal.h"
+#include "support/recv.h"
 #include "support/util.h"
 
 #define MAX_CALLS 256
@@ -32,39 +27,6 @@ static struct {
     unsigned status;
 } rep = {.mu = PTHREAD_MUTEX_INITIALIZER, .status = 202};
 
-struct rep_conn {
-    char body[4096];
-    size_t len;
-};
-
-static void identity(struct MHD_Connection *conn, struct it_rep_call *c)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    const gnutls_datum_t *chain;
-    unsigned int n = 0, status = 1;
-    gnutls_x509_crt_t crt;
-    size_t len = sizeof(c->cn);
-
-    if (ci == NULL || ci->tls_session == NULL) {
-        return;
-    }
-    chain = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
-    if (chain == NULL || n == 0) {
-        return;
-    }
-    c->verified =
-        gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) == 0 &&
-        status == 0;
-    if (gnutls_x509_crt_init(&crt) != 0) {
-        return;
-    }
-    if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0) {
-        gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, c->cn, &len);
-    }
-    gnutls_x509_crt_deinit(crt);
-}
-
 static void header(struct MHD_Connection *conn, const char *name, char *out, size_t cap)
 {
     const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
@@ -76,28 +38,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
 {
-    struct rep_conn *rc = *con_cls;
+    int more = it_recv_gather(con_cls, upload_data, upload_data_size);
+    const struct it_recv_conn *rc = *con_cls;
     struct it_rep_call c;
-    struct MHD_Response *r;
     const char *cl;
     unsigned status;
-    enum MHD_Result ret;
 
     (void)cls;
     (void)version;
-    if (rc == NULL) {
-        rc = calloc(1, sizeof(*rc));
-        *con_cls = rc;
-        return rc != NULL ? MHD_YES : MHD_NO;
-    }
-    if (*upload_data_size > 0) {
-        size_t room = sizeof(rc->body) - 1 - rc->len;
-        size_t n = *upload_data_size < room ? *upload_data_size : room;
-
-        memcpy(rc->body + rc->len, upload_data, n);
-        rc->len += n;
-        *upload_data_size = 0;
-        return MHD_YES;
+    if (more >= 0) {
+        return (enum MHD_Result)more;
     }
     memset(&c, 0, sizeof(c));
     snprintf(c.method, sizeof(c.method), "%s", method);
@@ -107,8 +57,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     c.has_content_length = cl != NULL;
     c.content_length = cl != NULL ? atol(cl) : -1;
-    memcpy(c.body, rc->body, rc->len);
-    identity(conn, &c);
+    memcpy(c.body, rc->body, rc->len < sizeof(c.body) - 1 ? rc->len : sizeof(c.body) - 1);
+    it_recv_peer(conn, &c.verified, c.cn, sizeof(c.cn));
     pthread_mutex_lock(&rep.mu);
     if (rep.n_calls < MAX_CALLS) {
         rep.calls[rep.n_calls++] = c;
@@ -119,20 +69,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (!c.verified) {
         status = MHD_HTTP_FORBIDDEN;
     }
-    r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    free(*con_cls);
-    *con_cls = NULL;
+    return it_recv_answer(conn, status);
 }
 
 static char *path(const char *file)
@@ -147,8 +84,6 @@ static char *path(const char *file)
 
 int it_rep_start(void)
 {
-    struct sockaddr_in a = {0};
-    const union MHD_DaemonInfo *info;
     struct it_certs *c = &rep.certs;
 
     if (it_certs_init(c, "bbs-it-rep") != 0 || it_certs_make_ca(c, "rep-ca") != 0 ||
@@ -165,20 +100,12 @@ int it_rep_start(void)
         fprintf(stderr, "it_rep_start: cannot read the certificates\n");
         return -1;
     }
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    /* With a trust list libmicrohttpd asks every client for its certificate. */
-    rep.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TLS, 0,
-                             NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                             MHD_OPTION_HTTPS_MEM_CERT, rep.pem_cert, MHD_OPTION_HTTPS_MEM_KEY,
-                             rep.pem_key, MHD_OPTION_HTTPS_MEM_TRUST, rep.pem_ca, MHD_OPTION_END);
+    rep.d = it_recv_start(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, handler, NULL,
+                          rep.pem_cert, rep.pem_key, rep.pem_ca, &rep.port);
     if (rep.d == NULL) {
         fprintf(stderr, "it_rep_start: cannot start the stand-in rep\n");
         return -1;
     }
-    info = MHD_get_daemon_info(rep.d, MHD_DAEMON_INFO_BIND_PORT);
-    rep.port = info != NULL ? info->port : 0;
     snprintf(rep.url, sizeof(rep.url), "https://127.0.0.1:%d", rep.port);
     return rep.port > 0 ? 0 : -1;
 }

@@ -9,8 +9,14 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bbs/config.h"
+#include "bbs/error.h"
 #include "bbs/http.h"
 #include "bbs/log.h"
 
@@ -62,10 +68,35 @@ static void test_levels(void **state)
     assert_int_equal(bbs_debug_log_level("infox", 4), BBS_LOG_INFO);
 }
 
+/*
+ * bbs_debug_start takes its socket on failure too (http.h): a descriptor
+ * libmicrohttpd refuses (a regular file: epoll will not watch it) is
+ * closed, not leaked.
+ */
+static void test_failed_start_closes_the_socket(void **state)
+{
+    char path[] = "/tmp/bbs-test-debug-XXXXXX";
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+    int fd = mkstemp(path);
+    (void)state;
+
+    assert_true(fd >= 0);
+    unlink(path);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.debug_address = (char *)"127.0.0.1:0";
+    assert_null(bbs_debug_start(&cfg, fd, &err));
+    assert_string_equal(err.message, "cannot listen on debug_address 127.0.0.1:0");
+    errno = 0;
+    assert_int_equal(fcntl(fd, F_GETFD), -1);
+    assert_int_equal(errno, EBADF);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_failed_start_closes_the_socket),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
