@@ -145,6 +145,20 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         req.stream = bbs_stream_new(h->streams, conn, h->cfg->http_thread_per_connection);
     }
     failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+    if (resp.stream.fill != NULL) {
+        /* A list answered as it is read (respond.c); past the admission
+         * limit, or after a failure, read whole as before. */
+        if (!failed && bbs_respond_stream_admit(h)) {
+            count_request(h, r, 0);
+            bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, NULL);
+            return bbs_respond_stream(h, conn, BBS_PROTOBUF_TYPE, r->route->path, &resp.stream);
+        }
+        if (!failed) {
+            failed = bbs_respond_stream_drain(&resp.stream, &resp.body, &err) != 0;
+        } else {
+            resp.stream.close(resp.stream.ctx);
+        }
+    }
     if (req.stream != NULL && !failed) {
         /* The stream lives on after this callback: the drain must not wait
          * for it (bbs_http_stop ends it instead). */
