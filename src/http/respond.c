@@ -235,8 +235,26 @@ int bbs_respond_stream_admit(struct bbs_http *h)
     return 1;
 }
 
+int bbs_respond_stream_prefill(struct bbs_resp_stream *src, struct bbs_buf *out, size_t limit,
+                               struct bbs_error *err)
+{
+    int rc = 1;
+
+    while (out->len < limit && (rc = src->fill(src->ctx, out, err)) > 0) {
+    }
+    if (rc <= 0) {
+        src->close(src->ctx);
+        memset(src, 0, sizeof(*src));
+        if (rc < 0) {
+            bbs_buf_free(out);
+        }
+    }
+    return rc;
+}
+
 enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *conn,
-                                   const char *type, const char *path, struct bbs_resp_stream *src)
+                                   const char *type, const char *path, struct bbs_resp_stream *src,
+                                   struct bbs_buf *first)
 {
     struct streamed *s = calloc(1, sizeof(*s));
     struct MHD_Response *resp;
@@ -244,6 +262,7 @@ enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *co
 
     bbs_conn_set_deadline(bbs_conn_of(conn), 0);
     if (s == NULL) {
+        bbs_buf_free(first);
         src->close(src->ctx);
         atomic_fetch_sub(&h->list_streams, 1);
         return MHD_NO;
@@ -251,6 +270,8 @@ enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *co
     s->h = h;
     s->src = *src;
     s->path = path;
+    s->pending = *first;
+    *first = (struct bbs_buf){0};
     s->deadline_ns = bbs_http_mono_ns() + BBS_LIST_STREAM_MAX_NS;
     memset(src, 0, sizeof(*src));
     /* From here stream_free releases `s` and the source, whatever happens. */

@@ -45,7 +45,20 @@ int bbs_respond_stream_admit(struct bbs_http *h);
  * list. `path` (static) names the route in the log line of such a cut.
  */
 enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *conn,
-                                   const char *type, const char *path, struct bbs_resp_stream *src);
+                                   const char *type, const char *path, struct bbs_resp_stream *src,
+                                   struct bbs_buf *first);
+
+/*
+ * Run `src` until `out` holds at least `limit` bytes or the answer ended.
+ * 1: more to come (queue `out` as the first bytes of bbs_respond_stream);
+ * 0: the answer is whole in `out` (`src` closed: answer it with a
+ * Content-Length, as upstream always does); -1 with `err` (`src` closed,
+ * `out` emptied). Small lists thus keep upstream's framing; only answers
+ * past `limit` go chunked.
+ */
+int bbs_respond_stream_prefill(struct bbs_resp_stream *src, struct bbs_buf *out, size_t limit,
+                               struct bbs_error *err);
+#define BBS_STREAM_PREFILL (256 * 1024)
 
 /* The non-streamed fallback: run `src` (taken, closed) to its end into
  * `out`. -1 with `err` (and `out` emptied) when it failed. */

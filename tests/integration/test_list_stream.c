@@ -1,0 +1,227 @@
+/*
+ * test_list_stream.c - ActualLRP lists are answered as they are read
+ * (chunked, docs/performance.md "Streamed list answers"): a large list
+ * arrives whole and canonical, and a database failure after the first
+ * byte cuts the connection instead of ending a shorter, well-formed list.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LIST_RESP &models__actual_lrps_response__descriptor
+
+/* Every instance of `guid` (n of them), once each, in a streamed answer that
+ * re-encodes to exactly the bytes received. */
+static void test_list_5k_streamed_whole_and_canonical(void **state)
+{
+    char guid[64];
+    Models__ActualLRPsRequest req = MODELS__ACTUAL_LRPS_REQUEST__INIT;
+    uint8_t reqbuf[128];
+    size_t reqlen;
+    struct it_resp r;
+    Models__ActualLRPsResponse *m;
+    uint8_t *again;
+    size_t againlen;
+    char *seen;
+    const int32_t n = 5000;
+
+    (void)state;
+    it_uniq(guid, sizeof(guid), "stream5k");
+    it_desire(guid, NULL, n);
+    req.process_guid = guid;
+    reqlen = models__actual_lrps_request__pack(&req, reqbuf);
+    it_post_raw("/v1/actual_lrps/list", reqbuf, reqlen, &r);
+    assert_int_equal(r.status, 200);
+    /* Streamed: no Content-Length, the body came chunked. */
+    assert_int_equal(r.content_length, -1);
+    m = models__actual_lrps_response__unpack(NULL, r.len, r.body);
+    assert_non_null(m);
+    assert_null(m->error);
+    assert_int_equal(m->n_actual_lrps, n);
+    seen = calloc((size_t)n, 1);
+    for (size_t i = 0; i < m->n_actual_lrps; i++) {
+        const Models__ActualLRP *a = m->actual_lrps[i];
+
+        assert_string_equal(a->actual_lrp_key->process_guid, guid);
+        assert_true(a->actual_lrp_key->index >= 0 && a->actual_lrp_key->index < n);
+        assert_int_equal(seen[a->actual_lrp_key->index], 0);
+        seen[a->actual_lrp_key->index] = 1;
+        assert_string_equal(a->state, "UNCLAIMED");
+    }
+    /* Byte for byte what the whole message encodes to (field order, no gaps). */
+    againlen = models__actual_lrps_response__get_packed_size(m);
+    assert_int_equal(againlen, r.len);
+    again = malloc(againlen);
+    models__actual_lrps_response__pack(m, again);
+    assert_memory_equal(again, r.body, r.len);
+    free(again);
+    free(seen);
+    models__actual_lrps_response__free_unpacked(m, NULL);
+    it_resp_free(&r);
+}
+
+/* An empty list streams as an empty message (what the whole answer was). */
+static void test_list_empty_streamed(void **state)
+{
+    Models__ActualLRPsRequest req = MODELS__ACTUAL_LRPS_REQUEST__INIT;
+    uint8_t reqbuf[128];
+    size_t reqlen;
+    struct it_resp r;
+
+    (void)state;
+    req.process_guid = (char *)"no-such-guid-anywhere";
+    reqlen = models__actual_lrps_request__pack(&req, reqbuf);
+    it_post_raw("/v1/actual_lrps/list", reqbuf, reqlen, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+    it_resp_free(&r);
+}
+
+/* Read from `fd` into `buf` (cap) until `pred` or EOF/timeout; returns bytes read in all. */
+static size_t read_some(int fd, char *buf, size_t have, size_t cap, size_t want, int timeout_ms)
+{
+    int64_t t0 = it_mono_ms();
+
+    while (have < want && have < cap && it_mono_ms() - t0 < timeout_ms) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t k;
+
+        if (poll(&p, 1, 100) <= 0) {
+            continue;
+        }
+        k = read(fd, buf + have, cap - have);
+        if (k <= 0) {
+            break;
+        }
+        have += (size_t)k;
+    }
+    return have;
+}
+
+/*
+ * The chunked body in `body` (len bytes after the headers): 1 when it ends
+ * with the last (zero-size) chunk, 0 when it stops before.
+ */
+static int chunked_complete(const char *body, size_t len)
+{
+    size_t at = 0;
+
+    while (at < len) {
+        char *end;
+        unsigned long size = strtoul(body + at, &end, 16);
+        const char *crlf = memchr(body + at, '\n', len - at);
+
+        if (crlf == NULL || end == body + at) {
+            return 0;
+        }
+        at = (size_t)(crlf - body) + 1;
+        if (size == 0) {
+            return 1;
+        }
+        at += size + 2;
+    }
+    return 0;
+}
+
+static void test_list_cut_when_database_fails_midstream(void **state)
+{
+    char guid[64];
+    Models__ActualLRPsRequest req = MODELS__ACTUAL_LRPS_REQUEST__INIT;
+    uint8_t reqbuf[128];
+    size_t reqlen;
+    char head[512];
+    const char *params[1];
+    struct sockaddr_in sa = {0};
+    int fd;
+    int small = 4096;
+    size_t cap = 64u << 20, have, hdr_end;
+    char *buf = malloc(cap);
+    char *sep;
+    int killed = 0;
+    const int32_t n = 20000;
+
+    (void)state;
+    it_uniq(guid, sizeof(guid), "streamcut");
+    it_desire(guid, NULL, n);
+    /* Set-up: rows of about 2 KB, so the answer (about 40 MB) cannot sit
+     * whole in the socket buffers between the database and this client. */
+    params[0] = guid;
+    assert_int_equal(it_db_exec("UPDATE actual_lrps SET crash_reason = repeat('c', 1000),"
+                                " placement_error = repeat('p', 1000) WHERE process_guid = $1",
+                                1, params),
+                     n);
+
+    req.process_guid = guid;
+    reqlen = models__actual_lrps_request__pack(&req, reqbuf);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)it_server_port());
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    snprintf(head, sizeof(head),
+             "POST /v1/actual_lrps/list HTTP/1.1\r\nHost: localhost\r\n"
+             "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
+             reqlen);
+    assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    assert_int_equal(write(fd, reqbuf, reqlen), (ssize_t)reqlen);
+
+    /* The answer has begun: headers and some rows. */
+    have = read_some(fd, buf, 0, cap, 8192, 30000);
+    assert_true(have >= 8192);
+    sep = memmem(buf, have, "\r\n\r\n", 4);
+    assert_non_null(sep);
+    hdr_end = (size_t)(sep - buf) + 4;
+    assert_non_null(memmem(buf, hdr_end, "200 OK", 6));
+    assert_non_null(memmem(buf, hdr_end, "chunked", 7));
+
+    /* The database session reading the list dies (a failover, a crash). */
+    for (int i = 0; i < 100 && killed == 0; i++) {
+        killed = it_db_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                            " AND query LIKE 'SELECT process_guid, instance_index%'",
+                            0, NULL);
+        if (killed == 0) {
+            it_sleep_ms(50);
+        }
+    }
+    assert_true(killed >= 1);
+
+    /* The rest: what was buffered, then the connection closes without the
+     * last chunk. */
+    have = read_some(fd, buf, have, cap, cap, 60000);
+    close(fd);
+    assert_true(have < cap);
+    assert_int_equal(chunked_complete(buf + hdr_end, have - hdr_end), 0);
+    free(buf);
+
+    /* The server carries on: the next list of the same rows is whole. */
+    {
+        Models__ActualLRPsResponse *m = it_list_actuals(guid);
+
+        assert_int_equal(m->n_actual_lrps, n);
+        it_free(m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_5k_streamed_whole_and_canonical),
+        cmocka_unit_test(test_list_empty_streamed),
+        cmocka_unit_test(test_list_cut_when_database_fails_midstream),
+    };
+
+    it_set_name("liststream");
+    return it_main_exit(
+        cmocka_run_group_tests_name("list_stream", tests, it_group_setup, it_group_teardown));
+}
