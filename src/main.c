@@ -27,6 +27,7 @@
 #include "bbs/effects.h"
 #include "bbs/http.h"
 #include "bbs/hub.h"
+#include "bbs/lead.h"
 #include "bbs/locket.h"
 #include "bbs/log.h"
 #include "bbs/loggregator.h"
@@ -50,6 +51,23 @@
 #define METRICS_DB_NS  INT64_C(60000000000) /* database pool gauges */
 
 static volatile sig_atomic_t stop_signal;
+
+/* Leadership (lead.h): the signal handler wakes a standby waiting for it. */
+static struct bbs_lead *lead;
+
+/* /v1/diagnostics' "leader" check (bbs_ctx.leader_held). */
+static int lead_held(void *arg, char *reason, size_t len)
+{
+    const struct bbs_lead *l = arg;
+    bool held = bbs_lead_is_leader(l);
+
+    if (held) {
+        snprintf(reason, len, "this server leads (term %lld)", (long long)bbs_lead_term(l));
+    } else {
+        snprintf(reason, len, "this server does not hold the leadership");
+    }
+    return held ? 1 : 0;
+}
 
 /* Rows re-sealed per transaction by the start-up re-keying pass. */
 #define REKEY_BATCH 200
@@ -98,6 +116,7 @@ static void wake_main(void)
 static void on_signal(int sig)
 {
     stop_signal = sig;
+    bbs_lead_stop(lead);
     wake_main();
 }
 
@@ -109,6 +128,13 @@ static void request_exit(void)
 {
     atomic_store(&exit_requested, 1);
     wake_main();
+}
+
+/* Leadership lost, or a write fenced out (store.h): exit non-zero, as upstream on a lost lock. */
+static void lead_lost(void *arg)
+{
+    (void)arg;
+    request_exit();
 }
 
 /* Worker job: wake main once the HTTP server reports it cannot go on. */
@@ -198,6 +224,10 @@ int main(int argc, char **argv)
     struct bbs_effects fx = {0};
     struct bbs_locket *locket = NULL;
     struct bbs_worker *worker = NULL;
+    struct bbs_worker *standby_worker = NULL; /* jobs that run before leading too */
+    struct bbs_lead_config leadcfg = {0};
+    struct bbs_locket *lock_locket = NULL;
+    struct bbs_dbcheck *dbcheck = NULL;
     struct bbs_converger *converger = NULL;
     struct bbs_converger_config ccfg = {0};
     struct bbs_conv_cell_source csrc = {0};
@@ -218,7 +248,7 @@ int main(int argc, char **argv)
     struct bbs_report report = {0};
     struct timespec mig_t0;
     struct timespec mig_t1;
-    struct bbs_ctx ctx;
+    struct bbs_ctx ctx = {0};
     struct sigaction sa;
     char conninfo[1024];
     char seconds[32];
@@ -283,6 +313,14 @@ int main(int argc, char **argv)
                                          .timeout_ns = cfg.communication_timeout_ns};
 
         locket = bbs_locket_new(&lcfg, &err);
+        /* The lock's owner (upstream exits with "invalid-uuid" too). */
+        if (locket != NULL && cfg.uuid[0] == '\0') {
+            bbs_error_setf(&err, BBS_ERR_INVALID_REQUEST,
+                           "config key uuid: required when locket_address is set (the owner of "
+                           "Locket's lock \"bbs\")");
+            bbs_locket_free(locket);
+            locket = NULL;
+        }
         if (locket == NULL) {
             bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
             bbs_outbox_free(outbox);
@@ -314,6 +352,18 @@ int main(int argc, char **argv)
             bbs_config_clear(&cfg);
             return 2;
         }
+        /* Upstream's start-up dial (loggregator.h): an agent that is not up is exit status 1,
+         * before anything starts, as upstream's failed-to-initialize-metron-client. */
+        if (bbs_loggregator_dial(lg, cfg.loggregator_dial_timeout_ns, &err) != 0) {
+            bbs_log(BBS_LOG_FATAL, "failed-to-initialize-metron-client", "{s:s}", "error",
+                    err.message);
+            bbs_loggregator_free(lg);
+            bbs_locket_free(locket);
+            bbs_outbox_free(outbox);
+            bbs_http_tls_free(tls);
+            bbs_config_clear(&cfg);
+            return 1;
+        }
     }
     metrics = bbs_http_metrics_new();
 
@@ -334,7 +384,9 @@ int main(int argc, char **argv)
              (long long)((cfg.database_connect_timeout_ns + 999999999) / 1000000000));
     setenv("PGCONNECT_TIMEOUT", seconds, 1);
 
-    /* Both ports before anything slow (initdb, migrations): one in use stops us first. */
+    /* Both ports before anything slow (initdb, migrations): one in use stops us first.
+     * The API port is opened for good only once leading (a standby does not listen on
+     * it: reference 1.1). */
     if ((api_fd = bbs_http_listen("listen_address", cfg.listen_address, &err)) < 0 ||
         (health_fd = bbs_http_listen("health_address", cfg.health_address, &err)) < 0) {
         bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
@@ -354,6 +406,9 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    /* The API port was only checked (one in use stops us first): closed until leading. */
+    close(api_fd);
+    api_fd = -1;
     /* Up first and down last: monitors see the process alive throughout. */
     health = bbs_health_start(&cfg, health_fd, metrics, &err);
     health_fd = -1; /* taken */
@@ -388,6 +443,77 @@ int main(int argc, char **argv)
     if (lg != NULL && bbs_loggregator_start(lg, &err) != 0) {
         bbs_log(BBS_LOG_FATAL, "loggregator.failed", "{s:s}", "error", err.message);
         goto out;
+    }
+
+    /*
+     * Leadership (docs/operations.md): migrations ran first because the
+     * lease and the term live in the schema (0006). A standby stays here,
+     * health listener up, sending only OpenFileDescriptors and LockHeld 0.
+     */
+    report.metrics = metrics;
+    report.lg = lg;
+    if (locket != NULL) {
+        struct bbs_locket_config llc = {
+            .address = cfg.locket_address,
+            .ca_file = cfg.locket_ca_cert_file,
+            .cert_file = cfg.locket_client_cert_file,
+            .key_file = cfg.locket_client_key_file,
+            .timeout_ns = cfg.lock_ttl_ns / 3 > 1000000000 ? cfg.lock_ttl_ns / 3 : 1000000000};
+
+        /* Its own deadline per call: a third of the lock's TTL, 1 s at least. */
+        lock_locket = bbs_locket_new(&llc, &err);
+        if (lock_locket == NULL) {
+            bbs_log(BBS_LOG_FATAL, "config.invalid", "{s:s}", "error", err.message);
+            goto out;
+        }
+    }
+    leadcfg.conninfo = conninfo;
+    leadcfg.owner = cfg.uuid;
+    leadcfg.ttl_ns = cfg.lock_ttl_ns;
+    leadcfg.retry_ns = cfg.lock_retry_interval_ns;
+    leadcfg.locket = lock_locket;
+    leadcfg.on_lost = lead_lost;
+    lead = bbs_lead_new(&leadcfg);
+    report.lead = lead;
+    standby_worker = bbs_worker_new(NULL);
+    if (bbs_worker_add(standby_worker, "metrics-requests", cfg.report_interval_ns,
+                       bbs_worker_report_requests, &report, &err) != 0 ||
+        bbs_worker_start(standby_worker, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    /* The health listener's /v1/diagnostics and /v1/stats check with it from now on, on a
+     * standby too (its "leader" check fails); the API routes get it when this server leads. */
+    ctx.store = store;
+    ctx.cfg = &cfg;
+    ctx.locket = locket;
+    ctx.metrics = metrics;
+    ctx.leader_held = lead_held;
+    ctx.leader_arg = lead;
+    bbs_health_set_ctx(health, &ctx);
+    if (stop_signal || bbs_lead_acquire(lead, &err) != 0) {
+        if (stop_signal) {
+            rc = 0; /* a standby asked to stop */
+            goto out;
+        }
+        bbs_log(BBS_LOG_FATAL, "lead.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    bbs_store_set_fence(store, bbs_lead_term(lead), lead_lost, NULL);
+    bbs_health_set_leader(health, 1);
+    /* Upstream's DB health check: the leader's, after migrations; failures -> exit 1. */
+    if (cfg.enable_db_health_check) {
+        struct bbs_dbcheck_config dcfg = {.conninfo = conninfo,
+                                          .interval_ns = cfg.health_check_interval_ns,
+                                          .timeout_ns = cfg.health_check_timeout_ns,
+                                          .threshold = cfg.health_check_failure_threshold,
+                                          .on_failed = lead_lost};
+
+        dbcheck = bbs_dbcheck_start(&dcfg, &err);
+        if (dbcheck == NULL) {
+            bbs_log(BBS_LOG_FATAL, "db-healthcheck.failed", "{s:s}", "error", err.message);
+            goto out;
+        }
     }
     /* Encryption at rest: the keys, checked against the labels in use before serving. */
     crypt = crypt_from_config(&cfg, &err);
@@ -440,33 +566,13 @@ int main(int argc, char **argv)
         goto out;
     }
     ctx.hub = hub;
-    ctx.store = store;
     ctx.effects = &fx;
-    ctx.cfg = &cfg;
-    ctx.locket = locket;
-    ctx.metrics = metrics;
     if (locket == NULL) {
         bbs_log(BBS_LOG_INFO, "locket.disabled", "{s:s}", "reason",
                 "locket_address is empty: no cells are known (cells/list.r1 answers none)");
     } else {
         bbs_log(BBS_LOG_INFO, "locket.configured", "{s:s}", "locket_address", cfg.locket_address);
     }
-    /* Said before the listener opens, so it is in the log before any client is served. */
-    if (tls == NULL) {
-        bbs_log(BBS_LOG_ERROR, "tls.disabled", "{s:s, s:s}", "listen_address", cfg.listen_address,
-                "warning",
-                "require_ssl is false: the API is served over plain HTTP to any client; set "
-                "require_ssl, ca_file, cert_file and key_file for mutual TLS");
-    }
-    http = bbs_http_start(&cfg, &ctx, tls, api_fd, &err);
-    api_fd = -1; /* taken */
-    if (http == NULL) {
-        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
-        goto out;
-    }
-    bbs_log(BBS_LOG_INFO, "started", "{s:s, s:s, s:b}", "listen_address", cfg.listen_address,
-            "health_address", cfg.health_address, "tls", tls != NULL);
-
     ccfg.interval_ns = cfg.converge_repeat_interval_ns;
     ccfg.workers = cfg.convergence_workers;
     ccfg.cell_poll_ns = INT64_C(1000000000);
@@ -479,11 +585,41 @@ int main(int argc, char **argv)
     ctasks.submit = bbs_taskcb_submit;
     ctasks.submit_ctx = taskcb;
     bbs_converger_set_tasks(converger, &ctasks);
+    /*
+     * Convergence before the API listener (leader order: lock, migrate,
+     * converge, listen). LRP convergence on its own thread (a run can take seconds). Cells
+     * come from Locket; without it the cell steps are skipped
+     * (docs/architecture.md, Convergence). Rep stops and updates go
+     * through the rep client (the outbox).
+     */
+    if (bbs_converger_start(converger, &err) != 0) {
+        bbs_log(BBS_LOG_FATAL, "converge.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    /* Said before the listener opens, so it is in the log before any client is served. */
+    if (tls == NULL) {
+        bbs_log(BBS_LOG_ERROR, "tls.disabled", "{s:s, s:s}", "listen_address", cfg.listen_address,
+                "warning",
+                "require_ssl is false: the API is served over plain HTTP to any client; set "
+                "require_ssl, ca_file, cert_file and key_file for mutual TLS");
+    }
+    if ((api_fd = bbs_http_listen("listen_address", cfg.listen_address, &err)) < 0) {
+        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    http = bbs_http_start(&cfg, &ctx, tls, api_fd, &err);
+    api_fd = -1; /* taken */
+    if (http == NULL) {
+        bbs_log(BBS_LOG_FATAL, "listen.failed", "{s:s}", "error", err.message);
+        goto out;
+    }
+    bbs_log(BBS_LOG_INFO, "started", "{s:s, s:s, s:b}", "listen_address", cfg.listen_address,
+            "health_address", cfg.health_address, "tls", tls != NULL);
+
     /* Metrics: kept for /metrics, sent to loggregator when configured (reference-2 13.2). */
-    report.metrics = metrics;
-    report.lg = lg;
     report.store = store;
     report.converger = converger;
+    report.rekey = rekey;
     bbs_worker_report_started(&report, (int64_t)(mig_t1.tv_sec - mig_t0.tv_sec) * 1000000000 +
                                            (mig_t1.tv_nsec - mig_t0.tv_nsec));
 
@@ -498,24 +634,12 @@ int main(int argc, char **argv)
                                       pg_watch, pg, &err) != 0) ||
         bbs_worker_add(worker, "events-prune", PRUNE_PERIOD_NS, bbs_worker_prune_events, &prune,
                        &err) != 0 ||
-        bbs_worker_add(worker, "metrics-requests", cfg.report_interval_ns,
-                       bbs_worker_report_requests, &report, &err) != 0 ||
         bbs_worker_add(worker, "metrics-lrps", METRICS_LRP_NS, bbs_worker_report_lrps, &report,
                        &err) != 0 ||
         bbs_worker_add(worker, "metrics-db", METRICS_DB_NS, bbs_worker_report_db, &report, &err) !=
             0 ||
         bbs_worker_start(worker, &err) != 0) {
         bbs_log(BBS_LOG_FATAL, "worker.failed", "{s:s}", "error", err.message);
-        goto out;
-    }
-    /*
-     * LRP convergence on its own thread (a run can take seconds). Cells
-     * come from Locket; without it the cell steps are skipped
-     * (docs/architecture.md, Convergence). Rep stops and updates go
-     * through the rep client (the outbox).
-     */
-    if (bbs_converger_start(converger, &err) != 0) {
-        bbs_log(BBS_LOG_FATAL, "converge.failed", "{s:s}", "error", err.message);
         goto out;
     }
 
@@ -532,8 +656,12 @@ int main(int argc, char **argv)
     bbs_log(BBS_LOG_INFO, "stopping", "{s:i, s:b}", "signal", (int)stop_signal, "unrecoverable",
             rc != 0);
 out:
+    /* Before anything ctx points to is freed (waits for a diagnostics answer in progress). */
+    bbs_health_set_ctx(health, NULL);
     /* Jobs use the server, the store and the converger (metrics): the ticker stops first. */
     bbs_worker_free(worker);
+    bbs_worker_free(standby_worker);
+    bbs_dbcheck_stop(dbcheck);
     bbs_converger_free(converger);
     /* After the jobs that send: what is queued goes out (bounded). */
     bbs_loggregator_free(lg);
@@ -551,6 +679,14 @@ out:
     /* Before the outbox drains: callbacks it finishes then are dropped (they stay
      * Resolving; convergence resubmits them), none starts a store call. */
     bbs_taskcb_stop(taskcb);
+    /* No more writes: release the lock or lease, so a standby takes over now. */
+    {
+        struct bbs_lead *held = lead;
+
+        lead = NULL; /* the signal handler no longer reaches it */
+        bbs_lead_free(held);
+    }
+    bbs_locket_free(lock_locket);
     if (outbox != NULL) {
         struct bbs_outbox_stats st;
         struct bbs_effects_stats es;

@@ -34,6 +34,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (strcmp(argv[1], "help") == 0 && argc >= 3) {
+        /* `bbsctl help CMD` is `bbsctl CMD --help`. */
+        const struct bbsctl_cmd *c = find(argv[2]);
+        if (!c) {
+            fprintf(stderr, "bbsctl: unknown command \"%s\"\n\n", argv[2]);
+            usage(stderr);
+            return 2;
+        }
+        char *hargv[] = {argv[2], (char *)"--help", NULL};
+        return c->run(2, hargv);
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);

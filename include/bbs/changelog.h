@@ -25,7 +25,7 @@ struct bbs_changelog_row {
     const char *name;
     unsigned streams;        /* enum bbs_event_stream mask (events.h) */
     const char *cell_ids[2]; /* NULL = no cell (events.h) */
-    const uint8_t *payload;
+    const uint8_t *payload;  /* NULL: a sealed payload that did not open; skip the row */
     size_t payload_len;
     const uint8_t *payload_v0; /* NULL: `payload` serves the V0 routes too */
     size_t payload_v0_len;

@@ -91,11 +91,22 @@ struct bbs_config {
     int loggregator_batch_max_size; /* envelopes per batch; 0 = 100 */
     /* BatchFlushInterval: accepted; batches are written as soon as they are made. */
     int64_t loggregator_batch_flush_interval_ns;
+    int64_t loggregator_dial_timeout_ns; /* ours: the start-up dial of the agent (upstream: 1 s) */
     char *debug_address; /* "host:port" of the debug server (/log-level); "" = none */
 
     /* Encryption at rest (upstream keys): label -> passphrase, none = off. */
     struct bbs_config_map encryption_keys;
     char *active_key_label; /* the label new values are sealed with */
+
+    /* Leadership (upstream keys; docs/operations.md, Leadership). */
+    char *uuid;                     /* lock/lease owner; required with locket_address */
+    int64_t lock_ttl_ns;            /* Locket lock TTL (whole seconds) / lease TTL */
+    int64_t lock_retry_interval_ns; /* a standby tries again this often (lease: 1 s at most) */
+    /* The database health check (upstream keys; operations.md, Leadership). */
+    int enable_db_health_check;
+    int64_t health_check_interval_ns;   /* a check this often */
+    int64_t health_check_timeout_ns;    /* each attempt's deadline */
+    int health_check_failure_threshold; /* attempts in a row before exiting */
 };
 
 /* What the loader does with a top-level key (bbs_config_key_kind). */

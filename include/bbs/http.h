@@ -36,6 +36,14 @@ struct bbs_ctx {
     struct bbs_locket *locket;   /* cells (locket.h); NULL when no locket_address */
     struct bbs_hub *hub;         /* the event streams' producer */
     struct bbs_metrics *metrics; /* request counts and latencies (metrics.h); NULL = none */
+    /*
+     * The "leader" check of GET /v1/diagnostics: 1 when this server holds
+     * leadership now (0 otherwise), with a reason in `reason` (len bytes).
+     * NULL: a single server without leader election, reported as leader.
+     * Leadership fills it (leader_arg is its argument).
+     */
+    int (*leader_held)(void *leader_arg, char *reason, size_t len);
+    void *leader_arg;
 };
 
 struct bbs_http;
@@ -104,17 +112,35 @@ struct bbs_health;
 
 /*
  * The health listener on `listen_fd` (from
- * bbs_http_listen(cfg->health_address)): plain HTTP, one thread, 200 with
- * an empty body for any path and method (reference 1.1), so process
- * monitors need no certificate; with `metrics` (borrowed until stop; NULL
- * = none) GET /metrics answers its Prometheus text (format 0.0.4). Takes
+ * bbs_http_listen(cfg->health_address)): plain HTTP, a thread per
+ * connection (at most 64), 200 with an empty body for any path and method
+ * (reference 1.1), so process monitors need no certificate; with `metrics`
+ * (borrowed until stop; NULL = none) GET /metrics answers its Prometheus
+ * text (format 0.0.4); GET /v1/discover, /v1/diagnostics and /v1/stats the
+ * operator JSON (bbs_health_set_ctx). Takes
  * `listen_fd` as bbs_http_start does. NULL with err set on failure.
  */
 struct bbs_health *bbs_health_start(const struct bbs_config *cfg, int listen_fd,
                                     struct bbs_metrics *metrics, struct bbs_error *err);
 
+/*
+ * Give the health listener the context its /v1/diagnostics and /v1/stats
+ * check with (diag: docs/api.md), once start-up has made it; NULL takes it
+ * back (before what it points to is freed). Waits for a diagnostics
+ * answer in progress. Until set, they answer "starting" (FAIL / no
+ * counts); /v1/discover needs none.
+ */
+void bbs_health_set_ctx(struct bbs_health *h, struct bbs_ctx *ctx);
+
 /* Accepts NULL. */
 void bbs_health_stop(struct bbs_health *h);
+
+/*
+ * Leadership as the health listener reports it: every answer stays 200
+ * with an empty body (reference 1.1) and carries the header
+ * "X-BBS-Role: leader" or "X-BBS-Role: standby" (the default until set).
+ */
+void bbs_health_set_leader(struct bbs_health *h, int leader);
 
 struct bbs_debug;
 

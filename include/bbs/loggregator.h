@@ -56,6 +56,19 @@ struct bbs_loggregator;
 struct bbs_loggregator *bbs_loggregator_new(const struct bbs_loggregator_config *cfg,
                                             struct bbs_error *err);
 
+/*
+ * Reach the agent now, as upstream does once at start-up before anything
+ * else (diego-logging-client dials with grpc.WithBlock and a one-second
+ * timeout; failing, the BBS logs failed-to-initialize-metron-client and
+ * exits 1): within `timeout_ns`, connect to 127.0.0.1:<port>, complete the
+ * mutual-TLS handshake and get an HTTP/2 answer (a call of
+ * /bbs.StartupProbe/Dial, a method no agent has: gRPC answers
+ * Unimplemented without running any handler; any status counts, the point
+ * is the connection). -1 with UnknownError naming what failed.
+ */
+BBS_MUST_CHECK int bbs_loggregator_dial(struct bbs_loggregator *lg, int64_t timeout_ns,
+                                        struct bbs_error *err);
+
 /* Start the emitter thread. -1 with UnknownError if it cannot start. */
 BBS_MUST_CHECK int bbs_loggregator_start(struct bbs_loggregator *lg, struct bbs_error *err);
 

@@ -64,6 +64,7 @@ enum bbs_metric {
     BBS_METRIC_DB_QUERIES_IN_FLIGHT,      /* DBQueriesInFlight (peak since the last 60 s tick) */
     BBS_METRIC_DB_QUERY_DURATION_MAX,     /* DBQueryDurationMax (ns, since the last 60 s tick) */
     BBS_METRIC_EMIT_FAILURES,             /* ours: envelopes not delivered to loggregator */
+    BBS_METRIC_ENCRYPTION_DURATION,       /* EncryptionDuration (ns): the start-up re-keying pass */
     BBS_METRIC_COUNT
 };
 
@@ -103,6 +104,9 @@ struct bbs_metrics *bbs_metrics_new(const char *const *routes, size_t n);
 
 /* Accepts NULL. */
 void bbs_metrics_free(struct bbs_metrics *m);
+
+/* Time since bbs_metrics_new (made at process start): the server's uptime. */
+int64_t bbs_metrics_uptime_ns(const struct bbs_metrics *m);
 
 /*
  * One request finished on route number `route` (< n; others ignored):

@@ -95,6 +95,19 @@ struct bbs_rekey;
 struct bbs_rekey *bbs_store_rekey_start(struct bbs_store *st, int batch);
 void bbs_store_rekey_stop(struct bbs_rekey *rk);
 
+/* How long the pass took (ns, > 0) once it finished; -1 while it runs, after it failed or was
+ * stopped, and for NULL. Lock-free (the EncryptionDuration metric). */
+int64_t bbs_store_rekey_duration_ns(const struct bbs_rekey *rk);
+/*
+ * Fencing (lead.h): from now on every transaction first checks that the
+ * database's leadership term is `term` (0 = no check, the default). A
+ * transaction fenced out fails with UnknownError, is not retried, and
+ * `on_fenced` (may be NULL) runs on the failing thread.
+ */
+#define BBS_FENCED_SQLSTATE "BB001"
+void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(void *ctx),
+                         void *ctx);
+
 /* ---- domains (reference 2.9) ---- */
 BBS_MUST_CHECK int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t ttl,
                                            int64_t now_ns, struct bbs_error *err);
@@ -316,5 +329,54 @@ BBS_MUST_CHECK int bbs_store_conv_apply(struct bbs_store *st, enum bbs_conv_work
                                         const struct bbs_conv_item *items, size_t n, int64_t now_ns,
                                         struct bbs_change *change, size_t *applied,
                                         struct bbs_error *err);
+
+/* ---- diagnostics (diag_store.c): checks on their own connection, under one deadline ---- */
+
+struct bbs_store_probe {
+    int reachable;               /* connected (its own connection, not the pool's) */
+    int writable;                /* a row inserted in a transaction then rolled back */
+    char db_reason[256];         /* why not, when either is 0 */
+    long schema_version;         /* newest version in schema_migrations; -1 unread */
+    long files_version;          /* newest migrations/NNNN_*.sql; -1 unread */
+    char migrations_reason[256]; /* why a version is unread */
+};
+
+/*
+ * Check the database now: connect, write in a rolled-back transaction, read
+ * the schema version; and read the newest migration file in
+ * `migrations_dir`. Everything within `timeout_ns` (a database that stops
+ * answering costs at most that). Never fails: `out` says what worked.
+ */
+void bbs_store_probe(struct bbs_store *st, const char *migrations_dir, int64_t timeout_ns,
+                     struct bbs_store_probe *out);
+
+#define BBS_STORE_ALRP_STATES 4 /* enum bbs_alrp_state */
+#define BBS_STORE_TASK_STATES 5 /* enum bbs_task_state, INVALID included */
+
+/* Rows by kind and state, read in one statement (one snapshot). */
+struct bbs_store_counts {
+    int64_t desired_lrps;
+    int64_t domains;
+    int64_t actual_lrps[BBS_STORE_ALRP_STATES]; /* ordinary rows by enum bbs_alrp_state */
+    int64_t evacuating_lrps;
+    int64_t suspect_lrps;
+    int64_t tasks[BBS_STORE_TASK_STATES]; /* by enum bbs_task_state */
+};
+
+/* Count now on its own connection within `timeout_ns`; -1 with UnknownError and the reason. */
+BBS_MUST_CHECK int bbs_store_counts(struct bbs_store *st, int64_t timeout_ns,
+                                    struct bbs_store_counts *out, struct bbs_error *err);
+
+/*
+ * Seal a probe with the key `label`/`passphrase` alone and open it with the
+ * key ring the store reads with (bbs_store_set_crypt): 0 when the probe
+ * comes back intact, -1 otherwise; `reason` (len bytes) says which.
+ */
+int bbs_store_probe_key(struct bbs_store *st, const char *label, const char *passphrase,
+                        char *reason, size_t len);
+
+/* The newest NNNN of `dir`'s NNNN_*.sql files (0 when none); -1 with err if unreadable. */
+BBS_MUST_CHECK int bbs_store_migrations_newest(const char *dir, long *version,
+                                               struct bbs_error *err);
 
 #endif /* BBS_STORE_H */

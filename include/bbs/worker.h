@@ -93,6 +93,7 @@ void bbs_worker_prune_events(void *arg);
 struct bbs_metrics;
 struct bbs_loggregator;
 struct bbs_converger;
+struct bbs_lead;
 
 struct bbs_report {
     struct bbs_metrics *metrics;
@@ -101,10 +102,16 @@ struct bbs_report {
     struct bbs_converger *converger; /* the last LRP convergence run; NULL = none */
     /* The jobs' own. */
     uint64_t requests_sent;
-    int64_t sent[64]; /* per enum bbs_metric: the COUNTER totals sent so far */
+    int64_t sent[64];        /* per enum bbs_metric: the COUNTER totals sent so far */
+    struct bbs_rekey *rekey; /* the start-up re-keying pass (store.h); NULL = none */
+    int encryption_sent;     /* EncryptionDuration taken (once, as upstream's encryptor) */
+    /* Leadership (lead.h): LockHeld follows it, and a standby sends only
+     * OpenFileDescriptors and LockHeld 0. NULL = LockHeld 1. */
+    const struct bbs_lead *lead;
 };
 
-/* RequestCount, RequestLatency (when > 0), OpenFileDescriptors, LockHeld. */
+/* RequestCount, RequestLatency (when > 0), OpenFileDescriptors, LockHeld; EncryptionDuration
+ * once, at the first tick after the re-keying pass finished. */
 void bbs_worker_report_requests(void *arg);
 
 /* Convergence, LRP, cell, domain and task metrics (every 15 s). */

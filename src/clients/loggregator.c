@@ -521,6 +521,76 @@ struct bbs_loggregator *bbs_loggregator_new(const struct bbs_loggregator_config 
     return lg;
 }
 
+static size_t lg_discard(char *p, size_t size, size_t nmemb, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * nmemb;
+}
+
+int bbs_loggregator_dial(struct bbs_loggregator *lg, int64_t timeout_ns, struct bbs_error *err)
+{
+    /* An empty message, gRPC-framed: not compressed, length 0. */
+    static const char empty_batch[5] = {0, 0, 0, 0, 0};
+    char url[600];
+    char errbuf[CURL_ERROR_SIZE] = "";
+    long status = 0;
+    long version = 0;
+    CURLcode rc;
+    CURL *h = curl_easy_init();
+    const char *path = strstr(lg->url + 8, "/");
+
+    if (h == NULL) {
+        bbs_out_of_memory(0);
+    }
+    /*
+     * A method no agent serves: gRPC answers Unimplemented itself, before any
+     * handler, so the dial calls none of the agent's code (a real Send would:
+     * upstream's test agent panics on it). The answer proves what upstream's
+     * blocking dial waits for: TCP, the TLS handshake, HTTP/2.
+     */
+    snprintf(url, sizeof(url), "%.*s/bbs.StartupProbe/Dial", (int)(path - lg->url), lg->url);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_RESOLVE, lg->resolve_list);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, empty_batch);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)sizeof(empty_batch));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, lg->headers);
+    curl_easy_setopt(h, CURLOPT_SSLCERT, lg->cert_file);
+    curl_easy_setopt(h, CURLOPT_SSLKEY, lg->key_file);
+    curl_easy_setopt(h, CURLOPT_CAINFO, lg->ca_file);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ns / 1000000));
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, lg_discard);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
+    curl_easy_cleanup(h);
+    /*
+     * A stream-level HTTP/2 error is an answer too: the server reset our
+     * stream (grpc-go does after its Unimplemented status, while our request
+     * is still open), which only a peer past TLS and the HTTP/2 preface can.
+     */
+    if (rc == CURLE_HTTP2_STREAM) {
+        return 0;
+    }
+    if (rc == CURLE_OK && status != 0 && version != CURL_HTTP_VERSION_2_0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "loggregator agent at %s answered without HTTP/2",
+                       lg->resolve);
+        return -1;
+    }
+    if (rc != CURLE_OK || status == 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "loggregator agent at %s unreachable: %s", lg->resolve,
+                       errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int bbs_loggregator_start(struct bbs_loggregator *lg, struct bbs_error *err)
 {
     if (pthread_create(&lg->thread, NULL, lg_thread, lg) != 0) {

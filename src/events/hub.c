@@ -184,6 +184,10 @@ void bbs_hub_deliver(struct bbs_hub *hub, const struct bbs_changelog_row *rows, 
         struct rec *v0 = NULL;
         struct sub *next;
 
+        if (row->payload == NULL) { /* undecryptable (changelog.c logged it) */
+            hub->last = row->seq;
+            continue;
+        }
         for (struct sub *s = hub->head; s != NULL; s = next) {
             struct rec **r;
 
@@ -299,6 +303,9 @@ static int backlog(struct bbs_hub *hub, struct sub *s, int64_t last_id, int64_t 
             size_t len = row->payload_len;
             struct bbs_buf b = {0};
 
+            if (p == NULL) { /* undecryptable (changelog.c logged it) */
+                continue;
+            }
             if (s->v0 && row->payload_v0 != NULL) {
                 p = row->payload_v0;
                 len = row->payload_v0_len;

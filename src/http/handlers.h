@@ -86,4 +86,9 @@ BBS_HANDLER(bbs_h_task_complete);
 BBS_HANDLER(bbs_h_task_resolving);
 BBS_HANDLER(bbs_h_task_delete);
 
+/* operator JSON: discover, diagnostics, stats (h_diag.c; resp->body is the JSON text) */
+BBS_HANDLER(bbs_h_discover);
+BBS_HANDLER(bbs_h_diagnostics);
+BBS_HANDLER(bbs_h_stats);
+
 #endif /* BBS_HANDLERS_H */

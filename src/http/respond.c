@@ -6,12 +6,15 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #include <jansson.h>
 
 #include "bbs/codec.h"
 #include "bbs/log.h"
+#include "bbs/pbjson.h"
+#include "bbs/trace.h"
 #include "conn.h"
 #include "error.pb-c.h"
 #include "respond.h"
@@ -130,11 +133,112 @@ void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *are
     bbs_respond_encode(route, arena, &resp, err, out);
 }
 
-void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start,
-                     const struct bbs_error *err)
+/* Does the media type list `v` (a header value, NULL when absent) name application/json? */
+static int names_json(const char *v, int list)
+{
+    const char *p = v;
+
+    while (p != NULL && *p != '\0') {
+        size_t n;
+
+        p += strspn(p, " \t");
+        n = strcspn(p, list ? ";," : ";");
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
+            n--;
+        }
+        if (n == strlen(BBS_JSON_TYPE) && strncasecmp(p, BBS_JSON_TYPE, n) == 0) {
+            return 1;
+        }
+        if (!list) {
+            return 0;
+        }
+        p = strchr(p, ',');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return 0;
+}
+
+int bbs_respond_json_body(struct MHD_Connection *conn)
+{
+    return names_json(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE), 0);
+}
+
+int bbs_respond_json_wanted(struct MHD_Connection *conn)
+{
+    return bbs_respond_json_body(conn) ||
+           names_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
+                      1);
+}
+
+int bbs_respond_json_request(const struct bbs_route *route, struct bbs_arena *arena,
+                             const uint8_t **body, size_t *len, struct bbs_error *err)
+{
+    struct bbs_buf pb = {0};
+    int rc = 0;
+
+    if (route->request == NULL) {
+        return 0;
+    }
+    rc = bbs_pbjson_to_pb(route->request, (const char *)*body, *len, &pb, err);
+    if (rc == 0) {
+        *len = pb.len;
+        *body = pb.len > 0 ? bbs_arena_memdup(arena, pb.data, pb.len) : (const uint8_t *)"";
+    }
+    bbs_buf_free(&pb);
+    return rc;
+}
+
+void bbs_respond_to_json(const struct bbs_route *route, const struct bbs_error *err,
+                         struct bbs_buf *out)
+{
+    struct bbs_buf text = {0};
+    struct bbs_error perr;
+
+    /* The response message as it is, `error` and keep_container included (an error answer
+     * is {"error": {...}} because every other field is empty and omitted). */
+    if (bbs_pbjson_from_pb(route->response, out->data != NULL ? out->data : (const uint8_t *)"",
+                           out->len, &text, &perr) == 0) {
+        bbs_buf_free(out);
+        *out = text;
+        return;
+    }
+    bbs_buf_free(&text);
+    /* A PingResponse carries its 413 error where its `available` field is: written by hand. */
+    if (err == NULL) {
+        /* Our own answer did not decode as its type: a bug, answered as one. */
+        bbs_log(BBS_LOG_ERROR, "http.json-encode-failed", "{s:s}", "route", route->path);
+        err = &perr;
+        bbs_error_setf(&perr, BBS_ERR_UNKNOWN, "the answer could not be written as JSON");
+    }
+    {
+        const ProtobufCFieldDescriptor *kf =
+            singular(route->response, "keep_container", PROTOBUF_C_TYPE_BOOL);
+        json_t *j = json_pack("{s:{s:s, s:s}}", "error", "type", bbs_error_name(err->type),
+                              "message", err->message);
+        char *dumped;
+
+        if (j != NULL && kf != NULL) {
+            json_object_set_new(j, "keep_container",
+                                json_boolean((route->flags & BBS_ROUTE_KEEP_ON_ERROR) != 0));
+        }
+        dumped = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        out->len = 0;
+        if (dumped != NULL) {
+            bbs_buf_append(out, dumped, strlen(dumped));
+            free(dumped);
+        }
+    }
+}
+
+void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *method,
+                     unsigned status, int64_t start, const struct bbs_error *err)
 {
     json_t *data;
     int64_t us;
+    const char *header;
+    char trace[BBS_TRACE_ID_MAX];
 
     if (!bbs_log_enabled(BBS_LOG_INFO)) {
         return;
@@ -149,6 +253,11 @@ void bbs_respond_log(const char *path, const char *method, unsigned status, int6
     if (err != NULL) {
         json_object_set_new(data, "error", json_string(bbs_error_name(err->type)));
         json_object_set_new(data, "error_message", json_string(err->message));
+    }
+    header = conn != NULL ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id")
+                          : NULL;
+    if (header != NULL && bbs_trace_id(header, strlen(header), trace) == 0) {
+        json_object_set_new(data, "trace-id", json_string(trace));
     }
     bbs_log_take(BBS_LOG_INFO, "request.served", data);
 }

@@ -16,6 +16,7 @@
 #include "server.h"
 
 #define BBS_PROTOBUF_TYPE "application/x-protobuf"
+#define BBS_JSON_TYPE     "application/json"
 
 /*
  * Queue `body` (taken: emptied, its memory handed to libmicrohttpd) with
@@ -91,11 +92,44 @@ void bbs_respond_error_body(const struct bbs_route *route, struct bbs_arena *are
                             const struct bbs_error *err, struct bbs_buf *out);
 
 /*
- * Log one served request (bbs.request.served): route, method, status,
- * duration since `start_ns` (CLOCK_MONOTONIC; in ms, rounded to whole µs) and, when `err` is
- * non-NULL, its type and message.
+ * JSON on unary routes (docs/api.md, "JSON"). A request whose
+ * Content-Type is application/json has a JSON body (see
+ * bbs_respond_json_body); one whose Content-Type or Accept names
+ * application/json is answered in JSON. Everything else is protobuf,
+ * unchanged.
  */
-void bbs_respond_log(const char *path, const char *method, unsigned status, int64_t start_ns,
-                     const struct bbs_error *err);
+int bbs_respond_json_body(struct MHD_Connection *conn);
+int bbs_respond_json_wanted(struct MHD_Connection *conn);
+
+/*
+ * Turn the JSON body of a request for `route` into the protobuf body the
+ * route's front end decodes: 0 with *body / *len (arena memory) set, or
+ * -1 with err InvalidRequest (bad JSON: its line and column; a wrong
+ * type: the field's path). A route without a request message keeps its
+ * body unread, as in protobuf.
+ */
+int bbs_respond_json_request(const struct bbs_route *route, struct bbs_arena *arena,
+                             const uint8_t **body, size_t *len, struct bbs_error *err);
+
+/*
+ * Re-encode the answer `out` (what bbs_respond_encode wrote) as JSON
+ * text, in place: the route's response message as pbjson prints it, so
+ * an error answer is {"error": {"type": <name>, "message": ...}} (plus
+ * keep_container where the response has it). `err` is the error answered
+ * (NULL on success), used only where the response type has no `error`
+ * field (PingResponse's 413).
+ */
+void bbs_respond_to_json(const struct bbs_route *route, const struct bbs_error *err,
+                         struct bbs_buf *out);
+
+/*
+ * Log one served request (bbs.request.served): route, method, status,
+ * duration since `start_ns` (CLOCK_MONOTONIC; in ms, rounded to whole µs), when `err` is
+ * non-NULL its type and message, and the request's X-Vcap-Request-Id as
+ * upstream's lager logs it (trace.h): field "trace-id", only when the
+ * header is a trace id.
+ */
+void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *method,
+                     unsigned status, int64_t start_ns, const struct bbs_error *err);
 
 #endif /* BBS_HTTP_RESPOND_H */

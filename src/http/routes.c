@@ -177,6 +177,11 @@ static const struct bbs_route routes[] = {
          bbs_h_task_resolving, 0),
     POST("/v1/tasks/delete", REQ(task_guid_request), task_lifecycle_response, v_task_guid,
          bbs_h_task_delete, 0),
+
+    /* Operator JSON (h_diag.c); the health listener answers the same paths. */
+    {"/v1/discover", "GET", BBS_ROUTE_JSON, NULL, NULL, NULL, bbs_h_discover, 0},
+    {"/v1/diagnostics", "GET", BBS_ROUTE_JSON, NULL, NULL, NULL, bbs_h_diagnostics, 0},
+    {"/v1/stats", "GET", BBS_ROUTE_JSON, NULL, NULL, NULL, bbs_h_stats, 0},
 };
 
 const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,
@@ -200,6 +205,11 @@ const struct bbs_route *bbs_route_find(const char *path, const char *method, cha
         }
     }
     return NULL;
+}
+
+const struct bbs_route *bbs_route_at(size_t i)
+{
+    return i < sizeof(routes) / sizeof(routes[0]) ? &routes[i] : NULL;
 }
 
 size_t bbs_route_index(const struct bbs_route *route)

@@ -31,7 +31,8 @@ struct bbs_stream;
 enum bbs_route_kind {
     BBS_ROUTE_UNARY,  /* protobuf request, one protobuf answer (HTTP 200, error inside) */
     BBS_ROUTE_STREAM, /* a long-lived answer (server-sent events): see stream.h */
-    BBS_ROUTE_JSON,   /* operator JSON: no route yet; the front end refuses the kind (500) */
+    BBS_ROUTE_JSON,   /* operator JSON (GET, no body): the handler writes JSON text into
+                         resp->body; answered 200 application/json (h_diag.c) */
 };
 
 enum bbs_route_flags {
@@ -117,6 +118,9 @@ struct bbs_route {
  */
 const struct bbs_route *bbs_route_find(const char *path, const char *method, char *allow,
                                        size_t len);
+
+/* Row `i` of the table, or NULL past its end (discover lists them). */
+const struct bbs_route *bbs_route_at(size_t i);
 
 /* The row number of `route` (a row of the table) in the table: its metrics series. */
 size_t bbs_route_index(const struct bbs_route *route);

@@ -111,7 +111,11 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
     bbs_respond_error_body(r->route, r->arena, &err, &b);
     r->responded = 1;
     count_request(h, r, 0);
-    bbs_respond_log(url, method, MHD_HTTP_CONTENT_TOO_LARGE, r->started_ns, &err);
+    bbs_respond_log(conn, url, method, MHD_HTTP_CONTENT_TOO_LARGE, r->started_ns, &err);
+    if (r->route->kind == BBS_ROUTE_UNARY && bbs_respond_json_wanted(conn)) {
+        bbs_respond_to_json(r->route, &err, &b);
+        return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_JSON_TYPE, &b, NULL);
+    }
     return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_PROTOBUF_TYPE, &b, NULL);
 }
 
@@ -124,6 +128,7 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     struct bbs_error err = {0};
     const char *trace = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vcap-Request-Id");
     int failed;
+    int json;
 
     /* The request has fully arrived: however long the handler takes (a
      * database outage), the connection is not reaped under it. */
@@ -135,18 +140,36 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     req.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
     req.ctx = h->ctx;
     if (r->route->kind == BBS_ROUTE_JSON) {
-        /* Declared for the operator routes to come; none exists yet. */
-        bbs_log(BBS_LOG_ERROR, "http.route-kind-not-served", "{s:s}", "route", url);
-        bbs_respond_log(url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, NULL);
-        return bbs_respond_text(h, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "route kind not served\n",
-                                NULL);
+        /* Operator JSON (h_diag.c): the handler writes the JSON text; its answer is never an
+         * error (a failed check is part of the text). */
+        failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+        count_request(h, r, 0);
+        if (failed) {
+            bbs_buf_free(&resp.body);
+            bbs_buf_printf(&resp.body, "{\"error\":{\"type\":\"%s\"}}\n", bbs_error_name(err.type));
+        }
+        bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
+        return bbs_respond_queue(h, conn, MHD_HTTP_OK, BBS_JSON_TYPE, &resp.body, NULL);
     }
     if (r->route->kind == BBS_ROUTE_STREAM) {
         req.stream = bbs_stream_new(h->streams, conn, h->cfg->http_thread_per_connection);
     }
-    failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+    /* JSON (docs/api.md): a JSON body becomes the protobuf body the route decodes, and the
+     * protobuf answer is re-encoded below; event streams stay as they are. */
+    json = r->route->kind == BBS_ROUTE_UNARY && bbs_respond_json_wanted(conn);
+    if (json && bbs_respond_json_body(conn) &&
+        bbs_respond_json_request(r->route, r->arena, &req.body, &req.len, &err) != 0) {
+        resp.keep_container = (r->route->flags & BBS_ROUTE_KEEP_ON_ERROR) != 0;
+        failed = 1;
+    } else {
+        failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+    }
     if (resp.stream.fill != NULL && failed) {
         resp.stream.close(resp.stream.ctx);
+    } else if (resp.stream.fill != NULL && json) {
+        /* The JSON hook converts a whole protobuf answer: a JSON list is
+         * read to its end first, then answered as any other. */
+        failed = bbs_respond_stream_drain(&resp.stream, &resp.body, &err) < 0;
     } else if (resp.stream.fill != NULL) {
         /* A list answered as it is read (respond.c): a small one whole, with
          * a Content-Length; past the admission limit, read whole as well. */
@@ -154,7 +177,7 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
 
         if (more > 0 && bbs_respond_stream_admit(h)) {
             count_request(h, r, 0);
-            bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, NULL);
+            bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, NULL);
             return bbs_respond_stream(h, conn, BBS_PROTOBUF_TYPE, r->route->path, &resp.stream,
                                       &resp.body);
         }
@@ -169,7 +192,7 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         bbs_buf_free(&resp.body);
         r->streaming = 1;
         atomic_fetch_sub(&h->inflight, 1);
-        bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, NULL);
+        bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, NULL);
         return bbs_stream_queue(conn, req.stream, BBS_EVENT_STREAM_TYPE);
     }
     bbs_stream_unref(req.stream);
@@ -177,15 +200,19 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     if (r->route->kind == BBS_ROUTE_STREAM) {
         /* A stream that cannot start (body not an EventsByCellId, the backlog
          * unreadable): HTTP 500 with an empty body, as upstream answers. */
-        bbs_respond_log(url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, &err);
+        bbs_respond_log(conn, url, method, MHD_HTTP_INTERNAL_SERVER_ERROR, r->started_ns, &err);
         return bbs_respond_text(h, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "", NULL);
     }
     bbs_respond_encode(r->route, r->arena, &resp, failed ? &err : NULL, &out);
     if (failed && err.type == BBS_ERR_UNRECOVERABLE) {
         atomic_store(&h->unrecoverable, 1);
     }
-    bbs_respond_log(url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
-    return bbs_respond_queue(h, conn, MHD_HTTP_OK, BBS_PROTOBUF_TYPE, &out, NULL);
+    bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, failed ? &err : NULL);
+    if (json) {
+        bbs_respond_to_json(r->route, failed ? &err : NULL, &out);
+    }
+    return bbs_respond_queue(h, conn, MHD_HTTP_OK, json ? BBS_JSON_TYPE : BBS_PROTOBUF_TYPE, &out,
+                             NULL);
 }
 
 /* ---- the API listener ------------------------------------------------------------------ */
@@ -215,11 +242,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         route = bbs_route_find(url, method, allow, sizeof(allow));
         if (route == NULL && allow[0] == '\0') {
-            bbs_respond_log(url, method, MHD_HTTP_NOT_FOUND, bbs_http_mono_ns(), NULL);
+            bbs_respond_log(conn, url, method, MHD_HTTP_NOT_FOUND, bbs_http_mono_ns(), NULL);
             return bbs_respond_text(h, conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
         }
         if (route == NULL) {
-            bbs_respond_log(url, method, MHD_HTTP_METHOD_NOT_ALLOWED, bbs_http_mono_ns(), NULL);
+            bbs_respond_log(conn, url, method, MHD_HTTP_METHOD_NOT_ALLOWED, bbs_http_mono_ns(),
+                            NULL);
             return bbs_respond_text(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n",
                                     allow);
         }

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bbs/xalloc.h"
 
@@ -116,6 +117,10 @@ static const struct bbs_metric_info table[BBS_METRIC_COUNT] = {
                                   BBS_METRIC_COUNTER,
                                   "Metric envelopes that could not be delivered to the "
                                   "loggregator agent (dropped or lost with a broken stream)"},
+    [BBS_METRIC_ENCRYPTION_DURATION] = {"EncryptionDuration", "bbs_encryption_duration_seconds",
+                                        "nanos", BBS_METRIC_GAUGE,
+                                        "Time the start-up re-keying pass took (encryption on; 0 "
+                                        "until it finished)"},
 };
 
 struct route_stats {
@@ -143,7 +148,23 @@ struct bbs_metrics {
     pthread_mutex_t domains_mu; /* guards domains, n_domains */
     char **domains;
     size_t n_domains;
+
+    int64_t started_mono_ns; /* CLOCK_MONOTONIC at bbs_metrics_new: uptime */
+    int64_t started_wall_ns; /* CLOCK_REALTIME then: bbs_process_start_time_seconds */
 };
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t bbs_metrics_uptime_ns(const struct bbs_metrics *m)
+{
+    return clock_ns(CLOCK_MONOTONIC) - m->started_mono_ns;
+}
 
 const struct bbs_metric_info *bbs_metric_info(enum bbs_metric id)
 {
@@ -161,6 +182,8 @@ struct bbs_metrics *bbs_metrics_new(const char *const *routes, size_t n)
     m->n_routes = n;
     m->per_route = bbs_xcalloc(n > 0 ? n : 1, sizeof(*m->per_route));
     pthread_mutex_init(&m->domains_mu, NULL);
+    m->started_mono_ns = clock_ns(CLOCK_MONOTONIC);
+    m->started_wall_ns = clock_ns(CLOCK_REALTIME);
     return m;
 }
 
@@ -449,6 +472,9 @@ void bbs_metrics_prometheus(struct bbs_metrics *m, struct bbs_buf *out)
     prom_head(out, "bbs_requests_total", "counter",
               "Requests served (protobuf routes and event streams; 404 and 405 not counted)");
     bbs_buf_printf(out, "bbs_requests_total %llu\n", (unsigned long long)atomic_load(&m->requests));
+    prom_head(out, "bbs_process_start_time_seconds", "gauge",
+              "When the server started, seconds since the epoch (uptime: time() minus this)");
+    bbs_buf_printf(out, "bbs_process_start_time_seconds %.3f\n", (double)m->started_wall_ns / 1e9);
     prom_head(out, "bbs_route_requests_total", "counter", "Requests served, by route");
     for (size_t i = 0; i < m->n_routes; i++) {
         bbs_buf_append(out, "bbs_route_requests_total{route=\"", 32);

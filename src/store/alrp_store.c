@@ -360,7 +360,7 @@ int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
         }
         /* Matching the copy's own instance key; a failure leaves a note:
          * the start itself is committed (upstream does the same). */
-        if (bbs_store_run(st, copy_delete_tx, &d, &derr) != 0) {
+        if (bbs_store_tx(st, copy_delete_tx, &d, &derr) != 0) {
             bbs_change_note(change, "start.remove-copy-failed", in->key.process_guid, in->key.index,
                             &derr);
         } else if (d.affected > 0) {

@@ -10,6 +10,18 @@
  * lock held until the commit record is flushed), which would cost every
  * writer the group commit. The transaction helper wakes the hub in the
  * process after COMMIT instead (bbs_store_on_commit).
+ *
+ * Payloads at rest: an event's payload embeds whole LRP and task
+ * definitions (environment variables included), so with encryption
+ * configured both payload columns are sealed as the other blobs are
+ * (crypt.h: "02" + base64 envelope of 0x02 0x00 + the payload, under the
+ * active key) and opened when read. A row that does not open (its key
+ * dropped from encryption_keys, a damaged value) keeps its id but comes
+ * back with a NULL payload, which the hub skips; it is logged and counted
+ * like any undecryptable value, never fatal. The re-keying pass
+ * (sealed.c) leaves this table alone: its rows are pruned after the
+ * retention (event_log_retention), while a key is kept until its rows are
+ * gone (docs/architecture.md, "Encryption at rest").
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -17,7 +29,9 @@
 
 #include "bbs/buf.h"
 #include "bbs/changelog.h"
+#include "bbs/crypt.h"
 #include "bbs/events.h"
+#include "bbs/log.h"
 #include "bbs/xalloc.h"
 #include "store_int.h"
 
@@ -51,7 +65,6 @@ static const struct bbs_stmt changelog_stmts[] = {
      " ($5::text = '' OR (cell_id_a IS NULL AND cell_id_b IS NULL) OR cell_id_a = $5::text"
      " OR cell_id_b = $5::text) ORDER BY seq LIMIT $3::int4"},
     {"changelog_oldest", "SELECT coalesce(min(seq), 0)::int8 FROM event_log WHERE seq IS NOT NULL"},
-    {"changelog_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"},
     /* Looks at the oldest `batch` ids only, so a prune with nothing to do
      * reads a few index entries, never the whole table. */
     {"changelog_prune",
@@ -122,6 +135,35 @@ static void array_param(struct array *a, struct bbs_params *p)
     bbs_params_bytes(p, a->b.data, a->b.len);
 }
 
+/* Our sealed plaintexts start with upstream's "serialized" prefix (sealed.c). */
+static const uint8_t SEALED_PREFIX[2] = {0x02, 0x00};
+
+/*
+ * Append payload `p` (n bytes; NULL = SQL NULL) to `a`, sealed under the
+ * active key when `c` seals (empty values stay plain: they hide nothing).
+ */
+static int array_payload(struct array *a, const struct bbs_crypt *c, const uint8_t *p, size_t n,
+                         struct bbs_error *err)
+{
+    struct bbs_buf pt = {0};
+    struct bbs_buf sealed = {0};
+    int rc = -1;
+
+    if (p == NULL || n == 0 || !bbs_crypt_enabled(c)) {
+        array_elem(a, p, n);
+        return 0;
+    }
+    bbs_buf_append(&pt, SEALED_PREFIX, 2);
+    bbs_buf_append(&pt, p, n);
+    if (bbs_crypt_seal(c, pt.data, pt.len, &sealed, err) == 0) {
+        array_elem(a, sealed.data, sealed.len);
+        rc = 0;
+    }
+    bbs_buf_free(&pt);
+    bbs_buf_free(&sealed);
+    return rc;
+}
+
 /*
  * The part of `c` that the current transaction recorded: a store call
  * may run several transactions into one record (desire, then the
@@ -148,6 +190,7 @@ int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
                         const struct bbs_change_mark *mark, int *wrote, struct bbs_error *err)
 {
     struct bbs_change view = since_mark(change, mark);
+    const struct bbs_crypt *crypt = bbs_store_crypt(bbs_store_of_conn(conn));
     struct bbs_arena *arena = NULL;
     const struct bbs_event *evs = NULL;
     struct array cols[6];
@@ -184,14 +227,18 @@ int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
 
             array_elem(&cols[2 + k], cell, cell != NULL ? strlen(cell) : 0);
         }
-        array_elem(&cols[4], e->payload != NULL ? e->payload : (const uint8_t *)"", e->payload_len);
-        array_elem(&cols[5], e->payload_v0, e->payload_v0_len);
+        if (array_payload(&cols[4], crypt, e->payload != NULL ? e->payload : (const uint8_t *)"",
+                          e->payload_len, err) != 0 ||
+            array_payload(&cols[5], crypt, e->payload_v0, e->payload_v0_len, err) != 0) {
+            goto out_cols;
+        }
     }
     for (int k = 0; k < 6; k++) {
         array_param(&cols[k], &p);
     }
     rc = bbs_exec_command(conn, "changelog_insert", &p, NULL, err);
     *wrote = rc == 0;
+out_cols:
     for (int k = 0; k < 6; k++) {
         bbs_buf_free(&cols[k].b);
     }
@@ -278,6 +325,48 @@ static const char *opt_text(struct bbs_arena *a, const PGresult *r, int row, int
     return PQgetisnull(r, row, col) ? NULL : bbs_arena_strdup(a, PQgetvalue(r, row, col));
 }
 
+/*
+ * Copy stored payload `b` into the arena (`*out`, `*len`), opened if it is
+ * sealed. -1 when a sealed one does not open: logged and counted here (the
+ * hub skips the row, so nothing else would tell).
+ */
+static int payload_of(struct read_ctx *c, const PGresult *res, int row, int col,
+                      const uint8_t **out, size_t *len)
+{
+    struct bbs_blob b = bbs_get_blob(res, row, col);
+    struct bbs_store *st;
+    struct bbs_buf pt = {0};
+    struct bbs_error err = {0};
+    char label[BBS_CRYPT_LABEL_MAX + 1] = "";
+    int rc = -1;
+
+    if (!bbs_crypt_is_sealed(b.data, b.len)) {
+        *out = bbs_arena_memdup(c->arena, b.data != NULL ? b.data : (const uint8_t *)"", b.len);
+        *len = b.len;
+        return 0;
+    }
+    st = bbs_store_of_result(res);
+    if (bbs_crypt_open(bbs_store_crypt(st), b.data, b.len, &pt, label, &err) == 0) {
+        if (pt.len >= 2 && memcmp(pt.data, SEALED_PREFIX, 2) == 0) {
+            *out = bbs_arena_memdup(c->arena, pt.data + 2, pt.len - 2);
+            *len = pt.len - 2;
+            rc = 0;
+        } else {
+            bbs_error_setf(&err, BBS_ERR_DESERIALIZE, "plaintext is not in a known format");
+        }
+    }
+    bbs_buf_free(&pt);
+    if (rc != 0) {
+        uint64_t total = bbs_store_count_undecryptable(st);
+
+        bbs_log(BBS_LOG_ERROR, "crypt.undecryptable-event", "{s:I, s:s, s:s, s:s, s:I}", "seq",
+                (json_int_t)bbs_get_int8(res, row, 0), "column",
+                col == 5 ? "payload" : "payload_v0", "key_label", label, "error", err.message,
+                "undecryptable_total", (json_int_t)total);
+    }
+    return rc;
+}
+
 /* Copy the rows of `res` (changelog_read's columns) into c->rows. */
 static void rows_of(struct read_ctx *c, const PGresult *res)
 {
@@ -286,20 +375,20 @@ static void rows_of(struct read_ctx *c, const PGresult *res)
     c->rows = bbs_arena_zalloc(c->arena, sizeof(*c->rows) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++) {
         struct bbs_changelog_row *r = &c->rows[i];
-        struct bbs_blob pl = bbs_get_blob(res, i, 5);
-        struct bbs_blob v0 = bbs_get_blob(res, i, 6);
 
         r->seq = bbs_get_int8(res, i, 0);
         r->name = bbs_arena_strdup(c->arena, bbs_get_text(res, i, 1));
         r->streams = (unsigned)bbs_get_int4(res, i, 2);
         r->cell_ids[0] = opt_text(c->arena, res, i, 3);
         r->cell_ids[1] = opt_text(c->arena, res, i, 4);
-        r->payload =
-            bbs_arena_memdup(c->arena, pl.data != NULL ? pl.data : (const uint8_t *)"", pl.len);
-        r->payload_len = pl.len;
-        if (v0.present) {
-            r->payload_v0 = bbs_arena_memdup(c->arena, v0.data, v0.len);
-            r->payload_v0_len = v0.len;
+        if (payload_of(c, res, i, 5, &r->payload, &r->payload_len) != 0 ||
+            (!PQgetisnull(res, i, 6) &&
+             payload_of(c, res, i, 6, &r->payload_v0, &r->payload_v0_len) != 0)) {
+            /* Undecryptable: kept in sequence, delivered to nobody. */
+            r->payload = NULL;
+            r->payload_len = 0;
+            r->payload_v0 = NULL;
+            r->payload_v0_len = 0;
         }
     }
     c->n = (size_t)n;
@@ -330,9 +419,6 @@ static int backlog_tx(PGconn *conn, void *arg, struct bbs_error *err)
     struct bbs_params p = {0};
     PGresult *res;
 
-    if (bbs_exec_command(conn, "changelog_snapshot", NULL, NULL, err) != 0) {
-        return -1;
-    }
     res = bbs_exec(conn, "changelog_oldest", NULL, err);
     if (res == NULL) {
         return -1;
@@ -359,7 +445,7 @@ int bbs_store_changelog_backlog(struct bbs_store *st, struct bbs_arena *arena, i
                                 struct bbs_error *err)
 {
     struct read_ctx c = {arena, after, upto, limit, streams, cell_id, 0, NULL, 0};
-    int rc = bbs_store_tx(st, backlog_tx, &c, err);
+    int rc = bbs_store_tx_read(st, backlog_tx, &c, err); /* one snapshot */
 
     *oldest = c.oldest;
     *out = c.rows;

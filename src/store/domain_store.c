@@ -39,7 +39,7 @@ int bbs_store_domain_upsert(struct bbs_store *st, const char *domain, uint32_t t
     if (ttl != 0) {
         c.expire = now_ns + (int64_t)ttl * 1000000000;
     }
-    return bbs_store_run(st, upsert_tx, &c, err);
+    return bbs_store_tx(st, upsert_tx, &c, err); /* a transaction: fenced (lead.h) */
 }
 
 struct list_ctx {

@@ -219,3 +219,14 @@ out:
     free(files);
     return rc;
 }
+
+int bbs_store_migrations_newest(const char *dir, long *version, struct bbs_error *err)
+{
+    struct migration *files = bbs_xcalloc(MAX_MIGRATIONS, sizeof(*files));
+    int n = 0;
+    int rc = list_files(dir, files, &n, err);
+
+    *version = rc == 0 && n > 0 ? files[n - 1].version : 0;
+    free(files);
+    return rc;
+}

@@ -6,11 +6,16 @@
  * (BBS_STORE_STATEMENTS in store_int.h) when it is opened. A
  * connection that comes back broken, or not idle, is closed; the next
  * borrower opens a fresh one, so a database restart heals without
- * restarting the server.
+ * restarting the server. So is one whose server said it is going away or
+ * only reads (bbs_store_map_error marks it): after a failover the fresh
+ * connection lands on the new primary (libpq's multi-host connection
+ * strings with target_session_attrs=read-write; docs/operations.md,
+ * "Database failover").
  */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,10 +39,15 @@ struct bbs_store {
     int n_open;
     void (*on_commit)(void *ctx); /* after a COMMIT that wrote change-log entries */
     void *on_commit_ctx;
-    uint64_t wait_count;           /* under mu: borrowers that waited for a free connection */
-    int64_t wait_ns;               /* under mu: how long they waited in all */
-    const struct bbs_crypt *crypt; /* encryption at rest (sealed.c); NULL = off */
-    atomic_ullong undecryptable;   /* values that did not open since start */
+    uint64_t wait_count; /* under mu: borrowers that waited for a free connection */
+    int64_t wait_ns;     /* under mu: how long they waited in all */
+    /* encryption at rest (sealed.c); NULL = off. Atomic: set after leadership while a
+     * standby's diagnostics may already read it (health listener thread). */
+    const struct bbs_crypt *_Atomic crypt;
+    atomic_ullong undecryptable;  /* values that did not open since start */
+    atomic_llong fence_term;      /* leadership term every transaction checks; 0 = none */
+    void (*on_fenced)(void *ctx); /* a transaction was fenced out (lead.h) */
+    void *on_fenced_ctx;
 };
 
 /*
@@ -139,12 +149,12 @@ struct bbs_store *bbs_store_of_result(const PGresult *res)
 
 void bbs_store_set_crypt(struct bbs_store *st, const struct bbs_crypt *crypt)
 {
-    st->crypt = crypt;
+    atomic_store(&st->crypt, crypt);
 }
 
 const struct bbs_crypt *bbs_store_crypt(const struct bbs_store *st)
 {
-    return st != NULL ? st->crypt : NULL;
+    return st != NULL ? atomic_load(&st->crypt) : NULL;
 }
 
 uint64_t bbs_store_count_undecryptable(struct bbs_store *st)
@@ -190,9 +200,57 @@ static void conn_notice(void *arg, const char *message)
     bbs_log(BBS_LOG_INFO, "database.notice", "{s:s%}", "message", message, n);
 }
 
+const char *bbs_store_conninfo(const struct bbs_store *st)
+{
+    return st->conninfo;
+}
+
+/*
+ * A connection whose server said it is going away (SQLSTATE class 08,
+ * 57P01..57P03) or that it only reads (25006: a standby, or a primary
+ * demoted under us) is of no more use to the pool, although libpq may
+ * still call it CONNECTION_OK: bbs_store_map_error marks it through this
+ * event procedure's instance data, and the pool closes it instead of
+ * taking it back, so the next borrower connects again and libpq picks
+ * the host that now takes writes (target_session_attrs=read-write).
+ */
+static int discard_event(PGEventId id, void *info, void *pass_through)
+{
+    (void)id;
+    (void)info;
+    (void)pass_through;
+    return 1;
+}
+
+static const char DISCARD_MARK = 1;
+
+static int conn_discarded(const PGconn *conn)
+{
+    return PQinstanceData(conn, discard_event) != NULL;
+}
+
+/*
+ * Defaults for what the connection string does not say (its own values
+ * win: libpq lets later keywords override earlier ones, and the string is
+ * expanded last). Without them a database host that vanishes without a
+ * reset (a crashed machine, a partition) holds a request on a silent TCP
+ * connection until the kernel gives up, which takes minutes: keepalives
+ * notice a silent peer in about 5 + 3 * 2 = 11 s, and tcp_user_timeout
+ * fails a write that the peer does not acknowledge within 10 s. Both are
+ * ignored on Unix sockets.
+ */
+static const char *const CONN_KEYS[] = {"keepalives",
+                                        "keepalives_idle",
+                                        "keepalives_interval",
+                                        "keepalives_count",
+                                        "tcp_user_timeout",
+                                        "dbname",
+                                        NULL};
+
 PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
 {
-    PGconn *conn = PQconnectdb(st->conninfo);
+    const char *const values[] = {"1", "5", "2", "3", "10000", st->conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(CONN_KEYS, values, 1);
 
     PQsetNoticeProcessor(conn, conn_notice, NULL); /* NULL conn: does nothing */
     if (PQstatus(conn) != CONNECTION_OK) {
@@ -202,7 +260,8 @@ PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
         return NULL;
     }
     if (!PQregisterEventProc(conn, store_event, "bbs_store", st) ||
-        !PQsetInstanceData(conn, store_event, st)) {
+        !PQsetInstanceData(conn, store_event, st) ||
+        !PQregisterEventProc(conn, discard_event, "bbs_discard", NULL)) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection: registering the store failed");
         PQfinish(conn);
         return NULL;
@@ -322,7 +381,8 @@ static void conn_put(struct bbs_store *st, PGconn *conn)
     if (conn == NULL) {
         return;
     }
-    healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+    healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
+              !conn_discarded(conn);
     if (!healthy) {
         PQfinish(conn);
     }
@@ -351,11 +411,74 @@ static int simple(PGconn *conn, const char *sql, struct bbs_error *err)
     return rc;
 }
 
+void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(void *ctx),
+                         void *ctx)
+{
+    st->on_fenced = on_fenced;
+    st->on_fenced_ctx = ctx;
+    atomic_store(&st->fence_term, term);
+}
+
+/*
+ * BEGIN, and with a term set the fence (migration 0006: bbs_fence) in the
+ * same round trip: a deposed leader's transaction fails here (SQLSTATE
+ * BB001), never commits, and the server is told (on_fenced).
+ */
+static int begin(struct bbs_store *st, PGconn *conn, int read_only, struct bbs_error *err)
+{
+    long long term = atomic_load(&st->fence_term);
+    char sql[80];
+    int64_t t0;
+    PGresult *res;
+    int ok;
+
+    if (read_only) {
+        /* A snapshot that writes nothing needs no fence. */
+        return simple(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+    }
+    if (term == 0) {
+        return simple(conn, "BEGIN", err);
+    }
+    snprintf(sql, sizeof(sql), "BEGIN; SELECT bbs_fence(%lld)", term);
+    t0 = q_begin();
+    res = PQexec(conn, sql);
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    q_end(t0, ok);
+    if (!ok) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        bbs_store_map_error(conn, res, err);
+        if (state != NULL && strcmp(state, BBS_FENCED_SQLSTATE) == 0) {
+            bbs_error_setf(err, BBS_ERR_UNKNOWN, "%s",
+                           PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+            bbs_log(BBS_LOG_ERROR, "fenced-out", "{s:s}", "error", err->message);
+            if (st->on_fenced != NULL) {
+                st->on_fenced(st->on_fenced_ctx);
+            }
+        }
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 /* Worth running the whole transaction again? */
 static int retryable(PGconn *conn, const struct bbs_error *err, int sqlstate_retry)
 {
     return sqlstate_retry || conn == NULL || PQstatus(conn) != CONNECTION_OK ||
-           err->type == BBS_ERR_DEADLOCK;
+           conn_discarded(conn) || err->type == BBS_ERR_DEADLOCK;
+}
+
+/*
+ * COMMIT sent and the connection lost (or its server going away) before
+ * the answer: the transaction may have committed, on this server and, with
+ * synchronous replication, on the standby about to be promoted. Running it
+ * again could apply the change twice, so the caller gets an error that
+ * says so, and the client's answer is an error (as for any request whose
+ * outcome is unknown).
+ */
+static int commit_unknown(PGconn *conn)
+{
+    return PQstatus(conn) != CONNECTION_OK || conn_discarded(conn);
 }
 
 static void backoff(int attempt)
@@ -384,7 +507,7 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             continue;
         }
         rc = -1;
-        if (in_tx && simple(conn, "BEGIN", err) != 0) {
+        if (in_tx && begin(st, conn, in_tx == 2, err) != 0) {
             goto next;
         }
         if (fn(conn, ctx, err) != 0) {
@@ -394,6 +517,15 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             goto next;
         }
         if (in_tx && simple(conn, "COMMIT", err) != 0) {
+            if (commit_unknown(conn)) {
+                char why[sizeof(err->message)];
+
+                snprintf(why, sizeof(why), "%s", err->message);
+                bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                               "outcome unknown, the change may have been committed: %s", why);
+                conn_put(st, conn);
+                return -1;
+            }
             goto next;
         }
         rc = 0;
@@ -432,6 +564,11 @@ int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error
     return run(st, fn, ctx, 1, NULL, NULL, err);
 }
 
+int bbs_store_tx_read(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
+{
+    return run(st, fn, ctx, 2, NULL, NULL, err);
+}
+
 int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
 {
     return run(st, fn, ctx, 0, NULL, NULL, err);
@@ -468,6 +605,14 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
+    if (conn != NULL && state != NULL &&
+        (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+         strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+         strcmp(state, "25006") == 0)) {
+        /* Not for this pool any more (discard_event); no-op on a
+         * connection the pool did not open. */
+        PQsetInstanceData(conn, discard_event, (void *)&DISCARD_MARK);
+    }
     if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s", PQerrorMessage(conn));
         return;
@@ -485,6 +630,10 @@ void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *er
         bbs_error_set(err, BBS_ERR_DEADLOCK);
     } else if (strcmp(state, "42P01") == 0) {
         bbs_error_setf(err, BBS_ERR_UNRECOVERABLE, "Unrecoverable Error: %s",
+                       PQresultErrorMessage(res));
+    } else if (strcmp(state, "25006") == 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                       "database is read-only (a standby, or a primary demoted by a failover): %s",
                        PQresultErrorMessage(res));
     } else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection lost: %s",

@@ -757,18 +757,37 @@ struct bbs_rekey {
     int batch;
     atomic_int stop;
     pthread_t thread;
+    atomic_int_fast64_t duration_ns; /* -1 until the pass finished */
 };
+
+static int64_t rekey_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void *rekey_thread(void *arg)
 {
     struct bbs_rekey *rk = arg;
     struct bbs_error err = {0};
+    int64_t t0 = rekey_mono_ns();
 
     if (rekey(rk->st, rk->batch, &rk->stop, NULL, &err) != 0) {
         /* Rows stay readable with every configured key; the next start retries. */
         bbs_log(BBS_LOG_ERROR, "crypt.rekey-failed", "{s:s}", "error", err.message);
+    } else if (!atomic_load(&rk->stop)) {
+        int64_t d = rekey_mono_ns() - t0;
+
+        atomic_store(&rk->duration_ns, d > 0 ? d : 1);
     }
     return NULL;
+}
+
+int64_t bbs_store_rekey_duration_ns(const struct bbs_rekey *rk)
+{
+    return rk != NULL ? atomic_load(&rk->duration_ns) : -1;
 }
 
 struct bbs_rekey *bbs_store_rekey_start(struct bbs_store *st, int batch)
@@ -785,6 +804,7 @@ struct bbs_rekey *bbs_store_rekey_start(struct bbs_store *st, int batch)
     rk->st = st;
     rk->batch = batch;
     atomic_init(&rk->stop, 0);
+    atomic_init(&rk->duration_ns, -1);
     if (pthread_create(&rk->thread, NULL, rekey_thread, rk) != 0) {
         bbs_log(BBS_LOG_ERROR, "crypt.rekey-failed", "{s:s}", "error", "no thread");
         free(rk);

@@ -30,6 +30,9 @@ typedef int (*bbs_tx_fn)(PGconn *conn, void *ctx, struct bbs_error *err);
  */
 BBS_MUST_CHECK int bbs_store_tx(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
                                 struct bbs_error *err);
+/* A read-only REPEATABLE READ snapshot transaction (no fence: it writes nothing). */
+BBS_MUST_CHECK int bbs_store_tx_read(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                     struct bbs_error *err);
 
 /* Run `fn` on a pooled connection outside a transaction block (reads). */
 BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
@@ -191,6 +194,9 @@ void bbs_params_release(struct bbs_params *p);
 
 /* A new unprepared connection outside the pool (migrations); caller PQfinish()es. */
 PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err);
+
+/* The conninfo the pool connects with (diag_store.c opens its own connections). */
+const char *bbs_store_conninfo(const struct bbs_store *st);
 
 /* Fresh UUID v4 (lowercase canonical) into `out` (37 bytes). */
 void bbs_new_epoch(char *out);

@@ -180,9 +180,23 @@ static const struct config_key config_keys[] = {
      1000000, NULL},
     {"loggregator.BatchFlushInterval", KEY_DURATION, OFF(loggregator_batch_flush_interval_ns), "0",
      0, INT64_MAX, NULL},
+    {"loggregator.loggregator_dial_timeout", KEY_DURATION, OFF(loggregator_dial_timeout_ns), "1s",
+     1000000, INT64_C(600000000000), NULL},
     {"debug_address", KEY_STRING, OFF(debug_address), "", 0, 0, check_optional_address},
     {"encryption_keys", KEY_MAP, OFF(encryption_keys), "", 1, BBS_CONFIG_LABEL_MAX, NULL},
     {"active_key_label", KEY_STRING, OFF(active_key_label), "", 0, 0, NULL},
+    {"uuid", KEY_STRING, OFF(uuid), "", 0, 0, NULL},
+    {"lock_ttl", KEY_DURATION, OFF(lock_ttl_ns), "15s", 1000000000, INT64_C(3600) * 1000000000,
+     NULL},
+    {"lock_retry_interval", KEY_DURATION, OFF(lock_retry_interval_ns), "5s", 100000000,
+     INT64_C(3600) * 1000000000, NULL},
+    {"enable_db_health_check", KEY_BOOL, OFF(enable_db_health_check), "false", 0, 1, NULL},
+    {"health_check_interval", KEY_DURATION, OFF(health_check_interval_ns), "10s", 1000000,
+     INT64_MAX, NULL},
+    {"health_check_timeout", KEY_DURATION, OFF(health_check_timeout_ns), "5s", 1000000, INT64_MAX,
+     NULL},
+    {"health_check_failure_threshold", KEY_INT, OFF(health_check_failure_threshold), "3", 1, 1000,
+     NULL},
 };
 
 /*
@@ -203,12 +217,6 @@ static const char *const upstream_keys[] = {
     "db_write_timeout",
     "debug_lrp_start_heartbeats",
     "desired_lrp_creation_timeout",
-    "enable_db_health_check",
-    "health_check_failure_threshold",
-    "health_check_interval",
-    "health_check_timeout",
-    "lock_retry_interval",
-    "lock_ttl",
     "locket_client_keepalive_time",
     "locket_client_keepalive_timeout",
     "locks_locket_enabled",
@@ -222,7 +230,6 @@ static const char *const upstream_keys[] = {
     "sql_enable_identity_verification",
     "time_format",
     "update_workers",
-    "uuid",
 };
 
 int bbs_config_parse_duration(const char *s, int64_t *out_ns)

@@ -10,9 +10,8 @@
  * database down) is logged and that value skipped; sending never blocks
  * (the emitter queues).
  *
- * Not done here: leadership. This server takes no lock, so it reports
- * LockHeld 1 and BBSMasterElected once, as an upstream BBS that holds the
- * lock does.
+ * LockHeld follows leadership (lead.h; 1 without it); BBSMasterElected
+ * is sent once, by bbs_worker_report_started after the server leads.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 
 #include "bbs/arena.h"
 #include "bbs/converger.h"
+#include "bbs/lead.h"
 #include "bbs/log.h"
 #include "bbs/loggregator.h"
 #include "bbs/metrics.h"
@@ -59,11 +59,15 @@ void bbs_worker_report_requests(void *arg)
     int64_t latency = bbs_metrics_take_max_latency(r->metrics);
     int64_t fds = bbs_metrics_open_fds();
 
-    bbs_metrics_set(r->metrics, BBS_METRIC_LOCK_HELD, 1);
+    int held = r->lead == NULL || bbs_lead_is_leader(r->lead);
+
+    bbs_metrics_set(r->metrics, BBS_METRIC_LOCK_HELD, held);
     if (r->lg != NULL) {
-        /* Sent every tick, 0 included, as upstream does. */
-        bbs_loggregator_counter(r->lg, "RequestCount", total - r->requests_sent);
-        if (latency > 0) {
+        /* Sent every tick, 0 included, as upstream does (a standby: not at all). */
+        if (held) {
+            bbs_loggregator_counter(r->lg, "RequestCount", total - r->requests_sent);
+        }
+        if (held && latency > 0) {
             bbs_loggregator_gauge(r->lg, "RequestLatency", (double)latency, "nanos", NULL, NULL);
         }
         if (fds >= 0) {
@@ -72,6 +76,12 @@ void bbs_worker_report_requests(void *arg)
         send_metric(r, BBS_METRIC_LOCK_HELD);
     }
     r->requests_sent = total;
+    if (!r->encryption_sent && bbs_store_rekey_duration_ns(r->rekey) > 0) {
+        bbs_metrics_set(r->metrics, BBS_METRIC_ENCRYPTION_DURATION,
+                        bbs_store_rekey_duration_ns(r->rekey));
+        send_metric(r, BBS_METRIC_ENCRYPTION_DURATION);
+        r->encryption_sent = 1;
+    }
     if (r->lg != NULL) {
         struct bbs_loggregator_stats ls;
 

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "bbs/crypt.h"
+#include "events.pb-c.h"
 #include "harness.h"
 #include "task_it.h"
 
@@ -536,6 +537,128 @@ static void test_convergence_keeps_undecryptable(void **state)
     bbs_crypt_free(c);
 }
 
+/*
+ * The next event on `s` named `name` for process guid `guid` (desired LRP
+ * events), skipping others; fails on a timeout or on an event with id
+ * `never`. Returns its id.
+ */
+static int64_t next_desired_event(struct it_sse *s, const char *name, const char *guid,
+                                  int64_t never, const char *path)
+{
+    int64_t deadline = it_mono_ms() + (it_valgrind() ? 30000 : 5000);
+
+    for (;;) {
+        struct it_sse_event ev;
+        ProtobufCMessage *m;
+        int r = it_sse_next(s, (int)(deadline - it_mono_ms()), &ev);
+        int64_t id;
+        int match = 0;
+
+        if (r != 1) {
+            fail_msg("waiting for %s of %s: %s", name, guid, r == 0 ? "timeout" : it_sse_error(s));
+        }
+        id = ev.id;
+        if (id == never) {
+            fail_msg("event %lld (%s) delivered although it does not decrypt", (long long)id,
+                     ev.name);
+        }
+        m = strcmp(ev.name, name) == 0 ? it_sse_decode(&ev) : NULL;
+        it_sse_event_clear(&ev);
+        if (m != NULL) {
+            Models__DesiredLRP *d = ((Models__DesiredLRPCreatedEvent *)m)->desired_lrp;
+
+            match = d != NULL && strcmp(d->process_guid, guid) == 0;
+            if (match && path != NULL) {
+                assert_string_equal(d->action->run_action->path, path);
+            }
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
+        if (match) {
+            return id;
+        }
+    }
+}
+
+/*
+ * Event payloads (which embed whole definitions) are sealed in event_log
+ * too; live and resumed streams deliver them opened; a row that does not
+ * open is skipped and logged, the stream goes on.
+ */
+static void test_event_log_payloads_sealed(void **state)
+{
+    static const struct bbs_crypt_key_cfg gone[] = {{"gone", "a key nobody configured"}};
+    static const uint8_t pt[] = {0x02, 0x00, 0x0a, 0x00};
+    struct bbs_error err = {0};
+    struct bbs_crypt *c = bbs_crypt_new(gone, 1, "gone", &err);
+    struct bbs_buf sealed = {0};
+    char guid1[64];
+    char guid2[64];
+    char secret[128];
+    char id_text[32];
+    char after[32];
+    struct it_dlrp d;
+    struct it_sse *live;
+    struct it_sse *resumed;
+    int64_t id1;
+    int64_t id2;
+    int logged;
+
+    (void)state;
+    assert_non_null(c);
+    it_uniq(guid1, sizeof(guid1), "enc-ev1");
+    it_uniq(guid2, sizeof(guid2), "enc-ev2");
+    snprintf(secret, sizeof(secret), "/bin/secret-%s", guid1);
+    live = it_sse_open("GET", "/v1/events.r1", NULL, NULL);
+    assert_non_null(live);
+    assert_int_equal(it_sse_status(live), 200);
+    it_dlrp_init(&d, guid1, 1);
+    d.run.path = secret;
+    assert_int_equal(it_desire_lrp(&d.lrp), IT_OK);
+    id1 = next_desired_event(live, "desired_lrp_created", guid1, -1, secret);
+    it_desire(guid2, NULL, 1);
+    id2 = next_desired_event(live, "desired_lrp_created", guid2, -1, "/bin/app");
+    it_sse_close(live);
+
+    /* On disk: the event's payload is ciphertext under the active key, and no row is plain. */
+    snprintf(id_text, sizeof(id_text), "%lld", (long long)id1);
+    assert_sealed("SELECT payload FROM event_log WHERE seq = $1::int8", id_text, "k9", secret);
+    assert_int_equal(db_count("SELECT count(*) FROM event_log WHERE"
+                              " (length(payload) > 0 AND position('02'::bytea IN payload) <> 1) OR"
+                              " (length(payload_v0) > 0 AND position('02'::bytea IN payload_v0)"
+                              " <> 1)"),
+                     0);
+
+    /* Resumed from before the first: read back from the table, opened, the same events. */
+    snprintf(after, sizeof(after), "%lld", (long long)(id1 - 1));
+    resumed = it_sse_open("GET", "/v1/events.r1", NULL, after);
+    assert_non_null(resumed);
+    assert_int_equal(it_sse_status(resumed), 200);
+    assert_int_equal(next_desired_event(resumed, "desired_lrp_created", guid1, -1, secret), id1);
+    assert_int_equal(next_desired_event(resumed, "desired_lrp_created", guid2, -1, "/bin/app"),
+                     id2);
+    it_sse_close(resumed);
+
+    /* The first one sealed with a key nobody has: skipped and logged, the rest delivered. */
+    assert_int_equal(bbs_crypt_seal(c, pt, sizeof(pt), &sealed, &err), 0);
+    bbs_buf_putc(&sealed, '\0');
+    {
+        const char *p[2] = {(const char *)sealed.data, id_text};
+
+        assert_int_equal(
+            it_db_exec("UPDATE event_log SET payload = $1::bytea WHERE seq = $2::int8", 2, p), 1);
+    }
+    logged = log_count("crypt.undecryptable-event");
+    resumed = it_sse_open("GET", "/v1/events.r1", NULL, after);
+    assert_non_null(resumed);
+    assert_int_equal(it_sse_status(resumed), 200);
+    assert_int_equal(next_desired_event(resumed, "desired_lrp_created", guid2, id1, "/bin/app"),
+                     id2);
+    it_sse_close(resumed);
+    assert_true(log_count("crypt.undecryptable-event") > logged);
+    bbs_buf_free(&sealed);
+    bbs_crypt_free(c);
+}
+
 static int setup(void **state)
 {
     static json_t *cfg;
@@ -555,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_rotation_reseals_every_row),
         cmocka_unit_test(test_startup_refusals),
         cmocka_unit_test(test_convergence_keeps_undecryptable),
+        cmocka_unit_test(test_event_log_payloads_sealed),
     };
 
     it_set_name("encryption");

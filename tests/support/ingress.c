@@ -232,10 +232,17 @@ int it_ingress_port(void)
 
 json_t *it_ingress_server_config(int untrusted)
 {
-    return json_pack("{s:{s:b, s:i, s:s, s:s, s:s}}", "loggregator", "loggregator_use_v2_api", 1,
-                     "loggregator_api_port", ig.port, "loggregator_ca_path", ig.ca,
+    /* The server dials the agent at start-up within loggregator_dial_timeout (upstream's 1 s);
+     * under valgrind a TLS handshake alone can take longer. (BBS_VALGRIND is read here: this
+     * config is made before the first it_server_start, which sets it_valgrind().) */
+    const char *vg = getenv("BBS_VALGRIND");
+    int valgrind = vg != NULL && strcmp(vg, "1") == 0;
+
+    return json_pack("{s:{s:b, s:i, s:s, s:s, s:s, s:s}}", "loggregator", "loggregator_use_v2_api",
+                     1, "loggregator_api_port", ig.port, "loggregator_ca_path", ig.ca,
                      "loggregator_cert_path", untrusted ? ig.untrusted : ig.client,
-                     "loggregator_key_path", untrusted ? ig.untrusted_key : ig.client_key);
+                     "loggregator_key_path", untrusted ? ig.untrusted_key : ig.client_key,
+                     "loggregator_dial_timeout", valgrind ? "30s" : "1s");
 }
 
 json_t *it_ingress_envelopes(void)

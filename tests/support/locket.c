@@ -240,9 +240,10 @@ const char *it_locket_address(void)
 
 json_t *it_locket_server_config(void)
 {
-    return json_pack("{s:s, s:s, s:s, s:s}", "locket_address", lk.address, "locket_ca_cert_file",
-                     lk.ca, "locket_client_cert_file", lk.client, "locket_client_key_file",
-                     lk.client_key);
+    /* uuid: the owner of Locket's lock "bbs", required with locket_address (leadership). */
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "locket_address", lk.address,
+                     "locket_ca_cert_file", lk.ca, "locket_client_cert_file", lk.client,
+                     "locket_client_key_file", lk.client_key, "uuid", "bbs-it-uuid");
 }
 
 const char *it_locket_cert_path(const char *which)
@@ -339,4 +340,25 @@ long it_locket_calls(const char *method)
         json_decref(answer);
     }
     return n;
+}
+
+int it_locket_owner(const char *key, char *out, size_t len)
+{
+    json_t *answer = locket_cmd(json_pack("{s:s, s:s}", "op", "get", "key", key));
+    int rc = -1;
+
+    if (answer != NULL) {
+        const char *o = json_string_value(json_object_get(answer, "owner"));
+
+        snprintf(out, len, "%s", o != NULL ? o : "");
+        rc = 0;
+        json_decref(answer);
+    }
+    return rc;
+}
+
+int it_locket_set_lock(const char *key, const char *owner, int ttl_s)
+{
+    return locket_do(json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "op", "set", "key", key, "owner",
+                               owner, "value", "", "type_code", 1, "ttl", ttl_s));
 }

@@ -38,7 +38,7 @@ const char *it_locket_address(void);
 /*
  * The BBS config keys for this stand-in, a new object (json_decref it):
  * locket_address, locket_ca_cert_file, locket_client_cert_file,
- * locket_client_key_file.
+ * locket_client_key_file, and uuid "bbs-it-uuid" (the lock's owner).
  */
 json_t *it_locket_server_config(void);
 
@@ -73,9 +73,10 @@ json_t *it_locket_cell_json(const char *cell_id, const char *zone, json_t *extra
 int it_locket_remove(const char *key);
 
 /*
- * From now on every call answers gRPC status `code` (grpc-go's upper-case
- * name, e.g. "UNAVAILABLE", "INTERNAL") with `message`; "OK" (or NULL)
- * restores normal answers.
+ * From now on every Fetch and FetchAll answers gRPC status `code` (grpc-go's
+ * upper-case name, e.g. "UNAVAILABLE", "INTERNAL") with `message`; "OK" (or
+ * NULL) restores normal answers. Lock and Release are not affected (the
+ * server's leadership lock; it_locket_down cuts everything).
  */
 int it_locket_fail(const char *code, const char *message);
 
@@ -85,5 +86,11 @@ int it_locket_up(void);
 
 /* How many calls of `method` ("Fetch", "FetchAll", "Lock", "Release") arrived; -1 on error. */
 long it_locket_calls(const char *method);
+
+/* The owner of the live resource `key` into `out` ("" when none). 0 or -1. */
+int it_locket_owner(const char *key, char *out, size_t len);
+
+/* Write lock `key` held by `owner` (a competing holder), expiring in `ttl_s` s (0 = never). */
+int it_locket_set_lock(const char *key, const char *owner, int ttl_s);
 
 #endif /* BBS_IT_SUPPORT_LOCKET_H */

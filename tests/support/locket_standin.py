@@ -18,10 +18,12 @@ answers each command with {"ok": true, ...} or {"ok": false, "error": "..."}:
         write a resource as a holder's Lock would (ttl 0 = never expires)
   {"op": "del", "key": K}          remove a resource
   {"op": "fail", "code": "UNAVAILABLE", "message": M}
-        every RPC answers that status from now on ("OK" = back to normal)
+        every Fetch and FetchAll answers that status from now on ("OK" = back
+        to normal); Lock and Release are unaffected (the BBS's leadership lock)
   {"op": "down"} / {"op": "up"}    close / reopen the listener (same port,
                                    resources kept): Locket unreachable
   {"op": "calls"}                  {"ok": true, "calls": {method: count}}
+  {"op": "get", "key": K}          {"ok": true, "owner": O} ("" = no such live resource)
   {"op": "quit"}                   stop and exit
 """
 
@@ -87,7 +89,8 @@ class Locket:
     def _enter(self, method, context):
         self.s.calls[method] = self.s.calls.get(method, 0) + 1
         self.s._expire()
-        if self.s.failure is not None:
+        # "fail" is for the presence reads; the lock follows "down" and ownership.
+        if self.s.failure is not None and method in ("Fetch", "FetchAll"):
             code, message = self.s.failure
             return code, message
         return None
@@ -241,6 +244,11 @@ def main():
                             time.sleep(0.1)
                     if server is None:
                         raise RuntimeError("cannot listen again on port %d" % port)
+            elif op == "get":
+                with store.lock:
+                    store._expire()
+                    row = store.rows.get(cmd["key"])
+                    answer["owner"] = row["owner"] if row is not None else ""
             elif op == "calls":
                 with store.lock:
                     answer["calls"] = dict(store.calls)

@@ -178,6 +178,34 @@ static void test_auctioneer_tls_keys(void **state)
     bbs_config_clear(&cfg);
 }
 
+/* Leadership keys (lead.h): upstream's defaults, durations parsed, a TTL under 1 s refused. */
+static void test_leadership_keys(void **state)
+{
+    struct bbs_config cfg;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_config_load_string(&cfg, "{}", &err), 0);
+    assert_string_equal(cfg.uuid, "");
+    assert_int_equal(cfg.lock_ttl_ns, INT64_C(15000000000));
+    assert_int_equal(cfg.lock_retry_interval_ns, INT64_C(5000000000));
+    assert_int_equal(cfg.enable_db_health_check, 0);
+    assert_int_equal(cfg.health_check_interval_ns, INT64_C(10000000000));
+    assert_int_equal(cfg.health_check_timeout_ns, INT64_C(5000000000));
+    assert_int_equal(cfg.health_check_failure_threshold, 3);
+    bbs_config_clear(&cfg);
+    assert_int_equal(
+        bbs_config_load_string(
+            &cfg, "{\"uuid\":\"bbs-0\",\"lock_ttl\":\"2s\",\"lock_retry_interval\":\"1s\"}", &err),
+        0);
+    assert_string_equal(cfg.uuid, "bbs-0");
+    assert_int_equal(cfg.lock_ttl_ns, INT64_C(2000000000));
+    assert_int_equal(cfg.lock_retry_interval_ns, INT64_C(1000000000));
+    bbs_config_clear(&cfg);
+    assert_int_equal(bbs_config_load_string(&cfg, "{\"lock_ttl\":\"500ms\"}", &err), -1);
+    assert_non_null(strstr(err.message, "lock_ttl"));
+}
+
 static void test_rep_tls_keys(void **state)
 {
     struct bbs_config cfg;
@@ -242,6 +270,14 @@ static void test_metrics_keys(void **state)
     assert_int_equal(cfg.loggregator_use_v2_api, 0);
     assert_int_equal(cfg.loggregator_api_port, 3458);
     assert_string_equal(cfg.loggregator_ca_path, "");
+    assert_true(cfg.loggregator_dial_timeout_ns == INT64_C(1000000000)); /* upstream's 1 s */
+    bbs_config_clear(&cfg);
+
+    /* Ours: the start-up dial's timeout. */
+    assert_int_equal(bbs_config_load_string(
+                         &cfg, "{\"loggregator\":{\"loggregator_dial_timeout\":\"30s\"}}", &err),
+                     0);
+    assert_true(cfg.loggregator_dial_timeout_ns == INT64_C(30000000000));
     bbs_config_clear(&cfg);
 
     /* As upstream's test suite writes it (BatchFlushInterval is integer nanoseconds). */
@@ -290,19 +326,14 @@ static void test_metrics_keys(void **state)
 
 /* Upstream's real names (cmd/bbs/config, reference 8.3) are ignored quietly. */
 static const char *const upstream_names[] = {
-    "enable_db_health_check",
     "max_database_connection_lifetime",
     "db_read_timeout",
     "db_write_timeout",
     "db_connection_timeout",
     "advanced_metrics",
-    "health_check_interval",
-    "health_check_timeout",
-    "health_check_failure_threshold",
     "debug_lrp_start_heartbeats",
     "redact_secrets",
     "locket_client_keepalive_time",
-    "uuid",
 };
 
 /* Names upstream does not have; the old list accepted some of them. */
@@ -327,6 +358,12 @@ static void test_key_kinds(void **state)
     assert_int_equal(bbs_config_key_kind("auctioneer_ca_cert"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("auctioneer_require_tls"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("listen_address"), BBS_CONFIG_KEY_USED);
+    /* Leadership keys are used (lead.h). */
+    assert_int_equal(bbs_config_key_kind("uuid"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("lock_ttl"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("lock_retry_interval"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("enable_db_health_check"), BBS_CONFIG_KEY_USED);
+    assert_int_equal(bbs_config_key_kind("health_check_failure_threshold"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("converge_repeat_interval"), BBS_CONFIG_KEY_USED);
     assert_int_equal(bbs_config_key_kind("convergence_workers"), BBS_CONFIG_KEY_USED);
 }
@@ -471,6 +508,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_values_applied);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auctioneer_tls_keys);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rep_tls_keys);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_leadership_keys);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_key_kinds);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_ignored_list_shape);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);

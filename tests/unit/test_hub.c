@@ -249,6 +249,30 @@ static void test_cell_filtered_subscriber(void **state)
     bbs_buf_free(&b.got);
 }
 
+/* A row whose sealed payload did not open (payload NULL): nobody gets it, its id is passed. */
+static void test_undecryptable_row_skipped(void **state)
+{
+    struct bbs_hub *hub = hub_new(16);
+    struct fake a = {0};
+    struct bbs_changelog_row rows[] = {
+        row(4, "desired_lrp_created", BBS_EVENT_INSTANCE, NULL, NULL, 0),
+        row(5, "desired_lrp_changed", BBS_EVENT_INSTANCE, NULL, NULL, 0),
+        row(6, "desired_lrp_removed", BBS_EVENT_INSTANCE, NULL, NULL, 0),
+    };
+
+    (void)state;
+    rows[1].payload = NULL;
+    rows[1].payload_len = 0;
+    rows[2].payload = NULL;
+    rows[2].payload_len = 0;
+    subscribe(hub, &a, BBS_EVENT_INSTANCE, 0, "");
+    bbs_hub_deliver(hub, rows, 3);
+    got_is(&a, "id: 4\nevent: desired_lrp_created\ndata: CgN2MyE=\n\n");
+    assert_int_equal(bbs_hub_last_id(hub), 6);
+    bbs_hub_free(hub);
+    bbs_buf_free(&a.got);
+}
+
 static void test_slow_subscriber_cut_others_keep(void **state)
 {
     struct bbs_hub *hub = hub_new(2);
@@ -360,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_streams_and_variants),
         cmocka_unit_test(test_cell_filtered_subscriber),
         cmocka_unit_test(test_slow_subscriber_cut_others_keep),
+        cmocka_unit_test(test_undecryptable_row_skipped),
         cmocka_unit_test(test_gone_subscriber_freed_on_heartbeat),
         cmocka_unit_test(test_heartbeat_counts_against_queue),
         cmocka_unit_test(test_resume_at_current_id_gets_live_only),
