@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bbs/pbjson.h"
+
 #define LIST_RESP &models__actual_lrps_response__descriptor
 
 /* Every instance of `guid` (n of them), once each, in a streamed answer that
@@ -83,6 +85,82 @@ static void test_list_empty_streamed(void **state)
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
     it_resp_free(&r);
+}
+
+/*
+ * A JSON request for a list past the streaming threshold gets the whole JSON
+ * answer (the JSON hook converts a whole protobuf answer, so the stream is
+ * read to its end first): it has a Content-Length, and every ActualLRP in it
+ * packs to the same bytes as the same instance in the protobuf answer.
+ */
+static void test_list_json_answer_is_the_protobuf_content(void **state)
+{
+    static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+    char guid[64];
+    char body[160];
+    Models__ActualLRPsRequest req = MODELS__ACTUAL_LRPS_REQUEST__INIT;
+    uint8_t reqbuf[128];
+    size_t reqlen;
+    struct it_resp pb, js;
+    Models__ActualLRPsResponse *mp, *mj;
+    struct bbs_error err = {0};
+    const Models__ActualLRP **by_index;
+    const int32_t n = 3000;
+
+    (void)state;
+    it_uniq(guid, sizeof(guid), "streamjson");
+    it_desire(guid, NULL, n);
+    req.process_guid = guid;
+    reqlen = models__actual_lrps_request__pack(&req, reqbuf);
+    it_post_raw("/v1/actual_lrps/list", reqbuf, reqlen, &pb);
+    assert_int_equal(pb.status, 200);
+    assert_true(pb.len > 256 * 1024);
+    assert_int_equal(pb.content_length, -1);
+
+    snprintf(body, sizeof(body), "{\"process_guid\":\"%s\"}", guid);
+    it_request("POST", "/v1/actual_lrps/list", body, strlen(body), json_headers, &js);
+    assert_int_equal(js.status, 200);
+    assert_non_null(strstr(js.content_type, "application/json"));
+    assert_int_equal(js.content_length, (int64_t)js.len);
+
+    mp = models__actual_lrps_response__unpack(NULL, pb.len, pb.body);
+    assert_non_null(mp);
+    mj = (Models__ActualLRPsResponse *)bbs_pbjson_decode(LIST_RESP, (const char *)js.body, js.len,
+                                                         NULL, &err);
+    assert_non_null(mj);
+    assert_null(mj->error);
+    assert_int_equal(mp->n_actual_lrps, n);
+    assert_int_equal(mj->n_actual_lrps, n);
+    by_index = calloc((size_t)n, sizeof(*by_index));
+    for (size_t i = 0; i < mp->n_actual_lrps; i++) {
+        by_index[mp->actual_lrps[i]->actual_lrp_key->index] = mp->actual_lrps[i];
+    }
+    for (size_t i = 0; i < mj->n_actual_lrps; i++) {
+        const Models__ActualLRP *a = mj->actual_lrps[i];
+        const Models__ActualLRP *b;
+        size_t la, lb;
+        uint8_t *pa, *pbytes;
+
+        assert_true(a->actual_lrp_key->index >= 0 && a->actual_lrp_key->index < n);
+        b = by_index[a->actual_lrp_key->index];
+        assert_non_null(b);
+        by_index[a->actual_lrp_key->index] = NULL; /* each instance once */
+        la = models__actual_lrp__get_packed_size(a);
+        lb = models__actual_lrp__get_packed_size(b);
+        assert_int_equal(la, lb);
+        pa = malloc(la);
+        pbytes = malloc(lb);
+        models__actual_lrp__pack(a, pa);
+        models__actual_lrp__pack(b, pbytes);
+        assert_memory_equal(pa, pbytes, la);
+        free(pa);
+        free(pbytes);
+    }
+    free(by_index);
+    protobuf_c_message_free_unpacked(&mj->base, NULL);
+    models__actual_lrps_response__free_unpacked(mp, NULL);
+    it_resp_free(&js);
+    it_resp_free(&pb);
 }
 
 /* Read from `fd` into `buf` (cap) until `pred` or EOF/timeout; returns bytes read in all. */
@@ -218,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_5k_streamed_whole_and_canonical),
         cmocka_unit_test(test_list_empty_streamed),
+        cmocka_unit_test(test_list_json_answer_is_the_protobuf_content),
         cmocka_unit_test(test_list_cut_when_database_fails_midstream),
     };
 
