@@ -1,6 +1,7 @@
 /*
  * test_list_stream.c - ActualLRP lists are answered as they are read
- * (chunked, docs/performance.md "Streamed list answers"): a large list
+ * (chunked, docs/performance.md "Streamed list answers"), and so are
+ * DesiredLRP and scheduling-info lists: a large list
  * arrives whole and canonical, and a database failure after the first
  * byte cuts the connection instead of ending a shorter, well-formed list.
  */
@@ -163,6 +164,208 @@ static void test_list_json_answer_is_the_protobuf_content(void **state)
     it_resp_free(&pb);
 }
 
+/*
+ * Desired LRPs: `guid` (domain `guid`) desired once, then copied by one SQL
+ * statement into `copies` rows "<guid>-<g>" with a 1 KB annotation, the
+ * even ones in domain `guid`, the odd ones in "<guid>-other".
+ */
+static void seed_desired(const char *guid, int copies)
+{
+    char n[16];
+    const char *params[2] = {guid, n};
+
+    snprintf(n, sizeof(n), "%d", copies);
+    it_desire(guid, guid, 1);
+    assert_int_equal(
+        it_db_exec("INSERT INTO desired_lrps SELECT (jsonb_populate_record(d, jsonb_build_object("
+                   "'process_guid', d.process_guid || '-' || g,"
+                   " 'domain', CASE WHEN g % 2 = 0 THEN d.domain ELSE d.domain || '-other' END,"
+                   " 'annotation', repeat('a', 1000)))).*"
+                   " FROM desired_lrps d, generate_series(1, $2::int) g WHERE d.process_guid = $1",
+                   2, params),
+        copies);
+}
+
+/* POST `req` to `path`; the answer unpacked as `d` into `*m`, its bytes in `r`. */
+static void post_list(const char *path, const ProtobufCMessage *req,
+                      const ProtobufCMessageDescriptor *d, struct it_resp *r, ProtobufCMessage **m)
+{
+    uint8_t *reqbuf = malloc(protobuf_c_message_get_packed_size(req) + 1);
+    size_t reqlen = protobuf_c_message_pack(req, reqbuf);
+
+    it_post_raw(path, reqbuf, reqlen, r);
+    free(reqbuf);
+    assert_int_equal(r->status, 200);
+    *m = protobuf_c_message_unpack(d, NULL, r->len, r->body);
+    assert_non_null(*m);
+}
+
+static uint64_t varint(const uint8_t *b, size_t len, size_t *at)
+{
+    uint64_t v = 0;
+
+    for (int shift = 0; *at < len && shift < 64; shift += 7) {
+        uint8_t c = b[(*at)++];
+
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if ((c & 0x80) == 0) {
+            return v;
+        }
+    }
+    fail_msg("truncated varint");
+    return 0;
+}
+
+/*
+ * The answer `r` is field 2 entries only, `n` of them, back to back (no
+ * error field, nothing else); every `step`th entry is byte for byte the
+ * entry the whole (non-list) read `get_path` answers for `guids[i]`.
+ */
+static void check_entries(const struct it_resp *r, size_t n, const char *get_path,
+                          char *const *guids, size_t step)
+{
+    size_t at = 0;
+    size_t i = 0;
+
+    while (at < r->len) {
+        size_t len;
+        size_t start;
+
+        assert_int_equal(varint(r->body, r->len, &at), (2 << 3) | 2);
+        len = (size_t)varint(r->body, r->len, &at);
+        start = at;
+        at += len;
+        assert_true(at <= r->len);
+        if (i % step == 0) {
+            Models__DesiredLRPByProcessGuidRequest g =
+                MODELS__DESIRED_LRPBY_PROCESS_GUID_REQUEST__INIT;
+            uint8_t buf[512];
+            struct it_resp one;
+
+            g.process_guid = guids[i];
+            it_post_raw(get_path, buf, models__desired_lrpby_process_guid_request__pack(&g, buf),
+                        &one);
+            assert_int_equal(one.status, 200);
+            assert_true(one.len > len);
+            assert_int_equal(one.body[0], (2 << 3) | 2);
+            assert_memory_equal(one.body + one.len - len, r->body + start, len);
+            it_resp_free(&one);
+        }
+        i++;
+    }
+    assert_int_equal(i, n);
+}
+
+/*
+ * /v1/desired_lrps/list.r3 and /v1/desired_lrp_scheduling_infos/list past
+ * 256 KiB: chunked, each entry byte for byte what the get of that guid
+ * answers (stored bytes are spliced, so not protobuf-c's canonical
+ * order), the domain filter still applied (every row
+ * of the domain once, none of the other); a process-guid filter still
+ * narrows to its rows (a small answer, whole).
+ */
+static void test_desired_lists_streamed_and_filtered(void **state)
+{
+    char guid[64];
+    char other[80];
+    char g1[80], g2[80];
+    char *guids[3];
+    Models__DesiredLRPsRequest req = MODELS__DESIRED_LRPS_REQUEST__INIT;
+    Models__DesiredLRPsResponse *dl;
+    Models__DesiredLRPSchedulingInfosResponse *sl;
+    char **names;
+    char *seen;
+    struct it_resp r;
+    const int copies = 1200; /* 600 in the domain asked for, 1 KB each */
+
+    (void)state;
+    it_uniq(guid, sizeof(guid), "streamdlrp");
+    snprintf(other, sizeof(other), "%s-other", guid);
+    seed_desired(guid, copies);
+
+    req.domain = guid;
+    post_list("/v1/desired_lrps/list.r3", &req.base, &models__desired_lrps_response__descriptor, &r,
+              (ProtobufCMessage **)&dl);
+    assert_int_equal(r.content_length, -1); /* chunked */
+    assert_null(dl->error);
+    assert_int_equal(dl->n_desired_lrps, copies / 2 + 1);
+    seen = calloc((size_t)copies + 1, 1);
+    for (size_t i = 0; i < dl->n_desired_lrps; i++) {
+        const Models__DesiredLRP *d = dl->desired_lrps[i];
+        int g = 0;
+
+        assert_string_equal(d->domain, guid);
+        assert_int_equal(strncmp(d->process_guid, guid, strlen(guid)), 0);
+        if (d->process_guid[strlen(guid)] == '-') {
+            g = atoi(d->process_guid + strlen(guid) + 1);
+            assert_true(g > 0 && g <= copies && g % 2 == 0);
+            assert_int_equal(strlen(d->annotation), 1000);
+        }
+        assert_int_equal(seen[g], 0);
+        seen[g] = 1;
+        assert_non_null(d->action); /* the full view: run info came along */
+    }
+    names = calloc(dl->n_desired_lrps, sizeof(*names));
+    for (size_t i = 0; i < dl->n_desired_lrps; i++) {
+        names[i] = dl->desired_lrps[i]->process_guid;
+    }
+    check_entries(&r, dl->n_desired_lrps, "/v1/desired_lrps/get_by_process_guid.r3", names, 50);
+    free(names);
+    it_resp_free(&r);
+    protobuf_c_message_free_unpacked(&dl->base, NULL);
+
+    memset(seen, 0, (size_t)copies + 1);
+    post_list("/v1/desired_lrp_scheduling_infos/list", &req.base,
+              &models__desired_lrpscheduling_infos_response__descriptor, &r,
+              (ProtobufCMessage **)&sl);
+    assert_int_equal(r.content_length, -1);
+    assert_int_equal(sl->n_desired_lrp_scheduling_infos, copies / 2 + 1);
+    for (size_t i = 0; i < sl->n_desired_lrp_scheduling_infos; i++) {
+        const Models__DesiredLRPKey *k = sl->desired_lrp_scheduling_infos[i]->desired_lrp_key;
+        int g = 0;
+
+        assert_string_equal(k->domain, guid);
+        if (k->process_guid[strlen(guid)] == '-') {
+            g = atoi(k->process_guid + strlen(guid) + 1);
+            assert_true(g > 0 && g <= copies && g % 2 == 0);
+        }
+        assert_int_equal(seen[g], 0);
+        seen[g] = 1;
+    }
+    names = calloc(sl->n_desired_lrp_scheduling_infos, sizeof(*names));
+    for (size_t i = 0; i < sl->n_desired_lrp_scheduling_infos; i++) {
+        names[i] = sl->desired_lrp_scheduling_infos[i]->desired_lrp_key->process_guid;
+    }
+    check_entries(&r, sl->n_desired_lrp_scheduling_infos,
+                  "/v1/desired_lrp_scheduling_infos/get_by_process_guid", names, 50);
+    free(names);
+    it_resp_free(&r);
+    protobuf_c_message_free_unpacked(&sl->base, NULL);
+    free(seen);
+
+    /* Filters narrow as before: two guids of different domains, no domain. */
+    snprintf(g1, sizeof(g1), "%s-1", guid);
+    snprintf(g2, sizeof(g2), "%s-2", guid);
+    guids[0] = g1;
+    guids[1] = g2;
+    guids[2] = (char *)"no-such-guid";
+    req.domain = NULL;
+    req.process_guids = guids;
+    req.n_process_guids = 3;
+    post_list("/v1/desired_lrps/list.r3", &req.base, &models__desired_lrps_response__descriptor, &r,
+              (ProtobufCMessage **)&dl);
+    assert_int_equal(r.content_length, (int64_t)r.len); /* small: whole */
+    assert_int_equal(dl->n_desired_lrps, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const Models__DesiredLRP *d = dl->desired_lrps[i];
+
+        assert_true(strcmp(d->process_guid, g1) == 0 || strcmp(d->process_guid, g2) == 0);
+        assert_string_equal(d->domain, strcmp(d->process_guid, g1) == 0 ? other : guid);
+    }
+    it_resp_free(&r);
+    protobuf_c_message_free_unpacked(&dl->base, NULL);
+}
+
 /* Read from `fd` into `buf` (cap) until `pred` or EOF/timeout; returns bytes read in all. */
 static size_t read_some(int fd, char *buf, size_t have, size_t cap, size_t want, int timeout_ms)
 {
@@ -299,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_list_5k_streamed_whole_and_canonical),
         cmocka_unit_test(test_list_empty_streamed),
         cmocka_unit_test(test_list_json_answer_is_the_protobuf_content),
+        cmocka_unit_test(test_desired_lists_streamed_and_filtered),
         cmocka_unit_test(test_list_cut_when_database_fails_midstream),
     };
 
