@@ -1,12 +1,13 @@
 /*
  * test_list_stream.c - ActualLRP lists are answered as they are read
  * (chunked, docs/performance.md "Streamed list answers"), and so are
- * DesiredLRP and scheduling-info lists: a large list
+ * DesiredLRP, scheduling-info and Task lists: a large list
  * arrives whole and canonical, and a database failure after the first
  * byte cuts the connection instead of ending a shorter, well-formed list.
  */
 #define _GNU_SOURCE /* memmem */
 #include "harness.h"
+#include "task_it.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -237,14 +238,16 @@ static void check_entries(const struct it_resp *r, size_t n, const char *get_pat
         at += len;
         assert_true(at <= r->len);
         if (i % step == 0) {
-            Models__DesiredLRPByProcessGuidRequest g =
-                MODELS__DESIRED_LRPBY_PROCESS_GUID_REQUEST__INIT;
-            uint8_t buf[512];
+            /* Both get requests are `string guid = 1`. */
+            uint8_t buf[256];
+            size_t glen = strlen(guids[i]);
             struct it_resp one;
 
-            g.process_guid = guids[i];
-            it_post_raw(get_path, buf, models__desired_lrpby_process_guid_request__pack(&g, buf),
-                        &one);
+            assert_true(glen < 128);
+            buf[0] = (1 << 3) | 2;
+            buf[1] = (uint8_t)glen;
+            memcpy(buf + 2, guids[i], glen);
+            it_post_raw(get_path, buf, glen + 2, &one);
             assert_int_equal(one.status, 200);
             assert_true(one.len > len);
             assert_int_equal(one.body[0], (2 << 3) | 2);
@@ -364,6 +367,91 @@ static void test_desired_lists_streamed_and_filtered(void **state)
     }
     it_resp_free(&r);
     protobuf_c_message_free_unpacked(&dl->base, NULL);
+}
+
+/*
+ * /v1/tasks/list.r3 past 256 KiB: chunked, each entry byte for byte what
+ * get_by_task_guid.r3 answers, the domain filter still applied; and a task
+ * whose definition does not decode still ends the list there with a
+ * Deserialize error after the tasks before it (11.9 q5), streamed or not.
+ */
+static void test_tasks_list_streamed_and_filtered(void **state)
+{
+    char guid[64];
+    char n[16];
+    const char *params[2];
+    Models__TasksRequest req = MODELS__TASKS_REQUEST__INIT;
+    Models__TasksResponse *tl;
+    char **names;
+    char *seen;
+    struct it_resp r;
+    const int copies = 1200; /* 600 in the domain asked for, 1 KB each */
+
+    (void)state;
+    it_uniq(guid, sizeof(guid), "streamtask");
+    assert_int_equal(task_desire(guid, guid, NULL, NULL, NULL, 0), IT_OK);
+    snprintf(n, sizeof(n), "%d", copies);
+    params[0] = guid;
+    params[1] = n;
+    assert_int_equal(
+        it_db_exec("INSERT INTO tasks SELECT (jsonb_populate_record(t, jsonb_build_object("
+                   "'guid', t.guid || '-' || g,"
+                   " 'domain', CASE WHEN g % 2 = 0 THEN t.domain ELSE t.domain || '-other' END,"
+                   " 'result', repeat('r', 1000)))).*"
+                   " FROM tasks t, generate_series(1, $2::int) g WHERE t.guid = $1",
+                   2, params),
+        copies);
+
+    req.domain = guid;
+    post_list("/v1/tasks/list.r3", &req.base, &models__tasks_response__descriptor, &r,
+              (ProtobufCMessage **)&tl);
+    assert_int_equal(r.content_length, -1); /* chunked */
+    assert_null(tl->error);
+    assert_int_equal(tl->n_tasks, copies / 2 + 1);
+    seen = calloc((size_t)copies + 1, 1);
+    names = calloc(tl->n_tasks, sizeof(*names));
+    for (size_t i = 0; i < tl->n_tasks; i++) {
+        const Models__Task *t = tl->tasks[i];
+        int g = 0;
+
+        assert_string_equal(t->domain, guid);
+        assert_int_equal(strncmp(t->task_guid, guid, strlen(guid)), 0);
+        if (t->task_guid[strlen(guid)] == '-') {
+            g = atoi(t->task_guid + strlen(guid) + 1);
+            assert_true(g > 0 && g <= copies && g % 2 == 0);
+            assert_int_equal(strlen(t->result), 1000);
+        }
+        assert_int_equal(seen[g], 0);
+        seen[g] = 1;
+        assert_non_null(t->task_definition);
+        names[i] = t->task_guid;
+    }
+    check_entries(&r, tl->n_tasks, "/v1/tasks/get_by_task_guid.r3", names, 50);
+    free(names);
+    free(seen);
+    it_resp_free(&r);
+    protobuf_c_message_free_unpacked(&tl->base, NULL);
+
+    /* One definition that does not decode: the list stops there. */
+    params[0] = guid;
+    assert_int_equal(it_db_exec("UPDATE tasks SET task_definition = '\\xffffffff'::bytea"
+                                " WHERE guid = $1 || '-600'",
+                                1, params),
+                     1);
+    post_list("/v1/tasks/list.r3", &req.base, &models__tasks_response__descriptor, &r,
+              (ProtobufCMessage **)&tl);
+    assert_int_equal(r.content_length, -1); /* the updated row sits past 256 KiB */
+    assert_non_null(tl->error);
+    assert_int_equal(tl->error->type, MODELS__ERROR__TYPE__Deserialize);
+    assert_true(tl->n_tasks > 0 && tl->n_tasks < (size_t)(copies / 2 + 1));
+    snprintf(n, sizeof(n), "-600");
+    for (size_t i = 0; i < tl->n_tasks; i++) {
+        const char *tail = tl->tasks[i]->task_guid + strlen(guid);
+
+        assert_string_not_equal(tail, n);
+    }
+    it_resp_free(&r);
+    protobuf_c_message_free_unpacked(&tl->base, NULL);
 }
 
 /* Read from `fd` into `buf` (cap) until `pred` or EOF/timeout; returns bytes read in all. */
@@ -503,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_list_empty_streamed),
         cmocka_unit_test(test_list_json_answer_is_the_protobuf_content),
         cmocka_unit_test(test_desired_lists_streamed_and_filtered),
+        cmocka_unit_test(test_tasks_list_streamed_and_filtered),
         cmocka_unit_test(test_list_cut_when_database_fails_midstream),
     };
 
