@@ -115,12 +115,12 @@ static int dlrp_fill(void *ctx, struct bbs_buf *out, struct bbs_error *err)
             break;
         }
         if (rc == 2) {
+            rc = 1;
             continue;
         }
         if (bbs_dlrp_put(out, 2, scratch, &row, s->view) != 0 && s->skipped++ == 0) {
             s->first_skipped = strdup(row.process_guid);
         }
-        rc = 1;
     }
     bbs_arena_free(scratch);
     return rc;
