@@ -238,7 +238,7 @@ static void check_entries(const struct it_resp *r, size_t n, const char *get_pat
         at += len;
         assert_true(at <= r->len);
         if (i % step == 0) {
-            /* Both get requests are `string guid = 1`. */
+            /* Each get request used here is `string guid = 1`. */
             uint8_t buf[256];
             size_t glen = strlen(guids[i]);
             struct it_resp one;
