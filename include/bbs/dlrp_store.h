@@ -60,6 +60,21 @@ BBS_MUST_CHECK int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *a
                                        struct bbs_dlrp_rows *out, struct bbs_error *err);
 
 /*
+ * The rows of bbs_store_dlrp_list(), streamed (store.h, struct
+ * bbs_cursor): `arena` is used only while opening; close with
+ * bbs_store_cursor_close(). bbs_store_dlrp_next: 1 with `*out` (borrowing
+ * from the cursor until the next call), 2 for a row whose sealed values do
+ * not open (skip it, as the whole list leaves it out), 0 at the end, -1
+ * with `err` when the database failed mid-way.
+ */
+struct bbs_cursor;
+BBS_MUST_CHECK int bbs_store_dlrp_open(struct bbs_store *st, struct bbs_arena *arena,
+                                       const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view,
+                                       struct bbs_cursor **out, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_dlrp_next(struct bbs_cursor *c, struct bbs_dlrp_row *out,
+                                       struct bbs_error *err);
+
+/*
  * The row of `guid` into `*out`, borrowing from a result `arena` owns;
  * columns as for bbs_store_dlrp_list. ResourceNotFound when there is none.
  */

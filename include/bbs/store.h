@@ -142,6 +142,31 @@ BBS_MUST_CHECK int bbs_store_alrp_list_ordered(struct bbs_store *st, struct bbs_
                                                struct bbs_alrp_rows *out, struct bbs_error *err);
 
 /*
+ * Streamed reads (cursor.c): the rows of a list handed out one at a time
+ * as the database sends them, on a connection the cursor holds until
+ * closed, so a list of any size is never whole in memory. Opening waits
+ * for the first row, so the statement's own errors (and a lost
+ * connection, retried) come back from the open; a failure after that
+ * comes back from the row call. Close every cursor opened (it may be
+ * closed before its end: the connection is then closed, not pooled).
+ */
+struct bbs_cursor;
+void bbs_store_cursor_close(struct bbs_cursor *c);
+
+/* The rows of bbs_store_alrp_list(), streamed. `arena` is used only while opening. */
+BBS_MUST_CHECK int bbs_store_alrp_open(struct bbs_store *st, struct bbs_arena *arena,
+                                       const struct bbs_alrp_filter *f, struct bbs_cursor **out,
+                                       struct bbs_error *err);
+/*
+ * The next ActualLRP: 1 with `*out` (borrowing from the cursor until the
+ * next call), 2 for a row that cannot be read (undecryptable or a state
+ * it does not know; only `out->key` is filled; skip it), 0 at the end,
+ * -1 with `err` when the database failed mid-way.
+ */
+BBS_MUST_CHECK int bbs_store_alrp_next(struct bbs_cursor *c, struct bbs_alrp *out,
+                                       struct bbs_error *err);
+
+/*
  * ---- ActualLRP lifecycle (3.3-3.8) ----
  *
  * Each call fills `change` (change.h; initialised by the caller, its

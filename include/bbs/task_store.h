@@ -42,6 +42,19 @@ BBS_MUST_CHECK int bbs_store_task_list(struct bbs_store *st, struct bbs_arena *a
                                        const struct bbs_task_filter *f, struct bbs_task_rows *out,
                                        struct bbs_error *err);
 
+/*
+ * The rows of bbs_store_task_list(), streamed (store.h, struct
+ * bbs_cursor); close with bbs_store_cursor_close(). bbs_store_task_next:
+ * 1 with `*out` (borrowing from the cursor until the next call), 2 for a
+ * row whose definition does not open (skip it, as the whole list leaves it
+ * out), 0 at the end, -1 with `err` when the database failed mid-way.
+ */
+struct bbs_cursor;
+BBS_MUST_CHECK int bbs_store_task_open(struct bbs_store *st, const struct bbs_task_filter *f,
+                                       struct bbs_cursor **out, struct bbs_error *err);
+BBS_MUST_CHECK int bbs_store_task_next(struct bbs_cursor *c, struct bbs_task *out,
+                                       struct bbs_error *err);
+
 BBS_MUST_CHECK int bbs_store_task_get(struct bbs_store *st, struct bbs_arena *arena,
                                       const char *guid, struct bbs_task *out,
                                       struct bbs_error *err);

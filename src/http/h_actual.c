@@ -6,6 +6,7 @@
  * pure core.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "actual_lrp_requests.pb-c.h"
 #include "bbs/codec.h"
@@ -38,19 +39,78 @@ static void log_skipped(const struct bbs_codec_skipped *sk)
     }
 }
 
-/* Read `f` and append the rows as field 2 (ActualLRPsResponse.actual_lrps). */
-static int put_list(struct bbs_req *req, const struct bbs_alrp_filter *f, struct bbs_buf *out,
-                    struct bbs_error *err)
-{
-    struct bbs_alrp_rows rows;
-    struct bbs_codec_skipped sk;
+/*
+ * A streamed list (routes.h, struct bbs_resp_stream): rows are encoded as
+ * the cursor hands them out, STREAM_CHUNK bytes or so per fill. Unreadable
+ * rows are skipped and logged at the end, as put_groups does.
+ */
+#define STREAM_CHUNK (32 * 1024)
 
-    if (bbs_store_alrp_list(req->ctx->store, req->arena, f, &rows, err) != 0) {
+struct alrp_stream {
+    struct bbs_cursor *cur;
+    size_t skipped;
+    char *first_guid; /* the first skipped row's key (copied: rows do not outlive a fill) */
+    int32_t first_index;
+};
+
+static int alrp_fill(void *ctx, struct bbs_buf *out, struct bbs_error *err)
+{
+    struct alrp_stream *s = ctx;
+    size_t start = out->len;
+
+    while (out->len - start < STREAM_CHUNK) {
+        struct bbs_alrp a;
+        int rc = bbs_store_alrp_next(s->cur, &a, err);
+
+        if (rc <= 0) {
+            return rc;
+        }
+        if (rc == 2) {
+            if (s->skipped++ == 0) {
+                s->first_guid = strdup(a.key.process_guid);
+                s->first_index = a.key.index;
+            }
+            continue;
+        }
+        bbs_codec_put_alrp(out, 2, &a);
+    }
+    return 1;
+}
+
+static void alrp_close(void *ctx)
+{
+    struct alrp_stream *s = ctx;
+
+    if (s->skipped > 0) {
+        bbs_log(BBS_LOG_ERROR, "actual-lrps.unreadable-row", "{s:s, s:i, s:I}", "process_guid",
+                s->first_guid != NULL ? s->first_guid : "", "index", s->first_index, "rows",
+                (json_int_t)s->skipped);
+    }
+    bbs_store_cursor_close(s->cur);
+    free(s->first_guid);
+    free(s);
+}
+
+/* Answer `f`'s rows as ActualLRPsResponse.actual_lrps, streamed. */
+static int stream_list(struct bbs_req *req, const struct bbs_alrp_filter *f, struct bbs_resp *resp,
+                       struct bbs_error *err)
+{
+    struct alrp_stream *s;
+    struct bbs_cursor *cur;
+
+    if (bbs_store_alrp_open(req->ctx->store, req->arena, f, &cur, err) != 0) {
         return -1;
     }
-    bbs_codec_put_alrps(out, 2, &rows, &sk);
-    log_skipped(&sk);
-    bbs_arena_release(req->arena, rows.src); /* encoded and logged: the result can go now */
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        bbs_store_cursor_close(cur);
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
+        return -1;
+    }
+    s->cur = cur;
+    resp->stream.fill = alrp_fill;
+    resp->stream.close = alrp_close;
+    resp->stream.ctx = s;
     return 0;
 }
 
@@ -81,7 +141,7 @@ int bbs_h_alrp_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs
     f.process_guid = m->process_guid;
     f.has_index = m->optional_index_case == MODELS__ACTUAL_LRPS_REQUEST__OPTIONAL_INDEX_INDEX;
     f.index = m->index;
-    return put_list(req, &f, &resp->body, err);
+    return stream_list(req, &f, resp, err);
 }
 
 int bbs_h_alrp_list_by_guids(struct bbs_req *req, const ProtobufCMessage *msg,
@@ -93,7 +153,7 @@ int bbs_h_alrp_list_by_guids(struct bbs_req *req, const ProtobufCMessage *msg,
 
     f.process_guids = (const char *const *)m->process_guids;
     f.n_process_guids = m->n_process_guids;
-    return put_list(req, &f, &resp->body, err);
+    return stream_list(req, &f, resp, err);
 }
 
 int bbs_h_groups_list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,

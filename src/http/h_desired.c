@@ -10,11 +10,15 @@
  * convergence repairs the actual side.
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "bbs/arena.h"
 #include "bbs/codec.h"
 #include "bbs/dlrp_codec.h"
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
+#include "bbs/store.h"
 #include "desired_lrp.pb-c.h"
 #include "effects.h"
 #include "handlers.h"
@@ -81,17 +85,70 @@ static void log_unreadable(const char *process_guid, size_t n)
 }
 
 /*
- * List `view` into field 2 of the response. Which request filters apply
- * depends on the route (5.7): `use_domain`, `use_app_guids`.
+ * A streamed list (routes.h, struct bbs_resp_stream; h_actual.c does the
+ * same for ActualLRPs): rows are encoded as the cursor hands them out,
+ * STREAM_CHUNK bytes or so per fill. A row whose sealed values do not open
+ * is left out, as the whole list left it out; a row the codec cannot
+ * encode is left out and counted, logged when the stream closes.
+ */
+#define STREAM_CHUNK (32 * 1024)
+
+struct dlrp_stream {
+    struct bbs_cursor *cur;
+    enum bbs_dlrp_view view;
+    size_t skipped;
+    char *first_skipped; /* copied: rows do not outlive a fill */
+};
+
+static int dlrp_fill(void *ctx, struct bbs_buf *out, struct bbs_error *err)
+{
+    struct dlrp_stream *s = ctx;
+    struct bbs_arena *scratch = bbs_arena_new(); /* the V2 conversion's, per fill */
+    size_t start = out->len;
+    int rc = 1;
+
+    while (out->len - start < STREAM_CHUNK) {
+        struct bbs_dlrp_row row;
+
+        rc = bbs_store_dlrp_next(s->cur, &row, err);
+        if (rc <= 0) {
+            break;
+        }
+        if (rc == 2) {
+            rc = 1;
+            continue;
+        }
+        if (bbs_dlrp_put(out, 2, scratch, &row, s->view) != 0 && s->skipped++ == 0) {
+            s->first_skipped = strdup(row.process_guid);
+        }
+    }
+    bbs_arena_free(scratch);
+    return rc;
+}
+
+static void dlrp_close(void *ctx)
+{
+    struct dlrp_stream *s = ctx;
+
+    if (s->skipped > 0) {
+        log_unreadable(s->first_skipped != NULL ? s->first_skipped : "", s->skipped);
+    }
+    bbs_store_cursor_close(s->cur);
+    free(s->first_skipped);
+    free(s);
+}
+
+/*
+ * List `view` into field 2 of the response, streamed. Which request
+ * filters apply depends on the route (5.7): `use_domain`, `use_app_guids`.
  */
 static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
                 enum bbs_dlrp_view view, int use_domain, int use_app_guids, struct bbs_error *err)
 {
     const Models__DesiredLRPsRequest *m = (const Models__DesiredLRPsRequest *)msg;
     struct bbs_dlrp_filter f = {0};
-    struct bbs_dlrp_rows rows;
-    size_t n_skipped;
-    const char *skipped;
+    struct bbs_cursor *cur;
+    struct dlrp_stream *s;
 
     if (use_domain) {
         f.domain = m->domain;
@@ -102,14 +159,20 @@ static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
         f.app_guids = (const char *const *)m->app_guids;
         f.n_app_guids = m->n_app_guids;
     }
-    if (bbs_store_dlrp_list(req->ctx->store, req->arena, &f, view, &rows, err) != 0) {
+    if (bbs_store_dlrp_open(req->ctx->store, req->arena, &f, view, &cur, err) != 0) {
         return -1;
     }
-    bbs_dlrp_put_rows(&resp->body, 2, req->arena, &rows, view, &n_skipped, &skipped);
-    if (n_skipped > 0) {
-        log_unreadable(skipped, n_skipped);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        bbs_store_cursor_close(cur);
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
+        return -1;
     }
-    bbs_arena_release(req->arena, rows.src); /* encoded and logged: the result can go now */
+    s->cur = cur;
+    s->view = view;
+    resp->stream.fill = dlrp_fill;
+    resp->stream.close = dlrp_close;
+    resp->stream.ctx = s;
     return 0;
 }
 

@@ -9,7 +9,9 @@
  * down-converted per task.
  */
 #include <stdint.h>
+#include <stdlib.h>
 
+#include "bbs/arena.h"
 #include "bbs/codec.h"
 #include "bbs/config.h"
 #include "bbs/log.h"
@@ -44,28 +46,83 @@ static int put(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena, const
     return bbs_task_put(b, field, arena, t, view);
 }
 
+/*
+ * A streamed list (routes.h, struct bbs_resp_stream; as h_actual.c): tasks
+ * are encoded as the cursor hands them out, STREAM_CHUNK bytes or so per
+ * fill. A row whose definition does not open is left out (as the whole
+ * list left it out); at a row that does not decode the list stops with a
+ * Deserialize error field after the tasks before it (11.9 q5), the same
+ * bytes the whole answer had.
+ */
+#define STREAM_CHUNK (32 * 1024)
+
+struct task_stream {
+    struct bbs_cursor *cur;
+    enum bbs_task_view view;
+};
+
+static int task_fill(void *ctx, struct bbs_buf *out, struct bbs_error *err)
+{
+    struct task_stream *s = ctx;
+    struct bbs_arena *scratch = bbs_arena_new(); /* the V2 conversion's, per fill */
+    size_t start = out->len;
+    int rc = 1;
+
+    while (out->len - start < STREAM_CHUNK) {
+        struct bbs_task t;
+
+        rc = bbs_store_task_next(s->cur, &t, err);
+        if (rc <= 0) {
+            break;
+        }
+        if (rc == 2) {
+            rc = 1;
+            continue;
+        }
+        if (put(out, F_TASKS, scratch, &t, s->view) != 0) {
+            struct bbs_error e = {0};
+
+            log_unreadable(t.guid);
+            bbs_error_set(&e, BBS_ERR_DESERIALIZE);
+            bbs_codec_put_error(out, &e);
+            rc = 0;
+            break;
+        }
+    }
+    bbs_arena_free(scratch);
+    return rc;
+}
+
+static void task_close(void *ctx)
+{
+    struct task_stream *s = ctx;
+
+    bbs_store_cursor_close(s->cur);
+    free(s);
+}
+
 static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,
                 enum bbs_task_view view, struct bbs_error *err)
 {
     const Models__TasksRequest *m = (const Models__TasksRequest *)msg;
     struct bbs_task_filter f = {m->domain, m->cell_id};
-    struct bbs_task_rows rows;
+    struct bbs_cursor *cur;
+    struct task_stream *s;
 
-    if (bbs_store_task_list(req->ctx->store, req->arena, &f, &rows, err) != 0) {
+    if (bbs_store_task_open(req->ctx->store, &f, &cur, err) != 0) {
         return -1;
     }
-    for (size_t i = 0; i < rows.n; i++) {
-        if (put(&resp->body, F_TASKS, req->arena, &rows.rows[i], view) != 0) {
-            /* Upstream stops at a row it cannot decode and answers
-             * Deserialize with the tasks decoded before it (11.9 q5). */
-            struct bbs_error e = {0};
-
-            log_unreadable(rows.rows[i].guid);
-            bbs_error_set(&e, BBS_ERR_DESERIALIZE);
-            bbs_codec_put_error(&resp->body, &e);
-            break;
-        }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        bbs_store_cursor_close(cur);
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
+        return -1;
     }
+    s->cur = cur;
+    s->view = view;
+    resp->stream.fill = task_fill;
+    resp->stream.close = task_close;
+    resp->stream.ctx = s;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -256,4 +257,157 @@ void bbs_respond_log(struct MHD_Connection *conn, const char *path, const char *
         json_object_set_new(data, "trace-id", json_string(trace));
     }
     bbs_log_take(BBS_LOG_INFO, "request.served", data);
+}
+
+/* ---- streamed list answers ---- */
+
+/* libmicrohttpd asks for at most this much at a time. */
+#define STREAM_BLOCK (64 * 1024)
+
+struct streamed {
+    struct bbs_http *h;
+    struct bbs_resp_stream src;
+    const char *path;
+    struct bbs_buf pending; /* produced, not yet handed to libmicrohttpd */
+    size_t off;
+    int ended;
+    int64_t deadline_ns;
+};
+
+static void stream_cut(struct streamed *s, const char *reason, const struct bbs_error *err)
+{
+    bbs_log(BBS_LOG_ERROR, "http.list-stream-cut", "{s:s, s:s, s:s}", "route", s->path, "reason",
+            reason, "error", err != NULL ? err->message : "");
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct streamed *s = cls;
+    struct bbs_error err = {0};
+    size_t n;
+
+    (void)pos;
+    while (s->off == s->pending.len) {
+        int rc;
+
+        if (s->ended) {
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        if (bbs_http_mono_ns() > s->deadline_ns) {
+            stream_cut(s, "not sent within the time a list may take", NULL);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        s->pending.len = 0;
+        s->off = 0;
+        rc = s->src.fill(s->src.ctx, &s->pending, &err);
+        if (rc < 0) {
+            stream_cut(s, "the list could not be read to its end", &err);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (rc == 0) {
+            s->ended = 1;
+        }
+    }
+    n = s->pending.len - s->off;
+    if (n > max) {
+        n = max;
+    }
+    memcpy(buf, s->pending.data + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct streamed *s = cls;
+
+    s->src.close(s->src.ctx);
+    bbs_buf_free(&s->pending);
+    atomic_fetch_sub(&s->h->list_streams, 1);
+    free(s);
+}
+
+int bbs_respond_stream_admit(struct bbs_http *h)
+{
+    int limit = h->cfg->max_open_database_connections / 2;
+
+    if (limit < 1) {
+        limit = 1;
+    }
+    if (atomic_fetch_add(&h->list_streams, 1) >= limit) {
+        atomic_fetch_sub(&h->list_streams, 1);
+        return 0;
+    }
+    return 1;
+}
+
+int bbs_respond_stream_prefill(struct bbs_resp_stream *src, struct bbs_buf *out, size_t limit,
+                               struct bbs_error *err)
+{
+    int rc = 1;
+
+    while (out->len < limit && (rc = src->fill(src->ctx, out, err)) > 0) {
+    }
+    if (rc <= 0) {
+        src->close(src->ctx);
+        memset(src, 0, sizeof(*src));
+        if (rc < 0) {
+            bbs_buf_free(out);
+        }
+    }
+    return rc;
+}
+
+enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *conn,
+                                   const char *type, const char *path, struct bbs_resp_stream *src,
+                                   struct bbs_buf *first)
+{
+    struct streamed *s = calloc(1, sizeof(*s));
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    bbs_conn_set_deadline(bbs_conn_of(conn), 0);
+    if (s == NULL) {
+        bbs_buf_free(first);
+        src->close(src->ctx);
+        atomic_fetch_sub(&h->list_streams, 1);
+        return MHD_NO;
+    }
+    s->h = h;
+    s->src = *src;
+    s->path = path;
+    s->pending = *first;
+    *first = (struct bbs_buf){0};
+    s->deadline_ns = bbs_http_mono_ns() + BBS_LIST_STREAM_MAX_NS;
+    memset(src, 0, sizeof(*src));
+    /* From here stream_free releases `s` and the source, whatever happens. */
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, s,
+                                             stream_free);
+    if (resp == NULL) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (atomic_load(&h->draining)) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+int bbs_respond_stream_drain(struct bbs_resp_stream *src, struct bbs_buf *out,
+                             struct bbs_error *err)
+{
+    int rc;
+
+    while ((rc = src->fill(src->ctx, out, err)) > 0) {
+    }
+    src->close(src->ctx);
+    memset(src, 0, sizeof(*src));
+    if (rc < 0) {
+        bbs_buf_free(out);
+        return -1;
+    }
+    return 0;
 }

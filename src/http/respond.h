@@ -26,6 +26,49 @@
 enum MHD_Result bbs_respond_queue(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
                                   const char *type, struct bbs_buf *body, const char *allow);
 
+/*
+ * Streamed list answers (routes.h, struct bbs_resp_stream).
+ *
+ * bbs_respond_stream_admit: may one more streamed answer start? Each holds
+ * a database connection until it is sent, so at most half of
+ * max_open_database_connections (at least 1) are streamed at once; past
+ * that, answer through bbs_respond_stream_drain. Admitted = counted until
+ * the answer's end (bbs_respond_stream queues it, which uncounts it).
+ */
+int bbs_respond_stream_admit(struct bbs_http *h);
+
+/*
+ * Queue `src` (taken) as a 200 answer of type `type` with chunked transfer
+ * encoding, written as `src` produces it. When `src` fails after the first
+ * byte, or the answer is not sent completely within
+ * BBS_LIST_STREAM_MAX_NS, the connection is closed without the last
+ * chunk: a reader sees a truncated transfer, never a shorter well-formed
+ * list. `path` (static) names the route in the log line of such a cut.
+ */
+enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *conn,
+                                   const char *type, const char *path, struct bbs_resp_stream *src,
+                                   struct bbs_buf *first);
+
+/*
+ * Run `src` until `out` holds at least `limit` bytes or the answer ended.
+ * 1: more to come (queue `out` as the first bytes of bbs_respond_stream);
+ * 0: the answer is whole in `out` (`src` closed: answer it with a
+ * Content-Length, as upstream always does); -1 with `err` (`src` closed,
+ * `out` emptied). Small lists thus keep upstream's framing; only answers
+ * past `limit` go chunked.
+ */
+int bbs_respond_stream_prefill(struct bbs_resp_stream *src, struct bbs_buf *out, size_t limit,
+                               struct bbs_error *err);
+#define BBS_STREAM_PREFILL (256 * 1024)
+
+/* The non-streamed fallback: run `src` (taken, closed) to its end into
+ * `out`. -1 with `err` (and `out` emptied) when it failed. */
+int bbs_respond_stream_drain(struct bbs_resp_stream *src, struct bbs_buf *out,
+                             struct bbs_error *err);
+
+/* How long a streamed answer may take to be sent in full (see above). */
+#define BBS_LIST_STREAM_MAX_NS (INT64_C(120) * 1000000000)
+
 /* Queue a plain-text answer (404, 405). */
 enum MHD_Result bbs_respond_text(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
                                  const char *text, const char *allow);

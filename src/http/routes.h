@@ -65,10 +65,26 @@ struct bbs_req {
  * is written (success or error) when the response type has that field.
  * On error msg and body are ignored.
  */
+/*
+ * A list answer written as it is produced (respond.c, bbs_respond_stream):
+ * `fill` appends the next bytes of the encoded message (without its error
+ * field) to `out`, a few tens of KB at a time; returns 1 while more may
+ * come, 0 after the last bytes (possibly none), -1 with `err` when the
+ * answer cannot be completed. `close` (always called once, also when the
+ * client left early) releases `ctx`. Neither may use the request's arena:
+ * they run after the handler returned, up to when the answer is sent.
+ */
+struct bbs_resp_stream {
+    int (*fill)(void *ctx, struct bbs_buf *out, struct bbs_error *err);
+    void (*close)(void *ctx);
+    void *ctx;
+};
+
 struct bbs_resp {
     ProtobufCMessage *msg;
     struct bbs_buf body;
     int keep_container;
+    struct bbs_resp_stream stream; /* fill != NULL: the answer instead of msg and body */
 };
 
 /*

@@ -164,6 +164,28 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
     } else {
         failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
     }
+    if (resp.stream.fill != NULL && failed) {
+        resp.stream.close(resp.stream.ctx);
+    } else if (resp.stream.fill != NULL && json) {
+        /* The JSON hook converts a whole protobuf answer: a JSON list is
+         * read to its end first, then answered as any other. */
+        failed = bbs_respond_stream_drain(&resp.stream, &resp.body, &err) < 0;
+    } else if (resp.stream.fill != NULL) {
+        /* A list answered as it is read (respond.c): a small one whole, with
+         * a Content-Length; past the admission limit, read whole as well. */
+        int more = bbs_respond_stream_prefill(&resp.stream, &resp.body, BBS_STREAM_PREFILL, &err);
+
+        if (more > 0 && bbs_respond_stream_admit(h)) {
+            count_request(h, r, 0);
+            bbs_respond_log(conn, url, method, MHD_HTTP_OK, r->started_ns, NULL);
+            return bbs_respond_stream(h, conn, BBS_PROTOBUF_TYPE, r->route->path, &resp.stream,
+                                      &resp.body);
+        }
+        if (more > 0) {
+            more = bbs_respond_stream_drain(&resp.stream, &resp.body, &err);
+        }
+        failed = more < 0;
+    }
     if (req.stream != NULL && !failed) {
         /* The stream lives on after this callback: the drain must not wait
          * for it (bbs_http_stop ends it instead). */

@@ -32,6 +32,7 @@ struct bbs_http {
     pthread_mutex_t mu; /* guards conns and every conn's deadline */
     struct bbs_conn *conns;
     struct bbs_streams *streams; /* open long-lived responses (stream.c) */
+    atomic_int list_streams;     /* streamed list answers being sent (respond.c) */
 };
 
 /* CLOCK_MONOTONIC in ns. */

@@ -19,40 +19,47 @@ struct read_ctx {
     PGresult *res;
 };
 
-static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
+/* The SELECT for `f` into `sql` (NUL-terminated), its parameters into `p`. */
+static void build_sql(struct bbs_arena *arena, const struct bbs_alrp_filter *f, int order,
+                      struct bbs_buf *sql, struct bbs_params *p)
 {
-    struct read_ctx *c = arg;
-    const struct bbs_alrp_filter *f = c->f;
-    struct bbs_params p = {0};
-    struct bbs_buf sql = {0};
     const char *glue = " WHERE ";
 
-    bbs_buf_printf(&sql, "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps");
+    bbs_buf_printf(sql, "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps");
     if (f->domain != NULL && f->domain[0] != '\0') {
-        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, f->domain));
+        bbs_buf_printf(sql, "%sdomain = $%d::text", glue, bbs_params_text(p, f->domain));
         glue = " AND ";
     }
     if (f->cell_id != NULL && f->cell_id[0] != '\0') {
-        bbs_buf_printf(&sql, "%scell_id = $%d::text", glue, bbs_params_text(&p, f->cell_id));
+        bbs_buf_printf(sql, "%scell_id = $%d::text", glue, bbs_params_text(p, f->cell_id));
         glue = " AND ";
     }
     if (f->process_guid != NULL && f->process_guid[0] != '\0') {
-        bbs_buf_printf(&sql, "%sprocess_guid = $%d::text", glue,
-                       bbs_params_text(&p, f->process_guid));
+        bbs_buf_printf(sql, "%sprocess_guid = $%d::text", glue,
+                       bbs_params_text(p, f->process_guid));
         glue = " AND ";
     }
     if (f->has_index) {
-        bbs_buf_printf(&sql, "%sinstance_index = $%d::int4", glue, bbs_params_int4(&p, f->index));
+        bbs_buf_printf(sql, "%sinstance_index = $%d::int4", glue, bbs_params_int4(p, f->index));
         glue = " AND ";
     }
     if (f->process_guids != NULL) {
-        bbs_buf_printf(&sql, "%sprocess_guid = ANY($%d::text[])", glue,
-                       bbs_params_text_array(&p, c->arena, f->process_guids, f->n_process_guids));
+        bbs_buf_printf(sql, "%sprocess_guid = ANY($%d::text[])", glue,
+                       bbs_params_text_array(p, arena, f->process_guids, f->n_process_guids));
     }
-    if (c->order) {
-        bbs_buf_printf(&sql, " ORDER BY process_guid, instance_index, presence");
+    if (order) {
+        bbs_buf_printf(sql, " ORDER BY process_guid, instance_index, presence");
     }
-    bbs_buf_putc(&sql, 0);
+    bbs_buf_putc(sql, 0);
+}
+
+static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct read_ctx *c = arg;
+    struct bbs_params p = {0};
+    struct bbs_buf sql = {0};
+
+    build_sql(c->arena, c->f, c->order, &sql, &p);
     c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
     return c->res == NULL ? -1 : 0;
@@ -97,4 +104,28 @@ int bbs_store_alrp_list_ordered(struct bbs_store *st, struct bbs_arena *arena,
                                 struct bbs_error *err)
 {
     return read_rows(st, arena, f, 1, out, err);
+}
+
+int bbs_store_alrp_open(struct bbs_store *st, struct bbs_arena *arena,
+                        const struct bbs_alrp_filter *f, struct bbs_cursor **out,
+                        struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    struct bbs_buf sql = {0};
+
+    build_sql(arena, f, 0, &sql, &p);
+    *out = bbs_cursor_open(st, (const char *)sql.data, &p, err);
+    bbs_buf_free(&sql);
+    return *out == NULL ? -1 : 0;
+}
+
+int bbs_store_alrp_next(struct bbs_cursor *c, struct bbs_alrp *out, struct bbs_error *err)
+{
+    const PGresult *row;
+    int rc = bbs_cursor_row(c, &row, err);
+
+    if (rc <= 0) {
+        return rc;
+    }
+    return bbs_alrp_from_row(row, 0, out) == 0 ? 1 : 2;
 }

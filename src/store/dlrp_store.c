@@ -304,33 +304,40 @@ struct list_ctx {
     PGresult *res;
 };
 
-static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
+/* The SELECT for `f` in `view` into `sql` (NUL-terminated), its parameters into `p`. */
+static void list_sql(struct bbs_arena *arena, const struct bbs_dlrp_filter *f,
+                     enum bbs_dlrp_view view, struct bbs_buf *sql, struct bbs_params *p)
 {
-    struct list_ctx *c = arg;
-    const struct bbs_dlrp_filter *f = c->f;
-    struct bbs_params p = {0};
-    struct bbs_buf sql = {0};
     const char *glue = " WHERE ";
 
     /* The filter set varies per request: only the filters given appear. */
-    bbs_buf_printf(&sql, "SELECT %s FROM desired_lrps",
-                   full_columns(c->view) ? DLRP_COLUMNS_FULL : DLRP_COLUMNS_SHORT);
+    bbs_buf_printf(sql, "SELECT %s FROM desired_lrps",
+                   full_columns(view) ? DLRP_COLUMNS_FULL : DLRP_COLUMNS_SHORT);
     if (f->domain != NULL && f->domain[0] != '\0') {
-        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, f->domain));
+        bbs_buf_printf(sql, "%sdomain = $%d::text", glue, bbs_params_text(p, f->domain));
         glue = " AND ";
     }
     if (f->n_process_guids > 0) {
-        bbs_buf_printf(&sql, "%sprocess_guid = ANY($%d::text[])", glue,
-                       bbs_params_text_array(&p, c->arena, f->process_guids, f->n_process_guids));
+        bbs_buf_printf(sql, "%sprocess_guid = ANY($%d::text[])", glue,
+                       bbs_params_text_array(p, arena, f->process_guids, f->n_process_guids));
         glue = " AND ";
     }
     if (f->n_app_guids > 0) {
-        bbs_buf_printf(&sql,
+        bbs_buf_printf(sql,
                        "%sEXISTS (SELECT 1 FROM unnest($%d::text[]) AS a(guid)"
                        " WHERE starts_with(process_guid, a.guid))",
-                       glue, bbs_params_text_array(&p, c->arena, f->app_guids, f->n_app_guids));
+                       glue, bbs_params_text_array(p, arena, f->app_guids, f->n_app_guids));
     }
-    bbs_buf_putc(&sql, 0);
+    bbs_buf_putc(sql, 0);
+}
+
+static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct list_ctx *c = arg;
+    struct bbs_params p = {0};
+    struct bbs_buf sql = {0};
+
+    list_sql(c->arena, c->f, c->view, &sql, &p);
     c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
     return c->res == NULL ? -1 : 0;
@@ -360,6 +367,30 @@ int bbs_store_dlrp_list(struct bbs_store *st, struct bbs_arena *arena,
     out->src = v;
     out->get = view_get;
     return 0;
+}
+
+int bbs_store_dlrp_open(struct bbs_store *st, struct bbs_arena *arena,
+                        const struct bbs_dlrp_filter *f, enum bbs_dlrp_view view,
+                        struct bbs_cursor **out, struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    struct bbs_buf sql = {0};
+
+    list_sql(arena, f, view, &sql, &p);
+    *out = bbs_cursor_open(st, (const char *)sql.data, &p, err);
+    bbs_buf_free(&sql);
+    return *out == NULL ? -1 : 0;
+}
+
+int bbs_store_dlrp_next(struct bbs_cursor *c, struct bbs_dlrp_row *out, struct bbs_error *err)
+{
+    const PGresult *row;
+    int rc = bbs_cursor_row(c, &row, err);
+
+    if (rc <= 0) {
+        return rc;
+    }
+    return row_from_result(row, 0, out) == 0 ? 1 : 2;
 }
 
 struct get_ctx {

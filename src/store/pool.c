@@ -128,6 +128,12 @@ static int store_event(PGEventId id, void *info, void *pass_through)
 
         PQresultSetInstanceData(rc->result, store_event, pass_through);
     }
+    if (id == PGEVT_RESULTCOPY) {
+        /* Single-row mode (cursor.c) hands out each row as a copy. */
+        PGEventResultCopy *rc = info;
+
+        PQresultSetInstanceData(rc->dest, store_event, pass_through);
+    }
     return 1;
 }
 
@@ -780,4 +786,31 @@ int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *a)
     a->mod_epoch = bbs_get_text(r, row, 16);
     a->mod_index = (uint32_t)bbs_get_int4(r, row, 17);
     return 0;
+}
+
+/* ---- for cursor.c: a connection held across calls ---- */
+
+PGconn *bbs_store_borrow(struct bbs_store *st, struct bbs_error *err)
+{
+    return conn_get(st, err);
+}
+
+void bbs_store_give_back(struct bbs_store *st, PGconn *conn)
+{
+    conn_put(st, conn);
+}
+
+int bbs_store_retries(const struct bbs_store *st)
+{
+    return st->retries;
+}
+
+int64_t bbs_store_q_begin(void)
+{
+    return q_begin();
+}
+
+void bbs_store_q_end(int64_t t0, int ok)
+{
+    q_end(t0, ok);
 }

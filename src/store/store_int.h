@@ -287,4 +287,28 @@ struct bbs_stmt_table {
 /* Every registered table, in link order: `*n` gets the count. */
 const struct bbs_stmt_table *const *bbs_store_stmt_tables(size_t *n);
 
+/*
+ * A connection held across calls (cursor.c): borrow from the pool and give
+ * back (a connection not idle, e.g. with a query still running, is closed
+ * rather than pooled). The statement counters of bbs_store_stats.
+ */
+PGconn *bbs_store_borrow(struct bbs_store *st, struct bbs_error *err);
+void bbs_store_give_back(struct bbs_store *st, PGconn *conn);
+int bbs_store_retries(const struct bbs_store *st);
+int64_t bbs_store_q_begin(void);
+void bbs_store_q_end(int64_t t0, int ok);
+
+/*
+ * Run `sql` with `p` (binary results) in libpq's single-row mode on a
+ * connection borrowed for the cursor's life, and wait for its first row
+ * (or its end, or its error), so a failure shows before anything has been
+ * answered; failures up to there are retried as bbs_store_run retries.
+ * NULL with `err` on failure.
+ */
+struct bbs_cursor *bbs_cursor_open(struct bbs_store *st, const char *sql,
+                                   const struct bbs_params *p, struct bbs_error *err);
+/* The next row: 1 with `*row` (a one-row result, row 0, valid until the
+ * next call), 0 at the end, -1 with `err` (the database failed mid-way). */
+int bbs_cursor_row(struct bbs_cursor *c, const PGresult **row, struct bbs_error *err);
+
 #endif /* BBS_STORE_INT_H */

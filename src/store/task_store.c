@@ -101,22 +101,29 @@ struct list_ctx {
     PGresult *res;
 };
 
+/* The SELECT for `f` into `sql` (NUL-terminated), its parameters into `p`. */
+static void list_sql(const struct bbs_task_filter *f, struct bbs_buf *sql, struct bbs_params *p)
+{
+    const char *glue = " WHERE ";
+
+    bbs_buf_printf(sql, "SELECT " BBS_TASK_COLUMNS " FROM tasks");
+    if (f != NULL && f->domain != NULL && f->domain[0] != '\0') {
+        bbs_buf_printf(sql, "%sdomain = $%d::text", glue, bbs_params_text(p, f->domain));
+        glue = " AND ";
+    }
+    if (f != NULL && f->cell_id != NULL && f->cell_id[0] != '\0') {
+        bbs_buf_printf(sql, "%scell_id = $%d::text", glue, bbs_params_text(p, f->cell_id));
+    }
+    bbs_buf_putc(sql, 0);
+}
+
 static int list_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct list_ctx *c = arg;
     struct bbs_params p = {0};
     struct bbs_buf sql = {0};
-    const char *glue = " WHERE ";
 
-    bbs_buf_printf(&sql, "SELECT " BBS_TASK_COLUMNS " FROM tasks");
-    if (c->f != NULL && c->f->domain != NULL && c->f->domain[0] != '\0') {
-        bbs_buf_printf(&sql, "%sdomain = $%d::text", glue, bbs_params_text(&p, c->f->domain));
-        glue = " AND ";
-    }
-    if (c->f != NULL && c->f->cell_id != NULL && c->f->cell_id[0] != '\0') {
-        bbs_buf_printf(&sql, "%scell_id = $%d::text", glue, bbs_params_text(&p, c->f->cell_id));
-    }
-    bbs_buf_putc(&sql, 0);
+    list_sql(c->f, &sql, &p);
     c->res = bbs_exec_sql(conn, (const char *)sql.data, &p, err);
     bbs_buf_free(&sql);
     return c->res == NULL ? -1 : 0;
@@ -144,6 +151,29 @@ int bbs_store_task_list(struct bbs_store *st, struct bbs_arena *arena,
         }
     }
     return 0;
+}
+
+int bbs_store_task_open(struct bbs_store *st, const struct bbs_task_filter *f,
+                        struct bbs_cursor **out, struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+    struct bbs_buf sql = {0};
+
+    list_sql(f, &sql, &p);
+    *out = bbs_cursor_open(st, (const char *)sql.data, &p, err);
+    bbs_buf_free(&sql);
+    return *out == NULL ? -1 : 0;
+}
+
+int bbs_store_task_next(struct bbs_cursor *c, struct bbs_task *out, struct bbs_error *err)
+{
+    const PGresult *row;
+    int rc = bbs_cursor_row(c, &row, err);
+
+    if (rc <= 0) {
+        return rc;
+    }
+    return bbs_task_from_row(row, 0, out) == 0 ? 1 : 2;
 }
 
 struct get_ctx {

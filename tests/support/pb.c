@@ -55,7 +55,8 @@ void *it_client_call(struct it_client *c, const char *path, const ProtobufCMessa
                  (const char *)r.body);
     } else if (strcmp(r.content_type, IT_PROTOBUF_CTYPE) != 0) {
         snprintf(errbuf, errlen, "POST %s: Content-Type \"%s\"", path, r.content_type);
-    } else if (r.content_length != (int64_t)r.len) {
+    } else if (r.content_length != -1 /* chunked: a streamed list */ &&
+               r.content_length != (int64_t)r.len) {
         snprintf(errbuf, errlen, "POST %s: Content-Length %lld but %zu bytes", path,
                  (long long)r.content_length, r.len);
     } else {

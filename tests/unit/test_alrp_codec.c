@@ -412,10 +412,80 @@ static void test_put_strings(void **state)
     bbs_buf_free(&got);
 }
 
+/* Walk the top-level fields of one encoded ActualLRP: a bit per field number seen. */
+static uint32_t fields_of(const uint8_t *p, size_t n)
+{
+    uint32_t seen = 0;
+    size_t at = 0;
+
+    while (at < n) {
+        uint32_t tag = p[at++]; /* every ActualLRP field number fits one byte */
+        uint64_t v = 0;
+        int shift = 0;
+
+        do {
+            v |= (uint64_t)(p[at] & 0x7f) << shift;
+            shift += 7;
+        } while (p[at++] & 0x80);
+        if ((tag & 7) == 2) {
+            at += v;
+        } else {
+            assert_int_equal(tag & 7, 0);
+        }
+        seen |= 1u << (tag >> 3);
+    }
+    assert_int_equal(at, n);
+    return seen;
+}
+
+/*
+ * Issue 14's 4 bytes per ActualLRP: upstream v2.82.0's ActualLRP has
+ * fields 1-13 only; availability_zone (14) came later upstream. A row
+ * with no zone writes nothing of field 14, so a v2.82.0 reader and a
+ * newer one read the same; a zone of "z1" (what the load generator's
+ * starts carry, which v2.82.0 drops) is exactly the 4 bytes 0x72 0x02 'z'
+ * '1', kept because a reader that knows field 14 can tell.
+ */
+static void test_zone_is_the_only_field_past_v2_82(void **state)
+{
+    struct bbs_alrp a = {0};
+    struct bbs_buf with = {0};
+    struct bbs_buf without = {0};
+    static const uint8_t net[] = {0x0a, 3, '1', '.', '2'};
+    static const uint8_t zone[] = {0x72, 2, 'z', '1'};
+    uint32_t seen;
+
+    (void)state;
+    a.key = (struct bbs_alrp_key){"pg-zone", 3, "cf-apps"};
+    a.instance = (struct bbs_instance_key){"ig", "cell-1"};
+    a.state = BBS_ALRP_RUNNING;
+    a.since_ns = 42;
+    a.crash_reason = "";
+    a.placement_error = "";
+    a.net_info = (struct bbs_blob){net, sizeof(net), 1};
+    a.routable = 1;
+    a.mod_epoch = "e";
+    a.mod_index = 1;
+    a.availability_zone = "";
+    bbs_codec_put_alrp(&without, 1, &a);
+    a.availability_zone = "z1";
+    bbs_codec_put_alrp(&with, 1, &a);
+    /* Skip the wrapper's tag and length (one byte each here). */
+    assert_true(without.len > 2 && without.data[1] < 0x80);
+    seen = fields_of(without.data + 2, without.len - 2);
+    assert_int_equal(seen & ~0x3ffeu, 0);          /* nothing past field 13 */
+    assert_int_equal(seen & (1u << 13), 1u << 13); /* routable: upstream always sets it */
+    assert_int_equal(with.len, without.len + sizeof(zone));
+    assert_memory_equal(with.data + 2, without.data + 2, without.len - 2);
+    assert_memory_equal(with.data + without.len, zone, sizeof(zone));
+    bbs_buf_free(&with);
+    bbs_buf_free(&without);
+}
+
 int main(void)
 {
     enum { N = sizeof(cases) / sizeof(cases[0]) };
-    struct CMUnitTest tests[2 * N + 3];
+    struct CMUnitTest tests[2 * N + 4];
     char names[2 * N][96];
 
     for (size_t i = 0; i < N; i++) {
@@ -435,5 +505,6 @@ int main(void)
     tests[2 * N] = (struct CMUnitTest)cmocka_unit_test(test_group_with_both_slots);
     tests[2 * N + 1] = (struct CMUnitTest)cmocka_unit_test(test_unreadable_row_skipped);
     tests[2 * N + 2] = (struct CMUnitTest)cmocka_unit_test(test_put_strings);
+    tests[2 * N + 3] = (struct CMUnitTest)cmocka_unit_test(test_zone_is_the_only_field_past_v2_82);
     return cmocka_run_group_tests_name("alrp_codec", tests, NULL, NULL);
 }
