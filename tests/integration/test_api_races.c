@@ -307,16 +307,15 @@ static void test_desire_race_exactly_one_wins(void **state)
     json_decref(els);
 }
 
-/* The same races in the epoll thread pool (http_thread_per_connection false;
- * the default is a thread per connection). */
-static int setup_thread_pool(void **state)
+/* The same races with one thread per connection (http_thread_per_connection). */
+static int setup_thread_per_connection(void **state)
 {
-    json_t *extra = json_pack("{s:b}", "http_thread_per_connection", 0);
+    json_t *extra = json_pack("{s:b}", "http_thread_per_connection", 1);
     int rc;
 
     (void)state;
     it_server_config(extra);
-    rc = it_server_start("races_pool", NULL);
+    rc = it_server_start("races_tpc", NULL);
     it_server_config(NULL);
     json_decref(extra);
     return rc;
@@ -337,8 +336,8 @@ int main(void)
     it_set_name("races");
     rc = cmocka_run_group_tests_name("api_races", tests, it_group_setup, it_group_teardown);
     if (rc == 0) {
-        rc = cmocka_run_group_tests_name("api_races_thread_pool", tests, setup_thread_pool,
-                                         it_group_teardown);
+        rc = cmocka_run_group_tests_name("api_races_thread_per_connection", tests,
+                                         setup_thread_per_connection, it_group_teardown);
     }
     return it_main_exit(rc);
 }

@@ -8,10 +8,9 @@
  * The server here runs with small limits (read 3 s, idle 2 s, 120
  * connections, 4 KiB bodies), under valgrind when the suite uses it: the
  * time bounds asserted (a ping within 1 s while 100 slow clients are
- * connected; closes near the configured timeouts) hold there too. The
- * tests run twice: with a thread per connection (the default; a slow
- * connection holds only its own thread) and with the epoll thread pool
- * (a slow connection costs an epoll wake-up per byte, not a thread).
+ * connected; closes near the configured timeouts) hold there too, since a
+ * slow connection costs the server an epoll wake-up per byte, not a
+ * thread.
  */
 #include "harness.h"
 
@@ -513,22 +512,17 @@ static void test_plain_http_is_warned_about(void **state)
     free(log);
 }
 
-/* Which HTTP threading the group's server runs: 1 = a thread per connection
- * (the default), 0 = the epoll thread pool. Every limit holds in both. */
-static int thread_per_connection = 1;
-
 static int setup(void **state)
 {
     struct it_server_opts opts = {.max_request_body_bytes = MAX_BODY};
     json_t *extra =
-        json_pack("{s:s, s:s, s:i, s:i, s:b}", "http_read_timeout", "3s", "http_idle_timeout", "2s",
-                  "max_connections", MAX_CONNECTIONS, "http_worker_threads", 4,
-                  "http_thread_per_connection", thread_per_connection);
+        json_pack("{s:s, s:s, s:i, s:i}", "http_read_timeout", "3s", "http_idle_timeout", "2s",
+                  "max_connections", MAX_CONNECTIONS, "http_worker_threads", 4);
     int rc;
 
     (void)state;
     it_server_config(extra);
-    rc = it_server_start(thread_per_connection ? "limits" : "limits_pool", &opts);
+    rc = it_server_start("limits", &opts);
     it_server_config(NULL);
     json_decref(extra);
     return rc;
@@ -552,11 +546,5 @@ int main(void)
         cmocka_unit_test(test_malformed_http_answered_or_closed),
     };
 
-    int rc = cmocka_run_group_tests_name("limits", tests, setup, teardown);
-
-    if (rc == 0) {
-        thread_per_connection = 0;
-        rc = cmocka_run_group_tests_name("limits_thread_pool", tests, setup, teardown);
-    }
-    return it_main_exit(rc);
+    return it_main_exit(cmocka_run_group_tests_name("limits", tests, setup, teardown));
 }

@@ -27,7 +27,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.max_request_body_bytes, 1048576);
     assert_true(cfg.communication_timeout_ns == INT64_C(10000000000));
     assert_string_equal(cfg.log_level, "info");
-    assert_int_equal(cfg.http_thread_per_connection, 1);
+    assert_int_equal(cfg.http_thread_per_connection, 0);
     /* Upstream's code reads an absent max_task_retries as 0 (its suite relies on it). */
     assert_int_equal(cfg.max_task_retries, 0);
     bbs_config_clear(&cfg);
@@ -74,14 +74,14 @@ static void test_values_applied(void **state)
                                             "{\"listen_address\":\"127.0.0.1:9000\","
                                             "\"communication_timeout\":\"1m30s\","
                                             "\"max_open_database_connections\":7,"
-                                            "\"http_thread_per_connection\":false,"
+                                            "\"http_thread_per_connection\":true,"
                                             "\"lock_ttl\":\"15s\",\"something_new\":1}",
                                             &err),
                      0);
     assert_string_equal(cfg.listen_address, "127.0.0.1:9000");
     assert_true(cfg.communication_timeout_ns == INT64_C(90000000000));
     assert_int_equal(cfg.max_open_database_connections, 7);
-    assert_int_equal(cfg.http_thread_per_connection, 0);
+    assert_int_equal(cfg.http_thread_per_connection, 1);
     bbs_config_clear(&cfg);
 }
 
