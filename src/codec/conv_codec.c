@@ -256,6 +256,7 @@ static void decode_internal_router(struct bbs_arena *arena, const struct bbs_blo
             size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
             const char **v = n > 0 ? bbs_arena_alloc(arena, n * sizeof(*v)) : NULL;
 
+            d->n_hostnames = 0; /* a later entry for the key replaces an earlier one, as in a map */
             for (size_t i = 0; i < n; i++) {
                 const char *h =
                     json_string_value(json_object_get(json_array_get(arr, i), "hostname"));
