@@ -16,7 +16,7 @@ set -eu
 PACKAGES="gcc make cmake pkg-config libmicrohttpd-dev libgnutls28-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libpq-dev libjansson-dev uuid-dev libcmocka-dev
 libcurl4-openssl-dev postgresql valgrind clang-format clang libclang-rt-14-dev openssl util-linux
-ca-certificates
+ca-certificates nettle-dev
 python3-grpcio python3-protobuf"
 
 # PACKAGES is a word list; it is split on purpose below.

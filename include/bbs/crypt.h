@@ -81,6 +81,10 @@ BBS_MUST_CHECK int bbs_crypt_open(const struct bbs_crypt *c, const uint8_t *v, s
  * about 2.7 KB (the read path's form).
  */
 size_t bbs_crypt_open_max(size_t n);
+/* The exact plaintext length of a sealed value that opens (read from its
+ * length, padding and label length, nothing decoded); 0 if it cannot be
+ * told, and never more than bbs_crypt_open_max(n). */
+size_t bbs_crypt_open_len(const uint8_t *v, size_t n);
 BBS_MUST_CHECK int bbs_crypt_open_to(const struct bbs_crypt *c, const uint8_t *v, size_t n,
                                      uint8_t *out, size_t *out_len, char *label,
                                      struct bbs_error *err);

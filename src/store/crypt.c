@@ -1,18 +1,22 @@
 /*
  * crypt.c - the key ring and the sealed-value envelope (crypt.h).
  *
- * AES-256-GCM and SHA-256 come from GnuTLS. A cipher handle carries
- * per-message state, so one is never used by two threads at once: each
- * key keeps a small pool of handles (taken under a mutex, made on demand,
- * as many as threads ever sealed or opened at the same time), so the key
- * schedule is computed once per handle, not once per value.
+ * AES-256-GCM comes from Nettle (GnuTLS's own cipher library), through its
+ * low-level GCM interface: each key's AES schedule and GCM hash table are
+ * expanded once, when the ring is built, and are read-only from then on;
+ * the per-message state is a small struct on the caller's stack. So a
+ * value is opened or sealed with no lock, no allocation and no key
+ * schedule, from any number of threads. SHA-256 and the random nonces
+ * come from GnuTLS.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <nettle/aes.h>
+#include <nettle/gcm.h>
+#include <nettle/memops.h>
 
 #include "bbs/crypt.h"
 #include "bbs/xalloc.h"
@@ -20,11 +24,8 @@
 struct crypt_key {
     char label[BBS_CRYPT_LABEL_MAX + 1];
     size_t label_len;
-    uint8_t key[32];
-    pthread_mutex_t mu; /* guards the pool below */
-    gnutls_aead_cipher_hd_t *pool;
-    size_t n_pool;
-    size_t cap_pool;
+    struct aes256_ctx aes; /* the expanded key: read-only once built */
+    struct gcm_key gcm;    /* GCM's hash table for it: read-only too */
 };
 
 struct bbs_crypt {
@@ -37,6 +38,7 @@ struct bbs_crypt *bbs_crypt_new(const struct bbs_crypt_key_cfg *keys, size_t n, 
                                 struct bbs_error *err)
 {
     struct bbs_crypt *c = bbs_xcalloc(1, sizeof(*c));
+    uint8_t key[32];
 
     c->keys = bbs_xcalloc(n > 0 ? n : 1, sizeof(*c->keys));
     for (size_t i = 0; i < n; i++) {
@@ -58,12 +60,13 @@ struct bbs_crypt *bbs_crypt_new(const struct bbs_crypt_key_cfg *keys, size_t n, 
         }
         memcpy(k->label, keys[i].label, len + 1);
         k->label_len = len;
-        pthread_mutex_init(&k->mu, NULL);
         if (gnutls_hash_fast(GNUTLS_DIG_SHA256, keys[i].passphrase, strlen(keys[i].passphrase),
-                             k->key) != 0) {
+                             key) != 0) {
             bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption key \"%s\": SHA-256 failed", k->label);
             goto fail;
         }
+        aes256_set_encrypt_key(&k->aes, key);
+        gcm_set_key(&k->gcm, &k->aes, (nettle_cipher_func *)aes256_encrypt);
         c->n++;
     }
     if (active != NULL && active[0] != '\0') {
@@ -82,8 +85,10 @@ struct bbs_crypt *bbs_crypt_new(const struct bbs_crypt_key_cfg *keys, size_t n, 
                        "active_key_label: required when encryption_keys is set");
         goto fail;
     }
+    gnutls_memset(key, 0, sizeof(key));
     return c;
 fail:
+    gnutls_memset(key, 0, sizeof(key));
     bbs_crypt_free(c);
     return NULL;
 }
@@ -92,13 +97,6 @@ void bbs_crypt_free(struct bbs_crypt *c)
 {
     if (c == NULL) {
         return;
-    }
-    for (size_t i = 0; i < c->n; i++) {
-        for (size_t j = 0; j < c->keys[i].n_pool; j++) {
-            gnutls_aead_cipher_deinit(c->keys[i].pool[j]);
-        }
-        free(c->keys[i].pool);
-        pthread_mutex_destroy(&c->keys[i].mu);
     }
     if (c->keys != NULL) {
         gnutls_memset(c->keys, 0, (c->n > 0 ? c->n : 1) * sizeof(*c->keys));
@@ -288,85 +286,103 @@ int bbs_crypt_parse(const uint8_t *v, size_t n, struct bbs_buf *scratch,
     return 0;
 }
 
-/* A cipher handle for `k`: from its pool, or a new one. */
-static int cipher_take(struct crypt_key *k, gnutls_aead_cipher_hd_t *hd)
+/* AES-256-GCM with a 12-byte nonce, no additional data (upstream's use). */
+static void gcm_seal(const struct crypt_key *k, const uint8_t *nonce, const uint8_t *pt, size_t n,
+                     uint8_t *ct_tag)
 {
-    gnutls_datum_t key = {k->key, sizeof(k->key)};
+    struct gcm_ctx g;
 
-    pthread_mutex_lock(&k->mu);
-    if (k->n_pool > 0) {
-        *hd = k->pool[--k->n_pool];
-        pthread_mutex_unlock(&k->mu);
-        return 0;
-    }
-    pthread_mutex_unlock(&k->mu);
-    return gnutls_aead_cipher_init(hd, GNUTLS_CIPHER_AES_256_GCM, &key);
+    gcm_set_iv(&g, &k->gcm, BBS_CRYPT_NONCE_LEN, nonce);
+    gcm_encrypt(&g, &k->gcm, &k->aes, (nettle_cipher_func *)aes256_encrypt, n, ct_tag, pt);
+    gcm_digest(&g, &k->gcm, &k->aes, (nettle_cipher_func *)aes256_encrypt, BBS_CRYPT_TAG_LEN,
+               ct_tag + n);
 }
 
-static void cipher_give(struct crypt_key *k, gnutls_aead_cipher_hd_t hd)
+/* Decrypt `ct_len` bytes (ciphertext || tag) into `out`; -1 if the tag
+ * does not verify (`out` is then wiped). `out` may equal `ct`. */
+static int gcm_open(const struct crypt_key *k, const uint8_t *nonce, const uint8_t *ct,
+                    size_t ct_len, uint8_t *out)
 {
-    if (hd == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&k->mu);
-    if (k->n_pool == k->cap_pool) {
-        size_t cap = k->cap_pool > 0 ? 2 * k->cap_pool : 8;
-        gnutls_aead_cipher_hd_t *p = realloc(k->pool, cap * sizeof(*p));
+    struct gcm_ctx g;
+    uint8_t tag[BBS_CRYPT_TAG_LEN];
+    size_t n = ct_len - BBS_CRYPT_TAG_LEN;
 
-        if (p == NULL) {
-            pthread_mutex_unlock(&k->mu);
-            gnutls_aead_cipher_deinit(hd);
-            return;
-        }
-        k->pool = p;
-        k->cap_pool = cap;
+    gcm_set_iv(&g, &k->gcm, BBS_CRYPT_NONCE_LEN, nonce);
+    gcm_decrypt(&g, &k->gcm, &k->aes, (nettle_cipher_func *)aes256_encrypt, n, out, ct);
+    gcm_digest(&g, &k->gcm, &k->aes, (nettle_cipher_func *)aes256_encrypt, BBS_CRYPT_TAG_LEN, tag);
+    if (!memeql_sec(tag, ct + n, BBS_CRYPT_TAG_LEN)) {
+        gnutls_memset(out, 0, n);
+        return -1;
     }
-    k->pool[k->n_pool++] = hd;
-    pthread_mutex_unlock(&k->mu);
+    return 0;
 }
 
 int bbs_crypt_seal(const struct bbs_crypt *c, const uint8_t *pt, size_t n, struct bbs_buf *out,
                    struct bbs_error *err)
 {
-    struct crypt_key *k = bbs_crypt_enabled(c) ? (struct crypt_key *)c->active : NULL;
-    gnutls_aead_cipher_hd_t hd = NULL;
+    const struct crypt_key *k = bbs_crypt_enabled(c) ? c->active : NULL;
+    uint8_t stack[2048];
     struct bbs_buf env = {0};
-    size_t ct_len = n + BBS_CRYPT_TAG_LEN;
+    uint8_t *nonce;
     size_t head;
-    int rc = -1;
 
     if (k == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: no active key");
         return -1;
     }
     head = 1 + k->label_len + BBS_CRYPT_NONCE_LEN;
-    bbs_buf_reserve(&env, head + ct_len);
+    /* Most values are small: the envelope is built on the stack. */
+    if (head + n + BBS_CRYPT_TAG_LEN <= sizeof(stack)) {
+        env.data = stack;
+        env.cap = sizeof(stack);
+    } else {
+        bbs_buf_reserve(&env, head + n + BBS_CRYPT_TAG_LEN);
+    }
     env.data[0] = (uint8_t)k->label_len;
     memcpy(env.data + 1, k->label, k->label_len);
-    if (gnutls_rnd(GNUTLS_RND_NONCE, env.data + 1 + k->label_len, BBS_CRYPT_NONCE_LEN) != 0 ||
-        cipher_take(k, &hd) != 0 ||
-        gnutls_aead_cipher_encrypt(hd, env.data + 1 + k->label_len, BBS_CRYPT_NONCE_LEN, NULL, 0,
-                                   BBS_CRYPT_TAG_LEN, pt, n, env.data + head, &ct_len) != 0) {
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: AES-256-GCM failed");
-        goto out;
+    nonce = env.data + 1 + k->label_len;
+    if (gnutls_rnd(GNUTLS_RND_NONCE, nonce, BBS_CRYPT_NONCE_LEN) != 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: no random nonce");
+        if (env.data != stack) {
+            bbs_buf_free(&env);
+        }
+        return -1;
     }
-    env.len = head + ct_len;
+    gcm_seal(k, nonce, pt, n, env.data + head);
+    env.len = head + n + BBS_CRYPT_TAG_LEN;
     bbs_buf_append(out, "02", 2);
     bbs_crypt_b64_encode(out, env.data, env.len);
-    rc = 0;
-out:
-    if (rc == 0) {
-        cipher_give(k, hd);
-    } else if (hd != NULL) {
-        gnutls_aead_cipher_deinit(hd);
+    if (env.data != stack) {
+        bbs_buf_free(&env);
     }
-    bbs_buf_free(&env);
-    return rc;
+    return 0;
 }
 
 size_t bbs_crypt_open_max(size_t n)
 {
     return n > 2 ? (n - 2) / 4 * 3 : 0;
+}
+
+size_t bbs_crypt_open_len(const uint8_t *v, size_t n)
+{
+    size_t len;
+    size_t head;
+    int hi;
+    int lo;
+
+    if (!bbs_crypt_is_sealed(v, n)) {
+        return 0;
+    }
+    /* The envelope's first byte (the label's length) is the top 6 bits of
+     * the first base64 character and the top 2 of the second. */
+    hi = b64_value(v[2]);
+    lo = b64_value(v[3]);
+    if (hi < 0 || lo < 0) {
+        return 0;
+    }
+    len = (n - 2) / 4 * 3 - (v[n - 1] == '=') - (v[n - 2] == '=');
+    head = 1 + (size_t)(hi << 2 | lo >> 4) + BBS_CRYPT_NONCE_LEN + BBS_CRYPT_TAG_LEN;
+    return len > head ? len - head : 0;
 }
 
 int bbs_crypt_open_to(const struct bbs_crypt *c, const uint8_t *v, size_t n, uint8_t *out,
@@ -375,9 +391,7 @@ int bbs_crypt_open_to(const struct bbs_crypt *c, const uint8_t *v, size_t n, uin
     uint8_t stack[2048];
     struct bbs_buf scratch = {0};
     struct bbs_crypt_envelope env;
-    gnutls_aead_cipher_hd_t hd = NULL;
-    struct crypt_key *k = NULL;
-    size_t pt_len;
+    const struct crypt_key *k;
     int rc = -1;
 
     if (label != NULL) {
@@ -395,27 +409,20 @@ int bbs_crypt_open_to(const struct bbs_crypt *c, const uint8_t *v, size_t n, uin
         memcpy(label, env.label, env.label_len);
         label[env.label_len] = '\0';
     }
-    k = (struct crypt_key *)find_key(c, env.label, env.label_len);
+    k = find_key(c, env.label, env.label_len);
     if (k == NULL) {
         bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: no key labelled \"%.*s\"",
                        (int)env.label_len, (const char *)env.label);
         goto out;
     }
-    pt_len = env.ct_len - BBS_CRYPT_TAG_LEN;
-    if (cipher_take(k, &hd) != 0 ||
-        gnutls_aead_cipher_decrypt(hd, env.nonce, BBS_CRYPT_NONCE_LEN, NULL, 0, BBS_CRYPT_TAG_LEN,
-                                   env.ct, env.ct_len, out, &pt_len) != 0) {
+    if (gcm_open(k, env.nonce, env.ct, env.ct_len, out) != 0) {
         bbs_error_setf(err, BBS_ERR_DESERIALIZE,
                        "encrypted value: does not decrypt with the key labelled \"%s\"", k->label);
         goto out;
     }
-    *out_len = pt_len;
+    *out_len = env.ct_len - BBS_CRYPT_TAG_LEN;
     rc = 0;
 out:
-    if (hd != NULL) {
-        /* A tag that did not verify leaves the handle reusable (a fresh nonce each call). */
-        cipher_give(k, hd);
-    }
     if (scratch.data != stack) {
         bbs_buf_free(&scratch);
     }

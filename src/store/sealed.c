@@ -177,7 +177,7 @@ int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind
     st = bbs_store_of_result(r);
     /* Opened straight into memory of the result: it lives as long as the
      * borrowed bytes it replaces, and our own values need no copy. */
-    cap = bbs_crypt_open_max(b.len) + 1;
+    cap = bbs_crypt_open_len(b.data, b.len) + 1; /* exact: rows hold many values */
     pt = PQresultAlloc((PGresult *)r, cap);
     if (pt == NULL) {
         bbs_error_setf(&err, BBS_ERR_UNKNOWN, "out of memory");

@@ -8,7 +8,9 @@
  * and tag; base64 that decodes re-encodes to the same text (the decoder
  * is strict); opening with a key ring that has the input's label never
  * succeeds on bytes no one sealed (GCM tags do not verify by chance);
- * sealing then opening any input gives it back.
+ * sealing then opening any input gives it back; bbs_crypt_open_len
+ * (the read path's allocation) is the opened length exactly, for every
+ * envelope that parses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (env.label_len < 1 || env.label_len > BBS_CRYPT_LABEL_MAX || env.label < scratch.data ||
             env.nonce + BBS_CRYPT_NONCE_LEN > end || env.ct_len < BBS_CRYPT_TAG_LEN ||
-            env.ct + env.ct_len != end) {
+            env.ct + env.ct_len != end ||
+            bbs_crypt_open_len(data, size) != env.ct_len - BBS_CRYPT_TAG_LEN) {
             abort();
         }
         bbs_crypt_b64_encode(&again, scratch.data, scratch.len);
@@ -51,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bbs_crypt_seal(c, data, size, &sealed, &err) != 0 ||
         !bbs_crypt_is_sealed(sealed.data, sealed.len) ||
         bbs_crypt_open(c, sealed.data, sealed.len, &pt, NULL, &err) != 0 || pt.len != size ||
+        bbs_crypt_open_len(sealed.data, sealed.len) != size ||
         (size > 0 && memcmp(pt.data, data, size) != 0)) {
         abort();
     }

@@ -287,6 +287,39 @@ static void test_parse_malformed(void **state)
     bbs_buf_free(&s);
 }
 
+/* The read path allocates bbs_crypt_open_len bytes per value: exact. */
+static void test_open_len(void **state)
+{
+    struct bbs_crypt *c = ring("label");
+    struct bbs_buf sealed = {0};
+    struct bbs_buf pt = {0};
+    struct bbs_error err = {0};
+    uint8_t msg[64];
+
+    (void)state;
+    assert_int_equal(bbs_crypt_open_len((const uint8_t *)VECTOR_NET_INFO, strlen(VECTOR_NET_INFO)),
+                     sizeof(VECTOR_NET_INFO_PT));
+    assert_int_equal(bbs_crypt_open_len((const uint8_t *)VECTOR_SUITE, strlen(VECTOR_SUITE)), 2);
+    memset(msg, 0xab, sizeof(msg));
+    /* Every padding (0, 1, 2 '=') and the empty plaintext. */
+    for (size_t n = 0; n <= sizeof(msg); n++) {
+        sealed.len = 0;
+        pt.len = 0;
+        assert_int_equal(bbs_crypt_seal(c, msg, n, &sealed, &err), 0);
+        assert_int_equal(bbs_crypt_open_len(sealed.data, sealed.len), n);
+        assert_true(bbs_crypt_open_len(sealed.data, sealed.len) <= bbs_crypt_open_max(sealed.len));
+        assert_int_equal(bbs_crypt_open(c, sealed.data, sealed.len, &pt, NULL, &err), 0);
+        assert_int_equal(pt.len, n);
+    }
+    /* Not sealed, or too short to hold a label, nonce and tag: 0. */
+    assert_int_equal(bbs_crypt_open_len((const uint8_t *)"\x0a\x07", 2), 0);
+    assert_int_equal(bbs_crypt_open_len((const uint8_t *)"02AA==", 6), 0);
+    assert_int_equal(bbs_crypt_open_len((const uint8_t *)"02DHVw", 6), 0);
+    bbs_buf_free(&sealed);
+    bbs_buf_free(&pt);
+    bbs_crypt_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_is_sealed),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_parse_malformed),
+        cmocka_unit_test(test_open_len),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
