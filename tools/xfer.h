@@ -149,7 +149,7 @@ BBS_MUST_CHECK int xfer_read(FILE *in, xfer_row_fn fn, void *ctx, uint64_t *coun
 
 /*
  * A stored value of a sealed column into its plaintext: a sealed value
- * ("02" + base64 envelope) is opened with `keys` (NULL: refused, naming
+ * (either stored form, crypt.h) is opened with `keys` (NULL: refused, naming
  * the label); anything else is taken as the plaintext itself. `label`
  * (128 bytes, may be NULL) gets the key label of a sealed value.
  */

@@ -7,8 +7,8 @@
  * transaction locks our four tables, checks they are empty (or, forced,
  * empties them) and inserts every row with one prepared statement per
  * table. Blobs of sealed columns are sealed with the active key when one
- * is given (the server's own envelope: "02" + base64, plaintext 0x02 0x00
- * + our bytes); empty values stay plain, as the server writes them.
+ * is given (the server's own envelope, compact form: 0x00 + envelope,
+ * plaintext 0x02 0x00 + our bytes); empty values stay plain, as the server writes them.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * Payloads at rest: an event's payload embeds whole LRP and task
  * definitions (environment variables included), so with encryption
  * configured both payload columns are sealed as the other blobs are
- * (crypt.h: "02" + base64 envelope of 0x02 0x00 + the payload, under the
+ * (crypt.h: the compact envelope of 0x02 0x00 + the payload, under the
  * active key) and opened when read. A row that does not open (its key
  * dropped from encryption_keys, a damaged value) keeps its id but comes
  * back with a NULL payload, which the hub skips; it is logged and counted

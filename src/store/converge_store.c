@@ -27,7 +27,8 @@ static const struct bbs_stmt conv_stmts[] = {
      * (often long) routes of every other LRP stay in the database. */
     {"conv_desired", "SELECT process_guid, domain, instances,"
                      " CASE WHEN position('internal-router'::bytea IN routes) > 0"
-                     " OR substring(routes FROM 1 FOR 2) = '02'::bytea" /* sealed */
+                     " OR substring(routes FROM 1 FOR 1) = '\\x00'::bytea" /* sealed */
+                     " OR substring(routes FROM 1 FOR 2) = '02'::bytea"
                      " THEN routes ELSE ''::bytea END, metric_tags"
                      " FROM desired_lrps"},
     {"conv_actual", "SELECT process_guid, instance_index, presence, state, domain, cell_id,"

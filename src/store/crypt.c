@@ -243,11 +243,35 @@ int bbs_crypt_b64_decode(struct bbs_buf *out, const uint8_t *p, size_t n)
 
 /* ---- the envelope ---- */
 
+/* Our compact form's envelope inside `v`, or -1 (no copy, no decoding). */
+static int compact_split(const uint8_t *v, size_t n, struct bbs_crypt_envelope *env)
+{
+    size_t l;
+
+    if (n < 2 || v[0] != BBS_CRYPT_COMPACT) {
+        return -1;
+    }
+    l = v[1];
+    if (l < 1 || l > BBS_CRYPT_LABEL_MAX || n - 2 < l + BBS_CRYPT_NONCE_LEN + BBS_CRYPT_TAG_LEN) {
+        return -1;
+    }
+    env->label = v + 2;
+    env->label_len = l;
+    env->nonce = v + 2 + l;
+    env->ct = env->nonce + BBS_CRYPT_NONCE_LEN;
+    env->ct_len = n - 2 - l - BBS_CRYPT_NONCE_LEN;
+    return 0;
+}
+
 int bbs_crypt_is_sealed(const uint8_t *v, size_t n)
 {
-    /* The prefix and the shape of padded base64 only: no plain value of
-     * ours starts with "02" (docs/architecture.md), and opening checks
-     * every character anyway. Reads call this on every blob. */
+    /* The compact form's first byte, or upstream's prefix and the shape of
+     * padded base64: no plain value of ours starts with either
+     * (docs/architecture.md), and opening checks the rest anyway. Reads
+     * call this on every blob. */
+    if (n >= 2 && v[0] == BBS_CRYPT_COMPACT) {
+        return 1;
+    }
     return n >= 6 && v[0] == '0' && v[1] == '2' && (n - 2) % 4 == 0 && b64_value(v[2]) >= 0;
 }
 
@@ -259,6 +283,13 @@ int bbs_crypt_parse(const uint8_t *v, size_t n, struct bbs_buf *scratch,
     size_t l;
 
     scratch->len = 0;
+    if (n >= 1 && v[0] == BBS_CRYPT_COMPACT) {
+        if (compact_split(v, n, env) != 0) {
+            bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: truncated envelope");
+            return -1;
+        }
+        return 0;
+    }
     if (n < 2 || v[0] != '0' || v[1] != '2') {
         bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: no \"02\" prefix");
         return -1;
@@ -321,56 +352,47 @@ int bbs_crypt_seal(const struct bbs_crypt *c, const uint8_t *pt, size_t n, struc
                    struct bbs_error *err)
 {
     const struct crypt_key *k = bbs_crypt_enabled(c) ? c->active : NULL;
-    uint8_t stack[2048];
-    struct bbs_buf env = {0};
-    uint8_t *nonce;
     size_t head;
+    uint8_t *o;
 
     if (k == NULL) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: no active key");
         return -1;
     }
-    head = 1 + k->label_len + BBS_CRYPT_NONCE_LEN;
-    /* Most values are small: the envelope is built on the stack. */
-    if (head + n + BBS_CRYPT_TAG_LEN <= sizeof(stack)) {
-        env.data = stack;
-        env.cap = sizeof(stack);
-    } else {
-        bbs_buf_reserve(&env, head + n + BBS_CRYPT_TAG_LEN);
-    }
-    env.data[0] = (uint8_t)k->label_len;
-    memcpy(env.data + 1, k->label, k->label_len);
-    nonce = env.data + 1 + k->label_len;
-    if (gnutls_rnd(GNUTLS_RND_NONCE, nonce, BBS_CRYPT_NONCE_LEN) != 0) {
+    /* The compact form, written in place: 0x00, then the envelope. */
+    head = 2 + k->label_len + BBS_CRYPT_NONCE_LEN;
+    bbs_buf_reserve(out, head + n + BBS_CRYPT_TAG_LEN);
+    o = out->data + out->len;
+    o[0] = BBS_CRYPT_COMPACT;
+    o[1] = (uint8_t)k->label_len;
+    memcpy(o + 2, k->label, k->label_len);
+    if (gnutls_rnd(GNUTLS_RND_NONCE, o + 2 + k->label_len, BBS_CRYPT_NONCE_LEN) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "encryption: no random nonce");
-        if (env.data != stack) {
-            bbs_buf_free(&env);
-        }
         return -1;
     }
-    gcm_seal(k, nonce, pt, n, env.data + head);
-    env.len = head + n + BBS_CRYPT_TAG_LEN;
-    bbs_buf_append(out, "02", 2);
-    bbs_crypt_b64_encode(out, env.data, env.len);
-    if (env.data != stack) {
-        bbs_buf_free(&env);
-    }
+    gcm_seal(k, o + 2 + k->label_len, pt, n, o + head);
+    out->len += head + n + BBS_CRYPT_TAG_LEN;
     return 0;
 }
 
 size_t bbs_crypt_open_max(size_t n)
 {
-    return n > 2 ? (n - 2) / 4 * 3 : 0;
+    /* Either form's plaintext is shorter than the stored value. */
+    return n;
 }
 
 size_t bbs_crypt_open_len(const uint8_t *v, size_t n)
 {
+    struct bbs_crypt_envelope env;
     size_t len;
     size_t head;
     int hi;
     int lo;
 
-    if (!bbs_crypt_is_sealed(v, n)) {
+    if (compact_split(v, n, &env) == 0) {
+        return env.ct_len - BBS_CRYPT_TAG_LEN;
+    }
+    if (!bbs_crypt_is_sealed(v, n) || v[0] != '0') {
         return 0;
     }
     /* The envelope's first byte (the label's length) is the top 6 bits of
@@ -397,8 +419,8 @@ int bbs_crypt_open_to(const struct bbs_crypt *c, const uint8_t *v, size_t n, uin
     if (label != NULL) {
         label[0] = '\0';
     }
-    /* Most values are small: decode them on the stack. */
-    if (bbs_crypt_open_max(n) <= sizeof(stack)) {
+    /* Most base64 values are small: decode them on the stack. */
+    if (n / 4 * 3 <= sizeof(stack)) {
         scratch.data = stack;
         scratch.cap = sizeof(stack);
     }

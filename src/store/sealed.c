@@ -6,7 +6,8 @@
  * Stored forms (docs/architecture.md, "Encryption at rest"):
  *   plain   our column bytes as before encryption (always when it is off;
  *           empty values stay plain, they hide nothing);
- *   sealed  "02" + base64(envelope) exactly as upstream writes it, whose
+ *   sealed  0x00 + envelope (the compact form we write) or "02" +
+ *           base64(envelope) (upstream's form, read the same), whose
  *           plaintext is 0x02 0x00 + our column bytes, or, for a value
  *           upstream's own sqldb wrote, upstream's plaintext: 0x02 0x00 +
  *           the same protobuf for net_info (the message is ours too), or

@@ -1,11 +1,12 @@
 /*
  * fuzz_crypt.c - the sealed-value envelope (crypt.h) on arbitrary bytes:
  * every blob column read goes through bbs_crypt_is_sealed, and a value
- * that looks sealed through bbs_crypt_parse and bbs_crypt_open.
+ * that looks sealed through bbs_crypt_parse and bbs_crypt_open, in either
+ * stored form (compact, 0x00 + envelope; upstream's, "02" + base64).
  *
  * Properties beyond "no crash, overflow or hang": a parsed envelope lies
- * inside the decoded bytes with a 1..127-byte label and room for nonce
- * and tag; base64 that decodes re-encodes to the same text (the decoder
+ * inside the value (compact) or the decoded bytes with a 1..127-byte label
+ * and room for nonce and tag; base64 that decodes re-encodes to the same text (the decoder
  * is strict); opening with a key ring that has the input's label never
  * succeeds on bytes no one sealed (GCM tags do not verify by chance);
  * sealing then opening any input gives it back; bbs_crypt_open_len
@@ -34,17 +35,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     (void)bbs_crypt_is_sealed(data, size);
     if (bbs_crypt_parse(data, size, &scratch, &env, &err) == 0) {
-        const uint8_t *end = scratch.data + scratch.len;
+        int compact = data[0] == BBS_CRYPT_COMPACT;
+        const uint8_t *start = compact ? data + 2 : scratch.data + 1;
+        const uint8_t *end = compact ? data + size : scratch.data + scratch.len;
 
-        if (env.label_len < 1 || env.label_len > BBS_CRYPT_LABEL_MAX || env.label < scratch.data ||
-            env.nonce + BBS_CRYPT_NONCE_LEN > end || env.ct_len < BBS_CRYPT_TAG_LEN ||
-            env.ct + env.ct_len != end ||
-            bbs_crypt_open_len(data, size) != env.ct_len - BBS_CRYPT_TAG_LEN) {
+        if (!bbs_crypt_is_sealed(data, size) || env.label_len < 1 ||
+            env.label_len > BBS_CRYPT_LABEL_MAX || env.label != start ||
+            env.nonce != env.label + env.label_len || env.nonce + BBS_CRYPT_NONCE_LEN > end ||
+            env.ct_len < BBS_CRYPT_TAG_LEN || env.ct + env.ct_len != end ||
+            bbs_crypt_open_len(data, size) != env.ct_len - BBS_CRYPT_TAG_LEN ||
+            (compact && scratch.len != 0)) {
             abort();
         }
-        bbs_crypt_b64_encode(&again, scratch.data, scratch.len);
-        if (again.len != size - 2 || memcmp(again.data, data + 2, again.len) != 0) {
-            abort(); /* strict base64: one text per byte string */
+        if (!compact) {
+            bbs_crypt_b64_encode(&again, scratch.data, scratch.len);
+            if (again.len != size - 2 || memcmp(again.data, data + 2, again.len) != 0) {
+                abort(); /* strict base64: one text per byte string */
+            }
         }
         if (bbs_crypt_open(c, data, size, &pt, NULL, &err) == 0) {
             abort();

@@ -64,4 +64,9 @@
 #include "support/sse.h"
 #include "support/util.h"
 
+/* SQL: is bytea column `col` sealed, in either stored form (crypt.h)? */
+#define SEALED_SQL(col)                                                                            \
+    "(substring(" col " FROM 1 FOR 1) = '\\x00'::bytea OR substring(" col                          \
+    " FROM 1 FOR 2) = '02'::bytea)"
+
 #endif /* BBS_IT_HARNESS_H */

@@ -95,6 +95,32 @@ static int db_count(const char *sql)
     return n;
 }
 
+/* `pt` sealed under `c` as the text of a bytea parameter: the compact form
+ * as hex ("\\x..."), or upstream's form ("02" + base64, its own text). */
+static void seal_text(const struct bbs_crypt *c, const void *pt, size_t n, int upstream,
+                      struct bbs_buf *out)
+{
+    struct bbs_buf compact = {0};
+    struct bbs_error err = {0};
+    static const char hex[] = "0123456789abcdef";
+
+    assert_int_equal(bbs_crypt_seal(c, pt, n, &compact, &err), 0);
+    assert_int_equal(compact.data[0], BBS_CRYPT_COMPACT);
+    out->len = 0;
+    if (upstream) {
+        bbs_buf_append(out, "02", 2);
+        bbs_crypt_b64_encode(out, compact.data + 1, compact.len - 1);
+    } else {
+        bbs_buf_append(out, "\\x", 2);
+        for (size_t i = 0; i < compact.len; i++) {
+            bbs_buf_putc(out, hex[compact.data[i] >> 4]);
+            bbs_buf_putc(out, hex[compact.data[i] & 15]);
+        }
+    }
+    bbs_buf_putc(out, '\0');
+    bbs_buf_free(&compact);
+}
+
 /* Assert the stored value is sealed under `label` and its plaintext lacks `secret`. */
 static void assert_sealed(const char *sql, const char *guid, const char *label, const char *secret)
 {
@@ -181,12 +207,11 @@ static void test_values_on_disk_are_ciphertext(void **state)
                   "source_id");
     /* An empty value (no volume mounts here) hides nothing and stays empty. */
     assert_int_equal(db_count("SELECT count(*) FROM desired_lrps WHERE length(volume_placement) > 0"
-                              " AND position('02'::bytea IN volume_placement) <> 1"),
+                              " AND NOT " SEALED_SQL("volume_placement")),
                      0);
     /* Not a column upstream seals: stays plain. */
-    assert_int_equal(db_count("SELECT count(*) FROM desired_lrps WHERE position('02'::bytea IN"
-                              " placement_tags) = 1"),
-                     0);
+    assert_int_equal(
+        db_count("SELECT count(*) FROM desired_lrps WHERE " SEALED_SQL("placement_tags")), 0);
 }
 
 static void test_upstream_sealed_values_read(void **state)
@@ -223,8 +248,7 @@ static void test_undecryptable_row_kept_and_reported(void **state)
 
     (void)state;
     assert_non_null(c);
-    assert_int_equal(bbs_crypt_seal(c, pt, sizeof(pt), &sealed, &err), 0);
-    bbs_buf_putc(&sealed, '\0');
+    seal_text(c, pt, sizeof(pt), 0, &sealed);
     it_uniq(guid_bad, sizeof(guid_bad), "enc-bad");
     insert_actual(guid_bad, (const char *)sealed.data, NULL, NULL);
 
@@ -285,8 +309,7 @@ static void test_tasks_sealed_and_undecryptable_kept(void **state)
     it_free(tr);
 
     assert_non_null(c);
-    assert_int_equal(bbs_crypt_seal(c, pt, sizeof(pt), &sealed, &err), 0);
-    bbs_buf_putc(&sealed, '\0');
+    seal_text(c, pt, sizeof(pt), 1, &sealed);
     p[0] = bad;
     p[1] = (const char *)sealed.data;
     assert_int_equal(it_db_exec("INSERT INTO tasks (guid, domain, state, created_at, updated_at,"
@@ -339,11 +362,13 @@ static void test_rotation_reseals_every_row(void **state)
     assert_sealed("SELECT net_info FROM actual_lrps WHERE process_guid = $1", guid_plain, "k2",
                   "5.6.7.8");
     /* Only the undecryptable row keeps its label, and it is listed. */
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM actual_lrps WHERE process_guid <> '%s' AND"
-             " ((length(net_info) > 0 AND position('02'::bytea IN net_info) <> 1) OR"
-             " (length(internal_routes) > 0 AND position('02'::bytea IN internal_routes) <> 1))",
-             guid_bad);
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT count(*) FROM actual_lrps WHERE process_guid <> '%s' AND"
+        " ((length(net_info) > 0 AND NOT " SEALED_SQL(
+            "net_info") ") OR"
+                        " (length(internal_routes) > 0 AND NOT " SEALED_SQL("internal_routes") "))",
+        guid_bad);
     assert_int_equal(db_count(sql), 0);
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM encryption_undecryptable WHERE table_name = 'actual_lrps'"
@@ -466,10 +491,8 @@ static void test_convergence_keeps_undecryptable(void **state)
 
     (void)state;
     assert_non_null(c);
-    assert_int_equal(bbs_crypt_seal(c, tags_pt, sizeof(tags_pt), &tags, &err), 0);
-    bbs_buf_putc(&tags, '\0');
-    assert_int_equal(bbs_crypt_seal(c, routes_pt, sizeof(routes_pt), &routes, &err), 0);
-    bbs_buf_putc(&routes, '\0');
+    seal_text(c, tags_pt, sizeof(tags_pt), 0, &tags);
+    seal_text(c, routes_pt, sizeof(routes_pt), 1, &routes);
     up.domain = (char *)"enc-fresh";
     up.ttl = 0;
     assert_int_equal(
@@ -622,11 +645,12 @@ static void test_event_log_payloads_sealed(void **state)
     /* On disk: the event's payload is ciphertext under the active key, and no row is plain. */
     snprintf(id_text, sizeof(id_text), "%lld", (long long)id1);
     assert_sealed("SELECT payload FROM event_log WHERE seq = $1::int8", id_text, "k9", secret);
-    assert_int_equal(db_count("SELECT count(*) FROM event_log WHERE"
-                              " (length(payload) > 0 AND position('02'::bytea IN payload) <> 1) OR"
-                              " (length(payload_v0) > 0 AND position('02'::bytea IN payload_v0)"
-                              " <> 1)"),
-                     0);
+    assert_int_equal(
+        db_count("SELECT count(*) FROM event_log WHERE"
+                 " (length(payload) > 0 AND NOT " SEALED_SQL(
+                     "payload") ") OR"
+                                " (length(payload_v0) > 0 AND NOT " SEALED_SQL("payload_v0") ")"),
+        0);
 
     /* Resumed from before the first: read back from the table, opened, the same events. */
     snprintf(after, sizeof(after), "%lld", (long long)(id1 - 1));
@@ -639,8 +663,7 @@ static void test_event_log_payloads_sealed(void **state)
     it_sse_close(resumed);
 
     /* The first one sealed with a key nobody has: skipped and logged, the rest delivered. */
-    assert_int_equal(bbs_crypt_seal(c, pt, sizeof(pt), &sealed, &err), 0);
-    bbs_buf_putc(&sealed, '\0');
+    seal_text(c, pt, sizeof(pt), 0, &sealed);
     {
         const char *p[2] = {(const char *)sealed.data, id_text};
 

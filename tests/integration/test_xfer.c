@@ -390,8 +390,7 @@ static void test_export_import_sealed(void **state)
     assert_int_equal(bbsctl(NULL, NULL, errf, imp_sealed), 0);
     /* Sealed on disk under k1. */
     c = connect_to(dst);
-    r = PQexec(c, "SELECT count(*) FROM tasks WHERE substring(task_definition from 1 for 2) = "
-                  "'02'::bytea");
+    r = PQexec(c, "SELECT count(*) FROM tasks WHERE " SEALED_SQL("task_definition"));
     assert_int_equal(atoi(PQgetvalue(r, 0, 0)), 2);
     PQclear(r);
     PQfinish(c);
@@ -441,15 +440,22 @@ static const char UPSTREAM_DDL[] =
     "rejection_count INT NOT NULL DEFAULT 0, rejection_reason VARCHAR(1024) NOT NULL DEFAULT '');"
     "CREATE TABLE bbs_health_check (id SERIAL PRIMARY KEY, time BIGINT NOT NULL);";
 
-/* Upstream's encodings (6.3): "encoded" = sealed `pt`; "serialized" =
- * sealed 0x02 0x00 + protobuf. Returns a malloc'd NUL-terminated string. */
+/* Upstream's encodings (6.3): "encoded" = sealed `pt` in upstream's form
+ * ("02" + base64 of the envelope; we seal in the compact form, 0x00 +
+ * envelope, and re-encode); "serialized" = sealed 0x02 0x00 + protobuf.
+ * Returns a malloc'd NUL-terminated string. */
 static char *encode(const struct bbs_crypt *ring, const void *pt, size_t n)
 {
+    struct bbs_buf compact = {0};
     struct bbs_buf out = {0};
     struct bbs_error err = {0};
 
-    assert_int_equal(bbs_crypt_seal(ring, pt, n, &out, &err), 0);
+    assert_int_equal(bbs_crypt_seal(ring, pt, n, &compact, &err), 0);
+    assert_int_equal(compact.data[0], BBS_CRYPT_COMPACT);
+    bbs_buf_append(&out, "02", 2);
+    bbs_crypt_b64_encode(&out, compact.data + 1, compact.len - 1);
     bbs_buf_putc(&out, '\0');
+    bbs_buf_free(&compact);
     return (char *)out.data;
 }
 

@@ -147,17 +147,36 @@ static void test_seal_round_trip(void **state)
     assert_int_equal(bbs_crypt_seal(c, msg, sizeof(msg), &b, &err), 0);
     assert_true(a.len == b.len);
     assert_true(memcmp(a.data, b.data, a.len) != 0); /* random nonce */
-    assert_memory_equal(a.data, "02", 2);
+    /* The compact form: 0x00, then the envelope as is, nothing encoded. */
+    assert_int_equal(a.data[0], BBS_CRYPT_COMPACT);
+    assert_int_equal(a.data[1], 12);
+    assert_memory_equal(a.data + 2, "upstream-key", 12);
+    assert_int_equal(a.len, 2 + 12 + 12 + sizeof(msg) + 16);
     assert_true(bbs_crypt_is_sealed(a.data, a.len));
     assert_int_equal(bbs_crypt_parse(a.data, a.len, &scratch, &env, &err), 0);
-    assert_int_equal(scratch.data[0], 12);
+    assert_int_equal(scratch.len, 0);
     assert_int_equal(env.label_len, 12);
-    assert_memory_equal(env.label, "upstream-key", 12);
+    assert_ptr_equal(env.label, a.data + 2);
+    assert_ptr_equal(env.nonce, a.data + 14);
     assert_int_equal(env.ct_len, sizeof(msg) + BBS_CRYPT_TAG_LEN);
-    assert_int_equal(a.len, 2 + (1 + 12 + 12 + sizeof(msg) + 16 + 2) / 3 * 4);
+    assert_int_equal(bbs_crypt_open_len(a.data, a.len), sizeof(msg));
     assert_int_equal(bbs_crypt_open(c, a.data, a.len, &pt, NULL, &err), 0);
     assert_int_equal(pt.len, sizeof(msg));
     assert_memory_equal(pt.data, msg, sizeof(msg));
+    /* The same envelope in upstream's form ("02" + base64) opens the same. */
+    b.len = 0;
+    bbs_buf_append(&b, "02", 2);
+    bbs_crypt_b64_encode(&b, a.data + 1, a.len - 1);
+    assert_true(bbs_crypt_is_sealed(b.data, b.len));
+    assert_int_equal(bbs_crypt_open_len(b.data, b.len), sizeof(msg));
+    pt.len = 0;
+    assert_int_equal(bbs_crypt_open(c, b.data, b.len, &pt, NULL, &err), 0);
+    assert_int_equal(pt.len, sizeof(msg));
+    assert_memory_equal(pt.data, msg, sizeof(msg));
+    /* A flipped ciphertext bit in the compact form does not open. */
+    a.data[a.len - 20] ^= 1;
+    pt.len = 0;
+    assert_int_not_equal(bbs_crypt_open(c, a.data, a.len, &pt, NULL, &err), 0);
     /* The empty plaintext is a full envelope too. */
     a.len = 0;
     pt.len = 0;
@@ -220,6 +239,31 @@ static void test_is_sealed(void **state)
     assert_false(bbs_crypt_is_sealed((const uint8_t *)"02ab\ncd", 7));
     assert_false(bbs_crypt_is_sealed((const uint8_t *)"01AAAA", 6));
     assert_true(bbs_crypt_is_sealed((const uint8_t *)"02AA==", 6));
+    /* Upstream's plain JSON starts with a character, never with 0x00. */
+    assert_false(bbs_crypt_is_sealed((const uint8_t *)"{\"h\":[]}", 8));
+    assert_false(bbs_crypt_is_sealed((const uint8_t *)"\0", 1));
+    assert_true(bbs_crypt_is_sealed((const uint8_t *)"\0\1k", 3));
+}
+
+/* A compact value too short for its label, nonce and tag does not parse. */
+static void test_compact_truncated(void **state)
+{
+    uint8_t v[2 + 3 + BBS_CRYPT_NONCE_LEN + BBS_CRYPT_TAG_LEN] = {BBS_CRYPT_COMPACT, 3, 'a', 'b',
+                                                                  'c'};
+    struct bbs_buf scratch = {0};
+    struct bbs_crypt_envelope env;
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_crypt_parse(v, sizeof(v), &scratch, &env, &err), 0);
+    assert_int_equal(env.ct_len, BBS_CRYPT_TAG_LEN);
+    assert_int_not_equal(bbs_crypt_parse(v, sizeof(v) - 1, &scratch, &env, &err), 0);
+    assert_int_equal(bbs_crypt_open_len(v, sizeof(v) - 1), 0);
+    v[1] = 0; /* no label */
+    assert_int_not_equal(bbs_crypt_parse(v, sizeof(v), &scratch, &env, &err), 0);
+    v[1] = 200; /* longer than any label */
+    assert_int_not_equal(bbs_crypt_parse(v, sizeof(v), &scratch, &env, &err), 0);
+    bbs_buf_free(&scratch);
 }
 
 static void test_base64(void **state)
@@ -330,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_seal_round_trip),
         cmocka_unit_test(test_ring_validation),
         cmocka_unit_test(test_is_sealed),
+        cmocka_unit_test(test_compact_truncated),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_open_len),
