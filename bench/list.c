@@ -46,12 +46,17 @@ void bench_list(struct bench_ctx *ctx, int64_t n)
         struct bench_json j;
         size_t rows = 0;
         size_t bytes = 0;
+        double rss_before;
+        int hwm_reset;
 
         memset(&errs, 0, sizeof(errs));
         memset(&ph, 0, sizeof(ph));
         bench_lat_clear(&lat);
         bench_note(ctx, "list n=%lld: %d x %s", (long long)ctx->fleet.running, ctx->opts.list_reps,
                    targets[t].what);
+        /* The list's own peak: VmHWM restarts from the RSS seeding left. */
+        rss_before = bench_proc_mem_mb(ctx->env.server_pid, "VmRSS");
+        hwm_reset = bench_proc_reset_hwm(ctx->env.server_pid) == 0;
         bench_probe_take(&ctx->env, ctx->http, &ph.p0);
         for (int r = 0; r < ctx->opts.list_reps; r++) {
             size_t count = 0;
@@ -79,6 +84,13 @@ void bench_list(struct bench_ctx *ctx, int64_t n)
         bench_json_int(&j, "rows", (int64_t)rows);
         bench_json_int(&j, "bytes", (int64_t)bytes);
         bench_json_phase(&j, &ctx->env, &ph);
+        if (rss_before >= 0) {
+            bench_json_num(&j, "server_rss_before_mb", rss_before, 1);
+        }
+        if (hwm_reset) {
+            bench_json_num(&j, "server_list_hwm_mb",
+                           bench_proc_mem_mb(ctx->env.server_pid, "VmHWM"), 1);
+        }
         if (t == 0 && seed_s > 0) {
             bench_json_num(&j, "seed_s", seed_s, 2);
             bench_json_num(&j, "seed_pairs_per_s", seed_rate, 1);

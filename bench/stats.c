@@ -234,3 +234,24 @@ double bench_proc_mem_mb(pid_t pid, const char *field)
     fclose(f);
     return mb;
 }
+
+int bench_proc_reset_hwm(pid_t pid)
+{
+    char path[64];
+    FILE *f;
+    int rc;
+
+    if (pid <= 0) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/clear_refs", (long)pid);
+    f = fopen(path, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    rc = fputs("5", f) < 0 ? -1 : 0;
+    if (fclose(f) != 0) {
+        rc = -1;
+    }
+    return rc;
+}

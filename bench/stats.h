@@ -72,4 +72,8 @@ void bench_probe_take(const struct bench_env *env, const struct bench_http *h,
 /* A "Vm...:" line of /proc/<pid>/status in MiB (field "VmRSS" or "VmHWM"); -1 when unknown. */
 double bench_proc_mem_mb(pid_t pid, const char *field);
 
+/* Reset the process's VmHWM to its current VmRSS (writes "5" to
+ * /proc/<pid>/clear_refs: same user or root); 0, or -1 when it could not. */
+int bench_proc_reset_hwm(pid_t pid);
+
 #endif /* BENCH_STATS_H */
