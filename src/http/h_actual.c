@@ -12,6 +12,7 @@
 #include "bbs/codec.h"
 #include "bbs/log.h"
 #include "bbs/store.h"
+#include "bbs/xalloc.h"
 #include "effects.h"
 #include "handlers.h"
 
@@ -101,12 +102,7 @@ static int stream_list(struct bbs_req *req, const struct bbs_alrp_filter *f, str
     if (bbs_store_alrp_open(req->ctx->store, req->arena, f, &cur, err) != 0) {
         return -1;
     }
-    s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        bbs_store_cursor_close(cur);
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return -1;
-    }
+    s = bbs_xcalloc(1, sizeof(*s));
     s->cur = cur;
     resp->stream.fill = alrp_fill;
     resp->stream.close = alrp_close;

@@ -19,6 +19,7 @@
 #include "bbs/dlrp_store.h"
 #include "bbs/log.h"
 #include "bbs/store.h"
+#include "bbs/xalloc.h"
 #include "desired_lrp.pb-c.h"
 #include "effects.h"
 #include "handlers.h"
@@ -162,12 +163,7 @@ static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
     if (bbs_store_dlrp_open(req->ctx->store, req->arena, &f, view, &cur, err) != 0) {
         return -1;
     }
-    s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        bbs_store_cursor_close(cur);
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return -1;
-    }
+    s = bbs_xcalloc(1, sizeof(*s));
     s->cur = cur;
     s->view = view;
     resp->stream.fill = dlrp_fill;

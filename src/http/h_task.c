@@ -18,6 +18,7 @@
 #include "bbs/pbw.h"
 #include "bbs/task_codec.h"
 #include "bbs/task_store.h"
+#include "bbs/xalloc.h"
 #include "effects.h"
 #include "handlers.h"
 #include "task_requests.pb-c.h"
@@ -112,12 +113,7 @@ static int list(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
     if (bbs_store_task_open(req->ctx->store, &f, &cur, err) != 0) {
         return -1;
     }
-    s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        bbs_store_cursor_close(cur);
-        bbs_error_setf(err, BBS_ERR_UNKNOWN, "out of memory");
-        return -1;
-    }
+    s = bbs_xcalloc(1, sizeof(*s));
     s->cur = cur;
     s->view = view;
     resp->stream.fill = task_fill;
