@@ -83,4 +83,15 @@ BBS_MUST_CHECK int bbs_store_changelog_prune(struct bbs_store *st, int64_t max_a
  */
 void bbs_store_on_commit(struct bbs_store *st, void (*fn)(void *ctx), void *ctx);
 
+/*
+ * Open pooled connections (each prepared) until `n` are idle or the pool
+ * is at its maximum; never waits for one in use. The hub warms the pool
+ * at start so its first numbering after the first change finds an idle
+ * connection instead of opening one (a new backend and every statement
+ * prepared: tens of milliseconds, which delayed a fresh server's first
+ * event past what upstream's suite allows). A connection that cannot be
+ * opened stops the warming quietly: requests open their own as before.
+ */
+void bbs_store_warm(struct bbs_store *st, int n);
+
 #endif /* BBS_CHANGELOG_H */

@@ -521,6 +521,9 @@ int bbs_hub_start(struct bbs_hub *hub, struct bbs_error *err)
         return -1;
     }
     bbs_store_on_commit(hub->st, poke, hub);
+    /* Its own numbering plus one writer: neither opens a connection for
+     * the first change (bbs_store_warm). */
+    bbs_store_warm(hub->st, 2);
     if (pthread_create(&hub->thread, NULL, thread_main, hub) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "event hub: cannot start its thread");
         return -1;

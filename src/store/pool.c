@@ -396,6 +396,35 @@ static void conn_put(struct bbs_store *st, PGconn *conn)
     pthread_mutex_unlock(&st->mu);
 }
 
+void bbs_store_warm(struct bbs_store *st, int n)
+{
+    for (;;) {
+        struct bbs_error err = {0};
+        PGconn *conn;
+
+        pthread_mutex_lock(&st->mu);
+        if (st->n_idle >= n || st->n_open >= st->max_conns) {
+            pthread_mutex_unlock(&st->mu);
+            return;
+        }
+        st->n_open++;
+        pthread_mutex_unlock(&st->mu);
+        conn = bbs_store_conn_open(st, &err);
+        if (conn != NULL && conn_prepare(conn, &err) != 0) {
+            PQfinish(conn);
+            conn = NULL;
+        }
+        if (conn == NULL) {
+            pthread_mutex_lock(&st->mu);
+            st->n_open--;
+            pthread_cond_signal(&st->cv);
+            pthread_mutex_unlock(&st->mu);
+            return;
+        }
+        conn_put(st, conn);
+    }
+}
+
 static int simple(PGconn *conn, const char *sql, struct bbs_error *err)
 {
     int64_t t0 = q_begin();

@@ -14,6 +14,7 @@
 
 #include "bbs/arena.h"
 #include "bbs/change.h"
+#include "bbs/changelog.h"
 #include "bbs/store.h"
 #include "bbs/task_codec.h"
 #include "bbs/task_store.h"
@@ -314,6 +315,32 @@ static void test_resolving_and_delete_record_the_rows(void **state)
     rec_free(&r);
 }
 
+/* Warming the pool opens idle connections up to `n`, never past the
+ * pool's maximum and without waiting (the event hub warms it at start). */
+static void test_warm_opens_idle_connections_up_to_the_maximum(void **state)
+{
+    struct bbs_error err = {0};
+    struct bbs_store *st = bbs_store_new(it_db_conninfo(), 3, 3, &err);
+    struct bbs_store_stats before;
+    struct bbs_store_stats after;
+
+    (void)state;
+    assert_non_null(st);
+    bbs_store_stats(st, 0, &before);
+    assert_true(before.open_connections <= 1);
+    bbs_store_warm(st, 2);
+    bbs_store_stats(st, 0, &after);
+    assert_int_equal(after.open_connections, 2);
+    bbs_store_warm(st, 2); /* already warm: nothing more */
+    bbs_store_stats(st, 0, &after);
+    assert_int_equal(after.open_connections, 2);
+    bbs_store_warm(st, 10); /* capped at the maximum, returns at once */
+    bbs_store_stats(st, 0, &after);
+    assert_int_equal(after.open_connections, 3);
+    assert_int_equal(after.wait_count, 0);
+    bbs_store_free(st);
+}
+
 static int setup(void **state)
 {
     struct bbs_error err = {0};
@@ -347,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_fail_records_callback),
         cmocka_unit_test(test_reject_below_and_past_the_limit),
         cmocka_unit_test(test_resolving_and_delete_record_the_rows),
+        cmocka_unit_test(test_warm_opens_idle_connections_up_to_the_maximum),
     };
 
     it_set_name("task_store");
