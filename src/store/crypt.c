@@ -243,24 +243,33 @@ int bbs_crypt_b64_decode(struct bbs_buf *out, const uint8_t *p, size_t n)
 
 /* ---- the envelope ---- */
 
-/* Our compact form's envelope inside `v`, or -1 (no copy, no decoding). */
-static int compact_split(const uint8_t *v, size_t n, struct bbs_crypt_envelope *env)
+/* Split envelope bytes [L][label][nonce][ct||tag] (pointing into `d`). */
+static int envelope_split(const uint8_t *d, size_t len, struct bbs_crypt_envelope *env)
 {
     size_t l;
 
-    if (n < 2 || v[0] != BBS_CRYPT_COMPACT) {
+    if (len < 1) {
         return -1;
     }
-    l = v[1];
-    if (l < 1 || l > BBS_CRYPT_LABEL_MAX || n - 2 < l + BBS_CRYPT_NONCE_LEN + BBS_CRYPT_TAG_LEN) {
+    l = d[0];
+    if (l < 1 || l > BBS_CRYPT_LABEL_MAX || len < 1 + l + BBS_CRYPT_NONCE_LEN + BBS_CRYPT_TAG_LEN) {
         return -1;
     }
-    env->label = v + 2;
+    env->label = d + 1;
     env->label_len = l;
-    env->nonce = v + 2 + l;
+    env->nonce = d + 1 + l;
     env->ct = env->nonce + BBS_CRYPT_NONCE_LEN;
-    env->ct_len = n - 2 - l - BBS_CRYPT_NONCE_LEN;
+    env->ct_len = len - 1 - l - BBS_CRYPT_NONCE_LEN;
     return 0;
+}
+
+/* Our compact form's envelope inside `v`, or -1 (no copy, no decoding). */
+static int compact_split(const uint8_t *v, size_t n, struct bbs_crypt_envelope *env)
+{
+    if (n < 1 || v[0] != BBS_CRYPT_COMPACT) {
+        return -1;
+    }
+    return envelope_split(v + 1, n - 1, env);
 }
 
 int bbs_crypt_is_sealed(const uint8_t *v, size_t n)
@@ -278,10 +287,6 @@ int bbs_crypt_is_sealed(const uint8_t *v, size_t n)
 int bbs_crypt_parse(const uint8_t *v, size_t n, struct bbs_buf *scratch,
                     struct bbs_crypt_envelope *env, struct bbs_error *err)
 {
-    const uint8_t *d;
-    size_t len;
-    size_t l;
-
     scratch->len = 0;
     if (n >= 1 && v[0] == BBS_CRYPT_COMPACT) {
         if (compact_split(v, n, env) != 0) {
@@ -298,22 +303,10 @@ int bbs_crypt_parse(const uint8_t *v, size_t n, struct bbs_buf *scratch,
         bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: not base64");
         return -1;
     }
-    d = scratch->data;
-    len = scratch->len;
-    if (len < 1) {
-        bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: empty");
-        return -1;
-    }
-    l = d[0];
-    if (l < 1 || l > BBS_CRYPT_LABEL_MAX || len < 1 + l + BBS_CRYPT_NONCE_LEN + BBS_CRYPT_TAG_LEN) {
+    if (envelope_split(scratch->data, scratch->len, env) != 0) {
         bbs_error_setf(err, BBS_ERR_DESERIALIZE, "encrypted value: truncated envelope");
         return -1;
     }
-    env->label = d + 1;
-    env->label_len = l;
-    env->nonce = d + 1 + l;
-    env->ct = env->nonce + BBS_CRYPT_NONCE_LEN;
-    env->ct_len = len - 1 - l - BBS_CRYPT_NONCE_LEN;
     return 0;
 }
 

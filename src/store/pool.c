@@ -329,6 +329,25 @@ void bbs_store_free(struct bbs_store *st)
     free(st);
 }
 
+/* Open and prepare a connection for a slot already counted in n_open;
+ * NULL (the slot given back) if either fails. */
+static PGconn *conn_new(struct bbs_store *st, struct bbs_error *err)
+{
+    PGconn *conn = bbs_store_conn_open(st, err);
+
+    if (conn != NULL && conn_prepare(conn, err) != 0) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    if (conn == NULL) {
+        pthread_mutex_lock(&st->mu);
+        st->n_open--;
+        pthread_cond_signal(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+    }
+    return conn;
+}
+
 /* Borrow a prepared connection, opening one if the pool is not full. */
 static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
 {
@@ -359,19 +378,7 @@ static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
     }
     st->n_open++;
     pthread_mutex_unlock(&st->mu);
-
-    conn = bbs_store_conn_open(st, err);
-    if (conn != NULL && conn_prepare(conn, err) != 0) {
-        PQfinish(conn);
-        conn = NULL;
-    }
-    if (conn == NULL) {
-        pthread_mutex_lock(&st->mu);
-        st->n_open--;
-        pthread_cond_signal(&st->cv);
-        pthread_mutex_unlock(&st->mu);
-    }
-    return conn;
+    return conn_new(st, err);
 }
 
 static void conn_put(struct bbs_store *st, PGconn *conn)
@@ -409,16 +416,8 @@ void bbs_store_warm(struct bbs_store *st, int n)
         }
         st->n_open++;
         pthread_mutex_unlock(&st->mu);
-        conn = bbs_store_conn_open(st, &err);
-        if (conn != NULL && conn_prepare(conn, &err) != 0) {
-            PQfinish(conn);
-            conn = NULL;
-        }
+        conn = conn_new(st, &err);
         if (conn == NULL) {
-            pthread_mutex_lock(&st->mu);
-            st->n_open--;
-            pthread_cond_signal(&st->cv);
-            pthread_mutex_unlock(&st->mu);
             return;
         }
         conn_put(st, conn);
