@@ -4,8 +4,8 @@
  * pruning.
  *
  * The writer inserts all of a change's events with one statement (arrays
- * unnested server-side), so a change with events costs one more round
- * trip and a change without events costs nothing. It does not NOTIFY:
+ * unnested server-side), queued with the transaction's COMMIT (pool.c),
+ * so the events cost no round trip of their own. It does not NOTIFY:
  * PostgreSQL serialises the commits of notifying transactions (a global
  * lock held until the commit record is flushed), which would cost every
  * writer the group commit. The transaction helper wakes the hub in the

@@ -92,7 +92,9 @@ enum evac_step {
     STEP_OTHER, /* the ordinary row, or the evacuating row's insert/update */
 };
 
-/* Apply `d`, recording each row written in `ch`. */
+/* Apply `d`, recording each row written in `ch`. Each step's writes are
+ * read back before the next (bbs_store_sync): the answer depends on
+ * which step failed (failed_write). */
 static int apply(PGconn *conn, const struct bbs_alrp_set *set, struct bbs_evac_decision *d,
                  struct bbs_change *ch, enum evac_step *failed, struct bbs_error *err)
 {
@@ -100,14 +102,16 @@ static int apply(PGconn *conn, const struct bbs_alrp_set *set, struct bbs_evac_d
 
     *failed = STEP_DELETE_EVACUATING;
     if (d->delete_evacuating && set->evacuating != NULL) {
-        if (bbs_alrp_write_delete(conn, set->evacuating, NULL, err) != 0) {
+        if (bbs_alrp_write_delete(conn, set->evacuating, NULL, err) != 0 ||
+            bbs_store_sync(conn, err) != 0) {
             return -1;
         }
         bbs_change_alrp(ch, set->evacuating, NULL);
     }
     *failed = STEP_DELETE_SUSPECT;
     if (d->delete_suspect && set->suspect != NULL) {
-        if (bbs_alrp_write_delete(conn, set->suspect, NULL, err) != 0) {
+        if (bbs_alrp_write_delete(conn, set->suspect, NULL, err) != 0 ||
+            bbs_store_sync(conn, err) != 0) {
             return -1;
         }
         bbs_change_alrp(ch, set->suspect, NULL);
@@ -142,6 +146,9 @@ static int apply(PGconn *conn, const struct bbs_alrp_set *set, struct bbs_evac_d
             return -1;
         }
         bbs_change_alrp(ch, set->ordinary, &d->ordinary);
+    }
+    if (bbs_store_sync(conn, err) != 0) {
+        return -1;
     }
     *failed = STEP_NONE;
     return 0;

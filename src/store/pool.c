@@ -224,6 +224,15 @@ static int discard_event(PGEventId id, void *info, void *pass_through)
 
 static const char DISCARD_MARK = 1;
 
+/* The connection's pipe (instance data) while run() has one open: see pipe_send. */
+static int pipe_event(PGEventId id, void *info, void *pass_through)
+{
+    (void)id;
+    (void)info;
+    (void)pass_through;
+    return 1;
+}
+
 static int conn_discarded(const PGconn *conn)
 {
     return PQinstanceData(conn, discard_event) != NULL;
@@ -261,7 +270,8 @@ PGconn *bbs_store_conn_open(struct bbs_store *st, struct bbs_error *err)
     }
     if (!PQregisterEventProc(conn, store_event, "bbs_store", st) ||
         !PQsetInstanceData(conn, store_event, st) ||
-        !PQregisterEventProc(conn, discard_event, "bbs_discard", NULL)) {
+        !PQregisterEventProc(conn, discard_event, "bbs_discard", NULL) ||
+        !PQregisterEventProc(conn, pipe_event, "bbs_pipe", NULL)) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "database connection: registering the store failed");
         PQfinish(conn);
         return NULL;
@@ -364,11 +374,15 @@ static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
         st->wait_ns += pool_now_ns() - t0;
     }
     /* An idle connection may have died with its server (a restart): read
-     * what is pending without blocking, and drop it if the server said
-     * goodbye, rather than spending a retry on it. */
+     * what is pending without blocking, parse it (its goodbye, "FATAL:
+     * terminating connection ...", goes to conn_notice: the first
+     * statement of a pipeline would take it as its own error), read again
+     * for the end of the stream, and drop it if the server said goodbye,
+     * rather than spending a retry on it. */
     while (st->n_idle > 0) {
         conn = st->idle[--st->n_idle];
-        if (PQconsumeInput(conn) != 0 && PQstatus(conn) == CONNECTION_OK) {
+        if (PQconsumeInput(conn) != 0 && !PQisBusy(conn) && PQconsumeInput(conn) != 0 &&
+            PQstatus(conn) == CONNECTION_OK) {
             pthread_mutex_unlock(&st->mu);
             return conn;
         }
@@ -389,7 +403,7 @@ static void conn_put(struct bbs_store *st, PGconn *conn)
         return;
     }
     healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
-              !conn_discarded(conn);
+              PQpipelineStatus(conn) == PQ_PIPELINE_OFF && !conn_discarded(conn);
     if (!healthy) {
         PQfinish(conn);
     }
@@ -424,21 +438,6 @@ void bbs_store_warm(struct bbs_store *st, int n)
     }
 }
 
-static int simple(PGconn *conn, const char *sql, struct bbs_error *err)
-{
-    int64_t t0 = q_begin();
-    PGresult *res = PQexec(conn, sql);
-    int rc = 0;
-
-    q_end(t0, PQresultStatus(res) == PGRES_COMMAND_OK);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        bbs_store_map_error(conn, res, err);
-        rc = -1;
-    }
-    PQclear(res);
-    return rc;
-}
-
 void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(void *ctx),
                          void *ctx)
 {
@@ -448,45 +447,192 @@ void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(v
 }
 
 /*
- * BEGIN, and with a term set the fence (migration 0006: bbs_fence) in the
- * same round trip: a deposed leader's transaction fails here (SQLSTATE
- * BB001), never commits, and the server is told (on_fenced).
+ * A write transaction in two round trips. run() keeps the connection in
+ * libpq's pipeline mode for the whole transaction: BEGIN and the fence
+ * are sent, not waited for; a statement whose answer the body reads
+ * (bbs_exec, bbs_exec_sql, bbs_exec_command with a count) goes out with
+ * everything queued before it and a sync, and its answer is read with
+ * theirs; a command whose count nobody reads (bbs_exec_command with NULL)
+ * is only queued, its answer read at the next sync, at the latest with
+ * COMMIT. A claim is then [BEGIN, fence, lock] and [update, change log,
+ * COMMIT] where it was five round trips. The statements run in the order
+ * sent, in the one transaction, so what commits is what committed before;
+ * a queued command's error only surfaces at the next sync, where the
+ * transaction fails with it as it would have (no body branches on a
+ * command's error: any error ends a PostgreSQL transaction).
  */
-static int begin(struct bbs_store *st, PGconn *conn, int read_only, struct bbs_error *err)
+#define PIPE_MAX 64 /* answers queued at most; the next statement syncs first */
+
+/* Prepared like any other statement: parsed once per connection, not per
+ * transaction (bbs_fence exists from migration 0006 on, before any pool
+ * connection is prepared). */
+static const struct bbs_stmt tx_stmts[] = {
+    {"tx_begin", "BEGIN"},
+    {"tx_begin_read", "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"},
+    {"tx_fence", "SELECT bbs_fence($1::int8)"},
+    {"tx_commit", "COMMIT"},
+};
+BBS_STORE_STATEMENTS(tx, tx_stmts);
+
+struct pipe {
+    int n;                /* statements sent whose answers are not read */
+    int64_t t0[PIPE_MAX]; /* when each was sent (statement stats) */
+};
+
+static struct pipe *pipe_of(const PGconn *conn)
 {
-    long long term = atomic_load(&st->fence_term);
-    char sql[80];
-    int64_t t0;
-    PGresult *res;
-    int ok;
+    return PQinstanceData(conn, pipe_event);
+}
 
-    if (read_only) {
-        /* A snapshot that writes nothing needs no fence. */
-        return simple(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
-    }
-    if (term == 0) {
-        return simple(conn, "BEGIN", err);
-    }
-    snprintf(sql, sizeof(sql), "BEGIN; SELECT bbs_fence(%lld)", term);
-    t0 = q_begin();
-    res = PQexec(conn, sql);
-    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    q_end(t0, ok);
-    if (!ok) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+/* bbs_store_map_error, and a fenced-out transaction (SQLSTATE BB001, from
+ * bbs_fence) told to the server through on_fenced. */
+static void map_tx_error(PGconn *conn, const PGresult *res, struct bbs_error *err)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    struct bbs_store *st = bbs_store_of_conn(conn);
 
-        bbs_store_map_error(conn, res, err);
-        if (state != NULL && strcmp(state, BBS_FENCED_SQLSTATE) == 0) {
-            bbs_error_setf(err, BBS_ERR_UNKNOWN, "%s",
-                           PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-            bbs_log(BBS_LOG_ERROR, "fenced-out", "{s:s}", "error", err->message);
-            if (st->on_fenced != NULL) {
-                st->on_fenced(st->on_fenced_ctx);
-            }
+    bbs_store_map_error(conn, res, err);
+    if (state != NULL && strcmp(state, BBS_FENCED_SQLSTATE) == 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "%s",
+                       PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        bbs_log(BBS_LOG_ERROR, "fenced-out", "{s:s}", "error", err->message);
+        if (st != NULL && st->on_fenced != NULL) {
+            st->on_fenced(st->on_fenced_ctx);
         }
     }
-    PQclear(res);
-    return ok ? 0 : -1;
+}
+
+static int pipe_sync(PGconn *conn, struct pipe *pp, PGresult **last, int *failed_at, int *by_server,
+                     struct bbs_error *err);
+
+/* Queue one statement: the prepared `name`, or `sql` when name is NULL. */
+static int pipe_send(PGconn *conn, struct pipe *pp, const char *name, const char *sql,
+                     const struct bbs_params *p, struct bbs_error *err)
+{
+    int n = p != NULL ? p->n : 0;
+    const char *const *values = p != NULL ? p->values : NULL;
+    const int *lengths = p != NULL ? p->lengths : NULL;
+    const int *formats = p != NULL ? p->formats : NULL;
+    int ok;
+
+    if (pp->n == PIPE_MAX && pipe_sync(conn, pp, NULL, NULL, NULL, err) != 0) {
+        return -1;
+    }
+    ok = name != NULL ? PQsendQueryPrepared(conn, name, n, values, lengths, formats, 1)
+                      : PQsendQueryParams(conn, sql, n, NULL, values, lengths, formats, 1);
+    if (!ok) {
+        bbs_store_map_error(conn, NULL, err);
+        return -1;
+    }
+    pp->t0[pp->n++] = q_begin();
+    return 0;
+}
+
+/*
+ * Sync, and read the answer of every statement queued. The first failure
+ * goes into err: *failed_at (may be NULL) is its index (-1: none), and
+ * *by_server whether PostgreSQL itself answered it with an error (then
+ * nothing after it ran), rather than the connection failing before an
+ * answer came. `last` (may be NULL): the last statement's result, for
+ * the caller to PQclear, when all succeeded. 0 when all did.
+ */
+static int pipe_sync(PGconn *conn, struct pipe *pp, PGresult **last, int *failed_at, int *by_server,
+                     struct bbs_error *err)
+{
+    int n = pp->n;
+    int bad = -1;
+    int server = 0;
+    int lost = !PQpipelineSync(conn);
+
+    pp->n = 0;
+    if (last != NULL) {
+        *last = NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        PGresult *res = lost ? NULL : PQgetResult(conn);
+        ExecStatusType s = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        int ok = s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+
+        q_end(pp->t0[i], ok);
+        if (!ok && bad < 0) {
+            bad = i;
+            server = res != NULL && PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL;
+            map_tx_error(conn, res, err);
+        }
+        if (res == NULL || PQstatus(conn) != CONNECTION_OK) {
+            lost = 1;
+        }
+        if (ok && last != NULL && i == n - 1) {
+            *last = res;
+        } else {
+            PQclear(res);
+        }
+        /* Each statement's answer ends with a NULL. */
+        while (!lost && (res = PQgetResult(conn)) != NULL) {
+            PQclear(res);
+        }
+    }
+    if (!lost) {
+        PGresult *res = PQgetResult(conn);
+
+        if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && bad < 0) {
+            bad = n;
+            bbs_store_map_error(conn, res, err);
+        }
+        PQclear(res);
+    }
+    if (bad >= 0 && last != NULL) {
+        PQclear(*last);
+        *last = NULL;
+    }
+    if (failed_at != NULL) {
+        *failed_at = bad;
+    }
+    if (by_server != NULL) {
+        *by_server = server;
+    }
+    return bad < 0 ? 0 : -1;
+}
+
+/*
+ * Open the transaction: BEGIN, and for a write with a term set the fence
+ * (migration 0006: bbs_fence), queued. A deposed leader's transaction
+ * fails at the fence (SQLSTATE BB001) and never commits.
+ */
+static int pipe_begin(struct bbs_store *st, PGconn *conn, struct pipe *pp, int read_only,
+                      struct bbs_error *err)
+{
+    int64_t term = atomic_load(&st->fence_term);
+    struct bbs_params p = {0};
+
+    pp->n = 0;
+    if (!PQenterPipelineMode(conn) || !PQsetInstanceData(conn, pipe_event, pp)) {
+        bbs_store_map_error(conn, NULL, err);
+        return -1;
+    }
+    if (pipe_send(conn, pp, read_only ? "tx_begin_read" : "tx_begin", NULL, NULL, err) != 0) {
+        return -1;
+    }
+    if (read_only || term == 0) {
+        return 0; /* a snapshot that writes nothing needs no fence */
+    }
+    bbs_params_int8(&p, term);
+    return pipe_send(conn, pp, "tx_fence", NULL, &p, err);
+}
+
+/* Out of pipeline mode; answers still pending are read and dropped. */
+static void pipe_end(PGconn *conn, struct pipe *pp)
+{
+    if (pp->n > 0) {
+        struct bbs_error dropped = {0};
+
+        (void)pipe_sync(conn, pp, NULL, NULL, NULL, &dropped);
+    }
+    PQsetInstanceData(conn, pipe_event, NULL);
+    if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
+        /* Something still pending: of no more use to the pool. */
+        PQsetInstanceData(conn, discard_event, (void *)&DISCARD_MARK);
+    }
 }
 
 /* Worth running the whole transaction again? */
@@ -527,6 +673,7 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
 
     for (int attempt = 0; attempt < st->retries; attempt++) {
         PGconn *conn = conn_get(st, err);
+        struct pipe pp = {0};
         int logged = 0;
 
         if (conn == NULL) {
@@ -535,7 +682,7 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             continue;
         }
         rc = -1;
-        if (in_tx && begin(st, conn, in_tx == 2, err) != 0) {
+        if (in_tx && pipe_begin(st, conn, &pp, in_tx == 2, err) != 0) {
             goto next;
         }
         if (fn(conn, ctx, err) != 0) {
@@ -544,23 +691,38 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         if (change != NULL && bbs_changelog_write(conn, change, mark, &logged, err) != 0) {
             goto next;
         }
-        if (in_tx && simple(conn, "COMMIT", err) != 0) {
-            if (commit_unknown(conn)) {
-                char why[sizeof(err->message)];
+        if (in_tx) {
+            int failed_at;
+            int by_server;
+            int commit;
 
-                snprintf(why, sizeof(why), "%s", err->message);
-                bbs_error_setf(err, BBS_ERR_UNKNOWN,
-                               "outcome unknown, the change may have been committed: %s", why);
-                conn_put(st, conn);
-                return -1;
+            if (pipe_send(conn, &pp, "tx_commit", NULL, NULL, err) != 0) {
+                goto next; /* COMMIT never left: nothing committed */
             }
-            goto next;
+            commit = pp.n - 1;
+            if (pipe_sync(conn, &pp, NULL, &failed_at, &by_server, err) != 0) {
+                /* PostgreSQL's own error before COMMIT: it never ran. */
+                if (commit_unknown(conn) && !(by_server && failed_at < commit)) {
+                    char why[sizeof(err->message)];
+
+                    snprintf(why, sizeof(why), "%s", err->message);
+                    bbs_error_setf(err, BBS_ERR_UNKNOWN,
+                                   "outcome unknown, the change may have been committed: %s", why);
+                    pipe_end(conn, &pp);
+                    conn_put(st, conn);
+                    return -1;
+                }
+                goto next;
+            }
         }
         rc = 0;
         if (logged && st->on_commit != NULL) {
             st->on_commit(st->on_commit_ctx);
         }
     next:
+        if (in_tx) {
+            pipe_end(conn, &pp);
+        }
         if (rc != 0 && in_tx && PQstatus(conn) == CONNECTION_OK &&
             PQtransactionStatus(conn) != PQTRANS_IDLE) {
             PGresult *res = PQexec(conn, "ROLLBACK");
@@ -685,11 +847,36 @@ static PGresult *checked(PGconn *conn, PGresult *res, int64_t t0, struct bbs_err
     return res;
 }
 
+/* A statement in run()'s pipeline: sent with what is queued, its answer read with theirs. */
+static PGresult *pipe_exec(PGconn *conn, struct pipe *pp, const char *name, const char *sql,
+                           const struct bbs_params *p, struct bbs_error *err)
+{
+    PGresult *res;
+
+    if (pipe_send(conn, pp, name, sql, p, err) != 0 ||
+        pipe_sync(conn, pp, &res, NULL, NULL, err) != 0) {
+        return NULL;
+    }
+    return res;
+}
+
+int bbs_store_sync(PGconn *conn, struct bbs_error *err)
+{
+    struct pipe *pp = pipe_of(conn);
+
+    return pp != NULL && pp->n > 0 ? pipe_sync(conn, pp, NULL, NULL, NULL, err) : 0;
+}
+
 PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
                    struct bbs_error *err)
 {
-    int64_t t0 = q_begin();
+    struct pipe *pp = pipe_of(conn);
+    int64_t t0;
 
+    if (pp != NULL) {
+        return pipe_exec(conn, pp, name, NULL, p, err);
+    }
+    t0 = q_begin();
     return checked(conn,
                    PQexecPrepared(conn, name, p ? p->n : 0, p ? p->values : NULL,
                                   p ? p->lengths : NULL, p ? p->formats : NULL, 1),
@@ -699,8 +886,13 @@ PGresult *bbs_exec(PGconn *conn, const char *name, const struct bbs_params *p,
 PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p,
                        struct bbs_error *err)
 {
-    int64_t t0 = q_begin();
+    struct pipe *pp = pipe_of(conn);
+    int64_t t0;
 
+    if (pp != NULL) {
+        return pipe_exec(conn, pp, NULL, sql, p, err);
+    }
+    t0 = q_begin();
     return checked(conn,
                    PQexecParams(conn, sql, p ? p->n : 0, NULL, p ? p->values : NULL,
                                 p ? p->lengths : NULL, p ? p->formats : NULL, 1),
@@ -710,8 +902,13 @@ PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p
 int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
                      struct bbs_error *err)
 {
-    PGresult *res = bbs_exec(conn, name, p, err);
+    struct pipe *pp = pipe_of(conn);
+    PGresult *res;
 
+    if (pp != NULL && affected == NULL) {
+        return pipe_send(conn, pp, name, NULL, p, err); /* answer read at the next sync */
+    }
+    res = bbs_exec(conn, name, p, err);
     if (res == NULL) {
         return -1;
     }

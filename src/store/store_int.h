@@ -126,9 +126,17 @@ PGresult *bbs_exec_sql(PGconn *conn, const char *sql, const struct bbs_params *p
                        struct bbs_error *err);
 
 /* Execute a statement that returns no rows; `*affected` (when set) gets
- * the number of rows it changed. */
+ * the number of rows it changed. In a transaction (bbs_store_tx...)
+ * without `affected` it is only queued (pool.c, "two round trips"): its
+ * error, if any, comes from the next statement read, bbs_store_sync or
+ * the commit. */
 int bbs_exec_command(PGconn *conn, const char *name, const struct bbs_params *p, int *affected,
                      struct bbs_error *err);
+
+/* Read the answers of every command queued in this transaction: 0 when
+ * all succeeded, else the first failure in `err`. For a body whose answer
+ * depends on which write failed (evac_store.c). */
+BBS_MUST_CHECK int bbs_store_sync(PGconn *conn, struct bbs_error *err);
 
 /*
  * Inside the transaction of a change: derive the events `change` recorded

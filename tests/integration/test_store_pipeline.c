@@ -1,0 +1,246 @@
+/*
+ * test_store_pipeline.c - a write transaction in two round trips (pool.c):
+ * the store is called in-process against the group's database with
+ * transaction bodies of the test's own, on a scratch table the server
+ * never touches. Checked: a read and two queued writes commit in two
+ * answers from PostgreSQL (libpq's protocol trace counts them); a queued
+ * write's error fails the transaction with its mapped error and nothing
+ * is written; bbs_store_sync tells which write failed; more writes than
+ * the pipeline holds at once all commit. The statements are the test's,
+ * registered as the store's own modules register theirs.
+ */
+#include "harness.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+static const struct bbs_stmt it_pipe_stmts[] = {
+    {"it_pipe_insert", "INSERT INTO it_pipe (k, v) VALUES ($1::int4, $2::text)"},
+};
+BBS_STORE_STATEMENTS(it_pipe, it_pipe_stmts);
+
+static struct bbs_store *g_store;
+
+static int insert(PGconn *conn, int k, struct bbs_error *err)
+{
+    struct bbs_params p = {0};
+
+    bbs_params_int4(&p, k);
+    bbs_params_text(&p, "v");
+    return bbs_exec_command(conn, "it_pipe_insert", &p, NULL, err);
+}
+
+/* Rows with key k (it_db_exec counts the rows a SELECT returns). */
+static int rows_with(int k)
+{
+    char sql[80];
+
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM it_pipe WHERE k = %d", k);
+    return it_db_exec(sql, 0, NULL);
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int n = 0;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, needle) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+struct traced {
+    FILE *trace;
+    int k;
+};
+
+static int traced_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct traced *t = arg;
+    PGresult *res;
+
+    PQsetTraceFlags(conn, PQTRACE_SUPPRESS_TIMESTAMPS);
+    PQtrace(conn, t->trace);
+    res = bbs_exec_sql(conn, "SELECT count(*) FROM it_pipe", NULL, err); /* as a lock would */
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return insert(conn, t->k, err) != 0 || insert(conn, t->k + 1, err) != 0 ? -1 : 0;
+}
+
+static int untrace_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    (void)arg;
+    (void)err;
+    PQuntrace(conn);
+    return 0;
+}
+
+/* BEGIN and the read in one answer, the writes and COMMIT in the next:
+ * two ReadyForQuery where one per statement made four after BEGIN. */
+static void test_read_and_queued_writes_commit_in_two_round_trips(void **state)
+{
+    struct bbs_error err = {0};
+    struct bbs_store *st = bbs_store_new(it_db_conninfo(), 1, 3, &err);
+    char path[] = "/tmp/bbs-it-pipe-trace-XXXXXX";
+    int fd = mkstemp(path);
+    struct traced t = {fdopen(fd, "w"), 100};
+
+    (void)state;
+    assert_non_null(st);
+    assert_non_null(t.trace);
+    assert_int_equal(bbs_store_tx(st, traced_tx, &t, &err), 0);
+    assert_int_equal(bbs_store_tx_read(st, untrace_tx, NULL, &err),
+                     0); /* the pool's one connection */
+    fclose(t.trace);
+    assert_int_equal(rows_with(100), 1);
+    assert_int_equal(rows_with(101), 1);
+    assert_int_equal(count_lines(path, "\tReadyForQuery"), 2);
+    assert_int_equal(count_lines(path, "\tSync"), 2);
+    assert_int_equal(count_lines(path, "\tQuery\t"), 0); /* no simple-protocol round trip */
+    unlink(path);
+    bbs_store_free(st);
+}
+
+static int duplicate_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    (void)arg;
+    /* Both only queued: the second one's 23505 comes with COMMIT. */
+    return insert(conn, 200, err) != 0 || insert(conn, 200, err) != 0 ? -1 : 0;
+}
+
+static int one_row_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    return insert(conn, *(int *)arg, err);
+}
+
+static void test_queued_write_error_fails_the_transaction_and_writes_nothing(void **state)
+{
+    struct bbs_error err = {0};
+    int k = 201;
+
+    (void)state;
+    assert_int_equal(bbs_store_tx(g_store, duplicate_tx, NULL, &err), -1);
+    assert_int_equal(err.type, BBS_ERR_RESOURCE_EXISTS);
+    assert_int_equal(rows_with(200), 0);
+    /* The connections are fit for the next transaction. */
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(bbs_store_tx(g_store, one_row_tx, &k, &err), 0);
+    assert_int_equal(rows_with(201), 1);
+}
+
+struct step_ctx {
+    int failed_step;
+};
+
+static int stepwise_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct step_ctx *c = arg;
+
+    c->failed_step = 1;
+    if (insert(conn, 300, err) != 0 || bbs_store_sync(conn, err) != 0) {
+        return -1;
+    }
+    c->failed_step = 2;
+    if (insert(conn, 300, err) != 0 || bbs_store_sync(conn, err) != 0) {
+        return -1;
+    }
+    c->failed_step = 0;
+    return 0;
+}
+
+static int read_after_failed_write_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    PGresult *res;
+
+    (void)arg;
+    if (insert(conn, 400, err) != 0 || insert(conn, 400, err) != 0) {
+        return -1;
+    }
+    res = bbs_exec_sql(conn, "SELECT 1", NULL, err); /* answers with the write's error */
+    PQclear(res);
+    return res == NULL ? -1 : 0;
+}
+
+static void test_sync_and_reads_report_the_write_that_failed(void **state)
+{
+    struct bbs_error err = {0};
+    struct step_ctx c = {0};
+
+    (void)state;
+    assert_int_equal(bbs_store_tx(g_store, stepwise_tx, &c, &err), -1);
+    assert_int_equal(c.failed_step, 2);
+    assert_int_equal(err.type, BBS_ERR_RESOURCE_EXISTS);
+    assert_int_equal(rows_with(300), 0);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(bbs_store_tx(g_store, read_after_failed_write_tx, NULL, &err), -1);
+    assert_int_equal(err.type, BBS_ERR_RESOURCE_EXISTS);
+    assert_int_equal(rows_with(400), 0);
+}
+
+static int many_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    (void)arg;
+    for (int k = 1000; k < 1200; k++) {
+        if (insert(conn, k, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* More queued writes than the pipeline holds at once (PIPE_MAX): synced
+ * on the way, every one committed. */
+static void test_many_queued_writes_all_commit(void **state)
+{
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_store_tx(g_store, many_tx, NULL, &err), 0);
+    assert_int_equal(it_db_exec("SELECT 1 FROM it_pipe WHERE k >= 1000 AND k < 1200", 0, NULL),
+                     200);
+}
+
+static int setup(void **state)
+{
+    struct bbs_error err = {0};
+
+    if (it_group_setup(state) != 0 ||
+        it_db_exec("CREATE TABLE it_pipe (k INTEGER PRIMARY KEY, v TEXT NOT NULL)", 0, NULL) < 0) {
+        return -1;
+    }
+    g_store = bbs_store_new(it_db_conninfo(), 2, 3, &err);
+    if (g_store == NULL) {
+        fprintf(stderr, "store: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    bbs_store_free(g_store);
+    return it_group_teardown(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_read_and_queued_writes_commit_in_two_round_trips),
+        cmocka_unit_test(test_queued_write_error_fails_the_transaction_and_writes_nothing),
+        cmocka_unit_test(test_sync_and_reads_report_the_write_that_failed),
+        cmocka_unit_test(test_many_queued_writes_all_commit),
+    };
+
+    it_set_name("store_pipeline");
+    return it_main_exit(cmocka_run_group_tests(tests, setup, teardown));
+}
