@@ -17,8 +17,12 @@
 void bbs_conv_decode_desired(struct bbs_arena *arena, const struct bbs_blob *routes,
                              const struct bbs_blob *tags, struct bbs_conv_desired *d);
 
-/* Fill a->hostnames, a->tags_present and the tag arrays from the stored blobs. */
+/* Fill a->hostnames, a->tags_present and the tag arrays from the stored
+ * blobs. `prev` (may be NULL): a row decoded before, whose strings (and
+ * hostname array) are shared where equal at the same position instead of
+ * copied: an LRP's instances differ in a tag value or two. */
 void bbs_conv_decode_actual(struct bbs_arena *arena, const struct bbs_blob *routes,
-                            const struct bbs_blob *tags, struct bbs_conv_actual *a);
+                            const struct bbs_blob *tags, const struct bbs_conv_actual *prev,
+                            struct bbs_conv_actual *a);
 
 #endif /* BBS_CONV_CODEC_H */

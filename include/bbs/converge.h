@@ -60,22 +60,24 @@ struct bbs_conv_desired {
 };
 
 struct bbs_conv_actual {
+    /* Pointers and 64-bit values first, then the 32-bit ones: no padding
+     * (a convergence pass holds one per actual LRP). */
     const char *process_guid;
-    int32_t index;
-    enum bbs_presence presence;
-    enum bbs_alrp_state state;
     const char *domain;
     const char *cell_id;       /* "" when not placed */
     const char *instance_guid; /* "" when not placed */
     int64_t since_ns;
-    int32_t crash_count;
     const char *const *hostnames; /* stored internal routes (absent = none) */
     size_t n_hostnames;
-    int tags_present; /* stored metric tags are not NULL */
     const char *const *tag_names;
     const char *const *tag_values;
     size_t n_tags;
-    int opaque; /* its routes or tags could not be read (not decrypted): no drift compared */
+    int32_t index;
+    enum bbs_presence presence;
+    enum bbs_alrp_state state;
+    int32_t crash_count;
+    int tags_present; /* stored metric tags are not NULL */
+    int opaque;       /* its routes or tags could not be read (not decrypted): no drift compared */
 };
 
 /* What the run knows about cells. */

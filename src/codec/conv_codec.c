@@ -66,9 +66,27 @@ static int pb_next(const uint8_t *p, size_t n, size_t *pos, struct pb_field *f)
     }
 }
 
-/* Strings of field `sub` inside each field-`outer` entry of `blob` (internal routes). */
+/*
+ * String `p`/`len` in the arena, or prev[i] itself when it is the same
+ * string: rows decoded one after the other (an LRP's instances) share
+ * what they have in common instead of holding a copy each.
+ */
+static const char *share(struct bbs_arena *arena, const uint8_t *p, size_t len,
+                         const char *const *prev, size_t n_prev, size_t i)
+{
+    size_t n = strnlen((const char *)p, len); /* what a copy would hold */
+
+    if (prev != NULL && i < n_prev && strlen(prev[i]) == n && memcmp(prev[i], p, n) == 0) {
+        return prev[i];
+    }
+    return bbs_arena_strndup(arena, (const char *)p, len);
+}
+
+/* Strings of field `sub` inside each field-`outer` entry of `blob`
+ * (internal routes); shared with `prev` (n_prev of them, may be NULL)
+ * where equal, the whole array when every one is. */
 static size_t decode_hostnames(struct bbs_arena *arena, const struct bbs_blob *blob, uint32_t outer,
-                               const char *const **out)
+                               const char *const *prev, size_t n_prev, const char *const **out)
 {
     const char **v = NULL;
     size_t n = 0;
@@ -96,9 +114,14 @@ static size_t decode_hostnames(struct bbs_arena *arena, const struct bbs_blob *b
                     }
                     v = nv;
                 }
-                v[n++] = bbs_arena_strndup(arena, (const char *)h.data, h.len);
+                v[n] = share(arena, h.data, h.len, prev, n_prev, n);
+                n++;
             }
         }
+    }
+    if (prev != NULL && n == n_prev && n > 0 && memcmp(v, prev, n * sizeof(*v)) == 0) {
+        *out = prev;
+        return n;
     }
     *out = v;
     return n;
@@ -106,8 +129,11 @@ static size_t decode_hostnames(struct bbs_arena *arena, const struct bbs_blob *b
 
 /* The stored actual metric tags (field-12 map entries of strings). */
 static void decode_actual_tags(struct bbs_arena *arena, const struct bbs_blob *blob,
-                               struct bbs_conv_actual *a)
+                               const struct bbs_conv_actual *prev, struct bbs_conv_actual *a)
 {
+    const char *const *pn = prev != NULL ? prev->tag_names : NULL;
+    const char *const *pv = prev != NULL ? prev->tag_values : NULL;
+    size_t np = prev != NULL ? prev->n_tags : 0;
     size_t pos = 0;
     size_t cap = 0;
     struct pb_field e;
@@ -129,9 +155,9 @@ static void decode_actual_tags(struct bbs_arena *arena, const struct bbs_blob *b
                 continue;
             }
             if (kv.field == 1) {
-                k = bbs_arena_strndup(arena, (const char *)kv.data, kv.len);
+                k = share(arena, kv.data, kv.len, pn, np, a->n_tags);
             } else if (kv.field == 2) {
-                v = bbs_arena_strndup(arena, (const char *)kv.data, kv.len);
+                v = share(arena, kv.data, kv.len, pv, np, a->n_tags);
             }
         }
         if (a->n_tags == cap) {
@@ -154,6 +180,10 @@ static void decode_actual_tags(struct bbs_arena *arena, const struct bbs_blob *b
     }
     a->tag_names = names;
     a->tag_values = values;
+    /* The same names as the row before (an LRP's instances): one array. */
+    if (pn != NULL && a->n_tags == np && np > 0 && memcmp(names, pn, np * sizeof(*pn)) == 0) {
+        a->tag_names = pn;
+    }
 }
 
 /* The desired metric tags: field-1 entries (name, MetricTagValue{static 1, dynamic 2}). */
@@ -279,9 +309,11 @@ void bbs_conv_decode_desired(struct bbs_arena *arena, const struct bbs_blob *rou
 }
 
 void bbs_conv_decode_actual(struct bbs_arena *arena, const struct bbs_blob *routes,
-                            const struct bbs_blob *tags, struct bbs_conv_actual *a)
+                            const struct bbs_blob *tags, const struct bbs_conv_actual *prev,
+                            struct bbs_conv_actual *a)
 {
-    a->n_hostnames = decode_hostnames(arena, routes, 11, &a->hostnames);
+    a->n_hostnames = decode_hostnames(arena, routes, 11, prev != NULL ? prev->hostnames : NULL,
+                                      prev != NULL ? prev->n_hostnames : 0, &a->hostnames);
     a->n_tags = 0;
-    decode_actual_tags(arena, tags, a);
+    decode_actual_tags(arena, tags, prev, a);
 }

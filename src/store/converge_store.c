@@ -13,27 +13,31 @@
  * Not done here: deciding (converge.c), rep calls and auctions (the
  * worker does them after the commit).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bbs/conv_codec.h"
 #include "bbs/converge.h"
+#include "bbs/store.h"
+#include "bbs/xalloc.h"
 #include "store_int.h"
+
+/* The two snapshot reads, streamed (cursor.c). Routes are compared only
+ * for their internal-router entry: the (often long) routes of every other
+ * LRP stay in the database. */
+static const char CONV_DESIRED[] =
+    "SELECT process_guid, domain, instances,"
+    " CASE WHEN position('internal-router'::bytea IN routes) > 0"
+    " OR substring(routes FROM 1 FOR 1) = '\\x00'::bytea" /* sealed */
+    " OR substring(routes FROM 1 FOR 2) = '02'::bytea"
+    " THEN routes ELSE ''::bytea END, metric_tags"
+    " FROM desired_lrps";
+static const char CONV_ACTUAL[] = "SELECT process_guid, instance_index, presence, state, domain,"
+                                  " cell_id, instance_guid, since, crash_count, internal_routes,"
+                                  " metric_tags FROM actual_lrps";
 
 static const struct bbs_stmt conv_stmts[] = {
     {"conv_prune_domains", "DELETE FROM domains WHERE expire_time <= $1::int8"},
-    /* Routes are compared only for their internal-router entry: the
-     * (often long) routes of every other LRP stay in the database. */
-    {"conv_desired", "SELECT process_guid, domain, instances,"
-                     " CASE WHEN position('internal-router'::bytea IN routes) > 0"
-                     " OR substring(routes FROM 1 FOR 1) = '\\x00'::bytea" /* sealed */
-                     " OR substring(routes FROM 1 FOR 2) = '02'::bytea"
-                     " THEN routes ELSE ''::bytea END, metric_tags"
-                     " FROM desired_lrps"},
-    {"conv_actual", "SELECT process_guid, instance_index, presence, state, domain, cell_id,"
-                    " instance_guid, since, crash_count, internal_routes, metric_tags"
-                    " FROM actual_lrps"},
     {"conv_lock", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
                   " WHERE (process_guid, instance_index) IN"
                   " (SELECT g, i::int4 FROM unnest($1::text[], $2::text[]) AS u(g, i))"
@@ -80,53 +84,162 @@ int bbs_store_conv_prune_domains(struct bbs_store *st, int64_t now_ns, int *n,
 
 /* ---- the snapshot ---- */
 
-struct snap_ctx {
-    struct bbs_store *st;
-    const char *stmt;
-    PGresult *res;
-    struct bbs_error err;
-    int rc;
+/* Rows of one kind, collected as they stream in (malloc'd, doubling). */
+struct rows {
+    void *v;
+    size_t n;
+    size_t cap;
+    size_t size;
 };
 
-static int snap_read(PGconn *conn, void *arg, struct bbs_error *err)
+static void *rows_add(struct rows *r)
 {
-    struct snap_ctx *c = arg;
-    struct bbs_params p = {0};
+    void *p;
 
-    PQclear(c->res);
-    c->res = bbs_exec(conn, c->stmt, &p, err);
-    return c->res == NULL ? -1 : 0;
+    if (r->n == r->cap) {
+        r->cap = r->cap != 0 ? r->cap * 2 : 256;
+        r->v = bbs_xrealloc(r->v, r->cap * r->size);
+    }
+    p = (char *)r->v + r->n * r->size;
+    memset(p, 0, r->size);
+    r->n++;
+    return p;
 }
 
-static void *snap_thread(void *arg)
+/* The rows, handed to the arena (freed with it). */
+static void *rows_keep(struct bbs_arena *arena, struct rows *r, size_t *n)
 {
-    struct snap_ctx *c = arg;
-
-    c->rc = bbs_store_run(c->st, snap_read, c, &c->err);
-    return NULL;
+    *n = r->n;
+    if (r->v != NULL) {
+        bbs_arena_defer(arena, free, r->v);
+    }
+    return r->v;
 }
 
-static void result_free(void *res)
+/*
+ * Text column `col` of the current row, in the arena; `*last` is the
+ * previous row's copy and is reused when equal: an LRP's instances, its
+ * domain and its cell come in runs (rows in insertion order), so 50k
+ * instances of a few hundred LRPs hold a few hundred copies, not 50k.
+ */
+static const char *text_run(struct bbs_arena *arena, const PGresult *r, int col, const char **last)
 {
-    PQclear(res);
+    const char *s = bbs_get_text(r, 0, col);
+
+    if (*last == NULL || strcmp(*last, s) != 0) {
+        *last = bbs_arena_strdup(arena, s);
+    }
+    return *last;
 }
 
+static int read_desired(struct bbs_cursor *cur, struct bbs_arena *arena, struct rows *out,
+                        struct bbs_error *err)
+{
+    const char *last_domain = NULL;
+    const PGresult *r;
+    int rc;
+
+    while ((rc = bbs_cursor_row(cur, &r, err)) == 1) {
+        struct bbs_conv_desired *d = rows_add(out);
+        struct bbs_blob routes;
+        struct bbs_blob tags;
+
+        d->process_guid = bbs_arena_strdup(arena, bbs_get_text(r, 0, 0));
+        d->domain = text_run(arena, r, 1, &last_domain);
+        d->instances = bbs_get_int4(r, 0, 2);
+        /* Undecryptable blobs: the LRP still counts (its instances are
+         * neither extra nor missing); only its drift is not compared. */
+        if (bbs_get_sealed(r, 0, 3, BBS_SEALED_DLRP_ROUTES, &routes) != 0 ||
+            bbs_get_sealed(r, 0, 4, BBS_SEALED_DLRP_METRIC_TAGS, &tags) != 0) {
+            d->opaque = 1;
+            continue;
+        }
+        bbs_conv_decode_desired(arena, &routes, &tags, d); /* copies into the arena */
+    }
+    return rc;
+}
+
+/* Text column `col` in the arena, or the row's equal tag value (its
+ * instance guid is also its process_instance_id tag, in Diego). */
+static const char *own_text(struct bbs_arena *arena, const PGresult *r, int col,
+                            const struct bbs_conv_actual *x)
+{
+    const char *s = bbs_get_text(r, 0, col);
+
+    for (size_t i = 0; i < x->n_tags; i++) {
+        if (strcmp(x->tag_values[i], s) == 0) {
+            return x->tag_values[i];
+        }
+    }
+    return bbs_arena_strdup(arena, s);
+}
+
+static int read_actual(struct bbs_cursor *cur, struct bbs_arena *arena, struct rows *out,
+                       struct bbs_error *err)
+{
+    struct bbs_conv_actual decoded = {0}; /* the last decoded row (rows move as they grow) */
+    const struct bbs_conv_actual *prev = NULL;
+    const char *last_guid = NULL;
+    const char *last_domain = NULL;
+    const char *last_cell = NULL;
+    const PGresult *r;
+    int rc;
+
+    while ((rc = bbs_cursor_row(cur, &r, err)) == 1) {
+        const char *state = bbs_get_text(r, 0, 3);
+        int s = bbs_alrp_state_parse(state, strlen(state));
+        struct bbs_conv_actual *x;
+
+        if (s < 0) {
+            continue; /* not a state we know: left alone */
+        }
+        x = rows_add(out);
+        x->process_guid = text_run(arena, r, 0, &last_guid);
+        x->index = bbs_get_int4(r, 0, 1);
+        x->presence = (enum bbs_presence)bbs_get_int4(r, 0, 2);
+        x->state = (enum bbs_alrp_state)s;
+        x->domain = text_run(arena, r, 4, &last_domain);
+        x->cell_id = text_run(arena, r, 5, &last_cell);
+        x->since_ns = bbs_get_int8(r, 0, 7);
+        x->crash_count = bbs_get_int4(r, 0, 8);
+        /* Only running ordinary rows are compared for drift (steps 12, 13). */
+        if (x->presence == BBS_PRESENCE_ORDINARY && x->state == BBS_ALRP_RUNNING) {
+            struct bbs_blob routes;
+            struct bbs_blob tags;
+
+            if (bbs_get_sealed(r, 0, 9, BBS_SEALED_ALRP_INTERNAL_ROUTES, &routes) != 0 ||
+                bbs_get_sealed(r, 0, 10, BBS_SEALED_ALRP_METRIC_TAGS, &tags) != 0) {
+                x->opaque = 1;
+            } else {
+                bbs_conv_decode_actual(arena, &routes, &tags, prev, x); /* shares with prev */
+                decoded = *x;
+                prev = &decoded;
+            }
+        }
+        x->instance_guid = own_text(arena, r, 6, x);
+    }
+    return rc;
+}
+
+/*
+ * The two big reads stream in (cursor.c, single-row mode): only the
+ * compact facts the planner compares are kept, never a whole result, so
+ * a pass over 50k instances holds a few megabytes where one PGresult of
+ * every row held tens. Both statements run at once on two connections
+ * (each sees its own snapshot at READ COMMITTED, as two reads on one
+ * connection would; nothing is lost): the actual rows wait in their
+ * socket while the desired ones are read. The planner copes with rows
+ * that moved in between: every write is checked against the row again
+ * under its lock.
+ */
 int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena, int64_t now_ns,
                             struct bbs_conv_snapshot *snap, struct bbs_error *err)
 {
-    struct snap_ctx dc = {st, "conv_desired", NULL, {0}, -1};
-    struct snap_ctx ac = {st, "conv_actual", NULL, {0}, -1};
-    pthread_t t;
-    int threaded;
-    struct {
-        PGresult *desired;
-        PGresult *actual;
-    } c;
-    struct bbs_conv_desired *d = NULL;
-    struct bbs_conv_actual *a = NULL;
-    size_t nd;
-    size_t na;
-    size_t k = 0;
+    struct rows d = {NULL, 0, 0, sizeof(struct bbs_conv_desired)};
+    struct rows a = {NULL, 0, 0, sizeof(struct bbs_conv_actual)};
+    struct bbs_cursor *ac = NULL;
+    struct bbs_cursor *dc = NULL;
+    int rc = -1;
 
     memset(snap, 0, sizeof(*snap));
     snap->now_ns = now_ns;
@@ -134,90 +247,24 @@ int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena, int64
                                err) != 0) {
         return -1;
     }
-    /*
-     * The two big reads run at once on two connections (each statement
-     * sees its own snapshot at READ COMMITTED, in a transaction or not, so
-     * nothing is lost). The planner copes with rows that moved in between:
-     * every write is checked against the row again under its lock.
-     */
-    threaded = pthread_create(&t, NULL, snap_thread, &dc) == 0;
-    snap_thread(&ac);
-    if (threaded) {
-        pthread_join(t, NULL);
-    } else {
-        snap_thread(&dc);
-    }
-    if (dc.rc != 0 || ac.rc != 0) {
-        *err = dc.rc != 0 ? dc.err : ac.err;
-        PQclear(dc.res);
-        PQclear(ac.res);
+    ac = bbs_cursor_open(st, CONV_ACTUAL, NULL, err);
+    if (ac == NULL) {
         return -1;
     }
-    c.desired = dc.res;
-    c.actual = ac.res;
-    bbs_arena_defer(arena, result_free, c.desired);
-    bbs_arena_defer(arena, result_free, c.actual);
-    nd = (size_t)PQntuples(c.desired);
-    na = (size_t)PQntuples(c.actual);
-    if (nd > 0) {
-        d = bbs_arena_zalloc(arena, nd * sizeof(*d));
+    dc = bbs_cursor_open(st, CONV_DESIRED, NULL, err);
+    if (dc == NULL || read_desired(dc, arena, &d, err) != 0 ||
+        read_actual(ac, arena, &a, err) != 0) {
+        free(d.v);
+        free(a.v);
+        goto out;
     }
-    for (size_t i = 0; i < nd; i++) {
-        struct bbs_blob routes;
-        struct bbs_blob tags;
-
-        d[i].process_guid = bbs_get_text(c.desired, (int)i, 0);
-        d[i].domain = bbs_get_text(c.desired, (int)i, 1);
-        d[i].instances = bbs_get_int4(c.desired, (int)i, 2);
-        /* Undecryptable blobs: the LRP still counts (its instances are
-         * neither extra nor missing); only its drift is not compared. */
-        if (bbs_get_sealed(c.desired, (int)i, 3, BBS_SEALED_DLRP_ROUTES, &routes) != 0 ||
-            bbs_get_sealed(c.desired, (int)i, 4, BBS_SEALED_DLRP_METRIC_TAGS, &tags) != 0) {
-            d[i].opaque = 1;
-            continue;
-        }
-        bbs_conv_decode_desired(arena, &routes, &tags, &d[i]);
-    }
-    if (na > 0) {
-        a = bbs_arena_zalloc(arena, na * sizeof(*a));
-    }
-    for (size_t i = 0; i < na; i++) {
-        const char *state = bbs_get_text(c.actual, (int)i, 3);
-        int s = bbs_alrp_state_parse(state, strlen(state));
-        struct bbs_conv_actual *x = &a[k];
-
-        if (s < 0) {
-            continue; /* not a state we know: left alone */
-        }
-        x->process_guid = bbs_get_text(c.actual, (int)i, 0);
-        x->index = bbs_get_int4(c.actual, (int)i, 1);
-        x->presence = (enum bbs_presence)bbs_get_int4(c.actual, (int)i, 2);
-        x->state = (enum bbs_alrp_state)s;
-        x->domain = bbs_get_text(c.actual, (int)i, 4);
-        x->cell_id = bbs_get_text(c.actual, (int)i, 5);
-        x->instance_guid = bbs_get_text(c.actual, (int)i, 6);
-        x->since_ns = bbs_get_int8(c.actual, (int)i, 7);
-        x->crash_count = bbs_get_int4(c.actual, (int)i, 8);
-        /* Only running ordinary rows are compared for drift (steps 12, 13). */
-        if (x->presence == BBS_PRESENCE_ORDINARY && x->state == BBS_ALRP_RUNNING) {
-            struct bbs_blob routes;
-            struct bbs_blob tags;
-
-            if (bbs_get_sealed(c.actual, (int)i, 9, BBS_SEALED_ALRP_INTERNAL_ROUTES, &routes) !=
-                    0 ||
-                bbs_get_sealed(c.actual, (int)i, 10, BBS_SEALED_ALRP_METRIC_TAGS, &tags) != 0) {
-                x->opaque = 1;
-            } else {
-                bbs_conv_decode_actual(arena, &routes, &tags, x);
-            }
-        }
-        k++;
-    }
-    snap->desired = d;
-    snap->n_desired = nd;
-    snap->actual = a;
-    snap->n_actual = k;
-    return 0;
+    snap->desired = rows_keep(arena, &d, &snap->n_desired);
+    snap->actual = rows_keep(arena, &a, &snap->n_actual);
+    rc = 0;
+out:
+    bbs_store_cursor_close(dc);
+    bbs_store_cursor_close(ac);
+    return rc;
 }
 
 /* ---- work items ---- */

@@ -58,7 +58,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a.presence = BBS_PRESENCE_ORDINARY;
     a.cell_id = "cell";
     a.instance_guid = "ig";
-    bbs_conv_decode_actual(arena, &routes, &tags, &a);
+    bbs_conv_decode_actual(arena, &routes, &tags, NULL, &a);
+    {
+        /* Decoded again after itself: shares every string, same values. */
+        struct bbs_conv_actual b = a;
+
+        bbs_conv_decode_actual(arena, &routes, &tags, &a, &b);
+        if (b.n_hostnames != a.n_hostnames || b.n_tags != a.n_tags ||
+            (a.n_hostnames > 0 && b.hostnames != a.hostnames)) {
+            abort();
+        }
+        for (size_t i = 0; i < b.n_tags; i++) {
+            if (b.tag_names[i] != a.tag_names[i] || b.tag_values[i] != a.tag_values[i]) {
+                abort();
+            }
+        }
+    }
     if (!(d.n_hostnames <= size && a.n_hostnames <= size)) {
         abort();
     }
