@@ -458,8 +458,9 @@ void bbs_store_set_fence(struct bbs_store *st, int64_t term, void (*on_fenced)(v
  * COMMIT] where it was five round trips. The statements run in the order
  * sent, in the one transaction, so what commits is what committed before;
  * a queued command's error only surfaces at the next sync, where the
- * transaction fails with it as it would have (no body branches on a
- * command's error: any error ends a PostgreSQL transaction).
+ * transaction fails with it as it would have (any error ends a
+ * PostgreSQL transaction). A body whose answer depends on which command
+ * failed reads each one back with bbs_store_sync (evac_store.c).
  */
 #define PIPE_MAX 64 /* answers queued at most; the next statement syncs first */
 
