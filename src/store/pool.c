@@ -477,6 +477,7 @@ BBS_STORE_STATEMENTS(tx, tx_stmts);
 
 struct pipe {
     int n;                /* statements sent whose answers are not read */
+    int answered;         /* a sync of this transaction came back whole */
     int64_t t0[PIPE_MAX]; /* when each was sent (statement stats) */
 };
 
@@ -592,6 +593,9 @@ static int pipe_sync(PGconn *conn, struct pipe *pp, PGresult **last, int *failed
     if (by_server != NULL) {
         *by_server = server;
     }
+    if (bad < 0) {
+        pp->answered = 1;
+    }
     return bad < 0 ? 0 : -1;
 }
 
@@ -607,6 +611,7 @@ static int pipe_begin(struct bbs_store *st, PGconn *conn, struct pipe *pp, int r
     struct bbs_params p = {0};
 
     pp->n = 0;
+    pp->answered = 0;
     if (!PQenterPipelineMode(conn) || !PQsetInstanceData(conn, pipe_event, pp)) {
         bbs_store_map_error(conn, NULL, err);
         return -1;
@@ -692,6 +697,13 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         if (change != NULL && bbs_changelog_write(conn, change, mark, &logged, err) != 0) {
             goto next;
         }
+        /* A body that only queued (a desire: one INSERT) has not heard
+         * from the server yet: hear it before COMMIT leaves, so a pooled
+         * connection that died unseen fails here, surely uncommitted, and
+         * is retried, rather than after COMMIT with the outcome unknown. */
+        if (in_tx && !pp.answered && bbs_store_sync(conn, err) != 0) {
+            goto next;
+        }
         if (in_tx) {
             int failed_at;
             int by_server;
@@ -701,9 +713,18 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
                 goto next; /* COMMIT never left: nothing committed */
             }
             commit = pp.n - 1;
-            if (pipe_sync(conn, &pp, NULL, &failed_at, &by_server, err) != 0) {
-                /* PostgreSQL's own error before COMMIT: it never ran. */
-                if (commit_unknown(conn) && !(by_server && failed_at < commit)) {
+            if (pipe_sync(conn, &pp, NULL, &failed_at, &by_server, err) != 0 &&
+                failed_at <= commit) {
+                /*
+                 * From what PostgreSQL answered: its error before COMMIT
+                 * (nothing after it ran), or COMMIT's own error on a
+                 * connection still fit: not committed. No answer, or the
+                 * connection going away with COMMIT's answer: unknown.
+                 * (Past COMMIT's "OK", only the sync failed: committed.)
+                 */
+                int not_run = by_server && (failed_at < commit || !commit_unknown(conn));
+
+                if (!not_run && in_tx == 1) {
                     char why[sizeof(err->message)];
 
                     snprintf(why, sizeof(why), "%s", err->message);

@@ -6,7 +6,9 @@
  * answers from PostgreSQL (libpq's protocol trace counts them); a queued
  * write's error fails the transaction with its mapped error and nothing
  * is written; bbs_store_sync tells which write failed; more writes than
- * the pipeline holds at once all commit. The statements are the test's,
+ * the pipeline holds at once all commit; a body that only queued, on a
+ * connection that died unseen, is retried rather than answered "outcome
+ * unknown". The statements are the test's,
  * registered as the store's own modules register theirs.
  */
 #include "harness.h"
@@ -14,6 +16,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -210,6 +213,40 @@ static void test_many_queued_writes_all_commit(void **state)
                      200);
 }
 
+struct die_ctx {
+    int calls;
+};
+
+/* Only queues (as a desire does); on the first attempt the connection
+ * dies under it without a word from the server (its socket shut). */
+static int die_once_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct die_ctx *c = arg;
+
+    if (insert(conn, 500, err) != 0) {
+        return -1;
+    }
+    if (c->calls++ == 0) {
+        shutdown(PQsocket(conn), SHUT_RDWR);
+    }
+    return 0;
+}
+
+/* Nothing was answered before COMMIT would leave: the transaction is
+ * heard first, fails surely uncommitted and runs again on a new
+ * connection, where sending COMMIT with it would have left the outcome
+ * unknown. */
+static void test_write_only_body_on_a_dead_connection_is_retried(void **state)
+{
+    struct bbs_error err = {0};
+    struct die_ctx c = {0};
+
+    (void)state;
+    assert_int_equal(bbs_store_tx(g_store, die_once_tx, &c, &err), 0);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(rows_with(500), 1);
+}
+
 static int setup(void **state)
 {
     struct bbs_error err = {0};
@@ -239,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_queued_write_error_fails_the_transaction_and_writes_nothing),
         cmocka_unit_test(test_sync_and_reads_report_the_write_that_failed),
         cmocka_unit_test(test_many_queued_writes_all_commit),
+        cmocka_unit_test(test_write_only_body_on_a_dead_connection_is_retried),
     };
 
     it_set_name("store_pipeline");
