@@ -661,6 +661,44 @@ static int commit_unknown(PGconn *conn)
     return PQstatus(conn) != CONNECTION_OK || conn_discarded(conn);
 }
 
+/*
+ * COMMIT the pipelined transaction: 0 committed; -1 not committed (`err`;
+ * run() retries as for any failure); 1 the outcome is unknown (`err` says
+ * so), decided from what PostgreSQL answered: its error before COMMIT
+ * (nothing after it ran), or COMMIT's own error on a connection still fit,
+ * is "not committed"; no answer, or the connection going away with
+ * COMMIT's answer, is "unknown"; past COMMIT's "OK" only the sync failed:
+ * committed. A read-only transaction is never "unknown".
+ */
+static int pipe_commit(PGconn *conn, struct pipe *pp, int read_only, struct bbs_error *err)
+{
+    int failed_at;
+    int by_server;
+    int commit;
+    char why[sizeof(err->message)];
+
+    /* A body that only queued (a desire: one INSERT) has not heard from
+     * the server yet: hear it before COMMIT leaves, so a pooled connection
+     * that died unseen fails here, surely uncommitted, and is retried. */
+    if (!pp->answered && bbs_store_sync(conn, err) != 0) {
+        return -1;
+    }
+    if (pipe_send(conn, pp, "tx_commit", NULL, NULL, err) != 0) {
+        return -1; /* COMMIT never left */
+    }
+    commit = pp->n - 1;
+    if (pipe_sync(conn, pp, NULL, &failed_at, &by_server, err) == 0 || failed_at > commit) {
+        return 0;
+    }
+    if (read_only || (by_server && (failed_at < commit || !commit_unknown(conn)))) {
+        return -1;
+    }
+    snprintf(why, sizeof(why), "%s", err->message);
+    bbs_error_setf(err, BBS_ERR_UNKNOWN, "outcome unknown, the change may have been committed: %s",
+                   why);
+    return 1;
+}
+
 static void backoff(int attempt)
 {
     struct timespec ts = {0, (long)(20 + 40 * attempt) * 1000000L};
@@ -697,43 +735,15 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         if (change != NULL && bbs_changelog_write(conn, change, mark, &logged, err) != 0) {
             goto next;
         }
-        /* A body that only queued (a desire: one INSERT) has not heard
-         * from the server yet: hear it before COMMIT leaves, so a pooled
-         * connection that died unseen fails here, surely uncommitted, and
-         * is retried, rather than after COMMIT with the outcome unknown. */
-        if (in_tx && !pp.answered && bbs_store_sync(conn, err) != 0) {
-            goto next;
-        }
         if (in_tx) {
-            int failed_at;
-            int by_server;
-            int commit;
+            int outcome = pipe_commit(conn, &pp, in_tx == 2, err);
 
-            if (pipe_send(conn, &pp, "tx_commit", NULL, NULL, err) != 0) {
-                goto next; /* COMMIT never left: nothing committed */
+            if (outcome > 0) { /* unknown: never run again */
+                pipe_end(conn, &pp);
+                conn_put(st, conn);
+                return -1;
             }
-            commit = pp.n - 1;
-            if (pipe_sync(conn, &pp, NULL, &failed_at, &by_server, err) != 0 &&
-                failed_at <= commit) {
-                /*
-                 * From what PostgreSQL answered: its error before COMMIT
-                 * (nothing after it ran), or COMMIT's own error on a
-                 * connection still fit: not committed. No answer, or the
-                 * connection going away with COMMIT's answer: unknown.
-                 * (Past COMMIT's "OK", only the sync failed: committed.)
-                 */
-                int not_run = by_server && (failed_at < commit || !commit_unknown(conn));
-
-                if (!not_run && in_tx == 1) {
-                    char why[sizeof(err->message)];
-
-                    snprintf(why, sizeof(why), "%s", err->message);
-                    bbs_error_setf(err, BBS_ERR_UNKNOWN,
-                                   "outcome unknown, the change may have been committed: %s", why);
-                    pipe_end(conn, &pp);
-                    conn_put(st, conn);
-                    return -1;
-                }
+            if (outcome < 0) {
                 goto next;
             }
         }
