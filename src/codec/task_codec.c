@@ -81,12 +81,16 @@ int bbs_task_put(struct bbs_buf *b, uint32_t field, struct bbs_arena *arena,
 {
     Models__TaskDefinition *def;
     struct bbs_blob v2;
-    struct bbs_error e = {0};
+    struct bbs_error e;
 
     if (view == BBS_TASK_VIEW_V3) {
         put_task(b, field, t, bytes_of(&t->definition), t->definition.len);
         return 0;
     }
+    /* Not `= {0}`: that zeroes 4 KB per task of a list; the decoder sets
+     * it only on failure, which is not read here. */
+    e.type = BBS_ERR_UNKNOWN;
+    e.message[0] = '\0';
     def = bbs_task_decode_definition(arena, &t->definition, &e);
     if (def == NULL) {
         return -1;

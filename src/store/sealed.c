@@ -159,10 +159,12 @@ static int open_value(const struct bbs_crypt *c, enum bbs_sealed_col kind, const
     return rc;
 }
 
-int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind,
-                   struct bbs_blob *out)
+/* bbs_get_sealed's sealed case. Apart so that the plain case, three times
+ * per row of a list, does not zero this frame's error and label buffers
+ * (4 KB: 5% of a 50k-row list's server CPU in a profile). */
+static int open_sealed(const PGresult *r, int row, enum bbs_sealed_col kind, struct bbs_blob b,
+                       struct bbs_blob *out)
 {
-    struct bbs_blob b = bbs_get_blob(r, row, col);
     struct bbs_store *st;
     struct bbs_buf json = {0};
     struct bbs_error err = {0};
@@ -171,10 +173,6 @@ int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind
     size_t cap;
     size_t len = 0;
 
-    if (!b.present || !bbs_crypt_is_sealed(b.data, b.len)) {
-        *out = b;
-        return 0;
-    }
     st = bbs_store_of_result(r);
     /* Opened straight into memory of the result: it lives as long as the
      * borrowed bytes it replaces, and our own values need no copy. */
@@ -225,6 +223,18 @@ fail:
                 err.message, "undecryptable_total", (json_int_t)total);
     }
     return -1;
+}
+
+int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind,
+                   struct bbs_blob *out)
+{
+    struct bbs_blob b = bbs_get_blob(r, row, col);
+
+    if (!b.present || !bbs_crypt_is_sealed(b.data, b.len)) {
+        *out = b;
+        return 0;
+    }
+    return open_sealed(r, row, kind, b, out);
 }
 
 /* Seal `n` bytes of ours into a buffer the caller frees. */
