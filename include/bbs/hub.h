@@ -4,20 +4,22 @@
  * change-log id; resumes a subscriber from an id (docs/architecture.md,
  * "Event log and hub").
  *
- * One thread wakes when a writer of this process committed change-log
- * entries (the store's commit hook) or every poll interval (rows written by
- * another process), gives committed rows their ids (sequences them), reads
- * the rows after the last one delivered and formats each event once per payload
- * variant (V3, V0) as an SSE record shared by every subscriber. A
- * subscriber is a sink (the HTTP stream) with a bound of `queue_max`
- * records written but not yet taken by the client: a sink that is full is
- * ended (after what it holds is flushed, so the client can resume from its
- * last id) and dropped; a sink whose client left is dropped. Writers never
- * wait for the hub, the hub never waits for a client.
+ * One thread wakes when a writer of this process ended a transaction that
+ * wrote change-log entries (the store's commit hook) or every poll
+ * interval, marks the newest id handed out, reads the rows after the last
+ * one delivered up to the newest settled mark (bbs_hub_marks_settle: no
+ * transaction that may hold a smaller id is still open) and formats each
+ * event once per payload variant (V3, V0) as an SSE record shared by every
+ * subscriber. A subscriber is a sink (the HTTP stream) with a bound of
+ * `queue_max` records written but not yet taken by the client: a sink that
+ * is full is ended (after what it holds is flushed, so the client can
+ * resume from its last id) and dropped; a sink whose client left is
+ * dropped. Writers never wait for the hub, the hub never waits for a
+ * client.
  *
- * Not done here: the SSE wire (the HTTP target's stream), leadership (every
- * server's hub sequences under an advisory lock and delivers what is
- * sequenced, whoever sequenced it).
+ * Not done here: the SSE wire (the HTTP target's stream), leadership (the
+ * hub serves the leader's subscribers; only the leader writes, so its
+ * process holds every change-log ticket there is).
  *
  * Thread safety: every function may be called from any thread.
  */
@@ -52,7 +54,7 @@ struct bbs_hub_config {
     size_t queue_max;     /* records per subscriber not yet taken by its client */
     int64_t heartbeat_ns; /* an SSE comment on every stream this often */
     int64_t poll_ns;      /* read the log this often without a poke (the commit hook) */
-    int batch;            /* rows per read / per sequencing statement */
+    int batch;            /* rows per read */
 };
 
 struct bbs_hub;
@@ -90,7 +92,32 @@ struct bbs_hub_sub_opts {
 BBS_MUST_CHECK int bbs_hub_subscribe(struct bbs_hub *hub, const struct bbs_hub_sink *sink,
                                      const struct bbs_hub_sub_opts *o, struct bbs_error *err);
 
-/* Fan `n` sequenced rows (ascending ids, after the last delivered) out. The thread's step. */
+/*
+ * Marks (pure; the thread's step): each says every id up to `last` was
+ * handed out before ticket number `ticket` (bbs_store_changelog_mark). A
+ * mark is settled once no ticket below its own is held: then every row up
+ * to its `last` is committed or never will be, and the hub delivers up to
+ * it. A few are kept, oldest first; when full the oldest goes (a newer
+ * mark settles no earlier, so nothing is passed too soon).
+ */
+#define BBS_HUB_MARKS 8
+struct bbs_hub_marks {
+    int64_t last[BBS_HUB_MARKS];
+    uint64_t ticket[BBS_HUB_MARKS];
+    int n;
+};
+
+/* Add a mark (none when `last` is the newest mark's already). */
+void bbs_hub_marks_push(struct bbs_hub_marks *m, int64_t last, uint64_t ticket);
+
+/*
+ * With `oldest_held` the smallest ticket still held (bbs_store_ticket_oldest):
+ * drop the settled marks and return the largest `last` among them, or -1
+ * when none settled.
+ */
+int64_t bbs_hub_marks_settle(struct bbs_hub_marks *m, uint64_t oldest_held);
+
+/* Fan `n` rows (ascending ids, after the last delivered) out. The thread's step. */
 void bbs_hub_deliver(struct bbs_hub *hub, const struct bbs_changelog_row *rows, size_t n);
 
 /* Send an SSE comment to every subscriber (dropping the gone and the full). */

@@ -52,6 +52,11 @@ struct bbs_hub {
     size_t n_subs;
     int64_t last; /* the last id delivered */
 
+    /* The thread's own (no lock): marks not yet settled, oldest first, and
+     * the newest id settled (delivered up to it unless a read failed). */
+    struct bbs_hub_marks marks;
+    int64_t settled;
+
     pthread_t thread;
     int started;
     int wake[2];      /* poke -> thread; non-blocking both ends */
@@ -268,9 +273,9 @@ static int send_resync(struct sub *s, int64_t id)
 
 /*
  * Send `s` the retained events with last_id < id <= upto that it carries.
- * Ids are dense and pruning removes the oldest, so an oldest retained id
- * above the next one to send (in any page's snapshot) means events the
- * client has not had are gone: one resync event instead of the rest.
+ * Pruning removes the oldest ids and keeps the largest it removed, so a
+ * watermark above the last one sent (in any page's snapshot) means events
+ * the client has not had are gone: one resync event instead of the rest.
  * Returns 0, 1 when the sink ended, -1 with err on a database error.
  */
 static int backlog(struct bbs_hub *hub, struct sub *s, int64_t last_id, int64_t upto,
@@ -285,15 +290,15 @@ static int backlog(struct bbs_hub *hub, struct sub *s, int64_t last_id, int64_t 
         struct bbs_arena *arena = bbs_arena_new();
         struct bbs_changelog_row *rows = NULL;
         size_t n = 0;
-        int64_t oldest = 0;
+        int64_t pruned = 0;
         int rc = 0;
 
         if (bbs_store_changelog_backlog(hub->st, arena, after, upto, hub->cfg.batch, s->streams,
-                                        s->cell_id, &oldest, &rows, &n, err) != 0) {
+                                        s->cell_id, &pruned, &rows, &n, err) != 0) {
             bbs_arena_free(arena);
             return -1;
         }
-        if (oldest == 0 || oldest > after + 1) {
+        if (pruned > after) {
             bbs_arena_free(arena);
             return send_resync(s, upto) == 0 ? 0 : 1;
         }
@@ -343,19 +348,15 @@ int bbs_hub_subscribe(struct bbs_hub *hub, const struct bbs_hub_sink *sink,
     if (!o->resume && hub->st != NULL) {
         /*
          * Upstream's subscriber sees only what commits after it subscribed.
-         * Rows that committed before may not be numbered (or delivered) yet:
-         * number them now and skip every id up to the newest. A database
-         * error leaves no floor (such rows may then reach it, as before).
+         * Rows already inserted may not be delivered yet: skip every id
+         * handed out so far (a change whose COMMIT is in flight right now
+         * counts as before). A database error leaves no floor (such rows
+         * may then reach it, as before).
          */
-        int64_t assigned = 0;
+        uint64_t ticket;
         struct bbs_error e = {0};
 
-        do {
-            if (bbs_store_changelog_sequence(hub->st, hub->cfg.batch, &assigned, &e) != 0) {
-                assigned = -1;
-            }
-        } while (assigned == hub->cfg.batch);
-        if (assigned < 0 || bbs_store_changelog_last(hub->st, &s->floor, &e) != 0) {
+        if (bbs_store_changelog_mark(hub->st, &s->floor, &ticket, &e) != 0) {
             s->floor = 0;
         }
     }
@@ -390,6 +391,43 @@ int bbs_hub_subscribe(struct bbs_hub *hub, const struct bbs_hub_sink *sink,
     return rc < 0 ? -1 : 0;
 }
 
+/* ---- marks (pure) ---- */
+
+void bbs_hub_marks_push(struct bbs_hub_marks *m, int64_t last, uint64_t ticket)
+{
+    if (m->n > 0 && m->last[m->n - 1] == last) {
+        return; /* nothing handed out since: the older mark settles first */
+    }
+    if (m->n == BBS_HUB_MARKS) {
+        /* Full (a ticket held long): the oldest goes; a newer mark
+         * settles no earlier, so nothing is passed too soon. */
+        memmove(&m->last[0], &m->last[1], (BBS_HUB_MARKS - 1) * sizeof(m->last[0]));
+        memmove(&m->ticket[0], &m->ticket[1], (BBS_HUB_MARKS - 1) * sizeof(m->ticket[0]));
+        m->n--;
+    }
+    m->last[m->n] = last;
+    m->ticket[m->n] = ticket;
+    m->n++;
+}
+
+int64_t bbs_hub_marks_settle(struct bbs_hub_marks *m, uint64_t oldest_held)
+{
+    int64_t upto = -1;
+    int k = 0;
+
+    /* Tickets only grow, so the settled marks are the oldest ones. */
+    while (k < m->n && m->ticket[k] <= oldest_held) {
+        upto = m->last[k];
+        k++;
+    }
+    if (k > 0) {
+        memmove(&m->last[0], &m->last[k], (size_t)(m->n - k) * sizeof(m->last[0]));
+        memmove(&m->ticket[0], &m->ticket[k], (size_t)(m->n - k) * sizeof(m->ticket[0]));
+        m->n -= k;
+    }
+    return upto;
+}
+
 /* ---- the thread ---- */
 
 static int64_t mono_ns(void)
@@ -400,33 +438,66 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Sequence what committed, then deliver everything after `last`. */
+/* Under nothing: every id up to `upto` is settled and what it had is out. */
+static void advance(struct bbs_hub *hub, int64_t upto)
+{
+    pthread_mutex_lock(&hub->mu);
+    if (upto > hub->last) {
+        hub->last = upto;
+    }
+    pthread_mutex_unlock(&hub->mu);
+}
+
+/*
+ * Mark what has been handed out, then deliver every id after `last` up to
+ * the newest settled mark: one whose rows are all committed or never will
+ * be (no ticket older than it is held). Under a steady load the newest
+ * mark settles at the next step, a few milliseconds later.
+ */
 static int step(struct bbs_hub *hub, struct bbs_error *err)
 {
-    int64_t assigned;
+    int64_t mark;
+    int64_t upto;
+    int64_t after;
+    uint64_t ticket;
 
-    do {
-        if (bbs_store_changelog_sequence(hub->st, hub->cfg.batch, &assigned, err) != 0) {
-            return -1;
-        }
-    } while (assigned == hub->cfg.batch && !atomic_load(&hub->stopping));
+    if (bbs_store_changelog_mark(hub->st, &mark, &ticket, err) != 0) {
+        return -1;
+    }
+    bbs_hub_marks_push(&hub->marks, mark, ticket);
+    upto = bbs_hub_marks_settle(&hub->marks, bbs_store_ticket_oldest(hub->st));
+    if (upto > hub->settled) {
+        hub->settled = upto;
+    }
+    upto = hub->settled;
+    /* Only this thread moves `last`: reading it unlocked is safe here. */
+    after = hub->last;
+    if (upto <= after) {
+        return 0;
+    }
     for (;;) {
         struct bbs_arena *arena = bbs_arena_new();
         struct bbs_changelog_row *rows = NULL;
         size_t n = 0;
 
-        /* Only this thread moves `last`: reading it unlocked is safe here. */
-        if (bbs_store_changelog_read(hub->st, arena, hub->last, -1, hub->cfg.batch, &rows, &n,
-                                     err) != 0) {
+        if (bbs_store_changelog_read(hub->st, arena, after, upto, hub->cfg.batch, &rows, &n, err) !=
+            0) {
             bbs_arena_free(arena);
             return -1;
         }
         bbs_hub_deliver(hub, rows, n);
+        if (n > 0) {
+            after = rows[n - 1].seq;
+        }
         bbs_arena_free(arena);
         if (n < (size_t)hub->cfg.batch || atomic_load(&hub->stopping)) {
-            return 0;
+            break;
         }
     }
+    if (!atomic_load(&hub->stopping)) {
+        advance(hub, upto); /* past the holes (rolled-back inserts) too */
+    }
+    return 0;
 }
 
 /* Wait up to `ns` for a poke or a stop; read what the pipe holds. */
@@ -508,21 +579,34 @@ static void *thread_main(void *arg)
 int bbs_hub_start(struct bbs_hub *hub, struct bbs_error *err)
 {
     int64_t last;
+    uint64_t ticket;
+    int64_t give_up;
 
-    if (bbs_store_changelog_last(hub->st, &last, err) != 0) {
+    if (bbs_store_changelog_mark(hub->st, &last, &ticket, err) != 0) {
         return -1;
+    }
+    /* Start after the newest id, once nothing below it may still commit.
+     * Normally at once: the hub starts before this process's workers and
+     * listener, and the previous leader's writes ended before this server
+     * could lead. */
+    give_up = mono_ns() + BBS_TICKET_GRACE_NS;
+    while (bbs_store_ticket_oldest(hub->st) < ticket && mono_ns() < give_up) {
+        struct timespec ts = {0, 1000000};
+
+        nanosleep(&ts, NULL);
     }
     pthread_mutex_lock(&hub->mu);
     hub->last = last;
     pthread_mutex_unlock(&hub->mu);
+    hub->settled = last;
     if (pipe(hub->wake) != 0 || fcntl(hub->wake[0], F_SETFL, O_NONBLOCK) != 0 ||
         fcntl(hub->wake[1], F_SETFL, O_NONBLOCK) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "event hub: pipe: %s", strerror(errno));
         return -1;
     }
     bbs_store_on_commit(hub->st, poke, hub);
-    /* Its own numbering plus one writer: neither opens a connection for
-     * the first change (bbs_store_warm). */
+    /* Its own reads plus one writer: neither opens a connection for the
+     * first change (bbs_store_warm). */
     bbs_store_warm(hub->st, 2);
     if (pthread_create(&hub->thread, NULL, thread_main, hub) != 0) {
         bbs_error_setf(err, BBS_ERR_UNKNOWN, "event hub: cannot start its thread");

@@ -1,11 +1,13 @@
 /*
  * changelog.c - the change log (changelog.h): the writer that runs inside
- * every state change's transaction, and the hub's sequencing, reads and
- * pruning.
+ * every state change's transaction, and the hub's mark, reads and pruning.
  *
  * The writer inserts all of a change's events with one statement (arrays
  * unnested server-side), queued with the transaction's COMMIT (pool.c),
- * so the events cost no round trip of their own. It does not NOTIFY:
+ * so the events cost no round trip of their own; each row takes its id
+ * from the sequence at insert (migration 0007), and the transaction holds
+ * a ticket meanwhile (pool.c) so that the hub knows when every id up to a
+ * mark is either committed or never will be. It does not NOTIFY:
  * PostgreSQL serialises the commits of notifying transactions (a global
  * lock held until the commit record is flushed), which would cost every
  * writer the group commit. The transaction helper wakes the hub in the
@@ -39,21 +41,16 @@
 #define INT4_OID  23
 #define BYTEA_OID 17
 
-/* Any number of our own: serialises hubs handing out ids. */
-#define SEQUENCE_LOCK INT64_C(0x62627365766c6f67) /* "bbsevlog" */
-
 static const struct bbs_stmt changelog_stmts[] = {
+    /* `seq` comes from its default (migration 0007: nextval at insert). */
     {"changelog_insert",
      "INSERT INTO event_log (name, streams, cell_id_a, cell_id_b, payload, payload_v0)"
      " SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::bytea[],"
      " $6::bytea[])"},
-    {"changelog_lock", "SELECT pg_advisory_xact_lock($1::int8)"},
-    {"changelog_sequence",
-     "WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM event_log"
-     " WHERE seq IS NULL ORDER BY id LIMIT $1::int4),"
-     " m AS (SELECT coalesce(max(seq), 0) AS last FROM event_log WHERE seq IS NOT NULL)"
-     " UPDATE event_log e SET seq = m.last + p.rn FROM p, m WHERE e.id = p.id"},
-    {"changelog_last", "SELECT coalesce(max(seq), 0)::int8 FROM event_log WHERE seq IS NOT NULL"},
+    /* The largest id handed out, committed or not (a sequence is read
+     * outside any snapshot). */
+    {"changelog_mark",
+     "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM event_log_seq_seq"},
     {"changelog_read",
      "SELECT seq, name, streams, cell_id_a, cell_id_b, payload, payload_v0 FROM event_log"
      " WHERE seq > $1::int8 AND seq <= $2::int8 ORDER BY seq LIMIT $3::int4"},
@@ -64,16 +61,20 @@ static const struct bbs_stmt changelog_stmts[] = {
      " WHERE seq > $1::int8 AND seq <= $2::int8 AND (streams & $4::int4) <> 0 AND"
      " ($5::text = '' OR (cell_id_a IS NULL AND cell_id_b IS NULL) OR cell_id_a = $5::text"
      " OR cell_id_b = $5::text) ORDER BY seq LIMIT $3::int4"},
-    {"changelog_oldest", "SELECT coalesce(min(seq), 0)::int8 FROM event_log WHERE seq IS NOT NULL"},
+    {"changelog_pruned", "SELECT upto FROM event_log_pruned WHERE id = 1"},
     /* Looks at the oldest `batch` ids only, so a prune with nothing to do
-     * reads a few index entries, never the whole table. */
+     * reads a few index entries, never the whole table; raises the
+     * watermark to the largest id it removed, in the same statement. */
     {"changelog_prune",
      "WITH oldest AS (SELECT id, seq, created_at FROM event_log WHERE seq IS NOT NULL"
      " ORDER BY seq LIMIT $3::int4),"
-     " m AS (SELECT coalesce(max(seq), 0) AS last FROM event_log WHERE seq IS NOT NULL)"
-     " DELETE FROM event_log WHERE id IN (SELECT o.id FROM oldest o, m WHERE"
+     " m AS (SELECT coalesce(max(seq), 0) AS last FROM event_log WHERE seq IS NOT NULL),"
+     " d AS (DELETE FROM event_log WHERE id IN (SELECT o.id FROM oldest o, m WHERE"
      " o.created_at < now() - ($1::int8 / 1000)::float8 * interval '1 microsecond'"
-     " OR o.seq <= m.last - $2::int8)"},
+     " OR o.seq <= m.last - $2::int8) RETURNING seq),"
+     " w AS (UPDATE event_log_pruned SET upto = greatest(upto, (SELECT max(seq) FROM d))"
+     " WHERE id = 1 AND EXISTS (SELECT 1 FROM d))"
+     " SELECT count(*)::int4 FROM d"},
 };
 BBS_STORE_STATEMENTS(changelog, changelog_stmts);
 
@@ -187,7 +188,8 @@ static struct bbs_change since_mark(const struct bbs_change *c, const struct bbs
 }
 
 int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
-                        const struct bbs_change_mark *mark, int *wrote, struct bbs_error *err)
+                        const struct bbs_change_mark *mark, int *wrote, uint64_t *ticket,
+                        struct bbs_error *err)
 {
     struct bbs_change view = since_mark(change, mark);
     const struct bbs_crypt *crypt = bbs_store_crypt(bbs_store_of_conn(conn));
@@ -236,8 +238,12 @@ int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
     for (int k = 0; k < 6; k++) {
         array_param(&cols[k], &p);
     }
+    /* Before the insert can run (it takes the ids): the hub passes no id
+     * of it until this transaction's outcome is known. Held from here
+     * whatever happens; the caller gives it back. */
+    *ticket = bbs_store_ticket_take(bbs_store_of_conn(conn));
+    *wrote = 1;
     rc = bbs_exec_command(conn, "changelog_insert", &p, NULL, err);
-    *wrote = rc == 0;
 out_cols:
     for (int k = 0; k < 6; k++) {
         bbs_buf_free(&cols[k].b);
@@ -247,50 +253,11 @@ out_arena:
     return rc;
 }
 
-/* ---- sequencing ---- */
+/* ---- the hub's mark ---- */
 
-struct seq_ctx {
-    int limit;
-    int64_t assigned;
-};
-
-static int sequence_tx(PGconn *conn, void *arg, struct bbs_error *err)
+static int mark_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
-    struct seq_ctx *c = arg;
-    struct bbs_params p = {0};
-    struct bbs_params q = {0};
-    int affected = 0;
-    PGresult *res;
-
-    bbs_params_int8(&p, SEQUENCE_LOCK);
-    res = bbs_exec(conn, "changelog_lock", &p, err);
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    /* Under the lock, in a statement of its own: max(seq) sees every id
-     * another hub committed before we got the lock. */
-    bbs_params_int4(&q, c->limit);
-    if (bbs_exec_command(conn, "changelog_sequence", &q, &affected, err) != 0) {
-        return -1;
-    }
-    c->assigned = affected;
-    return 0;
-}
-
-int bbs_store_changelog_sequence(struct bbs_store *st, int limit, int64_t *assigned,
-                                 struct bbs_error *err)
-{
-    struct seq_ctx c = {limit, 0};
-    int rc = bbs_store_tx(st, sequence_tx, &c, err);
-
-    *assigned = c.assigned;
-    return rc;
-}
-
-static int last_tx(PGconn *conn, void *arg, struct bbs_error *err)
-{
-    PGresult *res = bbs_exec(conn, "changelog_last", NULL, err);
+    PGresult *res = bbs_exec(conn, "changelog_mark", NULL, err);
 
     if (res == NULL) {
         return -1;
@@ -300,10 +267,18 @@ static int last_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return 0;
 }
 
-int bbs_store_changelog_last(struct bbs_store *st, int64_t *last, struct bbs_error *err)
+int bbs_store_changelog_mark(struct bbs_store *st, int64_t *last, uint64_t *ticket,
+                             struct bbs_error *err)
 {
     *last = 0;
-    return bbs_store_run(st, last_tx, last, err);
+    *ticket = 0;
+    if (bbs_store_run(st, mark_tx, last, err) != 0) {
+        return -1;
+    }
+    /* After the read: a writer whose id is at most `*last` took its ticket
+     * before its insert ran, so before this number. */
+    *ticket = bbs_store_ticket_next(st);
+    return 0;
 }
 
 /* ---- reads ---- */
@@ -315,7 +290,7 @@ struct read_ctx {
     int limit;
     unsigned streams;    /* backlog only */
     const char *cell_id; /* backlog only */
-    int64_t oldest;      /* backlog only */
+    int64_t pruned;      /* backlog only */
     struct bbs_changelog_row *rows;
     size_t n;
 };
@@ -421,18 +396,18 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return 0;
 }
 
-/* The oldest id and a filtered page, from one snapshot. */
+/* The pruning watermark and a filtered page, from one snapshot. */
 static int backlog_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct read_ctx *c = arg;
     struct bbs_params p = {0};
     PGresult *res;
 
-    res = bbs_exec(conn, "changelog_oldest", NULL, err);
+    res = bbs_exec(conn, "changelog_pruned", NULL, err);
     if (res == NULL) {
         return -1;
     }
-    c->oldest = bbs_get_int8(res, 0, 0);
+    c->pruned = PQntuples(res) > 0 ? bbs_get_int8(res, 0, 0) : 0;
     PQclear(res);
     bbs_params_int8(&p, c->after);
     bbs_params_int8(&p, c->upto);
@@ -450,13 +425,13 @@ static int backlog_tx(PGconn *conn, void *arg, struct bbs_error *err)
 
 int bbs_store_changelog_backlog(struct bbs_store *st, struct bbs_arena *arena, int64_t after,
                                 int64_t upto, int limit, unsigned streams, const char *cell_id,
-                                int64_t *oldest, struct bbs_changelog_row **out, size_t *n,
+                                int64_t *pruned, struct bbs_changelog_row **out, size_t *n,
                                 struct bbs_error *err)
 {
     struct read_ctx c = {arena, after, upto, limit, streams, cell_id, 0, NULL, 0};
     int rc = bbs_store_tx_read(st, backlog_tx, &c, err); /* one snapshot */
 
-    *oldest = c.oldest;
+    *pruned = c.pruned;
     *out = c.rows;
     *n = c.n;
     return rc;
@@ -487,11 +462,18 @@ static int prune_tx(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct prune_ctx *c = arg;
     struct bbs_params p = {0};
+    PGresult *res;
 
     bbs_params_int8(&p, c->max_age_ns);
     bbs_params_int8(&p, c->keep);
     bbs_params_int4(&p, c->batch);
-    return bbs_exec_command(conn, "changelog_prune", &p, &c->affected, err);
+    res = bbs_exec(conn, "changelog_prune", &p, err);
+    if (res == NULL) {
+        return -1;
+    }
+    c->affected = bbs_get_int4(res, 0, 0);
+    PQclear(res);
+    return 0;
 }
 
 int bbs_store_changelog_prune(struct bbs_store *st, int64_t max_age_ns, int64_t keep, int batch,
@@ -501,8 +483,8 @@ int bbs_store_changelog_prune(struct bbs_store *st, int64_t max_age_ns, int64_t 
 
     *deleted = 0;
     for (int i = 0; i < max_batches; i++) {
-        /* One autocommitted DELETE per batch: short row locks on old rows
-         * that nobody else writes. */
+        /* One autocommitted statement per batch (the DELETE and the
+         * watermark): short row locks on old rows that nobody else writes. */
         if (bbs_store_run(st, prune_tx, &c, err) != 0) {
             return -1;
         }

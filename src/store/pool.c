@@ -28,6 +28,12 @@
 #include "bbs/xalloc.h"
 #include "store_int.h"
 
+/* A change-log ticket held: until given back (until_ns 0) or a grace's end. */
+struct ticket {
+    uint64_t n;
+    int64_t until_ns;
+};
+
 struct bbs_store {
     char *conninfo;
     int max_conns;
@@ -48,6 +54,13 @@ struct bbs_store {
     atomic_llong fence_term;      /* leadership term every transaction checks; 0 = none */
     void (*on_fenced)(void *ctx); /* a transaction was fenced out (lead.h) */
     void *on_fenced_ctx;
+    /* Change-log tickets (changelog.h), under tk_mu: the next number, and
+     * the ones held. */
+    pthread_mutex_t tk_mu;
+    uint64_t tk_next;
+    struct ticket *tk_held;
+    size_t tk_n;
+    size_t tk_cap;
 };
 
 /*
@@ -315,6 +328,7 @@ struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries
     st->idle = bbs_xcalloc((size_t)max_conns, sizeof(PGconn *));
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    pthread_mutex_init(&st->tk_mu, NULL);
     probe = bbs_store_conn_open(st, err);
     if (probe == NULL) {
         bbs_store_free(st);
@@ -334,6 +348,8 @@ void bbs_store_free(struct bbs_store *st)
     }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->tk_mu);
+    free(st->tk_held);
     free(st->idle);
     free(st->conninfo);
     free(st);
@@ -699,6 +715,76 @@ static int pipe_commit(PGconn *conn, struct pipe *pp, int read_only, struct bbs_
     return 1;
 }
 
+/* ---- change-log tickets (changelog.h) ---- */
+
+/* Taken before a transaction queues its change-log insert. */
+uint64_t bbs_store_ticket_take(struct bbs_store *st)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&st->tk_mu);
+    n = st->tk_next++;
+    if (st->tk_n == st->tk_cap) {
+        st->tk_cap = st->tk_cap > 0 ? 2 * st->tk_cap : 16;
+        st->tk_held = bbs_xrealloc(st->tk_held, st->tk_cap * sizeof(*st->tk_held));
+    }
+    st->tk_held[st->tk_n].n = n;
+    st->tk_held[st->tk_n].until_ns = 0;
+    st->tk_n++;
+    pthread_mutex_unlock(&st->tk_mu);
+    return n;
+}
+
+/* The outcome is known (committed, or surely not): given back now. The
+ * outcome is unknown: kept until `grace_ns` from now. */
+void bbs_store_ticket_give_back(struct bbs_store *st, uint64_t n, int64_t grace_ns)
+{
+    pthread_mutex_lock(&st->tk_mu);
+    for (size_t i = 0; i < st->tk_n; i++) {
+        if (st->tk_held[i].n != n) {
+            continue;
+        }
+        if (grace_ns > 0) {
+            st->tk_held[i].until_ns = pool_now_ns() + grace_ns;
+        } else {
+            st->tk_held[i] = st->tk_held[--st->tk_n];
+        }
+        break;
+    }
+    pthread_mutex_unlock(&st->tk_mu);
+}
+
+uint64_t bbs_store_ticket_next(struct bbs_store *st)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&st->tk_mu);
+    n = st->tk_next;
+    pthread_mutex_unlock(&st->tk_mu);
+    return n;
+}
+
+uint64_t bbs_store_ticket_oldest(struct bbs_store *st)
+{
+    int64_t now = pool_now_ns();
+    uint64_t oldest;
+
+    pthread_mutex_lock(&st->tk_mu);
+    oldest = st->tk_next;
+    for (size_t i = 0; i < st->tk_n;) {
+        if (st->tk_held[i].until_ns != 0 && st->tk_held[i].until_ns <= now) {
+            st->tk_held[i] = st->tk_held[--st->tk_n]; /* its grace is over */
+            continue;
+        }
+        if (st->tk_held[i].n < oldest) {
+            oldest = st->tk_held[i].n;
+        }
+        i++;
+    }
+    pthread_mutex_unlock(&st->tk_mu);
+    return oldest;
+}
+
 static void backoff(int attempt)
 {
     struct timespec ts = {0, (long)(20 + 40 * attempt) * 1000000L};
@@ -718,7 +804,8 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
     for (int attempt = 0; attempt < st->retries; attempt++) {
         PGconn *conn = conn_get(st, err);
         struct pipe pp = {0};
-        int logged = 0;
+        int logged = 0; /* the change log's insert was queued, under ticket `tk` */
+        uint64_t tk = 0;
 
         if (conn == NULL) {
             rc = -1;
@@ -732,13 +819,16 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         if (fn(conn, ctx, err) != 0) {
             goto next;
         }
-        if (change != NULL && bbs_changelog_write(conn, change, mark, &logged, err) != 0) {
+        if (change != NULL && bbs_changelog_write(conn, change, mark, &logged, &tk, err) != 0) {
             goto next;
         }
         if (in_tx) {
             int outcome = pipe_commit(conn, &pp, in_tx == 2, err);
 
             if (outcome > 0) { /* unknown: never run again */
+                if (logged) {  /* a COMMIT that did arrive has time to show */
+                    bbs_store_ticket_give_back(st, tk, BBS_TICKET_GRACE_NS);
+                }
                 pipe_end(conn, &pp);
                 conn_put(st, conn);
                 return -1;
@@ -748,10 +838,16 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
             }
         }
         rc = 0;
-        if (logged && st->on_commit != NULL) {
-            st->on_commit(st->on_commit_ctx);
-        }
     next:
+        if (logged) {
+            /* Committed and visible, or never to be: its ids may be passed.
+             * The hook wakes the hub either way (a failed change only lets
+             * a mark settle). */
+            bbs_store_ticket_give_back(st, tk, 0);
+            if (st->on_commit != NULL) {
+                st->on_commit(st->on_commit_ctx);
+            }
+        }
         if (in_tx) {
             pipe_end(conn, &pp);
         }

@@ -141,12 +141,20 @@ BBS_MUST_CHECK int bbs_store_sync(PGconn *conn, struct bbs_error *err);
 /*
  * Inside the transaction of a change: derive the events `change` recorded
  * since `mark` (events.h) and insert them into the change log with
- * one statement; nothing when there are none (changelog.c). `*wrote`:
- * entries were inserted.
+ * one statement; nothing when there are none (changelog.c). `*wrote`: the
+ * insert was queued, under the change-log ticket `*ticket`, taken just
+ * before (changelog.h), which the caller gives back once the
+ * transaction's outcome is known (bbs_store_ticket_give_back), failed or
+ * not.
  */
 BBS_MUST_CHECK int bbs_changelog_write(PGconn *conn, const struct bbs_change *change,
                                        const struct bbs_change_mark *mark, int *wrote,
-                                       struct bbs_error *err);
+                                       uint64_t *ticket, struct bbs_error *err);
+
+/* Change-log tickets (pool.c; changelog.h says what they are for). A
+ * ticket given back with `grace_ns` > 0 stays held that much longer. */
+uint64_t bbs_store_ticket_take(struct bbs_store *st);
+void bbs_store_ticket_give_back(struct bbs_store *st, uint64_t n, int64_t grace_ns);
 
 /* Map a failed result or connection to `err`. */
 void bbs_store_map_error(PGconn *conn, const PGresult *res, struct bbs_error *err);

@@ -15,6 +15,7 @@
  */
 #include "harness.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,6 +586,110 @@ static void test_resume_filters_backlog(void **state)
     close_stream(&st);
 }
 
+/* ---- ids taken at insert, delivered once settled ------------------------------------------- */
+
+struct late_desire {
+    char guid[64];
+    char err[256];
+    int failed;
+};
+
+static void *late_desire_main(void *arg)
+{
+    struct late_desire *d = arg;
+    struct it_client *c = it_client_new();
+    struct it_dlrp lrp;
+    Models__DesireLRPRequest req = MODELS__DESIRE_LRPREQUEST__INIT;
+    void *resp;
+
+    it_dlrp_init(&lrp, d->guid, 1);
+    req.desired_lrp = &lrp.lrp;
+    resp =
+        it_client_call(c, "/v1/desired_lrp/desire.r2", &req.base,
+                       &models__desired_lrplifecycle_response__descriptor, d->err, sizeof(d->err));
+    d->failed = resp == NULL || it_err_type(resp) != IT_OK;
+    it_free(resp);
+    it_client_free(c);
+    return NULL;
+}
+
+/* The next event must be `name` for `guid`'s desired or actual LRP. */
+static void expect_for(struct stream *st, const char *name, const char *guid)
+{
+    ProtobufCMessage *m = expect(st, name);
+    const char *got = "";
+
+    if (strcmp(name, "desired_lrp_created") == 0) {
+        got = ((Models__DesiredLRPCreatedEvent *)m)->desired_lrp->process_guid;
+    } else if (strcmp(name, "actual_lrp_instance_created") == 0) {
+        got =
+            ((Models__ActualLRPInstanceCreatedEvent *)m)->actual_lrp->actual_lrp_key->process_guid;
+    }
+    if (strcmp(got, guid) != 0) {
+        fail_msg("%s: for %s, expected %s", name, got, guid);
+    }
+    pb_free(m);
+}
+
+/*
+ * An event's id is taken when its row is inserted, so a transaction that
+ * inserted first may commit last. A deferred trigger holds the COMMIT of
+ * one desire (the "late" guid) for 1.5 s after its insert; another desire
+ * commits meanwhile with larger ids. The stream must carry the late
+ * desire's event first, then the other's, then the late one's instance:
+ * in id order, nothing passed over while the late COMMIT was in flight
+ * (passing it would lose the event for good: the hub never reads below
+ * what it delivered).
+ */
+static void test_late_commit_keeps_id_order(void **state)
+{
+    struct stream st;
+    struct late_desire late;
+    char early[64];
+    pthread_t t;
+    char sql[1024];
+    int64_t deadline;
+
+    (void)state;
+    new_guid(late.guid, sizeof(late.guid), "late");
+    new_guid(early, sizeof(early), "early");
+    late.failed = 0;
+    late.err[0] = '\0';
+    snprintf(sql, sizeof(sql),
+             "CREATE FUNCTION late_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+             " IF NEW.name = 'desired_lrp_created' AND"
+             " position(convert_to('%s', 'UTF8') IN NEW.payload) > 0 THEN PERFORM pg_sleep(1.5);"
+             " END IF; RETURN NULL; END $$;"
+             "CREATE CONSTRAINT TRIGGER late_commit AFTER INSERT ON event_log DEFERRABLE"
+             " INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION late_commit();",
+             late.guid);
+    assert_true(it_db_exec(sql, 0, NULL) >= 0);
+    open_stream(&st, "POST", INSTANCES_R1, NULL, NULL);
+    assert_int_equal(pthread_create(&t, NULL, late_desire_main, &late), 0);
+    /* Its insert has run once its COMMIT waits in the trigger. */
+    deadline = it_mono_ms() + WAIT_MS;
+    while (it_db_exec("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = "
+                      "current_database()",
+                      0, NULL) < 1 &&
+           it_mono_ms() < deadline) {
+        it_sleep_ms(10);
+    }
+    it_desire(early, NULL, 1);
+    pthread_join(t, NULL);
+    assert_true(it_db_exec("DROP TRIGGER late_commit ON event_log;"
+                           "DROP FUNCTION late_commit();",
+                           0, NULL) >= 0);
+    if (late.failed) {
+        fail_msg("the late desire failed: %s", late.err);
+    }
+    expect_for(&st, "desired_lrp_created", late.guid);
+    expect_for(&st, "desired_lrp_created", early);
+    expect_for(&st, "actual_lrp_instance_created", early);
+    expect_for(&st, "actual_lrp_instance_created", late.guid);
+    expect_quiet(&st);
+    close_stream(&st);
+}
+
 /* ---- the second server: retention, SIGTERM ------------------------------------------------ */
 
 static void test_id_past_retention_resyncs(void **state)
@@ -683,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_resume_after_disconnect),
         cmocka_unit_test(test_resume_after_restart),
         cmocka_unit_test(test_resume_filters_backlog),
+        cmocka_unit_test(test_late_commit_keeps_id_order),
     };
     static const struct CMUnitTest retention[] = {
         cmocka_unit_test(test_id_past_retention_resyncs),

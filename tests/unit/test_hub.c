@@ -374,6 +374,86 @@ static void test_resume_from_future_id_resyncs(void **state)
     bbs_buf_free(&f.got);
 }
 
+/* ---- marks: when the hub may pass an id ---- */
+
+/* No ticket held: the mark settles at once. */
+static void test_mark_settles_when_no_ticket_is_held(void **state)
+{
+    struct bbs_hub_marks m = {0};
+    (void)state;
+
+    bbs_hub_marks_push(&m, 40, 7);
+    assert_int_equal(bbs_hub_marks_settle(&m, 7), 40);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(bbs_hub_marks_settle(&m, 7), -1);
+}
+
+/*
+ * A transaction that took ticket 5 (its insert may hold an id up to 40)
+ * is still open: neither mark settles, even once later tickets are back;
+ * when it ends, the newest mark whose tickets are all back settles.
+ */
+static void test_open_transaction_holds_every_later_mark(void **state)
+{
+    struct bbs_hub_marks m = {0};
+    (void)state;
+
+    bbs_hub_marks_push(&m, 40, 7);
+    assert_int_equal(bbs_hub_marks_settle(&m, 5), -1);
+    bbs_hub_marks_push(&m, 52, 11);
+    assert_int_equal(bbs_hub_marks_settle(&m, 5), -1);
+    assert_int_equal(m.n, 2);
+    /* 5 back, 9 still held: the first mark only. */
+    assert_int_equal(bbs_hub_marks_settle(&m, 9), 40);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(bbs_hub_marks_settle(&m, 11), 52);
+    assert_int_equal(m.n, 0);
+}
+
+/* Several settled at once: the newest of them counts. */
+static void test_newest_settled_mark_counts(void **state)
+{
+    struct bbs_hub_marks m = {0};
+    (void)state;
+
+    bbs_hub_marks_push(&m, 10, 1);
+    bbs_hub_marks_push(&m, 20, 2);
+    bbs_hub_marks_push(&m, 30, 9);
+    assert_int_equal(bbs_hub_marks_settle(&m, 3), 20);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.last[0], 30);
+}
+
+/* A mark with the same last id as the newest adds nothing (its ticket is
+ * later: it would settle no earlier). */
+static void test_same_last_id_not_marked_twice(void **state)
+{
+    struct bbs_hub_marks m = {0};
+    (void)state;
+
+    bbs_hub_marks_push(&m, 10, 1);
+    bbs_hub_marks_push(&m, 10, 4);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(bbs_hub_marks_settle(&m, 1), 10);
+}
+
+/* Full: the oldest mark goes, never a newer one, so nothing is passed
+ * before every ticket below the mark used is back. */
+static void test_full_marks_drop_the_oldest(void **state)
+{
+    struct bbs_hub_marks m = {0};
+    (void)state;
+
+    for (int i = 0; i < BBS_HUB_MARKS + 3; i++) {
+        bbs_hub_marks_push(&m, 100 + i, (uint64_t)(10 + i));
+    }
+    assert_int_equal(m.n, BBS_HUB_MARKS);
+    assert_int_equal(m.last[0], 103);
+    assert_int_equal(bbs_hub_marks_settle(&m, 12), -1);
+    assert_int_equal(bbs_hub_marks_settle(&m, 13), 103);
+    assert_int_equal(bbs_hub_marks_settle(&m, 1000), 100 + BBS_HUB_MARKS + 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +469,11 @@ int main(void)
         cmocka_unit_test(test_heartbeat_counts_against_queue),
         cmocka_unit_test(test_resume_at_current_id_gets_live_only),
         cmocka_unit_test(test_resume_from_future_id_resyncs),
+        cmocka_unit_test(test_mark_settles_when_no_ticket_is_held),
+        cmocka_unit_test(test_open_transaction_holds_every_later_mark),
+        cmocka_unit_test(test_newest_settled_mark_counts),
+        cmocka_unit_test(test_same_last_id_not_marked_twice),
+        cmocka_unit_test(test_full_marks_drop_the_oldest),
     };
 
     return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
