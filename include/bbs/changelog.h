@@ -1,10 +1,10 @@
 /*
  * changelog.h - the change log in PostgreSQL (table event_log, migration
- * 0003): what the event hub reads, sequences and prunes.
+ * 0003, 0007): what the event hub marks, reads and prunes.
  *
  * Writers never call this: bbs_store_tx_change (store) derives a change's
  * events (events.h) and inserts them in the transaction of the change,
- * then calls the store's commit hook (bbs_store_on_commit) after COMMIT.
+ * then calls the store's commit hook (bbs_store_on_commit) once it ended.
  * A row takes its SSE id (seq) from a sequence at insert (migration 0007):
  * increasing in insert order, not dense (a rolled-back insert leaves a
  * hole), and not in commit order for unrelated writers. So that a reader
@@ -23,7 +23,7 @@
 #include "bbs/error.h"
 #include "bbs/store.h"
 
-/* One sequenced event; every pointer lives in the reader's arena. */
+/* One event as read; every pointer lives in the reader's arena. */
 struct bbs_changelog_row {
     int64_t seq;
     const char *name;
@@ -39,7 +39,8 @@ struct bbs_changelog_row {
  * A mark: `*last` the largest id handed out so far (committed or not; 0
  * when none), then `*ticket` the number the next ticket will get. Every
  * row with an id up to `*last` is committed or never will be once no
- * ticket below `*ticket` is held (bbs_store_ticket_oldest). Errors:
+ * ticket below `*ticket` is held (bbs_store_ticket_oldest). Read in a
+ * fenced transaction (a server that lost leadership gets BB001). Errors:
  * database errors only.
  */
 BBS_MUST_CHECK int bbs_store_changelog_mark(struct bbs_store *st, int64_t *last, uint64_t *ticket,

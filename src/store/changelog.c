@@ -11,7 +11,7 @@
  * PostgreSQL serialises the commits of notifying transactions (a global
  * lock held until the commit record is flushed), which would cost every
  * writer the group commit. The transaction helper wakes the hub in the
- * process after COMMIT instead (bbs_store_on_commit).
+ * process once the transaction has ended instead (bbs_store_on_commit).
  *
  * Payloads at rest: an event's payload embeds whole LRP and task
  * definitions (environment variables included), so with encryption
@@ -272,7 +272,11 @@ int bbs_store_changelog_mark(struct bbs_store *st, int64_t *last, uint64_t *tick
 {
     *last = 0;
     *ticket = 0;
-    if (bbs_store_run(st, mark_tx, last, err) != 0) {
+    /* Fenced like a write (pool.c): a server that no longer leads cannot
+     * mark ids the new leader handed out (its tickets are not here); the
+     * fence's shared lock keeps a take-over waiting until the read is done,
+     * and a deposed leader's mark fails (BB001, the server stops). */
+    if (bbs_store_tx(st, mark_tx, last, err) != 0) {
         return -1;
     }
     /* After the read: a writer whose id is at most `*last` took its ticket

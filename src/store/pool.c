@@ -842,8 +842,11 @@ static int run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, int in_tx, struct 
         if (logged) {
             /* Committed and visible, or never to be: its ids may be passed.
              * The hook wakes the hub either way (a failed change only lets
-             * a mark settle). */
-            bbs_store_ticket_give_back(st, tk, 0);
+             * a mark settle). A connection that broke on the way may have
+             * delivered COMMIT after all: the grace, as when unknown. */
+            int broken = PQstatus(conn) != CONNECTION_OK || conn_discarded(conn);
+
+            bbs_store_ticket_give_back(st, tk, rc != 0 && broken ? BBS_TICKET_GRACE_NS : 0);
             if (st->on_commit != NULL) {
                 st->on_commit(st->on_commit_ctx);
             }

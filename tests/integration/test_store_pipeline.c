@@ -8,17 +8,20 @@
  * is written; bbs_store_sync tells which write failed; more writes than
  * the pipeline holds at once all commit; a body that only queued, on a
  * connection that died unseen, is retried rather than answered "outcome
- * unknown". The statements are the test's,
- * registered as the store's own modules register theirs.
+ * unknown"; a held change-log ticket holds the hub's mark until given
+ * back (or its grace ends), and the mark is fenced. The statements are
+ * the test's, registered as the store's own modules register theirs.
  */
 #include "harness.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bbs/changelog.h"
 #include "store_int.h"
 
 static const struct bbs_stmt it_pipe_stmts[] = {
@@ -247,6 +250,84 @@ static void test_write_only_body_on_a_dead_connection_is_retried(void **state)
     assert_int_equal(rows_with(500), 1);
 }
 
+/* ---- change-log tickets and the hub's mark (changelog.h) ---- */
+
+static int64_t db_term(void)
+{
+    PGconn *c = PQconnectdb(it_db_conninfo());
+    PGresult *r = PQexec(c, "SELECT term FROM bbs_leader WHERE id = 1");
+    int64_t term = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                       ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                       : -1;
+
+    PQclear(r);
+    PQfinish(c);
+    return term;
+}
+
+static int fenced_calls;
+
+static void on_fenced(void *ctx)
+{
+    (void)ctx;
+    fenced_calls++;
+}
+
+/*
+ * The oldest ticket held is what a mark waits for: none held, it is the
+ * next number; a held one holds it until given back; one given back with
+ * a grace (COMMIT's outcome unknown) only once the grace is over.
+ */
+static void test_tickets_hold_the_mark_until_given_back(void **state)
+{
+    struct bbs_error err = {0};
+    int64_t last;
+    uint64_t ticket;
+    uint64_t a;
+    uint64_t b;
+    (void)state;
+
+    a = bbs_store_ticket_take(g_store);
+    b = bbs_store_ticket_take(g_store);
+    assert_true(b > a);
+    assert_int_equal(bbs_store_changelog_mark(g_store, &last, &ticket, &err), 0);
+    assert_true(ticket > b);
+    assert_true(bbs_store_ticket_oldest(g_store) == a);
+    bbs_store_ticket_give_back(g_store, a, 0);
+    assert_true(bbs_store_ticket_oldest(g_store) == b);
+    bbs_store_ticket_give_back(g_store, b, 300 * INT64_C(1000000));
+    assert_true(bbs_store_ticket_oldest(g_store) == b); /* in its grace */
+    it_sleep_ms(400);
+    assert_true(bbs_store_ticket_oldest(g_store) == bbs_store_ticket_next(g_store));
+}
+
+/*
+ * The mark is read in a fenced transaction: with the database's term it
+ * reads; with another (a server that lost leadership and does not know
+ * yet) it fails as fenced out and says so, so such a server cannot mark
+ * ids the new leader handed out.
+ */
+static void test_changelog_mark_is_fenced(void **state)
+{
+    struct bbs_error err = {0};
+    int64_t term = db_term();
+    int64_t last = -1;
+    uint64_t ticket;
+    (void)state;
+
+    assert_true(term > 0);
+    fenced_calls = 0;
+    bbs_store_set_fence(g_store, term, on_fenced, NULL);
+    assert_int_equal(bbs_store_changelog_mark(g_store, &last, &ticket, &err), 0);
+    assert_true(last >= 0);
+    assert_int_equal(fenced_calls, 0);
+    bbs_store_set_fence(g_store, term + 1000, on_fenced, NULL);
+    assert_int_not_equal(bbs_store_changelog_mark(g_store, &last, &ticket, &err), 0);
+    assert_int_equal(fenced_calls, 1);
+    assert_non_null(strstr(err.message, "fenced out"));
+    bbs_store_set_fence(g_store, 0, NULL, NULL);
+}
+
 static int setup(void **state)
 {
     struct bbs_error err = {0};
@@ -277,6 +358,8 @@ int main(void)
         cmocka_unit_test(test_sync_and_reads_report_the_write_that_failed),
         cmocka_unit_test(test_many_queued_writes_all_commit),
         cmocka_unit_test(test_write_only_body_on_a_dead_connection_is_retried),
+        cmocka_unit_test(test_tickets_hold_the_mark_until_given_back),
+        cmocka_unit_test(test_changelog_mark_is_fenced),
     };
 
     it_set_name("store_pipeline");
