@@ -60,8 +60,8 @@ uint64_t bbs_store_ticket_oldest(struct bbs_store *st);
 #define BBS_TICKET_GRACE_NS INT64_C(10000000000)
 
 /*
- * Rows with after < seq <= upto (upto < 0: no upper bound), ascending, at
- * most `limit`, into `*out` (`*n` rows in `arena`).
+ * Rows with after < seq <= upto, ascending, at most `limit`, into `*out`
+ * (`*n` rows in `arena`).
  */
 BBS_MUST_CHECK int bbs_store_changelog_read(struct bbs_store *st, struct bbs_arena *arena,
                                             int64_t after, int64_t upto, int limit,

@@ -389,7 +389,7 @@ static int read_tx(PGconn *conn, void *arg, struct bbs_error *err)
     PGresult *res;
 
     bbs_params_int8(&p, c->after);
-    bbs_params_int8(&p, c->upto < 0 ? INT64_MAX : c->upto);
+    bbs_params_int8(&p, c->upto);
     bbs_params_int4(&p, c->limit);
     res = bbs_exec(conn, "changelog_read", &p, err);
     if (res == NULL) {

@@ -9,7 +9,8 @@
  * the pipeline holds at once all commit; a body that only queued, on a
  * connection that died unseen, is retried rather than answered "outcome
  * unknown"; a held change-log ticket holds the hub's mark until given
- * back (or its grace ends), and the mark is fenced. The statements are
+ * back (or its grace ends), a change whose connection broke keeps its
+ * ticket for the grace, and the mark is fenced. The statements are
  * the test's, registered as the store's own modules register theirs.
  */
 #include "harness.h"
@@ -21,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bbs/arena.h"
+#include "bbs/change.h"
 #include "bbs/changelog.h"
 #include "store_int.h"
 
@@ -301,6 +304,56 @@ static void test_tickets_hold_the_mark_until_given_back(void **state)
     assert_true(bbs_store_ticket_oldest(g_store) == bbs_store_ticket_next(g_store));
 }
 
+/* On the first attempt the connection dies under the body (nothing
+ * queued yet): the change log's insert is queued on a dead socket. */
+static int die_before_log_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct die_ctx *c = arg;
+
+    (void)err;
+    if (c->calls++ == 0) {
+        shutdown(PQsocket(conn), SHUT_RDWR);
+    }
+    return 0;
+}
+
+/*
+ * A change whose connection broke after its change-log insert was queued
+ * may have delivered COMMIT after all: its ticket stays held for the
+ * grace, not given back at once; the retry on a new connection commits
+ * and gives its own back.
+ */
+static void test_broken_connection_keeps_its_ticket_for_the_grace(void **state)
+{
+    struct bbs_error err = {0};
+    struct die_ctx c = {0};
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_change change;
+    struct bbs_change_mark mark;
+    struct bbs_alrp a = {0};
+    uint64_t first = bbs_store_ticket_next(g_store);
+    (void)state;
+
+    a.key.process_guid = "pipe-ticket";
+    a.key.domain = "pipe";
+    a.instance.instance_guid = "";
+    a.instance.cell_id = "";
+    a.state = BBS_ALRP_UNCLAIMED;
+    a.crash_reason = "";
+    a.placement_error = "";
+    a.availability_zone = "";
+    a.mod_epoch = "e";
+    a.net_info.present = 1;
+    bbs_change_init(&change, arena);
+    mark = bbs_change_mark(&change);
+    (void)bbs_change_alrp(&change, NULL, &a); /* one event: instance created */
+    assert_int_equal(bbs_store_tx_change(g_store, die_before_log_tx, &c, &change, &mark, &err), 0);
+    assert_int_equal(c.calls, 2);
+    assert_true(bbs_store_ticket_oldest(g_store) == first);
+    assert_true(bbs_store_ticket_next(g_store) == first + 2);
+    bbs_arena_free(arena);
+}
+
 /*
  * The mark is read in a fenced transaction: with the database's term it
  * reads; with another (a server that lost leadership and does not know
@@ -359,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_many_queued_writes_all_commit),
         cmocka_unit_test(test_write_only_body_on_a_dead_connection_is_retried),
         cmocka_unit_test(test_tickets_hold_the_mark_until_given_back),
+        cmocka_unit_test(test_broken_connection_keeps_its_ticket_for_the_grace),
         cmocka_unit_test(test_changelog_mark_is_fenced),
     };
 
