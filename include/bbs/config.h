@@ -31,6 +31,7 @@ struct bbs_config {
     int64_t communication_timeout_ns;
     char *log_level;
     int http_worker_threads;        /* thread pool size when not thread-per-connection */
+    int http_handler_threads;       /* handlers' threads in the pool mode; 0: on the I/O threads */
     int http_thread_per_connection; /* one thread per connection (requests block in the DB) */
     int64_t max_request_body_bytes;
     int64_t http_idle_timeout_ns;

@@ -23,7 +23,6 @@ enum MHD_Result bbs_respond_queue(struct bbs_http *h, struct MHD_Connection *con
                                   const char *type, struct bbs_buf *body, const char *allow)
 {
     struct MHD_Response *resp;
-    enum MHD_Result ret;
     size_t len = 0;
     uint8_t *data = bbs_buf_take(body, &len);
 
@@ -46,9 +45,7 @@ enum MHD_Result bbs_respond_queue(struct bbs_http *h, struct MHD_Connection *con
         /* Shutting down: this answer is the connection's last. */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }
-    ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return bbs_http_answer(conn, status, resp);
 }
 
 enum MHD_Result bbs_respond_text(struct bbs_http *h, struct MHD_Connection *conn, unsigned status,
@@ -364,7 +361,6 @@ enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *co
 {
     struct streamed *s = calloc(1, sizeof(*s));
     struct MHD_Response *resp;
-    enum MHD_Result ret;
 
     bbs_conn_set_deadline(bbs_conn_of(conn), 0);
     if (s == NULL) {
@@ -391,9 +387,7 @@ enum MHD_Result bbs_respond_stream(struct bbs_http *h, struct MHD_Connection *co
     if (atomic_load(&h->draining)) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }
-    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return bbs_http_answer(conn, MHD_HTTP_OK, resp);
 }
 
 int bbs_respond_stream_drain(struct bbs_resp_stream *src, struct bbs_buf *out,

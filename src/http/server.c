@@ -53,7 +53,21 @@ struct request {
     int responded; /* a response was queued early (413 on Content-Length) */
     int oversized; /* the body passed the cap while arriving: discarded, 413 at its end */
     int streaming; /* a stream's response was queued: no longer counted in flight */
+
+    /* Handed to a handler thread (connection suspended meanwhile): */
+    int handed;                  /* the handler has been asked for */
+    atomic_int done;             /* it has run: `result` and `answer` are set */
+    struct MHD_Connection *conn; /* for the handler thread */
+    const char *url;
+    const char *method;
+    enum MHD_Result result;      /* dispatch's */
+    struct MHD_Response *answer; /* what dispatch queued, queued again by the I/O thread */
+    unsigned status;
+    struct request *next_job;
 };
+
+/* The request whose handler this thread runs (bbs_http_answer keeps its answer), or NULL. */
+static _Thread_local struct request *running;
 
 /*
  * Metrics (metrics.h): a unary request counts when its handler has run
@@ -215,6 +229,125 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
                              NULL);
 }
 
+enum MHD_Result bbs_http_answer(struct MHD_Connection *conn, unsigned status,
+                                struct MHD_Response *resp)
+{
+    enum MHD_Result ret;
+
+    if (running != NULL && running->conn == conn && running->answer == NULL) {
+        running->answer = resp; /* the caller's reference, now the request's */
+        running->status = status;
+        return MHD_YES;
+    }
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- handler threads ------------------------------------------------------------------- */
+
+/*
+ * In the thread pool (http_thread_per_connection false) a connection
+ * stays on the I/O thread that accepted it. A handler run there would
+ * hold up every other connection of that thread for as long as its
+ * transaction takes (a lock wait, a slow disk, a database outage). So the
+ * I/O thread suspends the connection and hands the request to the
+ * handler threads (http_handler_threads), which take requests in the
+ * order they became complete; the answer goes back to the I/O thread,
+ * which queues it once the connection is resumed.
+ */
+static void *handler_main(void *arg)
+{
+    struct bbs_http *h = arg;
+
+    for (;;) {
+        struct request *r;
+
+        pthread_mutex_lock(&h->jobs_mu);
+        while (h->jobs_head == NULL && !h->jobs_stopping) {
+            pthread_cond_wait(&h->jobs_cv, &h->jobs_mu);
+        }
+        r = h->jobs_head;
+        if (r == NULL) {
+            pthread_mutex_unlock(&h->jobs_mu);
+            return NULL; /* stopping, and every request handed over has run */
+        }
+        h->jobs_head = r->next_job;
+        if (h->jobs_head == NULL) {
+            h->jobs_tail = NULL;
+        }
+        pthread_mutex_unlock(&h->jobs_mu);
+
+        running = r;
+        r->result = dispatch(h, r->conn, r, r->url, r->method);
+        running = NULL;
+        atomic_store(&r->done, 1);
+        MHD_resume_connection(r->conn);
+    }
+}
+
+/*
+ * Suspend `r`'s connection and queue `r` for the handler threads: 1; or 0
+ * when they are stopping (the caller runs the handler itself: a
+ * connection left suspended would stop libmicrohttpd's shutdown).
+ */
+static int hand_over(struct bbs_http *h, struct MHD_Connection *conn, struct request *r,
+                     const char *url, const char *method)
+{
+    pthread_mutex_lock(&h->jobs_mu);
+    if (h->jobs_stopping) {
+        pthread_mutex_unlock(&h->jobs_mu);
+        return 0;
+    }
+    r->handed = 1;
+    r->conn = conn;
+    r->url = url;
+    r->method = method;
+    /* The request has fully arrived: waiting for a handler thread, it is
+     * not reaped for a read deadline (dispatch clears it as well). */
+    bbs_conn_set_deadline(bbs_conn_of(conn), 0);
+    MHD_suspend_connection(conn);
+    r->next_job = NULL;
+    if (h->jobs_tail != NULL) {
+        h->jobs_tail->next_job = r;
+    } else {
+        h->jobs_head = r;
+    }
+    h->jobs_tail = r;
+    pthread_cond_signal(&h->jobs_cv);
+    pthread_mutex_unlock(&h->jobs_mu);
+    return 1;
+}
+
+/* Start the handler threads (none with n == 0). */
+static int handlers_start(struct bbs_http *h, int n)
+{
+    pthread_mutex_init(&h->jobs_mu, NULL);
+    pthread_cond_init(&h->jobs_cv, NULL);
+    h->handlers = n > 0 ? bbs_xcalloc((size_t)n, sizeof(*h->handlers)) : NULL;
+    while (h->n_started < n) {
+        if (pthread_create(&h->handlers[h->n_started], NULL, handler_main, h) != 0) {
+            return -1; /* http_free ends those started */
+        }
+        h->n_started++;
+    }
+    h->n_handlers = n;
+    return 0;
+}
+
+/* Let the handler threads run what was handed over, then end them. */
+static void handlers_stop(struct bbs_http *h)
+{
+    pthread_mutex_lock(&h->jobs_mu);
+    h->jobs_stopping = 1;
+    pthread_cond_broadcast(&h->jobs_cv);
+    pthread_mutex_unlock(&h->jobs_mu);
+    for (int i = 0; i < h->n_started; i++) {
+        pthread_join(h->handlers[i], NULL);
+    }
+    h->n_started = 0;
+}
+
 /* ---- the API listener ------------------------------------------------------------------ */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -308,6 +441,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->oversized) {
         return too_large(h, conn, r, url, method);
     }
+    if (r->handed) {
+        /* Resumed: the handler thread has run (nothing else resumes this
+         * connection before its answer is queued). */
+        struct MHD_Response *answer;
+
+        if (!atomic_load(&r->done)) {
+            return MHD_YES; /* not yet (never expected): wait for the resume */
+        }
+        answer = r->answer;
+        r->answer = NULL;
+        if (answer == NULL) {
+            return r->result;
+        }
+        if (r->result != MHD_YES) {
+            MHD_destroy_response(answer);
+            return MHD_NO;
+        }
+        return bbs_http_answer(conn, r->status, answer);
+    }
+    if (h->n_handlers > 0 && hand_over(h, conn, r, url, method)) {
+        return MHD_YES;
+    }
     return dispatch(h, conn, r, url, method);
 }
 
@@ -339,6 +494,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     } else {
         count_request(h, r, 1); /* the stream has ended */
     }
+    if (r->answer != NULL) {
+        MHD_destroy_response(r->answer);
+    }
     bbs_buf_free(&r->body);
     bbs_arena_free(r->arena);
     free(r);
@@ -346,6 +504,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void http_free(struct bbs_http *h)
 {
+    handlers_stop(h);
+    pthread_mutex_destroy(&h->jobs_mu);
+    pthread_cond_destroy(&h->jobs_cv);
+    free(h->handlers);
     bbs_streams_release(h->streams);
     pthread_mutex_destroy(&h->mu);
     free(h);
@@ -378,6 +540,11 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
     struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
 
     pthread_mutex_init(&h->mu, NULL);
+    if (handlers_start(h, cfg->http_thread_per_connection ? 0 : cfg->http_handler_threads) != 0) {
+        bbs_error_setf(err, BBS_ERR_UNKNOWN, "cannot start %d handler threads",
+                       cfg->http_handler_threads);
+        goto fail;
+    }
     h->ctx = ctx;
     h->cfg = cfg;
     h->streams = bbs_streams_new();
@@ -392,7 +559,8 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
      * before (the flag changes its close timing: it made the TLS refusal
      * race, now closed by tls.c's linger, show up more often).
      */
-    if (!cfg->http_thread_per_connection && bbs_route_any(BBS_ROUTE_STREAM)) {
+    if (!cfg->http_thread_per_connection &&
+        (bbs_route_any(BBS_ROUTE_STREAM) || h->n_handlers > 0)) {
         flags |= MHD_ALLOW_SUSPEND_RESUME;
     }
     h->daemon = MHD_start_daemon(
@@ -452,6 +620,8 @@ void bbs_http_stop(struct bbs_http *h)
         bbs_log(BBS_LOG_ERROR, "http.drain-timeout", "{s:i}", "requests",
                 atomic_load(&h->inflight));
     }
+    /* Before the daemon: a handler thread resumes its connection when done. */
+    handlers_stop(h);
     MHD_stop_daemon(h->daemon);
     http_free(h);
 }

@@ -19,6 +19,7 @@
 
 struct bbs_conn;
 struct bbs_streams;
+struct request;
 
 struct bbs_http {
     struct MHD_Daemon *daemon;
@@ -33,7 +34,27 @@ struct bbs_http {
     struct bbs_conn *conns;
     struct bbs_streams *streams; /* open long-lived responses (stream.c) */
     atomic_int list_streams;     /* streamed list answers being sent (respond.c) */
+
+    /* The handler threads (server.c; none when handlers run on the I/O threads) and the
+     * requests waiting for one, oldest first. */
+    pthread_mutex_t jobs_mu;
+    pthread_cond_t jobs_cv;
+    struct request *jobs_head;
+    struct request *jobs_tail;
+    int jobs_stopping;
+    int n_handlers; /* set at start, never changed */
+    int n_started;  /* threads to join */
+    pthread_t *handlers;
 };
+
+/*
+ * Queue `resp` as the answer to `conn`'s request, with `status`, and drop
+ * the caller's reference to it (MHD_queue_response, then
+ * MHD_destroy_response). On a handler thread the answer is kept for the
+ * connection's I/O thread, which queues it when the connection resumes.
+ */
+enum MHD_Result bbs_http_answer(struct MHD_Connection *conn, unsigned status,
+                                struct MHD_Response *resp);
 
 /* CLOCK_MONOTONIC in ns. */
 int64_t bbs_http_mono_ns(void);

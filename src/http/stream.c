@@ -332,7 +332,6 @@ enum MHD_Result bbs_stream_queue(struct MHD_Connection *conn, struct bbs_stream 
 {
     struct bbs_conn *c = bbs_conn_of(conn);
     struct MHD_Response *resp;
-    enum MHD_Result ret;
 
     /* Streamed: neither the read deadline nor the idle timeout applies. */
     bbs_conn_set_deadline(c, 0);
@@ -349,7 +348,5 @@ enum MHD_Result bbs_stream_queue(struct MHD_Connection *conn, struct bbs_stream 
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
                             "no-cache, no-store, must-revalidate");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "keep-alive");
-    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return bbs_http_answer(conn, MHD_HTTP_OK, resp);
 }

@@ -111,6 +111,7 @@ static const struct config_key config_keys[] = {
      NULL},
     {"log_level", KEY_STRING, OFF(log_level), "info", 0, 0, check_log_level},
     {"http_worker_threads", KEY_INT, OFF(http_worker_threads), "8", 1, 1024, NULL},
+    {"http_handler_threads", KEY_INT, OFF(http_handler_threads), "8", 0, 1024, NULL},
     {"http_thread_per_connection", KEY_BOOL, OFF(http_thread_per_connection), "false", 0, 1, NULL},
     {"max_request_body_bytes", KEY_INT64, OFF(max_request_body_bytes), "1048576", 1,
      INT64_C(1) << 32, NULL},

@@ -100,6 +100,16 @@ void MHD_destroy_response(struct MHD_Response *response)
     (void)response;
 }
 
+/* server.c's: queue and drop the caller's reference (no handler threads here). */
+enum MHD_Result bbs_http_answer(struct MHD_Connection *conn, unsigned status,
+                                struct MHD_Response *resp)
+{
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 struct bbs_conn *bbs_conn_of(struct MHD_Connection *mc)
 {
     (void)mc;
