@@ -694,8 +694,8 @@ static void test_late_commit_keeps_id_order(void **state)
            it_mono_ms() < deadline) {
         it_sleep_ms(10);
     }
-    /* On a new connection: one kept alive may be bound to the server thread that waits in the
-     * late COMMIT (docs/configuration.md, http_worker_threads), and wait with it. */
+    /* On a new connection: with handlers on the I/O threads (http_handler_threads: 0), one kept
+     * alive may be bound to the thread that waits in the late COMMIT, and wait with it. */
     late_desire_main(&early);
     pthread_join(t, NULL);
     assert_true(it_db_exec("DROP TRIGGER late_commit ON event_log;"
