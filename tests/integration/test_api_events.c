@@ -464,6 +464,22 @@ static void test_disconnect_frees_subscriber(void **state)
     assert_int_equal(log_count("events.subscriber-gone"), before + 1);
 }
 
+/* Update `guid`'s annotation; `st` must carry the change next. */
+static void annotate(const char *guid, char *annotation, struct stream *st)
+{
+    Models__UpdateDesiredLRPRequest req = MODELS__UPDATE_DESIRED_LRPREQUEST__INIT;
+    Models__DesiredLRPUpdate u = MODELS__DESIRED_LRPUPDATE__INIT;
+
+    u.optional_annotation_case = MODELS__DESIRED_LRPUPDATE__OPTIONAL_ANNOTATION_ANNOTATION;
+    u.annotation = annotation;
+    req.process_guid = (char *)guid;
+    req.update = &u;
+    assert_int_equal(it_call_err("/v1/desired_lrp/update", &req.base,
+                                 &models__desired_lrplifecycle_response__descriptor),
+                     IT_OK);
+    pb_free(expect(st, "desired_lrp_changed"));
+}
+
 static void test_slow_subscriber_cut_others_keep(void **state)
 {
     struct stream slow;
@@ -484,38 +500,16 @@ static void test_slow_subscriber_cut_others_keep(void **state)
     /* Big events (two 10 kB annotations each) fill the socket buffers of a client that does
      * not read, then its queue of QUEUE_MAX records: it is cut. */
     while (log_count("events.subscriber-slow") == cut && n_updates < 400) {
-        Models__UpdateDesiredLRPRequest req = MODELS__UPDATE_DESIRED_LRPREQUEST__INIT;
-        Models__DesiredLRPUpdate u = MODELS__DESIRED_LRPUPDATE__INIT;
-
         annotation[0] = (char)('a' + n_updates % 26);
-        u.optional_annotation_case = MODELS__DESIRED_LRPUPDATE__OPTIONAL_ANNOTATION_ANNOTATION;
-        u.annotation = annotation;
-        req.process_guid = guid;
-        req.update = &u;
-        assert_int_equal(it_call_err("/v1/desired_lrp/update", &req.base,
-                                     &models__desired_lrplifecycle_response__descriptor),
-                         IT_OK);
+        annotate(guid, annotation, &fast);
         n_updates++;
-        pb_free(expect(&fast, "desired_lrp_changed"));
     }
     assert_true(log_count("events.subscriber-slow") > cut);
     /* What comes after the cut never reaches it (the record that did not fit may have been a
      * heartbeat, all updates before it queued). */
-    {
-        Models__UpdateDesiredLRPRequest req = MODELS__UPDATE_DESIRED_LRPREQUEST__INIT;
-        Models__DesiredLRPUpdate u = MODELS__DESIRED_LRPUPDATE__INIT;
-
-        annotation[0] = 'A';
-        u.optional_annotation_case = MODELS__DESIRED_LRPUPDATE__OPTIONAL_ANNOTATION_ANNOTATION;
-        u.annotation = annotation;
-        req.process_guid = guid;
-        req.update = &u;
-        assert_int_equal(it_call_err("/v1/desired_lrp/update", &req.base,
-                                     &models__desired_lrplifecycle_response__descriptor),
-                         IT_OK);
-        n_updates++;
-        pb_free(expect(&fast, "desired_lrp_changed"));
-    }
+    annotation[0] = 'A';
+    annotate(guid, annotation, &fast);
+    n_updates++;
     /* The slow client gets what was queued for it, in order, then the end of the stream. */
     for (;;) {
         struct it_sse_event ev;
@@ -615,19 +609,8 @@ struct late_desire {
 static void *late_desire_main(void *arg)
 {
     struct late_desire *d = arg;
-    struct it_client *c = it_client_new();
-    struct it_dlrp lrp;
-    Models__DesireLRPRequest req = MODELS__DESIRE_LRPREQUEST__INIT;
-    void *resp;
 
-    it_dlrp_init(&lrp, d->guid, 1);
-    req.desired_lrp = &lrp.lrp;
-    resp =
-        it_client_call(c, "/v1/desired_lrp/desire.r2", &req.base,
-                       &models__desired_lrplifecycle_response__descriptor, d->err, sizeof(d->err));
-    d->failed = resp == NULL || it_err_type(resp) != IT_OK;
-    it_free(resp);
-    it_client_free(c);
+    d->failed = it_desire_own_client(d->guid, d->err, sizeof(d->err)) != 0;
     return NULL;
 }
 

@@ -29,19 +29,8 @@ struct held {
 static void *held_main(void *arg)
 {
     struct held *d = arg;
-    struct it_client *c = it_client_new();
-    struct it_dlrp lrp;
-    Models__DesireLRPRequest req = MODELS__DESIRE_LRPREQUEST__INIT;
-    void *resp;
 
-    it_dlrp_init(&lrp, d->guid, 1);
-    req.desired_lrp = &lrp.lrp;
-    resp =
-        it_client_call(c, "/v1/desired_lrp/desire.r2", &req.base,
-                       &models__desired_lrplifecycle_response__descriptor, d->err, sizeof(d->err));
-    d->failed = resp == NULL || it_err_type(resp) != IT_OK;
-    it_free(resp);
-    it_client_free(c);
+    d->failed = it_desire_own_client(d->guid, d->err, sizeof(d->err)) != 0;
     atomic_store(&d->done, 1);
     return NULL;
 }
@@ -55,19 +44,6 @@ static void exec_ok(PGconn *conn, const char *sql)
         fail_msg("%s: %s", sql, PQerrorMessage(conn));
     }
     PQclear(res);
-}
-
-/* A desire of `guid` on the main client's connection. */
-static void desire_now(const char *guid)
-{
-    struct it_dlrp lrp;
-    Models__DesireLRPRequest req = MODELS__DESIRE_LRPREQUEST__INIT;
-
-    it_dlrp_init(&lrp, guid, 1);
-    req.desired_lrp = &lrp.lrp;
-    assert_int_equal(it_call_err("/v1/desired_lrp/desire.r2", &req.base,
-                                 &models__desired_lrplifecycle_response__descriptor),
-                     IT_OK);
 }
 
 static void test_blocked_handler_holds_up_no_connection(void **state)
@@ -114,7 +90,7 @@ static void test_blocked_handler_holds_up_no_connection(void **state)
     it_request("POST", "/v1/ping", NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     it_resp_free(&r);
-    desire_now(other);
+    it_desire(other, NULL, 1);
     assert_int_equal(atomic_load(&held.done), 0);
 
     exec_ok(lock, "SELECT pg_advisory_unlock(" LOCK_KEY ")");

@@ -78,6 +78,27 @@ void it_desire(const char *guid, const char *domain, int32_t instances)
     it_free(resp);
 }
 
+int it_desire_own_client(const char *guid, char *err, size_t errlen)
+{
+    struct it_client *c = it_client_new();
+    struct it_dlrp d;
+    Models__DesireLRPRequest req = MODELS__DESIRE_LRPREQUEST__INIT;
+    void *resp;
+    int rc;
+
+    it_dlrp_init(&d, guid, 1);
+    req.desired_lrp = &d.lrp;
+    resp = it_client_call(c, "/v1/desired_lrp/desire.r2", &req.base,
+                          &models__desired_lrplifecycle_response__descriptor, err, errlen);
+    rc = resp == NULL || it_err_type(resp) != IT_OK ? -1 : 0;
+    if (resp != NULL && rc != 0) {
+        snprintf(err, errlen, "error %d \"%s\"", it_err_type(resp), it_err_msg(resp));
+    }
+    it_free(resp);
+    it_client_free(c);
+    return rc;
+}
+
 Models__DesiredLRPResponse *it_get_desired(const char *guid)
 {
     Models__DesiredLRPByProcessGuidRequest req = MODELS__DESIRED_LRPBY_PROCESS_GUID_REQUEST__INIT;

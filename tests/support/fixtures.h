@@ -40,6 +40,13 @@ int it_desire_lrp(const Models__DesiredLRP *lrp);
 /* Desire a minimal LRP with `instances` in `domain` (NULL = IT_DOMAIN); asserts success. */
 void it_desire(const char *guid, const char *domain, int32_t instances);
 
+/*
+ * Desire `guid` (1 instance, default domain) on a client of its own (a new
+ * connection), from any thread: 0, or -1 with the transport error or the
+ * BBS error's message in `err`. Never asserts.
+ */
+int it_desire_own_client(const char *guid, char *err, size_t errlen);
+
 /* get_by_process_guid.r3; asserts no transport problem. Free with it_free(). */
 Models__DesiredLRPResponse *it_get_desired(const char *guid);
 
