@@ -63,6 +63,7 @@ struct request {
     enum MHD_Result result;      /* dispatch's */
     struct MHD_Response *answer; /* what dispatch queued, queued again by the I/O thread */
     unsigned status;
+    int untimed; /* bbs_http_untime was asked for: the I/O thread does it */
     struct request *next_job;
 };
 
@@ -242,6 +243,15 @@ enum MHD_Result bbs_http_answer(struct MHD_Connection *conn, unsigned status,
     ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+void bbs_http_untime(struct MHD_Connection *conn)
+{
+    if (running != NULL && running->conn == conn) {
+        running->untimed = 1;
+        return;
+    }
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
 }
 
 /* ---- handler threads ------------------------------------------------------------------- */
@@ -457,6 +467,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->result != MHD_YES) {
             MHD_destroy_response(answer);
             return MHD_NO;
+        }
+        if (r->untimed) {
+            MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
         }
         return bbs_http_answer(conn, r->status, answer);
     }

@@ -56,6 +56,14 @@ struct bbs_http {
 enum MHD_Result bbs_http_answer(struct MHD_Connection *conn, unsigned status,
                                 struct MHD_Response *resp);
 
+/*
+ * Turn off libmicrohttpd's idle timeout for `conn` (a stream, quiet for as
+ * long as nothing happens). A connection's options belong to its I/O
+ * thread: on a handler thread this is done by the I/O thread when it
+ * queues the answer.
+ */
+void bbs_http_untime(struct MHD_Connection *conn);
+
 /* CLOCK_MONOTONIC in ns. */
 int64_t bbs_http_mono_ns(void);
 

@@ -338,7 +338,7 @@ enum MHD_Result bbs_stream_queue(struct MHD_Connection *conn, struct bbs_stream 
     pthread_mutex_lock(&s->mu);
     s->fd = c != NULL ? c->fd : -1; /* watched by bbs_streams_end_gone */
     pthread_mutex_unlock(&s->mu);
-    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    bbs_http_untime(conn);
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, reader_free);
     if (resp == NULL) {
         bbs_stream_unref(s);

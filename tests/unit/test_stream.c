@@ -33,6 +33,7 @@ static struct {
     void *cls;
     MHD_ContentReaderFreeCallback free_cb;
     int queued;
+    int untimed; /* bbs_http_untime calls */
 } mhd;
 
 static char fake_connection;
@@ -55,12 +56,11 @@ void MHD_resume_connection(struct MHD_Connection *connection)
     mhd.suspended = 0;
 }
 
-enum MHD_Result MHD_set_connection_option(struct MHD_Connection *connection,
-                                          enum MHD_CONNECTION_OPTION option, ...)
+/* server.c's: a stream is not closed for being idle. */
+void bbs_http_untime(struct MHD_Connection *conn)
 {
-    (void)connection;
-    (void)option;
-    return MHD_YES;
+    assert_ptr_equal(conn, CONN);
+    mhd.untimed++;
 }
 
 struct MHD_Response *MHD_create_response_from_callback(uint64_t size, size_t block_size,
@@ -145,6 +145,7 @@ static struct bbs_stream *open_stream(struct bbs_streams *reg, int blocking)
     bbs_stream_ref(s); /* the producer's */
     assert_int_equal(bbs_stream_queue(CONN, s, "text/event-stream"), MHD_YES);
     assert_int_equal(mhd.queued, 1);
+    assert_int_equal(mhd.untimed, 1);
     return s;
 }
 
