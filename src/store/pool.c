@@ -13,6 +13,7 @@
  * "Database failover").
  */
 #include <arpa/inet.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -375,6 +376,26 @@ static PGconn *conn_new(struct bbs_store *st, struct bbs_error *err)
 }
 
 /* Borrow a prepared connection, opening one if the pool is not full. */
+/*
+ * An idle connection may have died with its server (a restart). Nothing
+ * to read (one poll, the usual case): usable. Otherwise read what is
+ * pending without blocking, parse it (its goodbye, "FATAL: terminating
+ * connection ...", goes to conn_notice: the first statement of a pipeline
+ * would take it as its own error), read again for the end of the stream,
+ * and drop it if the server said goodbye, rather than spending a retry on
+ * it. Called without the pool's lock.
+ */
+static int idle_usable(PGconn *conn)
+{
+    struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+
+    if (p.fd >= 0 && poll(&p, 1, 0) == 0) {
+        return PQstatus(conn) == CONNECTION_OK;
+    }
+    return PQconsumeInput(conn) != 0 && !PQisBusy(conn) && PQconsumeInput(conn) != 0 &&
+           PQstatus(conn) == CONNECTION_OK;
+}
+
 static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
 {
     PGconn *conn = NULL;
@@ -389,21 +410,15 @@ static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
         st->wait_count++;
         st->wait_ns += pool_now_ns() - t0;
     }
-    /* An idle connection may have died with its server (a restart): read
-     * what is pending without blocking, parse it (its goodbye, "FATAL:
-     * terminating connection ...", goes to conn_notice: the first
-     * statement of a pipeline would take it as its own error), read again
-     * for the end of the stream, and drop it if the server said goodbye,
-     * rather than spending a retry on it. */
     while (st->n_idle > 0) {
         conn = st->idle[--st->n_idle];
-        if (PQconsumeInput(conn) != 0 && !PQisBusy(conn) && PQconsumeInput(conn) != 0 &&
-            PQstatus(conn) == CONNECTION_OK) {
-            pthread_mutex_unlock(&st->mu);
+        pthread_mutex_unlock(&st->mu);
+        if (idle_usable(conn)) {
             return conn;
         }
         PQfinish(conn);
         conn = NULL;
+        pthread_mutex_lock(&st->mu);
         st->n_open--;
     }
     st->n_open++;
