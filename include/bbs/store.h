@@ -183,6 +183,14 @@ BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_s
                                         int64_t now_ns, struct bbs_change *change,
                                         struct bbs_error *err);
 /*
+ * 1 when the start is known to change nothing (a cell's heartbeat
+ * repeating what is stored), read without a lock on a pooled connection
+ * idle now; 0 otherwise: the start must go through bbs_store_alrp_start
+ * (a change, a copy to delete, no idle connection, a failed read).
+ */
+int bbs_store_alrp_start_is_noop(struct bbs_store *st, const struct bbs_start_input *in,
+                                 int64_t now_ns);
+/*
  * A crash that leaves the row UNCLAIMED records an auction start for the
  * index, from the stored desired LRP read after the commit. When that
  * read fails (ResourceNotFound if the desired LRP is gone, quirk 7) the

@@ -244,6 +244,12 @@ static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, in
         m->optional_routable_case != MODELS__START_ACTUAL_LRPREQUEST__OPTIONAL_ROUTABLE_ROUTABLE ||
         m->routable;
     in.availability_zone = m->availability_zone;
+    if (req->quick) {
+        /* A heartbeat that changes nothing: answered at once (an empty change). */
+        return bbs_store_alrp_start_is_noop(req->ctx->store, &in, bbs_now_ns())
+                   ? 0
+                   : BBS_ROUTE_HAND_OVER;
+    }
     bbs_change_init(&ch, req->arena);
     return bbs_effects_after(req, &ch,
                              bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), &ch, err));

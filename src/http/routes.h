@@ -39,7 +39,19 @@ enum bbs_route_flags {
     /* A decode or validation failure answers keep_container = true (evacuate_claimed and
      * evacuate_running: a cell must not drop a container it may still be asked to keep). */
     BBS_ROUTE_KEEP_ON_ERROR = 1,
+    /* With handler threads (http_handler_threads > 0) the connection's I/O thread runs the
+     * handler first with req->quick set (server.c): it answers what needs no wait (the start
+     * that repeats what is stored) and returns BBS_ROUTE_HAND_OVER for the rest. */
+    BBS_ROUTE_QUICK_FIRST = 2,
 };
+
+/*
+ * A handler's return with req->quick set when it cannot answer without a
+ * wait (a lock, a write, no idle database connection): it has done
+ * nothing that shows, and the request goes to a handler thread, which
+ * runs it again from the start with req->quick clear.
+ */
+#define BBS_ROUTE_HAND_OVER 1
 
 /* What a handler gets about its request; everything borrowed for the request's life. */
 struct bbs_req {
@@ -52,6 +64,8 @@ struct bbs_req {
     /* BBS_ROUTE_STREAM only: the stream to register with a producer (stream.h); the
      * handler borrows it and takes a reference (bbs_stream_ref) to keep it. NULL otherwise. */
     struct bbs_stream *stream;
+    /* BBS_ROUTE_QUICK_FIRST only: run on the I/O thread; answer only what needs no wait. */
+    int quick;
 };
 
 /*

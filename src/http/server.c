@@ -53,6 +53,8 @@ struct request {
     int responded; /* a response was queued early (413 on Content-Length) */
     int oversized; /* the body passed the cap while arriving: discarded, 413 at its end */
     int streaming; /* a stream's response was queued: no longer counted in flight */
+    int quick;     /* dispatch runs the handler on the I/O thread first (BBS_ROUTE_QUICK_FIRST) */
+    int hand_back; /* ... and it asked for a handler thread (BBS_ROUTE_HAND_OVER) */
 
     /* Handed to a handler thread (connection suspended meanwhile): */
     int handed;                  /* the handler has been asked for */
@@ -177,7 +179,15 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         resp.keep_container = (r->route->flags & BBS_ROUTE_KEEP_ON_ERROR) != 0;
         failed = 1;
     } else {
-        failed = bbs_route_run(r->route, &req, &resp, &err) != 0;
+        int rc;
+
+        req.quick = r->quick;
+        rc = bbs_route_run(r->route, &req, &resp, &err);
+        if (req.quick && rc == BBS_ROUTE_HAND_OVER) {
+            r->hand_back = 1; /* nothing queued, counted or logged: the caller hands it over */
+            return MHD_YES;
+        }
+        failed = rc != 0;
     }
     if (resp.stream.fill != NULL && failed) {
         resp.stream.close(resp.stream.ctx);
@@ -472,6 +482,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
         }
         return bbs_http_answer(conn, r->status, answer);
+    }
+    if (h->n_handlers > 0 && (r->route->flags & BBS_ROUTE_QUICK_FIRST) != 0) {
+        /* What needs no wait is answered here, without the hand-over's two
+         * thread switches (a cell's heartbeat starts, most of the load). */
+        enum MHD_Result ret;
+
+        r->quick = 1;
+        ret = dispatch(h, conn, r, url, method);
+        r->quick = 0;
+        if (!r->hand_back) {
+            return ret;
+        }
     }
     if (h->n_handlers > 0 && hand_over(h, conn, r, url, method)) {
         return MHD_YES;

@@ -340,6 +340,15 @@ static int start_peek(PGconn *conn, void *arg, struct bbs_error *err)
     return rc;
 }
 
+int bbs_store_alrp_start_is_noop(struct bbs_store *st, const struct bbs_start_input *in,
+                                 int64_t now_ns)
+{
+    struct start_peek_ctx peek = {in, now_ns, 0};
+    struct bbs_error ignored = {0}; /* the full path reads again, and answers its own error */
+
+    return bbs_store_run_idle(st, start_peek, &peek, &ignored) == 0 && peek.noop;
+}
+
 int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in, int64_t now_ns,
                          struct bbs_change *change, struct bbs_error *err)
 {

@@ -910,6 +910,32 @@ int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_erro
     return run(st, fn, ctx, 0, NULL, NULL, err);
 }
 
+int bbs_store_run_idle(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_error *err)
+{
+    PGconn *conn = NULL;
+    int rc;
+
+    pthread_mutex_lock(&st->mu);
+    if (st->n_idle > 0) {
+        conn = st->idle[--st->n_idle];
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (conn == NULL) {
+        return 1;
+    }
+    if (!idle_usable(conn)) {
+        PQfinish(conn);
+        pthread_mutex_lock(&st->mu);
+        st->n_open--;
+        pthread_cond_signal(&st->cv); /* a slot for a waiter */
+        pthread_mutex_unlock(&st->mu);
+        return 1;
+    }
+    rc = fn(conn, ctx, err) != 0 ? -1 : 0;
+    conn_put(st, conn);
+    return rc;
+}
+
 int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
                         const struct bbs_change_mark *mark, struct bbs_error *err)
 {

@@ -39,6 +39,14 @@ BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
                                  struct bbs_error *err);
 
 /*
+ * bbs_store_run without waiting for a connection: `fn` runs once, on a
+ * pooled connection that is idle now (no retry, no new connection).
+ * Returns 0, -1 with `err` set, or 1 when no connection was idle.
+ */
+BBS_MUST_CHECK int bbs_store_run_idle(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
+                                      struct bbs_error *err);
+
+/*
  * bbs_store_tx / bbs_store_run for a state change recorded in `change`:
  * `fn` rewinds `change` to `*mark` first thing (it may run more than once),
  * and on failure the record is rewound again (nothing was committed); on

@@ -143,8 +143,10 @@ int it_claim(const char *guid, int32_t index, const char *instance_guid, const c
     return it_call_err("/v1/actual_lrps/claim", &req.base, LIFECYCLE);
 }
 
-int it_start(const char *guid, int32_t index, const char *domain, const char *instance_guid,
-             const char *cell_id, const char *address)
+/* start.r1 on `c` (NULL: the main client); the error type, -1 with `err` on a transport error. */
+static int start_on(struct it_client *c, const char *guid, int32_t index, const char *domain,
+                    const char *instance_guid, const char *cell_id, const char *address, char *err,
+                    size_t errlen)
 {
     Models__StartActualLRPRequest req = MODELS__START_ACTUAL_LRPREQUEST__INIT;
     Models__ActualLRPKey key = MODELS__ACTUAL_LRPKEY__INIT;
@@ -152,6 +154,8 @@ int it_start(const char *guid, int32_t index, const char *domain, const char *in
     Models__ActualLRPNetInfo ni = MODELS__ACTUAL_LRPNET_INFO__INIT;
     Models__PortMapping pm = MODELS__PORT_MAPPING__INIT;
     Models__PortMapping *pms[1] = {&pm};
+    void *resp;
+    int rc;
 
     key.process_guid = (char *)guid;
     key.index = index;
@@ -166,7 +170,35 @@ int it_start(const char *guid, int32_t index, const char *domain, const char *in
     req.actual_lrp_key = &key;
     req.actual_lrp_instance_key = &ik;
     req.actual_lrp_net_info = &ni;
-    return it_call_err("/v1/actual_lrps/start.r1", &req.base, LIFECYCLE);
+    if (c == NULL) {
+        return it_call_err("/v1/actual_lrps/start.r1", &req.base, LIFECYCLE);
+    }
+    resp = it_client_call(c, "/v1/actual_lrps/start.r1", &req.base, LIFECYCLE, err, errlen);
+    if (resp == NULL) {
+        return -1;
+    }
+    rc = it_err_type(resp);
+    if (rc != IT_OK) {
+        snprintf(err, errlen, "error %d \"%s\"", rc, it_err_msg(resp));
+    }
+    it_free(resp);
+    return rc;
+}
+
+int it_start(const char *guid, int32_t index, const char *domain, const char *instance_guid,
+             const char *cell_id, const char *address)
+{
+    return start_on(NULL, guid, index, domain, instance_guid, cell_id, address, NULL, 0);
+}
+
+int it_start_own_client(const char *guid, int32_t index, const char *instance_guid,
+                        const char *cell_id, const char *address, char *err, size_t errlen)
+{
+    struct it_client *c = it_client_new();
+    int rc = start_on(c, guid, index, NULL, instance_guid, cell_id, address, err, errlen);
+
+    it_client_free(c);
+    return rc;
 }
 
 int it_crash(const char *guid, int32_t index, const char *domain, const char *instance_guid,

@@ -62,6 +62,12 @@ int it_claim(const char *guid, int32_t index, const char *instance_guid, const c
 /* start.r1 with net info {address, one port mapping 8080->61000}; domain NULL = IT_DOMAIN. */
 int it_start(const char *guid, int32_t index, const char *domain, const char *instance_guid,
              const char *cell_id, const char *address);
+/*
+ * The same (default domain) on a client of its own, from any thread: the
+ * error type, or -1 on a transport error; `err` says which. Never asserts.
+ */
+int it_start_own_client(const char *guid, int32_t index, const char *instance_guid,
+                        const char *cell_id, const char *address, char *err, size_t errlen);
 int it_crash(const char *guid, int32_t index, const char *domain, const char *instance_guid,
              const char *cell_id, const char *message);
 int it_fail(const char *guid, int32_t index, const char *domain, const char *message);
