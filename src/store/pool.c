@@ -375,7 +375,6 @@ static PGconn *conn_new(struct bbs_store *st, struct bbs_error *err)
     return conn;
 }
 
-/* Borrow a prepared connection, opening one if the pool is not full. */
 /*
  * An idle connection may have died with its server (a restart). Nothing
  * to read (one poll, the usual case): usable. Otherwise read what is
@@ -396,6 +395,7 @@ static int idle_usable(PGconn *conn)
            PQstatus(conn) == CONNECTION_OK;
 }
 
+/* Borrow a prepared connection, opening one if the pool is not full. */
 static PGconn *conn_get(struct bbs_store *st, struct bbs_error *err)
 {
     PGconn *conn = NULL;
