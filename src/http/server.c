@@ -30,6 +30,7 @@
 
 #include <microhttpd.h>
 
+#include "bbs/changelog.h"
 #include "bbs/log.h"
 #include "bbs/xalloc.h"
 #include "conn.h"
@@ -582,6 +583,13 @@ struct bbs_http *bbs_http_start(const struct bbs_config *cfg, struct bbs_ctx *ct
     }
     h->ctx = ctx;
     h->cfg = cfg;
+    if (h->n_handlers > 0 && ctx->store != NULL) {
+        /* Busy handler threads hold a connection each; a start tried on an
+         * I/O thread first (BBS_ROUTE_QUICK_FIRST) needs one more, idle at
+         * that moment, or is handed over. Opened now, not by the first
+         * burst (at most max_open_database_connections). */
+        bbs_store_warm(ctx->store, h->n_handlers + cfg->http_worker_threads + 2);
+    }
     h->streams = bbs_streams_new();
     h->tls = tls != NULL;
     if (tls != NULL) {
