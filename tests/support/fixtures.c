@@ -78,25 +78,36 @@ void it_desire(const char *guid, const char *domain, int32_t instances)
     it_free(resp);
 }
 
-int it_desire_own_client(const char *guid, char *err, size_t errlen)
+/*
+ * `path` on a client of its own: the error type, or -1 on a transport
+ * error; `err` says which. Never asserts.
+ */
+static int own_client_call(const char *path, const ProtobufCMessage *req,
+                           const ProtobufCMessageDescriptor *desc, char *err, size_t errlen)
 {
     struct it_client *c = it_client_new();
-    struct it_dlrp d;
-    Models__DesireLRPRequest req = MODELS__DESIRE_LRPREQUEST__INIT;
-    void *resp;
-    int rc;
+    void *resp = it_client_call(c, path, req, desc, err, errlen);
+    int rc = resp != NULL ? it_err_type(resp) : -1;
 
-    it_dlrp_init(&d, guid, 1);
-    req.desired_lrp = &d.lrp;
-    resp = it_client_call(c, "/v1/desired_lrp/desire.r2", &req.base,
-                          &models__desired_lrplifecycle_response__descriptor, err, errlen);
-    rc = resp == NULL || it_err_type(resp) != IT_OK ? -1 : 0;
-    if (resp != NULL && rc != 0) {
-        snprintf(err, errlen, "error %d \"%s\"", it_err_type(resp), it_err_msg(resp));
+    if (resp != NULL && rc != IT_OK) {
+        snprintf(err, errlen, "error %d \"%s\"", rc, it_err_msg(resp));
     }
     it_free(resp);
     it_client_free(c);
     return rc;
+}
+
+int it_desire_own_client(const char *guid, char *err, size_t errlen)
+{
+    struct it_dlrp d;
+    Models__DesireLRPRequest req = MODELS__DESIRE_LRPREQUEST__INIT;
+
+    it_dlrp_init(&d, guid, 1);
+    req.desired_lrp = &d.lrp;
+    return own_client_call("/v1/desired_lrp/desire.r2", &req.base,
+                           &models__desired_lrplifecycle_response__descriptor, err, errlen) == IT_OK
+               ? 0
+               : -1;
 }
 
 Models__DesiredLRPResponse *it_get_desired(const char *guid)
@@ -143,10 +154,9 @@ int it_claim(const char *guid, int32_t index, const char *instance_guid, const c
     return it_call_err("/v1/actual_lrps/claim", &req.base, LIFECYCLE);
 }
 
-/* start.r1 on `c` (NULL: the main client); the error type, -1 with `err` on a transport error. */
-static int start_on(struct it_client *c, const char *guid, int32_t index, const char *domain,
-                    const char *instance_guid, const char *cell_id, const char *address, char *err,
-                    size_t errlen)
+/* start.r1 on the main client, or (err != NULL) on a client of its own (own_client_call). */
+static int start_on(const char *guid, int32_t index, const char *domain, const char *instance_guid,
+                    const char *cell_id, const char *address, char *err, size_t errlen)
 {
     Models__StartActualLRPRequest req = MODELS__START_ACTUAL_LRPREQUEST__INIT;
     Models__ActualLRPKey key = MODELS__ACTUAL_LRPKEY__INIT;
@@ -154,8 +164,6 @@ static int start_on(struct it_client *c, const char *guid, int32_t index, const 
     Models__ActualLRPNetInfo ni = MODELS__ACTUAL_LRPNET_INFO__INIT;
     Models__PortMapping pm = MODELS__PORT_MAPPING__INIT;
     Models__PortMapping *pms[1] = {&pm};
-    void *resp;
-    int rc;
 
     key.process_guid = (char *)guid;
     key.index = index;
@@ -170,35 +178,22 @@ static int start_on(struct it_client *c, const char *guid, int32_t index, const 
     req.actual_lrp_key = &key;
     req.actual_lrp_instance_key = &ik;
     req.actual_lrp_net_info = &ni;
-    if (c == NULL) {
+    if (err == NULL) {
         return it_call_err("/v1/actual_lrps/start.r1", &req.base, LIFECYCLE);
     }
-    resp = it_client_call(c, "/v1/actual_lrps/start.r1", &req.base, LIFECYCLE, err, errlen);
-    if (resp == NULL) {
-        return -1;
-    }
-    rc = it_err_type(resp);
-    if (rc != IT_OK) {
-        snprintf(err, errlen, "error %d \"%s\"", rc, it_err_msg(resp));
-    }
-    it_free(resp);
-    return rc;
+    return own_client_call("/v1/actual_lrps/start.r1", &req.base, LIFECYCLE, err, errlen);
 }
 
 int it_start(const char *guid, int32_t index, const char *domain, const char *instance_guid,
              const char *cell_id, const char *address)
 {
-    return start_on(NULL, guid, index, domain, instance_guid, cell_id, address, NULL, 0);
+    return start_on(guid, index, domain, instance_guid, cell_id, address, NULL, 0);
 }
 
 int it_start_own_client(const char *guid, int32_t index, const char *instance_guid,
                         const char *cell_id, const char *address, char *err, size_t errlen)
 {
-    struct it_client *c = it_client_new();
-    int rc = start_on(c, guid, index, NULL, instance_guid, cell_id, address, err, errlen);
-
-    it_client_free(c);
-    return rc;
+    return start_on(guid, index, NULL, instance_guid, cell_id, address, err, errlen);
 }
 
 int it_crash(const char *guid, int32_t index, const char *domain, const char *instance_guid,
