@@ -178,18 +178,22 @@ BBS_MUST_CHECK int bbs_store_alrp_next(struct bbs_cursor *c, struct bbs_alrp *ou
 BBS_MUST_CHECK int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
                                         const struct bbs_instance_key *claimer, int64_t now_ns,
                                         struct bbs_change *change, struct bbs_error *err);
-/* A copy that could not be removed after the start (3.4 step 5) is a note. */
+/*
+ * A copy that could not be removed after the start (3.4 step 5) is a
+ * note. `peeked`: bbs_store_alrp_start_peek has just answered 0, so the
+ * unlocked read that answers a start changing nothing is not made again.
+ */
 BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
-                                        int64_t now_ns, struct bbs_change *change,
+                                        int64_t now_ns, int peeked, struct bbs_change *change,
                                         struct bbs_error *err);
 /*
- * 1 when the start is known to change nothing (a cell's heartbeat
- * repeating what is stored), read without a lock on a pooled connection
- * idle now; 0 otherwise: the start must go through bbs_store_alrp_start
- * (a change, a copy to delete, no idle connection, a failed read).
+ * Read the rows without a lock, on a pooled connection idle now: 1 when
+ * the start changes nothing (a cell's heartbeat repeating what is
+ * stored); 0 when it needs the locked transaction (a change, or a copy to
+ * delete); -1 when it could not tell (no idle connection, a failed read).
  */
-int bbs_store_alrp_start_is_noop(struct bbs_store *st, const struct bbs_start_input *in,
-                                 int64_t now_ns);
+int bbs_store_alrp_start_peek(struct bbs_store *st, const struct bbs_start_input *in,
+                              int64_t now_ns);
 /*
  * A crash that leaves the row UNCLAIMED records an auction start for the
  * index, from the stored desired LRP read after the commit. When that

@@ -245,14 +245,21 @@ static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, in
         m->routable;
     in.availability_zone = m->availability_zone;
     if (req->quick) {
-        /* A heartbeat that changes nothing: answered at once (an empty change). */
-        return bbs_store_alrp_start_is_noop(req->ctx->store, &in, bbs_now_ns())
-                   ? 0
-                   : BBS_ROUTE_HAND_OVER;
+        /* A heartbeat that changes nothing is answered at once (an empty
+         * change); a start known to change something skips that read when
+         * handed over. */
+        int peek = bbs_store_alrp_start_peek(req->ctx->store, &in, bbs_now_ns());
+
+        if (peek == 1) {
+            return 0;
+        }
+        req->known_change = peek == 0;
+        return BBS_ROUTE_HAND_OVER;
     }
     bbs_change_init(&ch, req->arena);
-    return bbs_effects_after(req, &ch,
-                             bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), &ch, err));
+    return bbs_effects_after(
+        req, &ch,
+        bbs_store_alrp_start(req->ctx->store, &in, bbs_now_ns(), req->known_change, &ch, err));
 }
 
 int bbs_h_start_r1(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_resp *resp,

@@ -66,6 +66,9 @@ struct bbs_req {
     struct bbs_stream *stream;
     /* BBS_ROUTE_QUICK_FIRST only: run on the I/O thread; answer only what needs no wait. */
     int quick;
+    /* Set by a quick run that handed over after reading that the request changes state;
+     * the handed-over run sees it (and need not read that again). */
+    int known_change;
 };
 
 /*

@@ -56,6 +56,7 @@ struct request {
     int streaming; /* a stream's response was queued: no longer counted in flight */
     int quick;     /* dispatch runs the handler on the I/O thread first (BBS_ROUTE_QUICK_FIRST) */
     int hand_back; /* ... and it asked for a handler thread (BBS_ROUTE_HAND_OVER) */
+    int known_change; /* ... having read that it changes state (struct bbs_req) */
 
     /* Handed to a handler thread (connection suspended meanwhile): */
     int handed;                  /* the handler has been asked for */
@@ -183,9 +184,11 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
         int rc;
 
         req.quick = r->quick;
+        req.known_change = r->known_change;
         rc = bbs_route_run(r->route, &req, &resp, &err);
         if (req.quick && rc == BBS_ROUTE_HAND_OVER) {
             r->hand_back = 1; /* nothing queued, counted or logged: the caller hands it over */
+            r->known_change = req.known_change;
             return MHD_YES;
         }
         failed = rc != 0;

@@ -340,23 +340,26 @@ static int start_peek(PGconn *conn, void *arg, struct bbs_error *err)
     return rc;
 }
 
-int bbs_store_alrp_start_is_noop(struct bbs_store *st, const struct bbs_start_input *in,
-                                 int64_t now_ns)
+int bbs_store_alrp_start_peek(struct bbs_store *st, const struct bbs_start_input *in,
+                              int64_t now_ns)
 {
     struct start_peek_ctx peek = {in, now_ns, 0};
     struct bbs_error ignored = {0}; /* the full path reads again, and answers its own error */
 
-    return bbs_store_run_idle(st, start_peek, &peek, &ignored) == 0 && peek.noop;
+    if (bbs_store_run_idle(st, start_peek, &peek, &ignored) != 0) {
+        return -1;
+    }
+    return peek.noop;
 }
 
 int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in, int64_t now_ns,
-                         struct bbs_change *change, struct bbs_error *err)
+                         int peeked, struct bbs_change *change, struct bbs_error *err)
 {
     struct start_peek_ctx peek = {in, now_ns, 0};
     struct start_ctx c = {in, now_ns, change, bbs_change_mark(change), {NULL, NULL}};
     int rc;
 
-    if (bbs_store_run(st, start_peek, &peek, err) == 0 && peek.noop) {
+    if (!peeked && bbs_store_run(st, start_peek, &peek, err) == 0 && peek.noop) {
         return 0; /* nothing changed: an empty record */
     }
     rc = bbs_store_tx_change(st, start_tx, &c, change, &c.mark, err);
