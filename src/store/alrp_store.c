@@ -7,6 +7,7 @@
  * decide, write the decision. Concurrent calls on one instance queue on
  * the row locks, so two cells claiming one instance get one winner.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,10 @@ static const struct bbs_stmt alrp_stmts[] = {
                       " FOR UPDATE"},
     {"alrp_read_set", "SELECT " BBS_ALRP_COLUMNS " FROM actual_lrps"
                       " WHERE process_guid = $1::text AND instance_index = $2::int4"},
+    /* Every row of each (guid, index) of two arrays (heartbeats read together; a key
+     * given twice gives its rows twice). */
+    {"alrp_read_sets", "SELECT " BBS_ALRP_COLUMNS " FROM unnest($1::text[], $2::int4[]) AS k(g, x)"
+                       " JOIN actual_lrps ON process_guid = k.g AND instance_index = k.x"},
     {"alrp_update",
      "UPDATE actual_lrps SET domain = $4::text, state = $5::text, instance_guid = $6::text,"
      " cell_id = $7::text, since = $8::int8, crash_count = $9::int4, crash_reason = $10::text,"
@@ -313,6 +318,18 @@ static int copy_delete_tx(PGconn *conn, void *arg, struct bbs_error *err)
  * delete, answer at once, as if the heartbeat had come just before any
  * concurrent change. Otherwise the locked transaction decides again.
  */
+static int peek_decide(const struct bbs_alrp_set *set, const struct bbs_start_input *in,
+                       int64_t now_ns)
+{
+    struct bbs_alrp next;
+    struct bbs_error ignored = {0};
+    enum bbs_alrp_write w;
+
+    return bbs_alrp_start(set, in, now_ns, &next, &w, &ignored) == 0 && w == BBS_ALRP_WRITE_NONE &&
+           (bbs_alrp_start_matches_suspect(set, &in->instance) ||
+            (set->evacuating == NULL && set->suspect == NULL));
+}
+
 struct start_peek_ctx {
     const struct bbs_start_input *in;
     int64_t now_ns;
@@ -323,33 +340,174 @@ static int start_peek(PGconn *conn, void *arg, struct bbs_error *err)
 {
     struct start_peek_ctx *c = arg;
     struct bbs_alrp_lock ls = {0};
-    struct bbs_alrp next;
-    struct bbs_error ignored = {0};
-    enum bbs_alrp_write w;
     int rc;
 
-    c->noop = 0;
     rc = bbs_alrp_read(conn, "alrp_read_set", c->in->key.process_guid, c->in->key.index, &ls, err);
-    if (rc == 0 && bbs_alrp_start(&ls.set, c->in, c->now_ns, &next, &w, &ignored) == 0 &&
-        w == BBS_ALRP_WRITE_NONE &&
-        (bbs_alrp_start_matches_suspect(&ls.set, &c->in->instance) ||
-         (ls.set.evacuating == NULL && ls.set.suspect == NULL))) {
-        c->noop = 1;
-    }
+    c->noop = rc == 0 && peek_decide(&ls.set, c->in, c->now_ns);
     bbs_alrp_unlock(&ls);
     return rc;
+}
+
+/*
+ * Concurrent heartbeats share one read (struct bbs_peek_queue): a start
+ * that finds no read in flight reads for itself; one that finds a read in
+ * flight waits, and the oldest waiting start then reads for every start
+ * waiting (up to PEEK_BATCH), with one statement over the arrays of their
+ * keys. Each start decides on its own rows as above.
+ */
+#define PEEK_BATCH 64
+
+struct bbs_peek {
+    const struct bbs_start_input *in;
+    int64_t now_ns;
+    int result; /* bbs_store_alrp_start_peek's answer: -1 until read */
+    int done;   /* read and decided (under the queue's mu) */
+    int lead;   /* to read next, for every start waiting (under mu) */
+    pthread_cond_t cv;
+    struct bbs_peek *next;
+};
+
+struct peek_batch {
+    struct bbs_peek **items;
+    size_t n;
+};
+
+static int peek_batch_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    struct peek_batch *b = arg;
+    struct bbs_arena *arena;
+    const char **guids;
+    int32_t *indices;
+    struct bbs_alrp *rows;
+    int *got;
+    struct bbs_params p = {0};
+    PGresult *res;
+    int n;
+
+    if (b->n == 1) {
+        struct start_peek_ctx one = {b->items[0]->in, b->items[0]->now_ns, 0};
+
+        if (start_peek(conn, &one, err) != 0) {
+            return -1;
+        }
+        b->items[0]->result = one.noop;
+        return 0;
+    }
+    arena = bbs_arena_new();
+    guids = bbs_arena_alloc(arena, b->n * sizeof(*guids));
+    indices = bbs_arena_alloc(arena, b->n * sizeof(*indices));
+    for (size_t i = 0; i < b->n; i++) {
+        guids[i] = b->items[i]->in->key.process_guid;
+        indices[i] = b->items[i]->in->key.index;
+    }
+    bbs_params_text_array(&p, arena, guids, b->n);
+    bbs_params_int4_array(&p, arena, indices, b->n);
+    res = bbs_exec(conn, "alrp_read_sets", &p, err);
+    if (res == NULL) {
+        bbs_arena_free(arena);
+        return -1;
+    }
+    n = PQntuples(res);
+    rows = bbs_arena_alloc(arena, ((size_t)n + 1) * sizeof(*rows));
+    got = bbs_arena_alloc(arena, ((size_t)n + 1) * sizeof(*got));
+    for (int r = 0; r < n; r++) {
+        got[r] = bbs_alrp_from_row(res, r, &rows[r]);
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const struct bbs_alrp_key *key = &b->items[i]->in->key;
+        struct bbs_alrp_set set = {0};
+        int unreadable = 0;
+
+        /* As bbs_alrp_read: a row that cannot be decrypted is not absent
+         * (the locked path answers it); any other unreadable row is. */
+        for (int r = 0; r < n; r++) {
+            if (rows[r].key.index != key->index ||
+                strcmp(rows[r].key.process_guid, key->process_guid) != 0) {
+                continue;
+            }
+            if (got[r] == BBS_ALRP_ROW_UNDECRYPTABLE) {
+                unreadable = 1;
+            } else if (got[r] == 0 && rows[r].presence == BBS_PRESENCE_ORDINARY) {
+                set.ordinary = &rows[r];
+            } else if (got[r] == 0 && rows[r].presence == BBS_PRESENCE_EVACUATING) {
+                set.evacuating = &rows[r];
+            } else if (got[r] == 0 && rows[r].presence == BBS_PRESENCE_SUSPECT) {
+                set.suspect = &rows[r];
+            }
+        }
+        b->items[i]->result =
+            unreadable ? -1 : peek_decide(&set, b->items[i]->in, b->items[i]->now_ns);
+    }
+    PQclear(res);
+    bbs_arena_free(arena);
+    return 0;
 }
 
 int bbs_store_alrp_start_peek(struct bbs_store *st, const struct bbs_start_input *in,
                               int64_t now_ns)
 {
-    struct start_peek_ctx peek = {in, now_ns, 0};
-    struct bbs_error ignored = {0}; /* the full path reads again, and answers its own error */
+    struct bbs_peek_queue *q = bbs_store_peeks(st);
+    struct bbs_peek me = {in, now_ns, -1, 0, 0, PTHREAD_COND_INITIALIZER, NULL};
+    struct bbs_peek *items[PEEK_BATCH];
+    struct peek_batch b = {items, 0};
+    struct bbs_error ignored; /* the full path reads again, and answers its own error */
 
-    if (bbs_store_run_idle(st, start_peek, &peek, &ignored) != 0) {
-        return -1;
+    pthread_mutex_lock(&q->mu);
+    if (q->busy) {
+        if (q->tail != NULL) {
+            q->tail->next = &me;
+        } else {
+            q->head = &me;
+        }
+        q->tail = &me;
+        q->waiting++;
+        while (!me.done && !me.lead) {
+            pthread_cond_wait(&me.cv, &q->mu);
+        }
+        if (me.done) {
+            pthread_mutex_unlock(&q->mu);
+            pthread_cond_destroy(&me.cv);
+            return me.result;
+        }
+        /* Handed the next read: `me` was the oldest waiting, so it is taken first. */
+    } else {
+        q->busy = 1;
+        items[b.n++] = &me;
     }
-    return peek.noop;
+    while (q->head != NULL && b.n < PEEK_BATCH) {
+        items[b.n++] = q->head;
+        q->head = q->head->next;
+        q->waiting--;
+    }
+    if (q->head == NULL) {
+        q->tail = NULL;
+    }
+    q->reads++;
+    q->items += b.n;
+    pthread_mutex_unlock(&q->mu);
+
+    if (bbs_store_run_idle(st, peek_batch_tx, &b, &ignored) != 0) {
+        for (size_t i = 0; i < b.n; i++) {
+            items[i]->result = -1; /* no idle connection, or the read failed */
+        }
+    }
+
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; i < b.n; i++) {
+        if (items[i] != &me) {
+            items[i]->done = 1;
+            pthread_cond_signal(&items[i]->cv);
+        }
+    }
+    if (q->head != NULL) {
+        q->head->lead = 1; /* the oldest waiting reads next, for all of them */
+        pthread_cond_signal(&q->head->cv);
+    } else {
+        q->busy = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+    pthread_cond_destroy(&me.cv);
+    return me.result;
 }
 
 int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in, int64_t now_ns,

@@ -9,8 +9,9 @@
 #include "bbs/log.h"
 #include "store_int.h"
 
-/* PostgreSQL's type OID for text, the element type of our arrays. */
+/* PostgreSQL's type OIDs for text and int4, the element types of our arrays. */
 #define TEXT_OID 25
+#define INT4_OID 23
 
 static uint64_t hton64(uint64_t v)
 {
@@ -113,6 +114,26 @@ int bbs_params_text_array(struct bbs_params *p, struct bbs_arena *arena, const c
         at = put_be32(at, (uint32_t)len);
         memcpy(at, strs[i], len);
         at += len;
+    }
+    return param(p, data, (int)size);
+}
+
+int bbs_params_int4_array(struct bbs_params *p, struct bbs_arena *arena, const int32_t *v, size_t n)
+{
+    size_t size = 12 + (n > 0 ? 8 : 0) + n * 8;
+    unsigned char *data = bbs_arena_alloc(arena, size);
+    unsigned char *at;
+
+    at = put_be32(data, n > 0 ? 1 : 0);
+    at = put_be32(at, 0);
+    at = put_be32(at, INT4_OID);
+    if (n > 0) {
+        at = put_be32(at, (uint32_t)n);
+        at = put_be32(at, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        at = put_be32(at, 4);
+        at = put_be32(at, (uint32_t)v[i]);
     }
     return param(p, data, (int)size);
 }

@@ -62,6 +62,7 @@ struct bbs_store {
     struct ticket *tk_held;
     size_t tk_n;
     size_t tk_cap;
+    struct bbs_peek_queue peeks; /* heartbeat reads gathered (alrp_store.c) */
 };
 
 /*
@@ -330,6 +331,7 @@ struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     pthread_mutex_init(&st->tk_mu, NULL);
+    pthread_mutex_init(&st->peeks.mu, NULL);
     probe = bbs_store_conn_open(st, err);
     if (probe == NULL) {
         bbs_store_free(st);
@@ -350,6 +352,7 @@ void bbs_store_free(struct bbs_store *st)
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->tk_mu);
+    pthread_mutex_destroy(&st->peeks.mu);
     free(st->tk_held);
     free(st->idle);
     free(st->conninfo);
@@ -934,6 +937,20 @@ int bbs_store_run_idle(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs
     rc = fn(conn, ctx, err) != 0 ? -1 : 0;
     conn_put(st, conn);
     return rc;
+}
+
+struct bbs_peek_queue *bbs_store_peeks(struct bbs_store *st)
+{
+    return &st->peeks;
+}
+
+void bbs_store_peek_stats(struct bbs_store *st, uint64_t *reads, uint64_t *items, size_t *waiting)
+{
+    pthread_mutex_lock(&st->peeks.mu);
+    *reads = st->peeks.reads;
+    *items = st->peeks.items;
+    *waiting = st->peeks.waiting;
+    pthread_mutex_unlock(&st->peeks.mu);
 }
 
 int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,

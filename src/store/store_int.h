@@ -8,6 +8,7 @@
 #ifndef BBS_STORE_INT_H
 #define BBS_STORE_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,25 @@ BBS_MUST_CHECK int bbs_store_run(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
  */
 BBS_MUST_CHECK int bbs_store_run_idle(struct bbs_store *st, bbs_tx_fn fn, void *ctx,
                                       struct bbs_error *err);
+
+/*
+ * Heartbeat reads gathered (bbs_store_alrp_start_peek, alrp_store.c): while
+ * one thread's unlocked read is in flight, the starts that arrive wait
+ * here, and the next read answers all of them with one statement. Owned
+ * by the store (pool.c); the fields are under `mu`.
+ */
+struct bbs_peek;
+struct bbs_peek_queue {
+    pthread_mutex_t mu;
+    int busy;                     /* a read is in flight */
+    struct bbs_peek *head, *tail; /* starts waiting for the next read, oldest first */
+    size_t waiting;
+    uint64_t reads; /* statements sent since start */
+    uint64_t items; /* starts they answered */
+};
+struct bbs_peek_queue *bbs_store_peeks(struct bbs_store *st);
+/* The counters, for tests. */
+void bbs_store_peek_stats(struct bbs_store *st, uint64_t *reads, uint64_t *items, size_t *waiting);
 
 /*
  * bbs_store_tx / bbs_store_run for a state change recorded in `change`:
@@ -119,6 +139,9 @@ int bbs_params_bool(struct bbs_params *p, int v);
 int bbs_params_blob(struct bbs_params *p, const struct bbs_blob *blob);
 /* text[] of `n` strings (n may be 0: the empty array), encoded into `arena`. */
 int bbs_params_text_array(struct bbs_params *p, struct bbs_arena *arena, const char *const *strs,
+                          size_t n);
+/* int4[] of `n` integers, the same way. */
+int bbs_params_int4_array(struct bbs_params *p, struct bbs_arena *arena, const int32_t *v,
                           size_t n);
 
 /*

@@ -1,0 +1,224 @@
+/*
+ * test_heartbeat_reads.c - concurrent heartbeat starts share one read
+ * (bbs_store_alrp_start_peek, alrp_store.c): the store is called
+ * in-process against the group's database, on ActualLRPs the server made.
+ * Checked: while one read is in flight (held up by a table lock of the
+ * test's), the starts that arrive wait and are answered by ONE more read,
+ * each with its own decision (a heartbeat, a changed zone, a duplicate
+ * key, an instance with no row); and a lone start reads alone.
+ */
+#include "harness.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bbs/changelog.h"
+#include "store_int.h"
+
+#define GUID      "hb-reads"
+#define INSTANCES 7 /* indices 0..6; index 7 has no row */
+#define THREADS   8
+
+static struct bbs_store *g_store;
+
+static int setup(void **state)
+{
+    struct bbs_error err = {0};
+
+    if (it_group_setup(state) != 0) {
+        return -1;
+    }
+    g_store = bbs_store_new(it_db_conninfo(), 4, 3, &err);
+    if (g_store == NULL) {
+        fprintf(stderr, "store: %s\n", err.message);
+        return -1;
+    }
+    bbs_store_warm(g_store, 2); /* a read runs only on a connection idle at that moment */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    bbs_store_free(g_store);
+    return it_group_teardown(state);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* The stored ordinary rows of GUID, by index (they live in `arena`). */
+static void stored_rows(struct bbs_arena *arena, struct bbs_alrp rows[INSTANCES])
+{
+    struct bbs_alrp_filter f = {.process_guid = GUID};
+    struct bbs_alrp_rows view;
+    struct bbs_error err = {0};
+    int seen = 0;
+
+    assert_int_equal(bbs_store_alrp_list(g_store, arena, &f, &view, &err), 0);
+    for (size_t i = 0; i < view.n; i++) {
+        struct bbs_alrp a;
+
+        assert_int_equal(view.get(view.src, i, &a), 0);
+        assert_int_equal(a.presence, BBS_PRESENCE_ORDINARY);
+        assert_true(a.key.index >= 0 && a.key.index < INSTANCES);
+        rows[a.key.index] = a;
+        seen++;
+    }
+    assert_int_equal(seen, INSTANCES);
+}
+
+/* A start repeating what is stored for `a` (a heartbeat). */
+static struct bbs_start_input same_as(const struct bbs_alrp *a)
+{
+    struct bbs_start_input in = {0};
+
+    in.key = a->key;
+    in.instance = a->instance;
+    in.net_info = a->net_info;
+    in.internal_routes = a->internal_routes;
+    in.metric_tags = a->metric_tags;
+    in.routable = a->routable;
+    in.availability_zone = a->availability_zone;
+    return in;
+}
+
+struct caller {
+    pthread_t thread;
+    struct bbs_start_input in;
+    int expect;
+    int got;
+};
+
+static void *call_peek(void *arg)
+{
+    struct caller *c = arg;
+
+    c->got = bbs_store_alrp_start_peek(g_store, &c->in, it_now_ns());
+    return NULL;
+}
+
+/* Poll the queue's counters until `ok` holds (10 s at most). */
+static void wait_for(uint64_t reads, size_t waiting)
+{
+    for (int i = 0; i < 1000; i++) {
+        uint64_t r;
+        uint64_t n;
+        size_t w;
+
+        bbs_store_peek_stats(g_store, &r, &n, &w);
+        if (r == reads && w == waiting) {
+            return;
+        }
+        sleep_ms(10);
+    }
+    fail_msg("the heartbeat queue never reached %llu reads with %zu waiting",
+             (unsigned long long)reads, waiting);
+}
+
+static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
+{
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_alrp rows[INSTANCES];
+    struct caller calls[THREADS];
+    uint64_t reads0;
+    uint64_t items0;
+    uint64_t reads;
+    uint64_t items;
+    size_t waiting;
+    PGconn *lock;
+    PGresult *res;
+
+    (void)state;
+    it_desire(GUID, IT_DOMAIN, INSTANCES);
+    for (int i = 0; i < INSTANCES; i++) {
+        char ig[32];
+
+        snprintf(ig, sizeof(ig), "ig-%d", i);
+        assert_int_equal(it_claim(GUID, i, ig, "cell-hb"), IT_OK);
+        assert_int_equal(it_start(GUID, i, NULL, ig, "cell-hb", "10.0.0.9"), IT_OK);
+    }
+    stored_rows(arena, rows);
+
+    /* Thread 0 reads first; the others arrive while its read waits. */
+    calls[0].in = same_as(&rows[0]);
+    calls[0].expect = 1;
+    calls[1].in = same_as(&rows[0]); /* the same key, a changed zone */
+    calls[1].in.availability_zone = "z-other";
+    calls[1].expect = 0;
+    calls[2].in = same_as(&rows[1]);
+    calls[2].expect = 1;
+    calls[3].in = same_as(&rows[4]);
+    calls[3].in.availability_zone = "z-other";
+    calls[3].expect = 0;
+    calls[4].in = same_as(&rows[2]);
+    calls[4].expect = 1;
+    calls[5].in = same_as(&rows[6]);
+    calls[5].in.key.index = INSTANCES; /* no row: the start would create it */
+    calls[5].expect = 0;
+    calls[6].in = same_as(&rows[5]);
+    calls[6].expect = 1;
+    calls[7].in = same_as(&rows[3]);
+    calls[7].in.availability_zone = "z-other";
+    calls[7].expect = 0;
+
+    /* A plain SELECT waits behind ACCESS EXCLUSIVE: the first read is held in flight. */
+    lock = PQconnectdb(it_db_conninfo());
+    assert_int_equal(PQstatus(lock), CONNECTION_OK);
+    res = PQexec(lock, "BEGIN; LOCK TABLE actual_lrps IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+
+    bbs_store_peek_stats(g_store, &reads0, &items0, &waiting);
+    assert_int_equal(waiting, 0);
+    assert_int_equal(pthread_create(&calls[0].thread, NULL, call_peek, &calls[0]), 0);
+    wait_for(reads0 + 1, 0);
+    for (int i = 1; i < THREADS; i++) {
+        assert_int_equal(pthread_create(&calls[i].thread, NULL, call_peek, &calls[i]), 0);
+    }
+    wait_for(reads0 + 1, THREADS - 1);
+
+    res = PQexec(lock, "COMMIT");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(lock);
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        if (calls[i].got != calls[i].expect) {
+            fail_msg("start %d (index %d): answered %d, expected %d", i, (int)calls[i].in.key.index,
+                     calls[i].got, calls[i].expect);
+        }
+    }
+    /* Two reads in all: thread 0's own, then one for the seven that waited. */
+    bbs_store_peek_stats(g_store, &reads, &items, &waiting);
+    assert_int_equal(reads - reads0, 2);
+    assert_int_equal(items - items0, THREADS);
+    assert_int_equal(waiting, 0);
+
+    /* Alone, a start reads alone, and the stored rows were not touched. */
+    calls[0].in = same_as(&rows[6]);
+    assert_int_equal(bbs_store_alrp_start_peek(g_store, &calls[0].in, it_now_ns()), 1);
+    bbs_store_peek_stats(g_store, &reads, &items, &waiting);
+    assert_int_equal(reads - reads0, 3);
+    assert_int_equal(items - items0, THREADS + 1);
+    bbs_arena_free(arena);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_waiting_starts_share_one_read_each_deciding_alone),
+    };
+
+    it_set_name("heartbeat_reads");
+    return it_main_exit(cmocka_run_group_tests(tests, setup, teardown));
+}
