@@ -322,7 +322,7 @@ static int peek_decide(const struct bbs_alrp_set *set, const struct bbs_start_in
                        int64_t now_ns)
 {
     struct bbs_alrp next;
-    struct bbs_error ignored = {0};
+    struct bbs_error ignored; /* only ever written (4 kB: not zeroed for every start) */
     enum bbs_alrp_write w;
 
     return bbs_alrp_start(set, in, now_ns, &next, &w, &ignored) == 0 && w == BBS_ALRP_WRITE_NONE &&

@@ -115,7 +115,10 @@ static const struct config_key config_keys[] = {
     {"http_thread_per_connection", KEY_BOOL, OFF(http_thread_per_connection), "false", 0, 1, NULL},
     {"max_request_body_bytes", KEY_INT64, OFF(max_request_body_bytes), "1048576", 1,
      INT64_C(1) << 32, NULL},
-    {"http_idle_timeout", KEY_DURATION, OFF(http_idle_timeout_ns), "60s", 1000000000, INT64_MAX,
+    /* Longer than the clients keep an idle connection (Go's cfhttp, the BBS client: 90 s;
+     * libcurl: 118 s), so the client closes first: a server that closes first races the
+     * client's next request on that connection (a broken pipe). */
+    {"http_idle_timeout", KEY_DURATION, OFF(http_idle_timeout_ns), "120s", 1000000000, INT64_MAX,
      NULL},
     {"http_read_timeout", KEY_DURATION, OFF(http_read_timeout_ns), "30s", 1000000, INT64_MAX, NULL},
     {"max_connections", KEY_INT, OFF(max_connections), "1024", 1, 1000000, NULL},

@@ -28,6 +28,8 @@ static void test_defaults(void **state)
     assert_true(cfg.communication_timeout_ns == INT64_C(10000000000));
     assert_string_equal(cfg.log_level, "info");
     assert_int_equal(cfg.http_thread_per_connection, 0);
+    /* Past the 90 s after which the BBS's Go client closes an idle connection itself. */
+    assert_true(cfg.http_idle_timeout_ns == INT64_C(120000000000));
     /* Upstream's code reads an absent max_task_retries as 0 (its suite relies on it). */
     assert_int_equal(cfg.max_task_retries, 0);
     bbs_config_clear(&cfg);
