@@ -187,7 +187,9 @@ BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_s
                                         int64_t now_ns, int peeked, struct bbs_change *change,
                                         struct bbs_error *err);
 /*
- * Read the rows without a lock, on a pooled connection idle now: 1 when
+ * Read the rows without a lock, on a pooled connection idle now (starts
+ * that arrive from other threads while a read is in flight wait, and are
+ * then read together, one statement for all of them): 1 when
  * the start changes nothing (a cell's heartbeat repeating what is
  * stored); 0 when it needs the locked transaction (a change, or a copy to
  * delete); -1 when it could not tell (no idle connection, a failed read).
