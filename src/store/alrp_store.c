@@ -94,7 +94,7 @@ int bbs_alrp_read(PGconn *conn, const char *stmt, const char *guid, int32_t inde
     n = PQntuples(ls->res);
     for (int i = 0; i < n && i < 3; i++) {
         struct bbs_alrp *a = &ls->rows[i];
-        int got = bbs_alrp_from_row(ls->res, i, a);
+        int got = bbs_alrp_from_result(ls->res, i, a);
 
         if (got == BBS_ALRP_ROW_UNDECRYPTABLE) {
             /* Not absent (a write would replace what we cannot read): refused. */
@@ -411,7 +411,7 @@ static int peek_batch_tx(PGconn *conn, void *arg, struct bbs_error *err)
     rows = bbs_arena_alloc(arena, ((size_t)n + 1) * sizeof(*rows));
     got = bbs_arena_alloc(arena, ((size_t)n + 1) * sizeof(*got));
     for (int r = 0; r < n; r++) {
-        got[r] = bbs_alrp_from_row(res, r, &rows[r]);
+        got[r] = bbs_alrp_from_result(res, r, &rows[r]);
     }
     for (size_t i = 0; i < b->n; i++) {
         const struct bbs_alrp_key *key = &b->items[i]->in->key;
@@ -815,7 +815,7 @@ static void record_rows(struct bbs_change *change, const PGresult *res, int crea
     for (int i = 0; i < PQntuples(res); i++) {
         struct bbs_alrp a;
 
-        if (bbs_alrp_from_row(res, i, &a) == 0) {
+        if (bbs_alrp_from_result(res, i, &a) == 0) {
             bbs_change_alrp(change, created ? NULL : &a, created ? &a : NULL);
         }
     }
@@ -897,7 +897,7 @@ int bbs_alrp_running_from(PGconn *conn, struct bbs_arena *arena, const char *gui
     for (int i = 0; i < PQntuples(res); i++) {
         struct bbs_alrp a;
 
-        if (bbs_alrp_from_row(res, i, &a) == 0) {
+        if (bbs_alrp_from_result(res, i, &a) == 0) {
             (*rows)[(*n)++] = *bbs_alrp_copy(arena, &a);
         }
     }

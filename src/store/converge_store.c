@@ -353,7 +353,7 @@ static int insert_unclaimed(PGconn *conn, struct apply_ctx *c, const char *const
     for (int i = 0; i < PQntuples(res); i++) {
         struct bbs_alrp a;
 
-        if (bbs_alrp_from_row(res, i, &a) == 0) {
+        if (bbs_alrp_from_result(res, i, &a) == 0) {
             bbs_change_alrp(c->change, NULL, &a);
             c->applied++;
         }
@@ -516,7 +516,7 @@ static int apply_tx(PGconn *conn, void *arg, struct bbs_error *err)
         rows = bbs_arena_alloc(arena, (size_t)PQntuples(res) * sizeof(*rows));
     }
     for (int i = 0; i < PQntuples(res); i++) {
-        if (bbs_alrp_from_row(res, i, &rows[n_rows]) == 0) {
+        if (bbs_alrp_from_result(res, i, &rows[n_rows]) == 0) {
             n_rows++;
         }
     }

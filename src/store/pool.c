@@ -1168,38 +1168,68 @@ void bbs_new_epoch(char *out)
     uuid_unparse_lower(u, out);
 }
 
-int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *a)
+static void *result_alloc(void *res, size_t n)
 {
-    const char *state = bbs_get_text(r, row, 4);
+    return PQresultAlloc(res, n);
+}
+
+void bbs_row_of(const PGresult *res, int i, struct bbs_row *out)
+{
+    int n = PQnfields(res);
+
+    if (n > BBS_ROW_MAX_COLS) {
+        bbs_log_fatal("store.row-too-wide", "{s:i}", "columns", n);
+    }
+    out->n = n;
+    for (int c = 0; c < n; c++) {
+        out->v[c] = PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c);
+        out->len[c] = PQgetlength(res, i, c);
+    }
+    out->st = bbs_store_of_result(res);
+    out->alloc = result_alloc;
+    out->alloc_ctx = (void *)res;
+}
+
+int bbs_alrp_from_row(const struct bbs_row *r, struct bbs_alrp *a)
+{
+    const char *state = bbs_row_text(r, 4);
     int s = bbs_alrp_state_parse(state, strlen(state));
 
     /* The key first: it names an unreadable row in the caller's report. */
-    a->key.process_guid = bbs_get_text(r, row, 0);
-    a->key.index = bbs_get_int4(r, row, 1);
-    a->presence = (enum bbs_presence)bbs_get_int4(r, row, 2);
-    a->key.domain = bbs_get_text(r, row, 3);
+    a->key.process_guid = bbs_row_text(r, 0);
+    a->key.index = bbs_row_int4(r, 1);
+    a->presence = (enum bbs_presence)bbs_row_int4(r, 2);
+    a->key.domain = bbs_row_text(r, 3);
     if (s < 0) {
         return -1;
     }
     a->state = (enum bbs_alrp_state)s;
-    a->instance.instance_guid = bbs_get_text(r, row, 5);
-    a->instance.cell_id = bbs_get_text(r, row, 6);
-    a->since_ns = bbs_get_int8(r, row, 7);
-    a->crash_count = bbs_get_int4(r, row, 8);
-    a->crash_reason = bbs_get_text(r, row, 9);
-    a->placement_error = bbs_get_text(r, row, 10);
+    a->instance.instance_guid = bbs_row_text(r, 5);
+    a->instance.cell_id = bbs_row_text(r, 6);
+    a->since_ns = bbs_row_int8(r, 7);
+    a->crash_count = bbs_row_int4(r, 8);
+    a->crash_reason = bbs_row_text(r, 9);
+    a->placement_error = bbs_row_text(r, 10);
     /* Sealed columns (sealed.c): a value that does not open makes the row unreadable. */
-    if (bbs_get_sealed(r, row, 11, BBS_SEALED_NET_INFO, &a->net_info) != 0 ||
-        bbs_get_sealed(r, row, 12, BBS_SEALED_ALRP_INTERNAL_ROUTES, &a->internal_routes) != 0 ||
-        bbs_get_sealed(r, row, 13, BBS_SEALED_ALRP_METRIC_TAGS, &a->metric_tags) != 0) {
+    if (bbs_row_sealed(r, 11, BBS_SEALED_NET_INFO, &a->net_info) != 0 ||
+        bbs_row_sealed(r, 12, BBS_SEALED_ALRP_INTERNAL_ROUTES, &a->internal_routes) != 0 ||
+        bbs_row_sealed(r, 13, BBS_SEALED_ALRP_METRIC_TAGS, &a->metric_tags) != 0) {
         return BBS_ALRP_ROW_UNDECRYPTABLE;
     }
     a->net_info.present = 1;
-    a->routable = bbs_get_bool(r, row, 14);
-    a->availability_zone = bbs_get_text(r, row, 15);
-    a->mod_epoch = bbs_get_text(r, row, 16);
-    a->mod_index = (uint32_t)bbs_get_int4(r, row, 17);
+    a->routable = bbs_row_bool(r, 14);
+    a->availability_zone = bbs_row_text(r, 15);
+    a->mod_epoch = bbs_row_text(r, 16);
+    a->mod_index = (uint32_t)bbs_row_int4(r, 17);
     return 0;
+}
+
+int bbs_alrp_from_result(const PGresult *res, int i, struct bbs_alrp *out)
+{
+    struct bbs_row r;
+
+    bbs_row_of(res, i, &r);
+    return bbs_alrp_from_row(&r, out);
 }
 
 /* ---- for cursor.c: a connection held across calls ---- */

@@ -162,10 +162,18 @@ static int open_value(const struct bbs_crypt *c, enum bbs_sealed_col kind, const
 /* bbs_get_sealed's sealed case. Apart so that the plain case, three times
  * per row of a list, does not zero this frame's error and label buffers
  * (4 KB: 5% of a 50k-row list's server CPU in a profile). */
-static int open_sealed(const PGresult *r, int row, enum bbs_sealed_col kind, struct bbs_blob b,
+/* Where an opened value goes, and what names its row in a report. */
+struct opener {
+    struct bbs_store *st;
+    const char *key;                     /* the row's first column */
+    void *(*alloc)(void *ctx, size_t n); /* memory as long-lived as the row */
+    void *ctx;
+};
+
+static int open_sealed(const struct opener *o, enum bbs_sealed_col kind, struct bbs_blob b,
                        struct bbs_blob *out)
 {
-    struct bbs_store *st;
+    struct bbs_store *st = o->st;
     struct bbs_buf json = {0};
     struct bbs_error err = {0};
     char label[BBS_CRYPT_LABEL_MAX + 1] = "";
@@ -173,11 +181,10 @@ static int open_sealed(const PGresult *r, int row, enum bbs_sealed_col kind, str
     size_t cap;
     size_t len = 0;
 
-    st = bbs_store_of_result(r);
-    /* Opened straight into memory of the result: it lives as long as the
+    /* Opened straight into memory of the row: it lives as long as the
      * borrowed bytes it replaces, and our own values need no copy. */
     cap = bbs_crypt_open_len(b.data, b.len) + 1; /* exact: rows hold many values */
-    pt = PQresultAlloc((PGresult *)r, cap);
+    pt = o->alloc(o->ctx, cap);
     if (pt == NULL) {
         bbs_error_setf(&err, BBS_ERR_UNKNOWN, "out of memory");
         goto fail;
@@ -199,7 +206,7 @@ static int open_sealed(const PGresult *r, int row, enum bbs_sealed_col kind, str
         }
     }
     /* Upstream's JSON, now our bytes (rare: no copy saved). */
-    if (json.len > cap && (pt = PQresultAlloc((PGresult *)r, json.len)) == NULL) {
+    if (json.len > cap && (pt = o->alloc(o->ctx, json.len)) == NULL) {
         bbs_error_setf(&err, BBS_ERR_UNKNOWN, "out of memory");
         goto fail;
     }
@@ -219,10 +226,15 @@ fail:
         /* Reads skip the row without an error to return: this line (and
          * the counter) is how the skip is seen. */
         bbs_log(BBS_LOG_ERROR, "crypt.undecryptable-value", "{s:s, s:s, s:s, s:s, s:I}", "row",
-                bbs_get_text(r, row, 0), "column", COL_NAMES[kind], "key_label", label, "error",
-                err.message, "undecryptable_total", (json_int_t)total);
+                o->key, "column", COL_NAMES[kind], "key_label", label, "error", err.message,
+                "undecryptable_total", (json_int_t)total);
     }
     return -1;
+}
+
+static void *result_alloc(void *res, size_t n)
+{
+    return PQresultAlloc(res, n);
 }
 
 int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind,
@@ -234,7 +246,27 @@ int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind
         *out = b;
         return 0;
     }
-    return open_sealed(r, row, kind, b, out);
+    {
+        struct opener o = {bbs_store_of_result(r), bbs_get_text(r, row, 0), result_alloc,
+                           (void *)r};
+
+        return open_sealed(&o, kind, b, out);
+    }
+}
+
+int bbs_row_sealed(const struct bbs_row *r, int col, enum bbs_sealed_col kind, struct bbs_blob *out)
+{
+    struct bbs_blob b = bbs_row_blob(r, col);
+
+    if (!b.present || !bbs_crypt_is_sealed(b.data, b.len)) {
+        *out = b;
+        return 0;
+    }
+    {
+        struct opener o = {r->st, bbs_row_text(r, 0), r->alloc, r->alloc_ctx};
+
+        return open_sealed(&o, kind, b, out);
+    }
 }
 
 /* Seal `n` bytes of ours into a buffer the caller frees. */

@@ -19,6 +19,7 @@
 #include "bbs/change.h"
 #include "bbs/error.h"
 #include "bbs/store.h"
+#include "row.h"
 
 /* A transaction body: runs between BEGIN and COMMIT on `conn`. Must be
  * safe to run again from the start (it is retried on serialization
@@ -230,6 +231,11 @@ uint64_t bbs_store_count_undecryptable(struct bbs_store *st);
 BBS_MUST_CHECK int bbs_get_sealed(const PGresult *r, int row, int col, enum bbs_sealed_col kind,
                                   struct bbs_blob *out);
 
+/* The same for column `col` of a row (row.h); opened bytes come from the
+ * row's allocator. */
+BBS_MUST_CHECK int bbs_row_sealed(const struct bbs_row *r, int col, enum bbs_sealed_col kind,
+                                  struct bbs_blob *out);
+
 /*
  * Add `b` as a bytea parameter sealed with the active key of the store
  * `conn` belongs to (as is when encryption is off; NULL when absent).
@@ -256,7 +262,12 @@ void bbs_new_epoch(char *out);
     "process_guid, instance_index, presence, domain, state, instance_guid, cell_id, since, "       \
     "crash_count, crash_reason, placement_error, net_info, internal_routes, metric_tags, "         \
     "routable, availability_zone, modification_tag_epoch, modification_tag_index"
-int bbs_alrp_from_row(const PGresult *r, int row, struct bbs_alrp *out);
+int bbs_alrp_from_row(const struct bbs_row *r, struct bbs_alrp *out);
+/* Row `i` of `res` as a bbs_row (values borrowed from `res`; opened
+ * sealed values allocated in it). At most BBS_ROW_MAX_COLS columns. */
+void bbs_row_of(const PGresult *res, int i, struct bbs_row *out);
+/* bbs_alrp_from_row() of row `i` of `res`. */
+int bbs_alrp_from_result(const PGresult *res, int i, struct bbs_alrp *out);
 /* What bbs_alrp_from_row() returns for a row whose sealed values do not
  * open (-1: a state it does not know); either way the row is skipped. */
 #define BBS_ALRP_ROW_UNDECRYPTABLE (-2)
@@ -357,5 +368,18 @@ struct bbs_cursor *bbs_cursor_open(struct bbs_store *st, const char *sql,
 /* The next row: 1 with `*row` (a one-row result, row 0, valid until the
  * next call), 0 at the end, -1 with `err` (the database failed mid-way). */
 int bbs_cursor_row(struct bbs_cursor *c, const PGresult **row, struct bbs_error *err);
+
+/*
+ * The same over `COPY (SELECT ...) TO STDOUT (FORMAT binary)` (cursor.c
+ * says why): `build` writes the whole COPY statement, NUL-terminated,
+ * for `conn` (values as literals escaped for it; -1 with `err` when one
+ * cannot be). Rows come from bbs_cursor_next (1: a row valid until the
+ * next call; 0: the end; -1 with `err`), not bbs_cursor_row.
+ */
+struct bbs_buf;
+typedef int (*bbs_copy_sql_fn)(PGconn *conn, void *ctx, struct bbs_buf *sql, struct bbs_error *err);
+struct bbs_cursor *bbs_cursor_open_copy(struct bbs_store *st, bbs_copy_sql_fn build, void *ctx,
+                                        struct bbs_error *err);
+int bbs_cursor_next(struct bbs_cursor *c, struct bbs_row *row, struct bbs_error *err);
 
 #endif /* BBS_STORE_INT_H */

@@ -559,6 +559,115 @@ static void task_seeds(struct bbs_arena *a)
     write_file("fuzz_task_definition", "empty", (const uint8_t *)"", 0);
 }
 
+/* A fuzz_copyrow seed being written: flag byte, then the message. */
+struct copymsg {
+    uint8_t b[1024];
+    size_t len;
+};
+
+static void cm_put(struct copymsg *m, const void *p, size_t n)
+{
+    if (m->len + n > sizeof(m->b)) {
+        abort();
+    }
+    memcpy(m->b + m->len, p, n);
+    m->len += n;
+}
+
+static void cm_u32(struct copymsg *m, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+
+    cm_put(m, b, 4);
+}
+
+static void cm_text(struct copymsg *m, const char *v)
+{
+    cm_u32(m, (uint32_t)strlen(v));
+    cm_put(m, v, strlen(v));
+}
+
+/* An ActualLRP row as the streamed list's COPY sends it (BBS_ALRP_COLUMNS);
+ * `nulls`: internal_routes and metric_tags NULL. */
+static void cm_alrp_row(struct copymsg *m, int nulls)
+{
+    static const uint8_t net[] = {0x0a, 0x08, '1',  '0',  '.',  '0',  '.',  '0',  '.',
+                                  '1',  0x12, 0x06, 0x08, 0x90, 0x3f, 0x10, 0xe8, 0xdd};
+    static const uint8_t tags[] = {0x62, 0x0e, 0x0a, 0x09, 's', 'o',  'u',  'r',
+                                   'c',  'e',  '_',  'i',  'd', 0x12, 0x01, 0x0a};
+
+    cm_put(m, "\0\x12", 2); /* 18 columns */
+    cm_text(m, "pg-bench-0000001");
+    cm_u32(m, 4);
+    cm_u32(m, 7);
+    cm_u32(m, 4);
+    cm_u32(m, 0);
+    cm_text(m, "cf-apps");
+    cm_text(m, "RUNNING");
+    cm_text(m, "ig-0000001-7");
+    cm_text(m, "cell-0007");
+    cm_u32(m, 8);
+    cm_put(m, "\x17\x9a\x3c\x80\x12\x34\x56\x78", 8);
+    cm_u32(m, 4);
+    cm_u32(m, 0);
+    cm_text(m, "");
+    cm_text(m, "");
+    cm_u32(m, sizeof(net));
+    cm_put(m, net, sizeof(net));
+    if (nulls) {
+        cm_u32(m, 0xffffffffu);
+        cm_u32(m, 0xffffffffu);
+    } else {
+        cm_u32(m, 0);
+        cm_u32(m, sizeof(tags));
+        cm_put(m, tags, sizeof(tags));
+    }
+    cm_u32(m, 1);
+    cm_put(m, "\x01", 1);
+    cm_text(m, "z1");
+    cm_text(m, "0b8e2ac6-4bd2-4f31-8d8f-2e7fbd2d6a51");
+    cm_u32(m, 4);
+    cm_u32(m, 2);
+}
+
+static void cm_header(struct copymsg *m, uint32_t ext)
+{
+    cm_put(m, "PGCOPY\n\377\r\n\0", 11);
+    cm_u32(m, 0);
+    cm_u32(m, ext);
+    for (uint32_t i = 0; i < ext; i++) {
+        cm_put(m, "e", 1);
+    }
+}
+
+/* fuzz_copyrow seeds: the messages of the streamed list's binary COPY. */
+static void copyrow_seeds(void)
+{
+    struct copymsg m;
+
+    m = (struct copymsg){{0}, 0};
+    cm_put(&m, "\0", 1);
+    cm_header(&m, 0);
+    cm_alrp_row(&m, 0);
+    write_file("fuzz_copyrow", "first-row", m.b, m.len);
+    m = (struct copymsg){{0}, 0};
+    cm_put(&m, "\1", 1);
+    cm_alrp_row(&m, 0);
+    write_file("fuzz_copyrow", "row", m.b, m.len);
+    m = (struct copymsg){{0}, 0};
+    cm_put(&m, "\1", 1);
+    cm_alrp_row(&m, 1);
+    write_file("fuzz_copyrow", "row-nulls", m.b, m.len);
+    m = (struct copymsg){{0}, 0};
+    cm_put(&m, "\1\xff\xff", 3);
+    write_file("fuzz_copyrow", "end", m.b, m.len);
+    m = (struct copymsg){{0}, 0};
+    cm_put(&m, "\0", 1);
+    cm_header(&m, 2);
+    cm_put(&m, "\xff\xff", 2);
+    write_file("fuzz_copyrow", "empty-with-extension", m.b, m.len);
+}
+
 int main(int argc, char **argv)
 {
     struct bbs_arena *a;
@@ -579,6 +688,7 @@ int main(int argc, char **argv)
     presence_seeds();
     sse_seeds(a);
     task_seeds(a);
+    copyrow_seeds();
     bbs_arena_free(a);
     return failed;
 }

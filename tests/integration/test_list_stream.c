@@ -72,6 +72,81 @@ static void test_list_5k_streamed_whole_and_canonical(void **state)
     it_resp_free(&r);
 }
 
+/* actual_lrps/list with these filters (NULL: not given); asserts no error. */
+static Models__ActualLRPsResponse *list_filtered(const char *domain, const char *cell,
+                                                 const char *guid)
+{
+    Models__ActualLRPsRequest req = MODELS__ACTUAL_LRPS_REQUEST__INIT;
+    Models__ActualLRPsResponse *r;
+
+    req.domain = (char *)domain;
+    req.cell_id = (char *)cell;
+    req.process_guid = (char *)guid;
+    r = it_call("/v1/actual_lrps/list", &req.base, LIST_RESP);
+    assert_int_equal(it_err_type(r), IT_OK);
+    return r;
+}
+
+/*
+ * A streamed list's filter values reach the database as escaped literals
+ * (a binary COPY takes no parameters): quotes, backslashes and SQL in a
+ * domain, a cell id or a process guid are matched as plain values.
+ */
+static void test_list_filter_values_are_values(void **state)
+{
+    char guid[64];
+    char domain[128];
+    char cell[128];
+    char *guids[3];
+    Models__ActualLRPsByProcessGuidsRequest breq =
+        MODELS__ACTUAL_LRPS_BY_PROCESS_GUIDS_REQUEST__INIT;
+    Models__ActualLRPsByProcessGuidsResponse *b;
+    Models__ActualLRPsResponse *r;
+
+    (void)state;
+    it_uniq(guid, sizeof(guid), "quoted");
+    snprintf(domain, sizeof(domain), "it's \\'%s' -- ;", guid);
+    snprintf(cell, sizeof(cell), "cell \\ ' \"%s\"", guid);
+    it_desire(guid, domain, 3);
+    assert_int_equal(it_claim(guid, 1, "ig-quoted", cell), IT_OK);
+
+    r = list_filtered(domain, NULL, NULL);
+    assert_int_equal(r->n_actual_lrps, 3);
+    for (size_t i = 0; i < r->n_actual_lrps; i++) {
+        assert_string_equal(r->actual_lrps[i]->actual_lrp_key->domain, domain);
+    }
+    it_free(r);
+    r = list_filtered(NULL, cell, NULL);
+    assert_int_equal(r->n_actual_lrps, 1);
+    assert_string_equal(r->actual_lrps[0]->actual_lrp_instance_key->cell_id, cell);
+    assert_int_equal(r->actual_lrps[0]->actual_lrp_key->index, 1);
+    it_free(r);
+    r = list_filtered(domain, cell, guid);
+    assert_int_equal(r->n_actual_lrps, 1);
+    it_free(r);
+    /* SQL in a value matches nothing (and breaks nothing). */
+    r = list_filtered("x' OR 'a'='a", NULL, NULL);
+    assert_int_equal(r->n_actual_lrps, 0);
+    it_free(r);
+    r = list_filtered(NULL, NULL, "x') TO STDOUT; SELECT ('");
+    assert_int_equal(r->n_actual_lrps, 0);
+    it_free(r);
+
+    guids[0] = guid;
+    guids[1] = (char *)"o'brien\\";
+    guids[2] = (char *)"";
+    breq.process_guids = guids;
+    breq.n_process_guids = 3;
+    b = it_call("/v1/actual_lrps/list_by_process_guids", &breq.base,
+                &models__actual_lrps_by_process_guids_response__descriptor);
+    assert_int_equal(it_err_type(b), IT_OK);
+    assert_int_equal(b->n_actual_lrps, 3);
+    for (size_t i = 0; i < b->n_actual_lrps; i++) {
+        assert_string_equal(b->actual_lrps[i]->actual_lrp_key->process_guid, guid);
+    }
+    it_free(b);
+}
+
 /* An empty list streams as an empty message (what the whole answer was). */
 static void test_list_empty_streamed(void **state)
 {
@@ -559,7 +634,7 @@ static void test_list_cut_when_database_fails_midstream(void **state)
     for (int i = 0; i < 100 && killed == 0; i++) {
         killed = it_db_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                            " AND query LIKE 'SELECT process_guid, instance_index%'",
+                            " AND query LIKE 'COPY (SELECT process_guid, instance_index%'",
                             0, NULL);
         if (killed == 0) {
             it_sleep_ms(50);
@@ -589,6 +664,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_5k_streamed_whole_and_canonical),
         cmocka_unit_test(test_list_empty_streamed),
+        cmocka_unit_test(test_list_filter_values_are_values),
         cmocka_unit_test(test_list_json_answer_is_the_protobuf_content),
         cmocka_unit_test(test_desired_lists_streamed_and_filtered),
         cmocka_unit_test(test_tasks_list_streamed_and_filtered),
