@@ -1168,7 +1168,7 @@ void bbs_new_epoch(char *out)
     uuid_unparse_lower(u, out);
 }
 
-static void *result_alloc(void *res, size_t n)
+void *bbs_result_alloc(void *res, size_t n)
 {
     return PQresultAlloc(res, n);
 }
@@ -1186,7 +1186,7 @@ void bbs_row_of(const PGresult *res, int i, struct bbs_row *out)
         out->len[c] = PQgetlength(res, i, c);
     }
     out->st = bbs_store_of_result(res);
-    out->alloc = result_alloc;
+    out->alloc = bbs_result_alloc;
     out->alloc_ctx = (void *)res;
 }
 

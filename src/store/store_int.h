@@ -266,6 +266,8 @@ int bbs_alrp_from_row(const struct bbs_row *r, struct bbs_alrp *out);
 /* Row `i` of `res` as a bbs_row (values borrowed from `res`; opened
  * sealed values allocated in it). At most BBS_ROW_MAX_COLS columns. */
 void bbs_row_of(const PGresult *res, int i, struct bbs_row *out);
+/* PQresultAlloc(res, n) as a row allocator (row.h). */
+void *bbs_result_alloc(void *res, size_t n);
 /* bbs_alrp_from_row() of row `i` of `res`. */
 int bbs_alrp_from_result(const PGresult *res, int i, struct bbs_alrp *out);
 /* What bbs_alrp_from_row() returns for a row whose sealed values do not
