@@ -122,9 +122,10 @@ static void *rows_keep(struct bbs_arena *arena, struct rows *r, size_t *n)
  * domain and its cell come in runs (rows in insertion order), so 50k
  * instances of a few hundred LRPs hold a few hundred copies, not 50k.
  */
-static const char *text_run(struct bbs_arena *arena, const PGresult *r, int col, const char **last)
+static const char *text_run(struct bbs_arena *arena, const struct bbs_row *r, int col,
+                            const char **last)
 {
-    const char *s = bbs_get_text(r, 0, col);
+    const char *s = bbs_row_text(r, col);
 
     if (*last == NULL || strcmp(*last, s) != 0) {
         *last = bbs_arena_strdup(arena, s);
@@ -136,21 +137,22 @@ static int read_desired(struct bbs_cursor *cur, struct bbs_arena *arena, struct 
                         struct bbs_error *err)
 {
     const char *last_domain = NULL;
-    const PGresult *r;
+    struct bbs_row row;
+    const struct bbs_row *r = &row;
     int rc;
 
-    while ((rc = bbs_cursor_row(cur, &r, err)) == 1) {
+    while ((rc = bbs_cursor_next(cur, &row, err)) == 1) {
         struct bbs_conv_desired *d = rows_add(out);
         struct bbs_blob routes;
         struct bbs_blob tags;
 
-        d->process_guid = bbs_arena_strdup(arena, bbs_get_text(r, 0, 0));
+        d->process_guid = bbs_arena_strdup(arena, bbs_row_text(r, 0));
         d->domain = text_run(arena, r, 1, &last_domain);
-        d->instances = bbs_get_int4(r, 0, 2);
+        d->instances = bbs_row_int4(r, 2);
         /* Undecryptable blobs: the LRP still counts (its instances are
          * neither extra nor missing); only its drift is not compared. */
-        if (bbs_get_sealed(r, 0, 3, BBS_SEALED_DLRP_ROUTES, &routes) != 0 ||
-            bbs_get_sealed(r, 0, 4, BBS_SEALED_DLRP_METRIC_TAGS, &tags) != 0) {
+        if (bbs_row_sealed(r, 3, BBS_SEALED_DLRP_ROUTES, &routes) != 0 ||
+            bbs_row_sealed(r, 4, BBS_SEALED_DLRP_METRIC_TAGS, &tags) != 0) {
             d->opaque = 1;
             continue;
         }
@@ -161,10 +163,10 @@ static int read_desired(struct bbs_cursor *cur, struct bbs_arena *arena, struct 
 
 /* Text column `col` in the arena, or the row's equal tag value (its
  * instance guid is also its process_instance_id tag, in Diego). */
-static const char *own_text(struct bbs_arena *arena, const PGresult *r, int col,
+static const char *own_text(struct bbs_arena *arena, const struct bbs_row *r, int col,
                             const struct bbs_conv_actual *x)
 {
-    const char *s = bbs_get_text(r, 0, col);
+    const char *s = bbs_row_text(r, col);
 
     for (size_t i = 0; i < x->n_tags; i++) {
         if (strcmp(x->tag_values[i], s) == 0) {
@@ -182,11 +184,12 @@ static int read_actual(struct bbs_cursor *cur, struct bbs_arena *arena, struct r
     const char *last_guid = NULL;
     const char *last_domain = NULL;
     const char *last_cell = NULL;
-    const PGresult *r;
+    struct bbs_row row;
+    const struct bbs_row *r = &row;
     int rc;
 
-    while ((rc = bbs_cursor_row(cur, &r, err)) == 1) {
-        const char *state = bbs_get_text(r, 0, 3);
+    while ((rc = bbs_cursor_next(cur, &row, err)) == 1) {
+        const char *state = bbs_row_text(r, 3);
         int s = bbs_alrp_state_parse(state, strlen(state));
         struct bbs_conv_actual *x;
 
@@ -195,20 +198,20 @@ static int read_actual(struct bbs_cursor *cur, struct bbs_arena *arena, struct r
         }
         x = rows_add(out);
         x->process_guid = text_run(arena, r, 0, &last_guid);
-        x->index = bbs_get_int4(r, 0, 1);
-        x->presence = (enum bbs_presence)bbs_get_int4(r, 0, 2);
+        x->index = bbs_row_int4(r, 1);
+        x->presence = (enum bbs_presence)bbs_row_int4(r, 2);
         x->state = (enum bbs_alrp_state)s;
         x->domain = text_run(arena, r, 4, &last_domain);
         x->cell_id = text_run(arena, r, 5, &last_cell);
-        x->since_ns = bbs_get_int8(r, 0, 7);
-        x->crash_count = bbs_get_int4(r, 0, 8);
+        x->since_ns = bbs_row_int8(r, 7);
+        x->crash_count = bbs_row_int4(r, 8);
         /* Only running ordinary rows are compared for drift (steps 12, 13). */
         if (x->presence == BBS_PRESENCE_ORDINARY && x->state == BBS_ALRP_RUNNING) {
             struct bbs_blob routes;
             struct bbs_blob tags;
 
-            if (bbs_get_sealed(r, 0, 9, BBS_SEALED_ALRP_INTERNAL_ROUTES, &routes) != 0 ||
-                bbs_get_sealed(r, 0, 10, BBS_SEALED_ALRP_METRIC_TAGS, &tags) != 0) {
+            if (bbs_row_sealed(r, 9, BBS_SEALED_ALRP_INTERNAL_ROUTES, &routes) != 0 ||
+                bbs_row_sealed(r, 10, BBS_SEALED_ALRP_METRIC_TAGS, &tags) != 0) {
                 x->opaque = 1;
             } else {
                 bbs_conv_decode_actual(arena, &routes, &tags, prev, x); /* shares with prev */
@@ -222,7 +225,7 @@ static int read_actual(struct bbs_cursor *cur, struct bbs_arena *arena, struct r
 }
 
 /*
- * The two big reads stream in (cursor.c, single-row mode): only the
+ * The two big reads stream in (cursor.c, binary COPY): only the
  * compact facts the planner compares are kept, never a whole result, so
  * a pass over 50k instances holds a few megabytes where one PGresult of
  * every row held tens. Both statements run at once on two connections
@@ -247,11 +250,11 @@ int bbs_store_conv_snapshot(struct bbs_store *st, struct bbs_arena *arena, int64
                                err) != 0) {
         return -1;
     }
-    ac = bbs_cursor_open(st, CONV_ACTUAL, NULL, err);
+    ac = bbs_cursor_open_copy_of(st, CONV_ACTUAL, err);
     if (ac == NULL) {
         return -1;
     }
-    dc = bbs_cursor_open(st, CONV_DESIRED, NULL, err);
+    dc = bbs_cursor_open_copy_of(st, CONV_DESIRED, err);
     if (dc == NULL || read_desired(dc, arena, &d, err) != 0 ||
         read_actual(ac, arena, &a, err) != 0) {
         free(d.v);

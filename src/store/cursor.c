@@ -229,6 +229,22 @@ struct bbs_cursor *bbs_cursor_open_copy(struct bbs_store *st, bbs_copy_sql_fn bu
     return open_with(c, NULL, NULL, build, ctx, err);
 }
 
+/* bbs_copy_sql_fn for a fixed SELECT (`ctx`) with no values in it. */
+static int copy_of(PGconn *conn, void *ctx, struct bbs_buf *sql, struct bbs_error *err)
+{
+    (void)conn;
+    (void)err;
+    bbs_buf_printf(sql, "COPY (%s) TO STDOUT (FORMAT binary)", (const char *)ctx);
+    bbs_buf_putc(sql, 0);
+    return 0;
+}
+
+struct bbs_cursor *bbs_cursor_open_copy_of(struct bbs_store *st, const char *select,
+                                           struct bbs_error *err)
+{
+    return bbs_cursor_open_copy(st, copy_of, (void *)select, err);
+}
+
 int bbs_cursor_row(struct bbs_cursor *c, const PGresult **row, struct bbs_error *err)
 {
     PQclear(c->cur);

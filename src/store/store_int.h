@@ -382,6 +382,9 @@ struct bbs_buf;
 typedef int (*bbs_copy_sql_fn)(PGconn *conn, void *ctx, struct bbs_buf *sql, struct bbs_error *err);
 struct bbs_cursor *bbs_cursor_open_copy(struct bbs_store *st, bbs_copy_sql_fn build, void *ctx,
                                         struct bbs_error *err);
+/* bbs_cursor_open_copy of a fixed SELECT with no values to escape. */
+struct bbs_cursor *bbs_cursor_open_copy_of(struct bbs_store *st, const char *select,
+                                           struct bbs_error *err);
 int bbs_cursor_next(struct bbs_cursor *c, struct bbs_row *row, struct bbs_error *err);
 
 #endif /* BBS_STORE_INT_H */
