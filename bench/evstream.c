@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +31,7 @@
 #include "events.pb-c.h"
 #include "evwire.h"
 #include "sse.h"
+#include "tls.h"
 
 #define EVS_EVENTS   256
 #define EVS_READ_BUF 65536
@@ -154,43 +154,9 @@ static int parse_url(struct bench_evs *s, const char *url)
 static int tls_setup(struct bench_evs *s)
 {
     const struct bench_http_opts *h = s->o.http;
-    int rc;
 
-    if (gnutls_certificate_allocate_credentials(&s->cred) < 0) {
-        fputs("bbs-bench: gnutls: cannot allocate credentials\n", stderr);
-        return -1;
-    }
-    rc = h->ca_file != NULL
-             ? gnutls_certificate_set_x509_trust_file(s->cred, h->ca_file, GNUTLS_X509_FMT_PEM)
-             : gnutls_certificate_set_x509_system_trust(s->cred);
-    if (rc < 0 && !h->insecure) {
-        fprintf(stderr, "bbs-bench: %s: %s\n", h->ca_file != NULL ? h->ca_file : "system CAs",
-                gnutls_strerror(rc));
-        return -1;
-    }
-    if (h->cert_file != NULL) {
-        rc = gnutls_certificate_set_x509_key_file(s->cred, h->cert_file,
-                                                  h->key_file != NULL ? h->key_file : h->cert_file,
-                                                  GNUTLS_X509_FMT_PEM);
-        if (rc < 0) {
-            fprintf(stderr, "bbs-bench: %s: %s\n", h->cert_file, gnutls_strerror(rc));
-            return -1;
-        }
-    }
     s->insecure = h->insecure;
-    return 0;
-}
-
-/* 1,010 streams plus the other workloads' sockets need more than the usual 1,024 descriptors. */
-static void raise_nofile(size_t need)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
-        return;
-    }
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    return bench_tls_cred_new(h->ca_file, h->cert_file, h->key_file, h->insecure, &s->cred);
 }
 
 /* ---- one stream ------------------------------------------------------------------------ */
@@ -444,19 +410,10 @@ static void connected(struct evs_conn *c)
         do_send(c);
         return;
     }
-    if (gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0 ||
-        gnutls_set_default_priority(c->tls) < 0 ||
-        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, s->cred) < 0) {
+    if (bench_tls_session_new(&c->tls, s->cred, s->host, s->insecure, c->fd) != 0) {
         finish(c, "TLS session setup failed");
         return;
     }
-    if (!s->insecure) {
-        gnutls_session_set_verify_cert(c->tls, s->host, 0);
-    }
-    if (strspn(s->host, "0123456789.") != strlen(s->host) && strchr(s->host, ':') == NULL) {
-        gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, s->host, strlen(s->host));
-    }
-    gnutls_transport_set_int(c->tls, c->fd);
     c->state = EVS_HANDSHAKE;
     do_handshake(c);
 }
@@ -560,7 +517,7 @@ struct bench_evs *bench_evs_start(const struct bench_evs_opts *o)
     if (parse_url(s, o->http->url) != 0 || (s->tls && tls_setup(s) != 0)) {
         goto fail;
     }
-    raise_nofile((size_t)s->n * 2 + 4096);
+    bench_raise_nofile((size_t)s->n * 2 + 4096);
     s->conn = calloc((size_t)s->n + 1, sizeof(*s->conn));
     s->cell_open = calloc((size_t)o->n_cell + 1, 1);
     if (s->conn == NULL || s->cell_open == NULL) {

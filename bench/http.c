@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,17 @@ static char *dup_or_null(const char *s)
     return d;
 }
 
+void bench_raise_nofile(size_t need)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int64_t bench_now_ns(void)
 {
     struct timespec ts;
@@ -75,8 +87,9 @@ struct bench_http *bench_http_new(const struct bench_http_opts *opts, size_t max
     h->key_file = dup_or_null(opts->key_file);
     h->insecure = opts->insecure;
     h->max_conns = max_conns;
-    /* Our own HTTP/1.1 for plain http; TLS goes through libcurl. */
-    h->use_curl = opts->use_curl || strncmp(h->base, "http://", 7) != 0;
+    /* Our own HTTP/1.1 (over GnuTLS for https) unless libcurl is asked for. */
+    h->use_curl = opts->use_curl ||
+                  (strncmp(h->base, "http://", 7) != 0 && strncmp(h->base, "https://", 8) != 0);
     rc = h->use_curl ? http_curl_init(h) : http_raw_init(h);
     if (rc != 0) {
         bench_http_free(h);
@@ -277,6 +290,32 @@ int bench_http_call(struct bench_conn *c, const char *path, const ProtobufCMessa
     bench_http_run(c->http, NULL, NULL);
     c->done = saved;
     return c->ok;
+}
+
+int bench_conns_open(struct bench_conn **c, int n)
+{
+    void (**saved)(struct bench_conn *) = calloc((size_t)n, sizeof(*saved));
+    int failed = 0;
+
+    if (n == 0) {
+        free(saved);
+        return 0;
+    }
+    if (saved == NULL) {
+        http_oom();
+    }
+    for (int i = 0; i < n; i++) {
+        saved[i] = c[i]->done;
+        c[i]->done = call_done;
+        bench_conn_post(c[i], "/v1/ping", NULL);
+    }
+    bench_http_run(c[0]->http, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+        failed += !c[i]->ok;
+        c[i]->done = saved[i];
+    }
+    free(saved);
+    return failed;
 }
 
 void bench_http_counters(const struct bench_http *h, struct bench_http_counters *out)

@@ -5,9 +5,9 @@
  * connections (struct bench_conn), each carrying at most one request at a
  * time. A connection is the load generator's unit of concurrency: K
  * concurrent clients are K connections, and their sockets are kept alive
- * between requests, so each is opened once. Plain http goes through our
- * own small HTTP/1.1 client over epoll (http_raw.c), https through libcurl
- * (http_curl.c); see http_int.h.
+ * between requests, so each is opened once. Requests go through our own
+ * small HTTP/1.1 client over epoll (http_raw.c; GnuTLS for https), or
+ * through libcurl with --client curl (http_curl.c); see http_int.h.
  *
  * Requests are POSTs of a packed protobuf message (the BBS wire contract:
  * docs/api.md section 1). There is no request timeout: a slow server is a
@@ -33,7 +33,7 @@ struct bench_http_opts {
     const char *cert_file; /* client certificate for mutual TLS; NULL: none */
     const char *key_file;  /* its private key */
     int insecure;          /* 1: do not verify the server certificate */
-    int use_curl;          /* 1: libcurl for plain http too (https always uses it) */
+    int use_curl;          /* 1: libcurl instead of our own client */
 };
 
 struct bench_http_counters {
@@ -64,7 +64,8 @@ struct bench_conn {
 
 /*
  * Create the client for `opts->url` (copied), sized for up to `max_conns`
- * connections. Returns NULL (after printing why) if libcurl cannot start.
+ * connections. Returns NULL (after printing why) if the transport cannot
+ * start (libcurl, or the TLS credentials).
  */
 struct bench_http *bench_http_new(const struct bench_http_opts *opts, size_t max_conns);
 
@@ -107,7 +108,22 @@ void bench_http_run(struct bench_http *h, int64_t (*tick)(void *ud, int64_t now_
  */
 int bench_http_call(struct bench_conn *c, const char *path, const ProtobufCMessage *msg);
 
+/*
+ * Open the sockets of idle connections `c[0..n)` (one `h`) before a timed
+ * phase, as a cell's client has its connection open long before it takes
+ * an instance: each sends one /v1/ping, all at once, so their TCP and TLS
+ * handshakes are not counted in the first operation of each. Returns the
+ * number that failed.
+ */
+int bench_conns_open(struct bench_conn **c, int n);
+
 void bench_http_counters(const struct bench_http *h, struct bench_http_counters *out);
+
+/*
+ * Raise the soft limit on open files to `need` (or the hard limit) if it is
+ * lower: a thousand cells' sockets need more than the usual 1,024.
+ */
+void bench_raise_nofile(size_t need);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t bench_now_ns(void);

@@ -2,11 +2,11 @@
  * http_int.h - what http.c shares with its two transports.
  *
  * http_raw.c speaks HTTP/1.1 itself over non-blocking keep-alive sockets
- * and epoll: one send and usually one recv per request, so the load
- * generator spends little CPU per request. http_curl.c drives libcurl's
- * multi interface instead, for https URLs (TLS, client certificates) and
- * as a second opinion (--client curl). Both keep one socket per busy
- * connection, reused across requests.
+ * and epoll, with GnuTLS for https (tls.h): one send and usually one recv
+ * per request, so the load generator spends little CPU per request.
+ * http_curl.c drives libcurl's multi interface instead, as a second
+ * opinion (--client curl). Both keep one socket per busy connection,
+ * reused across requests.
  *
  * A transport calls http_complete() exactly once per posted request.
  */
@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include <gnutls/gnutls.h>
 
 #include "http.h"
 
@@ -40,7 +42,10 @@ struct bench_http {
     int epfd;
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    char host[256]; /* without brackets or port: what the certificate must name */
     char host_header[320];
+    int tls; /* https: every socket carries a TLS session */
+    gnutls_certificate_credentials_t cred;
 };
 
 struct conn_impl {
@@ -62,6 +67,7 @@ struct conn_impl {
 
     /* http_raw.c */
     int fd;
+    gnutls_session_t tls;
     int state;
     int reused;  /* the request went out on a socket that had served before */
     int retried; /* and was sent again on a new one after that socket closed */

@@ -1,6 +1,6 @@
 /*
- * http_raw.c - HTTP/1.1 over non-blocking keep-alive sockets and epoll
- * (see http_int.h). Used for http:// URLs unless --client curl.
+ * http_raw.c - HTTP/1.1 over non-blocking keep-alive sockets and epoll, for
+ * http:// and https:// URLs (see http_int.h) unless --client curl.
  *
  * A connection owns at most one socket and one request at a time. The
  * request (headers and body) is written with one send(); the answer is
@@ -10,6 +10,12 @@
  * socket is noticed then, and a request whose reused socket turns out
  * closed before any answer byte is sent once more on a new socket (as
  * browsers and libcurl do).
+ *
+ * Over https each socket carries a GnuTLS session (tls.h), its handshake
+ * driven by the same loop after the connect, and every send and receive
+ * goes through the session's records. What a server sends once its
+ * handshake is done (TLS 1.3 session tickets) comes before the first
+ * answer, so it is read with that answer, never on an idle socket.
  *
  * Per request this costs one send(), one recv() for a small answer and a
  * share of one epoll_wait(); no epoll_ctl() unless a send would block.
@@ -26,18 +32,20 @@
 #include <unistd.h>
 
 #include "http_int.h"
+#include "tls.h"
 
 #define RAW_EVENTS   256
 #define RAW_MIN_READ 16384
 
-enum raw_state { RAW_IDLE, RAW_CONNECTING, RAW_SENDING, RAW_READING };
+enum raw_state { RAW_IDLE, RAW_CONNECTING, RAW_HANDSHAKE, RAW_SENDING, RAW_READING };
 enum ck_state { CK_SIZE, CK_DATA, CK_DATA_CRLF, CK_TRAILER };
 
 int http_raw_init(struct bench_http *h)
 {
-    const char *hostport = h->base + strlen("http://");
-    char host[256];
-    char port[16] = "80";
+    int tls = strncmp(h->base, "https://", 8) == 0;
+    const char *hostport = h->base + (tls ? strlen("https://") : strlen("http://"));
+    char *host = h->host;
+    char port[16];
     const char *colon;
     const char *slash = strchr(hostport, '/');
     size_t hl = slash != NULL ? (size_t)(slash - hostport) : strlen(hostport);
@@ -45,6 +53,7 @@ int http_raw_init(struct bench_http *h)
     struct addrinfo *ai = NULL;
     int rc;
 
+    snprintf(port, sizeof(port), "%s", tls ? "443" : "80");
     if (slash != NULL) {
         fprintf(stderr, "bbs-bench: %s: the URL must not have a path\n", h->base);
         return -1;
@@ -52,7 +61,7 @@ int http_raw_init(struct bench_http *h)
     if (hostport[0] == '[') {
         const char *close = memchr(hostport, ']', hl);
 
-        if (close == NULL || (size_t)(close - hostport - 1) >= sizeof(host)) {
+        if (close == NULL || (size_t)(close - hostport - 1) >= sizeof(h->host)) {
             fprintf(stderr, "bbs-bench: %s: bad host\n", h->base);
             return -1;
         }
@@ -63,7 +72,7 @@ int http_raw_init(struct bench_http *h)
         colon = memchr(hostport, ':', hl);
         size_t n = colon != NULL ? (size_t)(colon - hostport) : hl;
 
-        if (n == 0 || n >= sizeof(host)) {
+        if (n == 0 || n >= sizeof(h->host)) {
             fprintf(stderr, "bbs-bench: %s: bad host\n", h->base);
             return -1;
         }
@@ -92,6 +101,12 @@ int http_raw_init(struct bench_http *h)
         perror("bbs-bench: epoll_create1");
         return -1;
     }
+    bench_raise_nofile(h->max_conns + 1024);
+    h->tls = tls;
+    if (tls &&
+        bench_tls_cred_new(h->ca_file, h->cert_file, h->key_file, h->insecure, &h->cred) != 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -100,6 +115,10 @@ void http_raw_free(struct bench_http *h)
     if (h->epfd >= 0) {
         close(h->epfd);
         h->epfd = -1;
+    }
+    if (h->cred != NULL) {
+        gnutls_certificate_free_credentials(h->cred);
+        h->cred = NULL;
     }
 }
 
@@ -111,6 +130,10 @@ void http_raw_conn_init(struct conn_impl *ci)
 
 static void raw_close(struct conn_impl *ci)
 {
+    if (ci->tls != NULL) {
+        gnutls_deinit(ci->tls);
+        ci->tls = NULL;
+    }
     if (ci->fd >= 0) {
         close(ci->fd); /* also leaves the epoll set */
         ci->fd = -1;
@@ -151,6 +174,15 @@ static void fail(struct conn_impl *ci, const char *what, int err)
     http_complete(ci, 0, NULL, 0, ci->errbuf);
 }
 
+/* fail() for a TLS error: `rc` is GnuTLS's code. */
+static void fail_tls(struct conn_impl *ci, const char *what, int rc)
+{
+    snprintf(ci->errbuf, sizeof(ci->errbuf), "%s: %s", what, gnutls_strerror(rc));
+    raw_close(ci);
+    ci->state = RAW_IDLE;
+    http_complete(ci, 0, NULL, 0, ci->errbuf);
+}
+
 static void reset_parse(struct conn_impl *ci)
 {
     ci->len = 0;
@@ -168,6 +200,44 @@ static void reset_parse(struct conn_impl *ci)
 
 static void send_some(struct conn_impl *ci);
 
+static void handshake(struct conn_impl *ci)
+{
+    int rc = gnutls_handshake(ci->tls);
+
+    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+        want(ci, gnutls_record_get_direction(ci->tls) ? EPOLLOUT : EPOLLIN);
+        return;
+    }
+    if (rc < 0) {
+        fail_tls(ci, "TLS handshake", rc);
+        return;
+    }
+    ci->state = RAW_SENDING;
+    send_some(ci);
+}
+
+/* The TCP connection is up: the TLS handshake, if any, then the request. */
+static void connected(struct conn_impl *ci)
+{
+    struct bench_http *h = ci->pub.http;
+
+    h->counters.connects++;
+    if (!h->tls) {
+        ci->state = RAW_SENDING;
+        send_some(ci);
+        return;
+    }
+    if (bench_tls_session_new(&ci->tls, h->cred, h->host, h->insecure, ci->fd) != 0) {
+        snprintf(ci->errbuf, sizeof(ci->errbuf), "TLS session setup failed");
+        raw_close(ci);
+        ci->state = RAW_IDLE;
+        http_complete(ci, 0, NULL, 0, ci->errbuf);
+        return;
+    }
+    ci->state = RAW_HANDSHAKE;
+    handshake(ci);
+}
+
 static void start_connect(struct conn_impl *ci)
 {
     struct bench_http *h = ci->pub.http;
@@ -181,10 +251,8 @@ static void start_connect(struct conn_impl *ci)
     setsockopt(ci->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ci->reused = 0;
     if (connect(ci->fd, (struct sockaddr *)&h->addr, h->addrlen) == 0) {
-        h->counters.connects++;
-        ci->state = RAW_SENDING;
         want(ci, EPOLLIN);
-        send_some(ci);
+        connected(ci);
         return;
     }
     if (errno != EINPROGRESS) {
@@ -198,16 +266,30 @@ static void start_connect(struct conn_impl *ci)
 static void send_some(struct conn_impl *ci)
 {
     while (ci->out_off < ci->out_len) {
-        ssize_t n = send(ci->fd, ci->out + ci->out_off, ci->out_len - ci->out_off, MSG_NOSIGNAL);
+        ssize_t n;
 
+        if (ci->tls != NULL) {
+            /* After GNUTLS_E_AGAIN the same bytes are offered again, as GnuTLS asks. */
+            n = gnutls_record_send(ci->tls, ci->out + ci->out_off, ci->out_len - ci->out_off);
+            if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+                want(ci, EPOLLIN | EPOLLOUT);
+                return;
+            }
+            if (n < 0 && !(ci->reused && !ci->retried)) {
+                fail_tls(ci, "send", (int)n);
+                return;
+            }
+        } else {
+            n = send(ci->fd, ci->out + ci->out_off, ci->out_len - ci->out_off, MSG_NOSIGNAL);
+        }
         if (n > 0) {
             ci->out_off += (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && ci->tls == NULL && errno == EINTR) {
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n < 0 && ci->tls == NULL && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             want(ci, EPOLLIN | EPOLLOUT);
             return;
         }
@@ -466,16 +548,30 @@ static void read_some(struct conn_impl *ci)
         ssize_t n;
 
         http_reserve(ci, chunk);
-        n = recv(ci->fd, ci->buf + ci->len, ci->cap - ci->len, 0);
+        if (ci->tls != NULL) {
+            n = gnutls_record_recv(ci->tls, ci->buf + ci->len, ci->cap - ci->len);
+            if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+                return;
+            }
+            if (n == GNUTLS_E_PREMATURE_TERMINATION) {
+                n = 0; /* closed without a close_notify: an end like any other */
+            }
+            if (n < 0 && !(ci->len == 0 && ci->reused && !ci->retried)) {
+                fail_tls(ci, "recv", (int)n);
+                return;
+            }
+        } else {
+            n = recv(ci->fd, ci->buf + ci->len, ci->cap - ci->len, 0);
+        }
         if (n > 0) {
             ci->len += (size_t)n;
             parse(ci, 0);
             continue;
         }
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && ci->tls == NULL && errno == EINTR) {
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n < 0 && ci->tls == NULL && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return;
         }
         if (ci->len == 0 && ci->reused && !ci->retried) {
@@ -509,9 +605,10 @@ static void on_event(struct conn_impl *ci, uint32_t ev)
             fail(ci, "connect", err);
             return;
         }
-        ci->pub.http->counters.connects++;
-        ci->state = RAW_SENDING;
-        send_some(ci);
+        connected(ci);
+        return;
+    case RAW_HANDSHAKE:
+        handshake(ci);
         return;
     case RAW_SENDING:
         if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {

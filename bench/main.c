@@ -29,7 +29,7 @@ static const char usage_text[] =
     "  --ca-file F              CA bundle for https URLs\n"
     "  --cert-file F --key-file F  client certificate for mutual TLS\n"
     "  --insecure               do not verify the server certificate\n"
-    "  --client raw|curl        HTTP client for http URLs (raw; https always uses libcurl)\n"
+    "  --client raw|curl        HTTP client: our own over GnuTLS (raw), or libcurl\n"
     "  --server-pid PID         local bbs process: its CPU time and RSS are reported\n"
     "  --db-pid PID             local PostgreSQL postmaster: its CPU time is reported\n"
     "  --workloads LIST         run these, in order (list,repbulk,claimstart,desire;\n"
