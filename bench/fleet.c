@@ -357,7 +357,7 @@ static void pair_done(struct bench_conn *c)
 
 uint64_t bench_fleet_claimstart(struct bench_http *h, const struct bench_fleet *f, int64_t from,
                                 int64_t to, int k, struct bench_lat *lat, struct bench_errs *errs,
-                                uint64_t *requests)
+                                uint64_t *requests, void (*ready)(void *ud), void *ready_ud)
 {
     struct pair_run r = {.f = f, .next = from, .to = to, .lat = lat, .errs = errs};
     struct pair_slot *slots = calloc((size_t)k, sizeof(*slots));
@@ -369,6 +369,20 @@ uint64_t bench_fleet_claimstart(struct bench_http *h, const struct bench_fleet *
     for (int i = 0; i < k; i++) {
         slots[i].run = &r;
         conns[i] = bench_conn_new(h, 0, pair_done, &slots[i]);
+    }
+    if (ready != NULL) {
+        int failed = bench_conns_open(conns, k);
+
+        if (failed > 0) {
+            errs->wire += (uint64_t)failed;
+            if (errs->first[0] == '\0') {
+                snprintf(errs->first, sizeof(errs->first), "opening %d of %d connections failed",
+                         failed, k);
+            }
+        }
+        ready(ready_ud);
+    }
+    for (int i = 0; i < k; i++) {
         pair_next(conns[i]);
     }
     bench_http_run(h, NULL, NULL);

@@ -121,10 +121,15 @@ uint64_t bench_fleet_desire(struct bench_http *h, const struct bench_fleet *f, i
  * each taking the next unprocessed instance. A failed claim skips the
  * start. Each successful pair adds its latency (claim posted to start
  * answered) to `lat` (may be NULL). Returns the number of successful pairs;
- * `*requests` (may be NULL) receives the requests sent.
+ * `*requests` (may be NULL) receives the requests sent, the pings below
+ * not counted.
+ *
+ * With `ready` (may be NULL), the clients' connections are opened first
+ * (bench_conns_open: failures go to errs->wire) and `ready(ready_ud)` runs
+ * just before the first claim, where a timed phase starts.
  */
 uint64_t bench_fleet_claimstart(struct bench_http *h, const struct bench_fleet *f, int64_t from,
                                 int64_t to, int k, struct bench_lat *lat, struct bench_errs *errs,
-                                uint64_t *requests);
+                                uint64_t *requests, void (*ready)(void *ud), void *ready_ud);
 
 #endif /* BENCH_FLEET_H */

@@ -108,7 +108,7 @@ double bench_fleet_grow(struct bench_ctx *ctx, int64_t n, double *rate)
                (long long)f->running, (long long)target - 1, f->cells);
     t1 = bench_now_ns();
     pairs = bench_fleet_claimstart(ctx->http, f, f->running, target, ctx->opts.seed_k, NULL, &errs,
-                                   NULL);
+                                   NULL, NULL, NULL);
     t2 = bench_now_ns();
     f->running = target;
     if (rate != NULL && t2 > t1) {
