@@ -19,6 +19,11 @@
 
 #define BENCH_MAX_LIST 16
 
+/* Before a timed phase: quiet means under 0.3 busy cores (as compare.sh waits for), 30 s at most.
+ */
+#define BENCH_SETTLE_CORES 0.3
+#define BENCH_SETTLE_MAX_S 30.0
+
 struct bench_opts {
     int claimstart_k[BENCH_MAX_LIST];
     size_t n_claimstart_k;

@@ -18,7 +18,8 @@
  * are started for `duration`; those under way then run to completion.
  *
  * One op is one loop; its latency runs from the fetch being sent to the
- * last start being answered. Every fetch is checked against the fleet
+ * last start being answered. The loops start once the machine has settled
+ * after seeding (bench_settle). Every fetch is checked against the fleet
  * layout: exactly the cell's instances, each RUNNING with its instance
  * key, none twice, nothing else.
  */
@@ -316,10 +317,12 @@ void bench_repbulk_run(struct bench_ctx *ctx, const struct bench_repbulk_obs *ob
     int cells_exact = 1;
     int64_t expected_loops;
     double elapsed_s;
+    double settle_s;
 
     memset(&rb, 0, sizeof(rb));
     memset(&ph, 0, sizeof(ph));
     bench_fleet_grow(ctx, o->repbulk_n, NULL);
+    settle_s = bench_settle(BENCH_SETTLE_CORES, BENCH_SETTLE_MAX_S);
     rb.ctx = ctx;
     rb.obs = obs;
     rb.f = &ctx->fleet;
@@ -384,6 +387,7 @@ void bench_repbulk_run(struct bench_ctx *ctx, const struct bench_repbulk_obs *ob
     bench_json_num(&j, "period_s", o->period_s, 1);
     bench_json_num(&j, "duration_s", o->duration_s, 1);
     bench_json_num(&j, "transition_pct", o->transition_pct, 2);
+    bench_json_num(&j, "settle_s", settle_s, 2);
     if (obs != NULL && obs->event_streams >= 0) {
         bench_json_int(&j, "event_streams", obs->event_streams);
     }

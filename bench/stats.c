@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -181,6 +182,27 @@ static double host_busy_s(void)
         return -1;
     }
     return ticks_to_s(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
+}
+
+double bench_settle(double cores, double max_s)
+{
+    const struct timespec step = {0, 250 * 1000 * 1000};
+    int64_t t0 = bench_now_ns();
+    double prev = host_busy_s();
+    int quiet = 0;
+
+    if (prev < 0) {
+        return 0;
+    }
+    while (quiet < 2 && (double)(bench_now_ns() - t0) / 1e9 < max_s) {
+        double now;
+
+        nanosleep(&step, NULL);
+        now = host_busy_s();
+        quiet = (now - prev) / 0.25 < cores ? quiet + 1 : 0;
+        prev = now;
+    }
+    return (double)(bench_now_ns() - t0) / 1e9;
 }
 
 void bench_probe_take(const struct bench_env *env, const struct bench_http *h,

@@ -69,6 +69,16 @@ struct bench_http;
 void bench_probe_take(const struct bench_env *env, const struct bench_http *h,
                       struct bench_probe *p);
 
+/*
+ * Wait until the machine is quiet: under `cores` busy cores (all CPUs,
+ * /proc/stat) over two 250 ms samples in a row, or `max_s` seconds have
+ * passed. Returns the seconds waited. Work that an earlier phase left
+ * behind on the machine (an auctioneer still taking the auction requests of
+ * the LRPs just desired, PostgreSQL writing them out) then stays out of the
+ * timed phase that follows.
+ */
+double bench_settle(double cores, double max_s);
+
 /* A "Vm...:" line of /proc/<pid>/status in MiB (field "VmRSS" or "VmHWM"); -1 when unknown. */
 double bench_proc_mem_mb(pid_t pid, const char *field);
 
