@@ -19,8 +19,7 @@
 
 #define BENCH_MAX_LIST 16
 
-/* Before a timed phase: quiet means under 0.3 busy cores (as compare.sh waits for), 30 s at most.
- */
+/* bench_settle before a timed phase: under 0.3 busy cores (as compare.sh), 30 s at most. */
 #define BENCH_SETTLE_CORES 0.3
 #define BENCH_SETTLE_MAX_S 30.0
 
