@@ -197,6 +197,17 @@ BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_s
 int bbs_store_alrp_start_peek(struct bbs_store *st, const struct bbs_start_input *in,
                               int64_t now_ns);
 /*
+ * The same, without waiting for a read in flight: with none in flight it
+ * reads at once and answers as above; otherwise it queues the start and
+ * answers BBS_PEEK_QUEUED, and `done(ud, answer)` is called once, from the
+ * store's reader thread, when the read that includes it has ended. What
+ * `in` points to must live until then (`in` itself is copied).
+ */
+#define BBS_PEEK_QUEUED 2
+typedef void (*bbs_peek_done_fn)(void *ud, int answer);
+int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start_input *in,
+                                    int64_t now_ns, bbs_peek_done_fn done, void *ud);
+/*
  * A crash that leaves the row UNCLAIMED records an auction start for the
  * index, from the stored desired LRP read after the commit. When that
  * read fails (ResourceNotFound if the desired LRP is gone, quirk 7) the

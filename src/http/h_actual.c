@@ -247,9 +247,18 @@ static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, in
     if (req->quick) {
         /* A heartbeat that changes nothing is answered at once (an empty
          * change); a start known to change something skips that read when
-         * handed over. */
-        int peek = bbs_store_alrp_start_peek(req->ctx->store, &in, bbs_now_ns());
+         * handed over. While another read is in flight the start is queued
+         * for the next one (`in` points into the request's arena) and
+         * waits without its I/O thread. */
+        int peek = req->wait_answer;
 
+        if (!req->waited) {
+            peek = bbs_store_alrp_start_peek_queue(req->ctx->store, &in, bbs_now_ns(),
+                                                   req->wait_done, req->wait_ud);
+        }
+        if (peek == BBS_PEEK_QUEUED) {
+            return BBS_ROUTE_WAIT;
+        }
         if (peek == 1) {
             return 0;
         }

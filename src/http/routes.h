@@ -52,6 +52,14 @@ enum bbs_route_flags {
  * runs it again from the start with req->quick clear.
  */
 #define BBS_ROUTE_HAND_OVER 1
+/*
+ * A handler's return with req->quick set when it has queued a read that
+ * will answer through req->wait_done, from another thread: it has done
+ * nothing that shows; the connection waits without holding its I/O
+ * thread, and the handler is run again with req->waited set and the
+ * read's answer in req->wait_answer.
+ */
+#define BBS_ROUTE_WAIT 2
 
 /* What a handler gets about its request; everything borrowed for the request's life. */
 struct bbs_req {
@@ -69,6 +77,12 @@ struct bbs_req {
     /* Set by a quick run that handed over after reading that the request changes state;
      * the handed-over run sees it (and need not read that again). */
     int known_change;
+    /* BBS_ROUTE_QUICK_FIRST only: the callback that ends a BBS_ROUTE_WAIT (any thread), and
+     * in the run after it, `waited` set with the answer it was given. */
+    void (*wait_done)(void *ud, int answer);
+    void *wait_ud;
+    int waited;
+    int wait_answer;
 };
 
 /*

@@ -57,6 +57,12 @@ struct request {
     int quick;     /* dispatch runs the handler on the I/O thread first (BBS_ROUTE_QUICK_FIRST) */
     int hand_back; /* ... and it asked for a handler thread (BBS_ROUTE_HAND_OVER) */
     int known_change; /* ... having read that it changes state (struct bbs_req) */
+    /* ... or it queued a read (BBS_ROUTE_WAIT): the connection is suspended until the
+     * read's callback and the I/O thread have both passed `gate` (the second resumes). */
+    int waiting;
+    int waited;
+    int wait_answer;
+    atomic_int gate;
 
     /* Handed to a handler thread (connection suspended meanwhile): */
     int handed;                  /* the handler has been asked for */
@@ -138,6 +144,22 @@ static enum MHD_Result too_large(struct bbs_http *h, struct MHD_Connection *conn
     return bbs_respond_queue(h, conn, MHD_HTTP_CONTENT_TOO_LARGE, BBS_PROTOBUF_TYPE, &b, NULL);
 }
 
+/*
+ * A queued read has answered (bbs_req.wait_done; the store's reader
+ * thread). The connection is resumed by whichever of this and the I/O
+ * thread's suspend comes second: libmicrohttpd must not be asked to resume
+ * a connection before it is suspended.
+ */
+static void wait_done(void *ud, int answer)
+{
+    struct request *r = ud;
+
+    r->wait_answer = answer;
+    if (atomic_fetch_add(&r->gate, 1) == 1) {
+        MHD_resume_connection(r->conn);
+    }
+}
+
 static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn, struct request *r,
                                 const char *url, const char *method)
 {
@@ -185,10 +207,18 @@ static enum MHD_Result dispatch(struct bbs_http *h, struct MHD_Connection *conn,
 
         req.quick = r->quick;
         req.known_change = r->known_change;
+        req.wait_done = wait_done;
+        req.wait_ud = r;
+        req.waited = r->waited;
+        req.wait_answer = r->wait_answer;
         rc = bbs_route_run(r->route, &req, &resp, &err);
         if (req.quick && rc == BBS_ROUTE_HAND_OVER) {
             r->hand_back = 1; /* nothing queued, counted or logged: the caller hands it over */
             r->known_change = req.known_change;
+            return MHD_YES;
+        }
+        if (req.quick && rc == BBS_ROUTE_WAIT) {
+            r->waiting = 1; /* nothing queued, counted or logged: the caller suspends */
             return MHD_YES;
         }
         failed = rc != 0;
@@ -487,14 +517,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return bbs_http_answer(conn, r->status, answer);
     }
+    if (r->waiting) {
+        /* Resumed: the read it was queued for has answered; the handler
+         * runs again below with that answer. */
+        if (atomic_load(&r->gate) < 2) {
+            return MHD_YES; /* not yet (never expected): wait for the resume */
+        }
+        r->waiting = 0;
+        r->waited = 1;
+    }
     if (h->n_handlers > 0 && (r->route->flags & BBS_ROUTE_QUICK_FIRST) != 0) {
         /* What needs no wait is answered here, without the hand-over's two
          * thread switches (a cell's heartbeat starts, most of the load). */
         enum MHD_Result ret;
 
         r->quick = 1;
+        r->conn = conn;
         ret = dispatch(h, conn, r, url, method);
         r->quick = 0;
+        if (r->waiting) {
+            /* Queued behind a read in flight: this I/O thread serves its
+             * other connections meanwhile (wait_done). */
+            MHD_suspend_connection(conn);
+            if (atomic_fetch_add(&r->gate, 1) == 1) {
+                MHD_resume_connection(conn);
+            }
+            return MHD_YES;
+        }
         if (!r->hand_back) {
             return ret;
         }

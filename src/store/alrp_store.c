@@ -350,19 +350,27 @@ static int start_peek(PGconn *conn, void *arg, struct bbs_error *err)
 
 /*
  * Concurrent heartbeats share one read (struct bbs_peek_queue): a start
- * that finds no read in flight reads for itself; one that finds a read in
- * flight waits, and the oldest waiting start then reads for every start
- * waiting (up to PEEK_BATCH), with one statement over the arrays of their
- * keys. Each start decides on its own rows as above.
+ * that finds no read in flight reads for itself, on its own thread; one
+ * that finds a read in flight is queued, and the queued starts are read
+ * together (up to PEEK_BATCH, one statement over the arrays of their keys)
+ * by the store's reader thread, as soon as the read in flight ends. Each
+ * start decides on its own rows as above. A queued start either waits
+ * (bbs_store_alrp_start_peek) or is answered through its callback
+ * (bbs_store_alrp_start_peek_queue), so that an I/O thread need not hold
+ * itself for the read.
  */
 #define PEEK_BATCH 64
 
 struct bbs_peek {
     const struct bbs_start_input *in;
+    struct bbs_start_input own; /* a queued callback start's copy of *in (`in` points here) */
     int64_t now_ns;
     int result; /* bbs_store_alrp_start_peek's answer: -1 until read */
-    int done;   /* read and decided (under the queue's mu) */
-    int lead;   /* to read next, for every start waiting (under mu) */
+    /* Answered by callback (malloc'd by the store, freed after the call) ... */
+    bbs_peek_done_fn done;
+    void *ud;
+    /* ... or by waking a waiting caller (under the queue's mu). */
+    int finished;
     pthread_cond_t cv;
     struct bbs_peek *next;
 };
@@ -443,70 +451,182 @@ static int peek_batch_tx(PGconn *conn, void *arg, struct bbs_error *err)
     return 0;
 }
 
+static void *peek_reader_main(void *arg);
+
+/* The reader thread, started on first need: 0, or -1 when it cannot be (under mu). */
+static int peek_reader(struct bbs_store *st, struct bbs_peek_queue *q)
+{
+    if (!q->reader_started && !q->stopping &&
+        pthread_create(&q->reader, NULL, peek_reader_main, st) == 0) {
+        q->reader_started = 1;
+    }
+    return q->reader_started && !q->stopping ? 0 : -1;
+}
+
+/*
+ * Read for `first` (NULL for none) and the starts queued, up to
+ * PEEK_BATCH, and answer them; then hand on: to the reader thread when
+ * more are queued, or mark the queue idle (before the callbacks are
+ * called: an answered start's next one may come at once). With no reader
+ * thread to hand to, the calling thread reads on until the queue is
+ * empty. Called with the read in flight (`busy`) being the caller's,
+ * under mu; returns under mu.
+ */
+static void peek_rounds(struct bbs_store *st, struct bbs_peek_queue *q, struct bbs_peek *first)
+{
+    for (;;) {
+        struct bbs_peek *items[PEEK_BATCH];
+        struct bbs_peek *called[PEEK_BATCH]; /* those answered by callback */
+        struct peek_batch b = {items, 0};
+        struct bbs_error ignored; /* the full path reads again, and answers its own error */
+        size_t n_called = 0;
+        int again = 0;
+
+        if (first != NULL) {
+            items[b.n++] = first;
+        }
+        while (q->head != NULL && b.n < PEEK_BATCH) {
+            items[b.n++] = q->head;
+            q->head = q->head->next;
+            q->waiting--;
+        }
+        if (q->head == NULL) {
+            q->tail = NULL;
+        }
+        q->reads++;
+        q->items += b.n;
+        pthread_mutex_unlock(&q->mu);
+
+        if (bbs_store_run_idle(st, peek_batch_tx, &b, &ignored) != 0) {
+            for (size_t i = 0; i < b.n; i++) {
+                items[i]->result = -1; /* no idle connection, or the read failed */
+            }
+        }
+
+        /* A waiting caller's start lives on its stack: not touched once it is woken. */
+        pthread_mutex_lock(&q->mu);
+        for (size_t i = 0; i < b.n; i++) {
+            if (items[i]->done != NULL) {
+                called[n_called++] = items[i];
+            } else if (items[i] != first) {
+                items[i]->finished = 1;
+                pthread_cond_signal(&items[i]->cv);
+            }
+        }
+        if (q->head == NULL) {
+            q->busy = 0;
+        } else if (first != NULL && peek_reader(st, q) == 0) {
+            q->reader_turn = 1; /* the caller's own answer is ready: it goes */
+            pthread_cond_signal(&q->cv);
+        } else {
+            again = 1; /* the reader thread, or no reader thread */
+        }
+        pthread_mutex_unlock(&q->mu);
+        for (size_t i = 0; i < n_called; i++) {
+            called[i]->done(called[i]->ud, called[i]->result);
+            free(called[i]);
+        }
+        pthread_mutex_lock(&q->mu);
+        if (!again) {
+            return;
+        }
+        first = NULL;
+    }
+}
+
+/* The store's reader thread: reads for the queued starts each time a read in flight hands on. */
+static void *peek_reader_main(void *arg)
+{
+    struct bbs_store *st = arg;
+    struct bbs_peek_queue *q = bbs_store_peeks(st);
+
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->reader_turn && !q->stopping) {
+            pthread_cond_wait(&q->cv, &q->mu);
+        }
+        if (!q->reader_turn) {
+            break; /* stopping, and nothing was handed on */
+        }
+        q->reader_turn = 0;
+        peek_rounds(st, q, NULL);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+void bbs_store_peeks_stop(struct bbs_store *st)
+{
+    struct bbs_peek_queue *q = bbs_store_peeks(st);
+    int started;
+
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    started = q->reader_started;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    if (started) {
+        pthread_join(q->reader, NULL); /* after answering what was handed to it */
+    }
+}
+
+static void peek_enqueue(struct bbs_peek_queue *q, struct bbs_peek *p)
+{
+    if (q->tail != NULL) {
+        q->tail->next = p;
+    } else {
+        q->head = p;
+    }
+    q->tail = p;
+    q->waiting++;
+}
+
+int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start_input *in,
+                                    int64_t now_ns, bbs_peek_done_fn done, void *ud)
+{
+    struct bbs_peek_queue *q = bbs_store_peeks(st);
+    struct bbs_peek me = {.in = in, .now_ns = now_ns, .result = -1};
+
+    pthread_mutex_lock(&q->mu);
+    if (q->busy) {
+        struct bbs_peek *p = bbs_xcalloc(1, sizeof(*p));
+
+        p->own = *in;
+        p->in = &p->own;
+        p->now_ns = now_ns;
+        p->result = -1;
+        p->done = done;
+        p->ud = ud;
+        peek_enqueue(q, p);
+        pthread_mutex_unlock(&q->mu);
+        return BBS_PEEK_QUEUED;
+    }
+    q->busy = 1;
+    peek_rounds(st, q, &me);
+    pthread_mutex_unlock(&q->mu);
+    return me.result;
+}
+
 int bbs_store_alrp_start_peek(struct bbs_store *st, const struct bbs_start_input *in,
                               int64_t now_ns)
 {
     struct bbs_peek_queue *q = bbs_store_peeks(st);
-    struct bbs_peek me = {in, now_ns, -1, 0, 0, PTHREAD_COND_INITIALIZER, NULL};
-    struct bbs_peek *items[PEEK_BATCH];
-    struct peek_batch b = {items, 0};
-    struct bbs_error ignored; /* the full path reads again, and answers its own error */
+    struct bbs_peek me = {.in = in, .now_ns = now_ns, .result = -1};
 
     pthread_mutex_lock(&q->mu);
     if (q->busy) {
-        if (q->tail != NULL) {
-            q->tail->next = &me;
-        } else {
-            q->head = &me;
-        }
-        q->tail = &me;
-        q->waiting++;
-        while (!me.done && !me.lead) {
+        pthread_cond_init(&me.cv, NULL);
+        peek_enqueue(q, &me);
+        while (!me.finished) {
             pthread_cond_wait(&me.cv, &q->mu);
         }
-        if (me.done) {
-            pthread_mutex_unlock(&q->mu);
-            pthread_cond_destroy(&me.cv);
-            return me.result;
-        }
-        /* Handed the next read: `me` was the oldest waiting, so it is taken first. */
-    } else {
-        q->busy = 1;
-        items[b.n++] = &me;
+        pthread_mutex_unlock(&q->mu);
+        pthread_cond_destroy(&me.cv);
+        return me.result;
     }
-    while (q->head != NULL && b.n < PEEK_BATCH) {
-        items[b.n++] = q->head;
-        q->head = q->head->next;
-        q->waiting--;
-    }
-    if (q->head == NULL) {
-        q->tail = NULL;
-    }
-    q->reads++;
-    q->items += b.n;
+    q->busy = 1;
+    peek_rounds(st, q, &me);
     pthread_mutex_unlock(&q->mu);
-
-    if (bbs_store_run_idle(st, peek_batch_tx, &b, &ignored) != 0) {
-        for (size_t i = 0; i < b.n; i++) {
-            items[i]->result = -1; /* no idle connection, or the read failed */
-        }
-    }
-
-    pthread_mutex_lock(&q->mu);
-    for (size_t i = 0; i < b.n; i++) {
-        if (items[i] != &me) {
-            items[i]->done = 1;
-            pthread_cond_signal(&items[i]->cv);
-        }
-    }
-    if (q->head != NULL) {
-        q->head->lead = 1; /* the oldest waiting reads next, for all of them */
-        pthread_cond_signal(&q->head->cv);
-    } else {
-        q->busy = 0;
-    }
-    pthread_mutex_unlock(&q->mu);
-    pthread_cond_destroy(&me.cv);
     return me.result;
 }
 

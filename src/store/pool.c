@@ -332,6 +332,7 @@ struct bbs_store *bbs_store_new(const char *conninfo, int max_conns, int retries
     pthread_cond_init(&st->cv, NULL);
     pthread_mutex_init(&st->tk_mu, NULL);
     pthread_mutex_init(&st->peeks.mu, NULL);
+    pthread_cond_init(&st->peeks.cv, NULL);
     probe = bbs_store_conn_open(st, err);
     if (probe == NULL) {
         bbs_store_free(st);
@@ -346,6 +347,7 @@ void bbs_store_free(struct bbs_store *st)
     if (st == NULL) {
         return;
     }
+    bbs_store_peeks_stop(st);
     for (int i = 0; i < st->n_idle; i++) {
         PQfinish(st->idle[i]);
     }
@@ -353,6 +355,7 @@ void bbs_store_free(struct bbs_store *st)
     pthread_cond_destroy(&st->cv);
     pthread_mutex_destroy(&st->tk_mu);
     pthread_mutex_destroy(&st->peeks.mu);
+    pthread_cond_destroy(&st->peeks.cv);
     free(st->tk_held);
     free(st->idle);
     free(st->conninfo);

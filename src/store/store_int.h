@@ -50,20 +50,26 @@ BBS_MUST_CHECK int bbs_store_run_idle(struct bbs_store *st, bbs_tx_fn fn, void *
 
 /*
  * Heartbeat reads gathered (bbs_store_alrp_start_peek, alrp_store.c): while
- * one thread's unlocked read is in flight, the starts that arrive wait
- * here, and the next read answers all of them with one statement. Owned
- * by the store (pool.c); the fields are under `mu`.
+ * one read is in flight, the starts that arrive are queued here, and the
+ * next read, by the store's reader thread, answers all of them with one
+ * statement. Owned by the store (pool.c); the fields are under `mu`.
  */
 struct bbs_peek;
 struct bbs_peek_queue {
     pthread_mutex_t mu;
+    pthread_cond_t cv;            /* the reader thread's: its turn, or stopping */
     int busy;                     /* a read is in flight */
-    struct bbs_peek *head, *tail; /* starts waiting for the next read, oldest first */
+    int reader_turn;              /* ... handed on to the reader thread, to read next */
+    int reader_started, stopping; /* the reader thread (`reader`) */
+    pthread_t reader;
+    struct bbs_peek *head, *tail; /* starts queued for the next read, oldest first */
     size_t waiting;
     uint64_t reads; /* statements sent since start */
     uint64_t items; /* starts they answered */
 };
 struct bbs_peek_queue *bbs_store_peeks(struct bbs_store *st);
+/* End the reader thread, once it has answered what was handed to it (alrp_store.c). */
+void bbs_store_peeks_stop(struct bbs_store *st);
 /* The counters, for tests. */
 void bbs_store_peek_stats(struct bbs_store *st, uint64_t *reads, uint64_t *items, size_t *waiting);
 

@@ -5,7 +5,13 @@
  * Checked: while one read is in flight (held up by a table lock of the
  * test's), the starts that arrive wait and are answered by ONE more read,
  * each with its own decision (a heartbeat, a changed zone, a duplicate
- * key, an instance with no row); and a lone start reads alone.
+ * key, an instance with no row); and a lone start reads alone. A start
+ * queued with a callback (bbs_store_alrp_start_peek_queue) does not wait:
+ * the call returns at once, and the store's reader thread answers it
+ * after the read in flight. Through the server, starts arriving while a
+ * read is held up (queued, their connections suspended) are answered
+ * each as it should be: heartbeats change nothing, changed addresses are
+ * written.
  */
 #include "harness.h"
 
@@ -20,6 +26,8 @@
 #include "store_int.h"
 
 #define GUID      "hb-reads"
+#define GUID_Q    "hb-queued"
+#define GUID_HTTP "hb-http"
 #define INSTANCES 7 /* indices 0..6; index 7 has no row */
 #define THREADS   8
 
@@ -54,10 +62,10 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* The stored ordinary rows of GUID, by index (they live in `arena`). */
-static void stored_rows(struct bbs_arena *arena, struct bbs_alrp rows[INSTANCES])
+/* The stored ordinary rows of `guid`, by index (they live in `arena`). */
+static void stored_rows(struct bbs_arena *arena, const char *guid, struct bbs_alrp rows[INSTANCES])
 {
-    struct bbs_alrp_filter f = {.process_guid = GUID};
+    struct bbs_alrp_filter f = {.process_guid = guid};
     struct bbs_alrp_rows view;
     struct bbs_error err = {0};
     int seen = 0;
@@ -88,6 +96,41 @@ static struct bbs_start_input same_as(const struct bbs_alrp *a)
     in.routable = a->routable;
     in.availability_zone = a->availability_zone;
     return in;
+}
+
+/* INSTANCES running instances of `guid` on cell-hb, address 10.0.0.9, instance guids ig-N. */
+static void running_fleet(const char *guid)
+{
+    it_desire(guid, IT_DOMAIN, INSTANCES);
+    for (int i = 0; i < INSTANCES; i++) {
+        char ig[32];
+
+        snprintf(ig, sizeof(ig), "ig-%d", i);
+        assert_int_equal(it_claim(guid, i, ig, "cell-hb"), IT_OK);
+        assert_int_equal(it_start(guid, i, NULL, ig, "cell-hb", "10.0.0.9"), IT_OK);
+    }
+}
+
+/* Hold every read of actual_lrps in flight (a plain SELECT waits behind ACCESS EXCLUSIVE). */
+static PGconn *lock_rows(void)
+{
+    PGconn *lock = PQconnectdb(it_db_conninfo());
+    PGresult *res;
+
+    assert_int_equal(PQstatus(lock), CONNECTION_OK);
+    res = PQexec(lock, "BEGIN; LOCK TABLE actual_lrps IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    return lock;
+}
+
+static void unlock_rows(PGconn *lock)
+{
+    PGresult *res = PQexec(lock, "COMMIT");
+
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(lock);
 }
 
 struct caller {
@@ -134,18 +177,10 @@ static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
     uint64_t items;
     size_t waiting;
     PGconn *lock;
-    PGresult *res;
 
     (void)state;
-    it_desire(GUID, IT_DOMAIN, INSTANCES);
-    for (int i = 0; i < INSTANCES; i++) {
-        char ig[32];
-
-        snprintf(ig, sizeof(ig), "ig-%d", i);
-        assert_int_equal(it_claim(GUID, i, ig, "cell-hb"), IT_OK);
-        assert_int_equal(it_start(GUID, i, NULL, ig, "cell-hb", "10.0.0.9"), IT_OK);
-    }
-    stored_rows(arena, rows);
+    running_fleet(GUID);
+    stored_rows(arena, GUID, rows);
 
     /* Thread 0 reads first; the others arrive while its read waits. */
     calls[0].in = same_as(&rows[0]);
@@ -169,12 +204,8 @@ static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
     calls[7].in.availability_zone = "z-other";
     calls[7].expect = 0;
 
-    /* A plain SELECT waits behind ACCESS EXCLUSIVE: the first read is held in flight. */
-    lock = PQconnectdb(it_db_conninfo());
-    assert_int_equal(PQstatus(lock), CONNECTION_OK);
-    res = PQexec(lock, "BEGIN; LOCK TABLE actual_lrps IN ACCESS EXCLUSIVE MODE");
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
+    /* The first read is held in flight. */
+    lock = lock_rows();
 
     bbs_store_peek_stats(g_store, &reads0, &items0, &waiting);
     assert_int_equal(waiting, 0);
@@ -185,10 +216,7 @@ static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
     }
     wait_for(reads0 + 1, THREADS - 1);
 
-    res = PQexec(lock, "COMMIT");
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    PQfinish(lock);
+    unlock_rows(lock);
     for (int i = 0; i < THREADS; i++) {
         assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
     }
@@ -213,10 +241,195 @@ static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
     bbs_arena_free(arena);
 }
 
+
+/* What a queued start's callback was told, and on which thread. */
+struct answer {
+    pthread_mutex_t *mu;
+    pthread_cond_t *cv;
+    int *answered;
+    int got;
+    pthread_t thread;
+};
+
+static void on_answer(void *ud, int got)
+{
+    struct answer *a = ud;
+
+    pthread_mutex_lock(a->mu);
+    a->got = got;
+    a->thread = pthread_self();
+    (*a->answered)++;
+    pthread_cond_signal(a->cv);
+    pthread_mutex_unlock(a->mu);
+}
+
+static void test_queued_starts_do_not_wait_and_are_answered_by_callback(void **state)
+{
+    enum { QUEUED = 5 };
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_alrp rows[INSTANCES];
+    struct caller first;
+    struct bbs_start_input in[QUEUED];
+    struct answer answers[QUEUED];
+    const int expect[QUEUED] = {1, 0, 1, 0, 1};
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    int answered = 0;
+    uint64_t reads0;
+    uint64_t items0;
+    uint64_t reads;
+    uint64_t items;
+    size_t waiting;
+    PGconn *lock;
+
+    (void)state;
+    running_fleet(GUID_Q);
+    stored_rows(arena, GUID_Q, rows);
+    bbs_store_peek_stats(g_store, &reads0, &items0, &waiting);
+
+    lock = lock_rows();
+    first.in = same_as(&rows[0]);
+    assert_int_equal(pthread_create(&first.thread, NULL, call_peek, &first), 0);
+    wait_for(reads0 + 1, 0);
+
+    for (int i = 0; i < QUEUED; i++) {
+        int idx = i + 1;
+
+        in[i] = same_as(&rows[idx]);
+        if (expect[i] == 0) {
+            in[i].availability_zone = "z-other";
+        }
+        answers[i] = (struct answer){&mu, &cv, &answered, -9, pthread_self()};
+        /* Returns at once, the read in flight being held up by the lock. */
+        assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in[i], it_now_ns(), on_answer,
+                                                         &answers[i]),
+                         BBS_PEEK_QUEUED);
+    }
+    /* The start itself is the store's copy: changing the caller's does nothing. */
+    in[0].availability_zone = "z-changed-after-queueing";
+    wait_for(reads0 + 1, QUEUED);
+    pthread_mutex_lock(&mu);
+    assert_int_equal(answered, 0);
+    pthread_mutex_unlock(&mu);
+
+    unlock_rows(lock);
+    assert_int_equal(pthread_join(first.thread, NULL), 0);
+    assert_int_equal(first.got, 1);
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < 1000 && answered < QUEUED; i++) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 10000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&cv, &mu, &until);
+    }
+    assert_int_equal(answered, QUEUED);
+    pthread_mutex_unlock(&mu);
+    for (int i = 0; i < QUEUED; i++) {
+        if (answers[i].got != expect[i]) {
+            fail_msg("queued start %d: answered %d, expected %d", i, answers[i].got, expect[i]);
+        }
+        /* From the store's reader thread, not the caller's nor the first reader's. */
+        assert_false(pthread_equal(answers[i].thread, pthread_self()));
+        assert_false(pthread_equal(answers[i].thread, first.thread));
+    }
+    /* One read for the first, one for the five queued. */
+    bbs_store_peek_stats(g_store, &reads, &items, &waiting);
+    assert_int_equal(reads - reads0, 2);
+    assert_int_equal(items - items0, 1 + QUEUED);
+    assert_int_equal(waiting, 0);
+
+    /* With no read in flight the answer comes at once, and no callback. */
+    in[0] = same_as(&rows[6]);
+    assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in[0], it_now_ns(), on_answer,
+                                                     &answers[0]),
+                     1);
+    sleep_ms(50);
+    pthread_mutex_lock(&mu);
+    assert_int_equal(answered, QUEUED);
+    pthread_mutex_unlock(&mu);
+    bbs_arena_free(arena);
+}
+
+struct http_caller {
+    pthread_t thread;
+    int index;
+    const char *address;
+    int got;
+    char err[256];
+};
+
+static void *call_start(void *arg)
+{
+    struct http_caller *c = arg;
+    char ig[32];
+
+    snprintf(ig, sizeof(ig), "ig-%d", c->index);
+    c->got = it_start_own_client(GUID_HTTP, c->index, ig, "cell-hb", c->address, c->err,
+                                 sizeof(c->err));
+    return NULL;
+}
+
+static void test_server_answers_starts_queued_behind_a_read(void **state)
+{
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_alrp before[INSTANCES];
+    struct bbs_alrp after[INSTANCES];
+    struct http_caller calls[INSTANCES];
+    PGconn *lock;
+
+    (void)state;
+    running_fleet(GUID_HTTP);
+    stored_rows(arena, GUID_HTTP, before);
+
+    /* Every start arrives while the reads are held up: the first one's read
+     * holds its I/O thread, those on the other I/O threads are queued. */
+    lock = lock_rows();
+    for (int i = 0; i < INSTANCES; i++) {
+        calls[i].index = i;
+        calls[i].address = i % 2 == 0 ? "10.0.0.7" : "10.0.0.9"; /* even ones move */
+        assert_int_equal(pthread_create(&calls[i].thread, NULL, call_start, &calls[i]), 0);
+    }
+    sleep_ms(300);
+    unlock_rows(lock);
+    for (int i = 0; i < INSTANCES; i++) {
+        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+        if (calls[i].got != IT_OK) {
+            fail_msg("start %d: %d (%s)", i, calls[i].got, calls[i].err);
+        }
+    }
+
+    stored_rows(arena, GUID_HTTP, after);
+    for (int i = 0; i < INSTANCES; i++) {
+        assert_string_equal(after[i].instance.instance_guid, before[i].instance.instance_guid);
+        assert_int_equal(after[i].state, BBS_ALRP_RUNNING);
+        if (i % 2 == 0) {
+            /* Written: a new net info, and a newer modification index. */
+            assert_true(after[i].net_info.len != before[i].net_info.len ||
+                        memcmp(after[i].net_info.data, before[i].net_info.data,
+                               after[i].net_info.len) != 0);
+            assert_true(after[i].mod_index > before[i].mod_index);
+        } else {
+            /* A heartbeat: nothing written. */
+            assert_int_equal(after[i].net_info.len, before[i].net_info.len);
+            assert_memory_equal(after[i].net_info.data, before[i].net_info.data,
+                                after[i].net_info.len);
+            assert_int_equal(after[i].mod_index, before[i].mod_index);
+        }
+    }
+    bbs_arena_free(arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_waiting_starts_share_one_read_each_deciding_alone),
+        cmocka_unit_test(test_queued_starts_do_not_wait_and_are_answered_by_callback),
+        cmocka_unit_test(test_server_answers_starts_queued_behind_a_read),
     };
 
     it_set_name("heartbeat_reads");
