@@ -208,6 +208,13 @@ typedef void (*bbs_peek_done_fn)(void *ud, int answer);
 int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start_input *in,
                                     int64_t now_ns, bbs_peek_done_fn done, void *ud);
 /*
+ * End the reader thread once it has answered what was handed to it (the
+ * HTTP listener's stop, before its connections go; bbs_store_free does it
+ * too). A start queued after this is read by the thread whose read was in
+ * flight.
+ */
+void bbs_store_peeks_stop(struct bbs_store *st);
+/*
  * A crash that leaves the row UNCLAIMED records an auction start for the
  * index, from the stored desired LRP read after the commit. When that
  * read fails (ResourceNotFound if the desired LRP is gone, quirk 7) the

@@ -32,6 +32,7 @@
 
 #include "bbs/changelog.h"
 #include "bbs/log.h"
+#include "bbs/store.h"
 #include "bbs/xalloc.h"
 #include "conn.h"
 #include "handlers.h"
@@ -715,7 +716,11 @@ void bbs_http_stop(struct bbs_http *h)
         bbs_log(BBS_LOG_ERROR, "http.drain-timeout", "{s:i}", "requests",
                 atomic_load(&h->inflight));
     }
-    /* Before the daemon: a handler thread resumes its connection when done. */
+    /* Before the daemon: a handler thread, or the store's heartbeat reader
+     * (BBS_ROUTE_WAIT), resumes its connection when done. */
+    if (h->ctx->store != NULL) {
+        bbs_store_peeks_stop(h->ctx->store);
+    }
     handlers_stop(h);
     MHD_stop_daemon(h->daemon);
     http_free(h);

@@ -567,6 +567,9 @@ void bbs_store_peeks_stop(struct bbs_store *st)
     pthread_mutex_unlock(&q->mu);
     if (started) {
         pthread_join(q->reader, NULL); /* after answering what was handed to it */
+        pthread_mutex_lock(&q->mu);
+        q->reader_started = 0;
+        pthread_mutex_unlock(&q->mu);
     }
 }
 

@@ -68,8 +68,6 @@ struct bbs_peek_queue {
     uint64_t items; /* starts they answered */
 };
 struct bbs_peek_queue *bbs_store_peeks(struct bbs_store *st);
-/* End the reader thread, once it has answered what was handed to it (alrp_store.c). */
-void bbs_store_peeks_stop(struct bbs_store *st);
 /* The counters, for tests. */
 void bbs_store_peek_stats(struct bbs_store *st, uint64_t *reads, uint64_t *items, size_t *waiting);
 

@@ -11,15 +11,18 @@
  * after the read in flight. Through the server, starts arriving while a
  * read is held up (queued, their connections suspended) are answered
  * each as it should be: heartbeats change nothing, changed addresses are
- * written.
+ * written; and a server stopped while starts are queued answers them all
+ * before it exits (status 0).
  */
 #include "harness.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "bbs/changelog.h"
@@ -28,6 +31,7 @@
 #define GUID      "hb-reads"
 #define GUID_Q    "hb-queued"
 #define GUID_HTTP "hb-http"
+#define GUID_STOP "hb-stop"
 #define INSTANCES 7 /* indices 0..6; index 7 has no row */
 #define THREADS   8
 
@@ -241,7 +245,6 @@ static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
     bbs_arena_free(arena);
 }
 
-
 /* What a queued start's callback was told, and on which thread. */
 struct answer {
     pthread_mutex_t *mu;
@@ -301,9 +304,9 @@ static void test_queued_starts_do_not_wait_and_are_answered_by_callback(void **s
         }
         answers[i] = (struct answer){&mu, &cv, &answered, -9, pthread_self()};
         /* Returns at once, the read in flight being held up by the lock. */
-        assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in[i], it_now_ns(), on_answer,
-                                                         &answers[i]),
-                         BBS_PEEK_QUEUED);
+        assert_int_equal(
+            bbs_store_alrp_start_peek_queue(g_store, &in[i], it_now_ns(), on_answer, &answers[i]),
+            BBS_PEEK_QUEUED);
     }
     /* The start itself is the store's copy: changing the caller's does nothing. */
     in[0].availability_zone = "z-changed-after-queueing";
@@ -345,9 +348,8 @@ static void test_queued_starts_do_not_wait_and_are_answered_by_callback(void **s
 
     /* With no read in flight the answer comes at once, and no callback. */
     in[0] = same_as(&rows[6]);
-    assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in[0], it_now_ns(), on_answer,
-                                                     &answers[0]),
-                     1);
+    assert_int_equal(
+        bbs_store_alrp_start_peek_queue(g_store, &in[0], it_now_ns(), on_answer, &answers[0]), 1);
     sleep_ms(50);
     pthread_mutex_lock(&mu);
     assert_int_equal(answered, QUEUED);
@@ -357,6 +359,7 @@ static void test_queued_starts_do_not_wait_and_are_answered_by_callback(void **s
 
 struct http_caller {
     pthread_t thread;
+    const char *guid;
     int index;
     const char *address;
     int got;
@@ -369,8 +372,8 @@ static void *call_start(void *arg)
     char ig[32];
 
     snprintf(ig, sizeof(ig), "ig-%d", c->index);
-    c->got = it_start_own_client(GUID_HTTP, c->index, ig, "cell-hb", c->address, c->err,
-                                 sizeof(c->err));
+    c->got =
+        it_start_own_client(c->guid, c->index, ig, "cell-hb", c->address, c->err, sizeof(c->err));
     return NULL;
 }
 
@@ -390,6 +393,7 @@ static void test_server_answers_starts_queued_behind_a_read(void **state)
      * holds its I/O thread, those on the other I/O threads are queued. */
     lock = lock_rows();
     for (int i = 0; i < INSTANCES; i++) {
+        calls[i].guid = GUID_HTTP;
         calls[i].index = i;
         calls[i].address = i % 2 == 0 ? "10.0.0.7" : "10.0.0.9"; /* even ones move */
         assert_int_equal(pthread_create(&calls[i].thread, NULL, call_start, &calls[i]), 0);
@@ -424,12 +428,45 @@ static void test_server_answers_starts_queued_behind_a_read(void **state)
     bbs_arena_free(arena);
 }
 
+/* Last: the server does not run after it. */
+static void test_stopped_server_answers_queued_starts_first(void **state)
+{
+    struct http_caller calls[INSTANCES];
+    PGconn *lock;
+    int status = -1;
+
+    (void)state;
+    running_fleet(GUID_STOP);
+    lock = lock_rows();
+    for (int i = 0; i < INSTANCES; i++) {
+        calls[i].guid = GUID_STOP;
+        calls[i].index = i;
+        calls[i].address = i % 2 == 0 ? "10.0.0.7" : "10.0.0.9";
+        assert_int_equal(pthread_create(&calls[i].thread, NULL, call_start, &calls[i]), 0);
+    }
+    sleep_ms(300);
+    /* Stopping drains what is in flight, the starts waiting on the held-up read included. */
+    assert_int_equal(kill(it_server_pid(), SIGTERM), 0);
+    sleep_ms(300);
+    unlock_rows(lock);
+    for (int i = 0; i < INSTANCES; i++) {
+        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
+        if (calls[i].got != IT_OK) {
+            fail_msg("start %d: %d (%s)", i, calls[i].got, calls[i].err);
+        }
+    }
+    assert_int_equal(it_server_wait_exit(60000, &status), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_waiting_starts_share_one_read_each_deciding_alone),
         cmocka_unit_test(test_queued_starts_do_not_wait_and_are_answered_by_callback),
         cmocka_unit_test(test_server_answers_starts_queued_behind_a_read),
+        cmocka_unit_test(test_stopped_server_answers_queued_starts_first),
     };
 
     it_set_name("heartbeat_reads");
