@@ -214,6 +214,19 @@ int bbs_h_claim(struct bbs_req *req, const ProtobufCMessage *msg, struct bbs_res
                                                   bbs_now_ns(), &ch, err));
 }
 
+/* A quick run's answer from the heartbeat read's (bbs_store_alrp_start_peek_queue). */
+static int quick_answer(struct bbs_req *req, int peek)
+{
+    if (peek == BBS_PEEK_QUEUED) {
+        return BBS_ROUTE_WAIT;
+    }
+    if (peek == 1) {
+        return 0; /* changes nothing: answered now */
+    }
+    req->known_change = peek == 0;
+    return BBS_ROUTE_HAND_OVER;
+}
+
 /* `deprecated`: the old /start stores internal routes as an empty list
  * and metric tags as absent, whatever the request carried (3.4). */
 static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, int deprecated,
@@ -222,6 +235,9 @@ static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, in
     struct bbs_start_input in;
     struct bbs_change ch;
 
+    if (req->quick && req->waited) {
+        return quick_answer(req, req->wait_answer); /* the queued read's (below) */
+    }
     in.key = key_of(m->actual_lrp_key);
     in.instance = instance_of(m->actual_lrp_instance_key);
     in.net_info = bbs_codec_net_info(req->arena, m->actual_lrp_net_info);
@@ -250,20 +266,8 @@ static int start(struct bbs_req *req, const Models__StartActualLRPRequest *m, in
          * handed over. While another read is in flight the start is queued
          * for the next one (`in` points into the request's arena) and
          * waits without its I/O thread. */
-        int peek = req->wait_answer;
-
-        if (!req->waited) {
-            peek = bbs_store_alrp_start_peek_queue(req->ctx->store, &in, bbs_now_ns(),
-                                                   req->wait_done, req->wait_ud);
-        }
-        if (peek == BBS_PEEK_QUEUED) {
-            return BBS_ROUTE_WAIT;
-        }
-        if (peek == 1) {
-            return 0;
-        }
-        req->known_change = peek == 0;
-        return BBS_ROUTE_HAND_OVER;
+        return quick_answer(req, bbs_store_alrp_start_peek_queue(req->ctx->store, &in, bbs_now_ns(),
+                                                                 req->wait_done, req->wait_ud));
     }
     bbs_change_init(&ch, req->arena);
     return bbs_effects_after(
