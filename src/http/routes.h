@@ -41,7 +41,8 @@ enum bbs_route_flags {
     BBS_ROUTE_KEEP_ON_ERROR = 1,
     /* With handler threads (http_handler_threads > 0) the connection's I/O thread runs the
      * handler first with req->quick set (server.c): it answers what needs no wait (the start
-     * that repeats what is stored) and returns BBS_ROUTE_HAND_OVER for the rest. */
+     * that repeats what is stored), returns BBS_ROUTE_WAIT while its read waits behind
+     * another, and BBS_ROUTE_HAND_OVER for the rest. */
     BBS_ROUTE_QUICK_FIRST = 2,
 };
 
