@@ -180,28 +180,25 @@ BBS_MUST_CHECK int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, 
                                         struct bbs_change *change, struct bbs_error *err);
 /*
  * A copy that could not be removed after the start (3.4 step 5) is a
- * note. `peeked`: bbs_store_alrp_start_peek has just answered 0, so the
+ * note. `peeked`: bbs_store_alrp_start_peek_queue has just answered 0, so the
  * unlocked read that answers a start changing nothing is not made again.
  */
 BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
                                         int64_t now_ns, int peeked, struct bbs_change *change,
                                         struct bbs_error *err);
 /*
- * Read the rows without a lock, on a pooled connection idle now (starts
- * that arrive from other threads while a read is in flight wait, and are
- * then read together, one statement for all of them): 1 when
- * the start changes nothing (a cell's heartbeat repeating what is
- * stored); 0 when it needs the locked transaction (a change, or a copy to
- * delete); -1 when it could not tell (no idle connection, a failed read).
- */
-int bbs_store_alrp_start_peek(struct bbs_store *st, const struct bbs_start_input *in,
-                              int64_t now_ns);
-/*
- * The same, without waiting for a read in flight: with none in flight it
- * reads at once and answers as above; otherwise it queues the start and
- * answers BBS_PEEK_QUEUED, and `done(ud, answer)` is called once, from the
- * store's reader thread, when the read that includes it has ended. What
- * `in` points to must live until then (`in` itself is copied).
+ * Read the rows of a start without a lock, on a pooled connection idle
+ * now. The answer: 1 when the start changes nothing (a cell's heartbeat
+ * repeating what is stored); 0 when it needs the locked transaction (a
+ * change, or a copy to delete); -1 when it could not tell (no idle
+ * connection, a failed read). With no read in flight the calling thread
+ * reads at once and returns the answer. Otherwise the start is queued and
+ * the call returns BBS_PEEK_QUEUED at once; the starts queued are read
+ * together (one statement for all of them) when the read in flight ends,
+ * and `done(ud, answer)` is called once for each, from the store's reader
+ * thread (after bbs_store_peeks_stop, from the thread whose read was in
+ * flight). What `in` points to must live until then (`in` itself is
+ * copied).
  */
 #define BBS_PEEK_QUEUED 2
 typedef void (*bbs_peek_done_fn)(void *ud, int answer);

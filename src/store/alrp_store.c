@@ -354,24 +354,21 @@ static int start_peek(PGconn *conn, void *arg, struct bbs_error *err)
  * that finds a read in flight is queued, and the queued starts are read
  * together (up to PEEK_BATCH, one statement over the arrays of their keys)
  * by the store's reader thread, as soon as the read in flight ends. Each
- * start decides on its own rows as above. A queued start either waits
- * (bbs_store_alrp_start_peek) or is answered through its callback
- * (bbs_store_alrp_start_peek_queue), so that an I/O thread need not hold
- * itself for the read.
+ * start decides on its own rows as above. A queued start is answered
+ * through its callback, so that an I/O thread need not hold itself for
+ * the read.
  */
 #define PEEK_BATCH 64
 
 struct bbs_peek {
     const struct bbs_start_input *in;
-    struct bbs_start_input own; /* a queued callback start's copy of *in (`in` points here) */
+    struct bbs_start_input own; /* a queued start's copy of *in (`in` points here) */
     int64_t now_ns;
-    int result; /* bbs_store_alrp_start_peek's answer: -1 until read */
-    /* Answered by callback (malloc'd by the store, freed after the call) ... */
+    int result; /* the answer: -1 until read */
+    /* A queued start's callback (malloc'd by the store, freed after the
+     * call); NULL for the start whose own thread reads (on its stack). */
     bbs_peek_done_fn done;
     void *ud;
-    /* ... or by waking a waiting caller (under the queue's mu). */
-    int finished;
-    pthread_cond_t cv;
     struct bbs_peek *next;
 };
 
@@ -503,14 +500,10 @@ static void peek_rounds(struct bbs_store *st, struct bbs_peek_queue *q, struct b
             }
         }
 
-        /* A waiting caller's start lives on its stack: not touched once it is woken. */
         pthread_mutex_lock(&q->mu);
         for (size_t i = 0; i < b.n; i++) {
             if (items[i]->done != NULL) {
                 called[n_called++] = items[i];
-            } else if (items[i] != first) {
-                items[i]->finished = 1;
-                pthread_cond_signal(&items[i]->cv);
             }
         }
         if (q->head == NULL) {
@@ -573,17 +566,6 @@ void bbs_store_peeks_stop(struct bbs_store *st)
     }
 }
 
-static void peek_enqueue(struct bbs_peek_queue *q, struct bbs_peek *p)
-{
-    if (q->tail != NULL) {
-        q->tail->next = p;
-    } else {
-        q->head = p;
-    }
-    q->tail = p;
-    q->waiting++;
-}
-
 int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start_input *in,
                                     int64_t now_ns, bbs_peek_done_fn done, void *ud)
 {
@@ -600,32 +582,15 @@ int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start
         p->result = -1;
         p->done = done;
         p->ud = ud;
-        peek_enqueue(q, p);
+        if (q->tail != NULL) {
+            q->tail->next = p;
+        } else {
+            q->head = p;
+        }
+        q->tail = p;
+        q->waiting++;
         pthread_mutex_unlock(&q->mu);
         return BBS_PEEK_QUEUED;
-    }
-    q->busy = 1;
-    peek_rounds(st, q, &me);
-    pthread_mutex_unlock(&q->mu);
-    return me.result;
-}
-
-int bbs_store_alrp_start_peek(struct bbs_store *st, const struct bbs_start_input *in,
-                              int64_t now_ns)
-{
-    struct bbs_peek_queue *q = bbs_store_peeks(st);
-    struct bbs_peek me = {.in = in, .now_ns = now_ns, .result = -1};
-
-    pthread_mutex_lock(&q->mu);
-    if (q->busy) {
-        pthread_cond_init(&me.cv, NULL);
-        peek_enqueue(q, &me);
-        while (!me.finished) {
-            pthread_cond_wait(&me.cv, &q->mu);
-        }
-        pthread_mutex_unlock(&q->mu);
-        pthread_cond_destroy(&me.cv);
-        return me.result;
     }
     q->busy = 1;
     peek_rounds(st, q, &me);

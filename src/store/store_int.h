@@ -49,7 +49,7 @@ BBS_MUST_CHECK int bbs_store_run_idle(struct bbs_store *st, bbs_tx_fn fn, void *
                                       struct bbs_error *err);
 
 /*
- * Heartbeat reads gathered (bbs_store_alrp_start_peek, alrp_store.c): while
+ * Heartbeat reads gathered (bbs_store_alrp_start_peek_queue, alrp_store.c): while
  * one read is in flight, the starts that arrive are queued here, and the
  * next read, by the store's reader thread, answers all of them with one
  * statement. Owned by the store (pool.c); the fields are under `mu`.

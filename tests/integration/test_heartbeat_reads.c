@@ -1,18 +1,18 @@
 /*
  * test_heartbeat_reads.c - concurrent heartbeat starts share one read
- * (bbs_store_alrp_start_peek, alrp_store.c): the store is called
+ * (bbs_store_alrp_start_peek_queue, alrp_store.c): the store is called
  * in-process against the group's database, on ActualLRPs the server made.
- * Checked: while one read is in flight (held up by a table lock of the
- * test's), the starts that arrive wait and are answered by ONE more read,
- * each with its own decision (a heartbeat, a changed zone, a duplicate
- * key, an instance with no row); and a lone start reads alone. A start
- * queued with a callback (bbs_store_alrp_start_peek_queue) does not wait:
- * the call returns at once, and the store's reader thread answers it
- * after the read in flight. Through the server, starts arriving while a
- * read is held up (queued, their connections suspended) are answered
- * each as it should be: heartbeats change nothing, changed addresses are
- * written; and a server stopped while starts are queued answers them all
- * before it exits (status 0).
+ * Checked: a start that finds no read in flight reads itself and is
+ * answered directly; while its read is in flight (held up by a table lock
+ * of the test's), the starts that arrive are queued (the call returns at
+ * once) and are answered by ONE more read, by callback from the store's
+ * reader thread, each with its own decision (a heartbeat, a changed zone,
+ * a duplicate key, an instance with no row); with the reader thread
+ * stopped, the thread whose read was in flight answers them. Through the
+ * server, starts arriving while a read is held up (queued, their
+ * connections suspended) are answered each as it should be: heartbeats
+ * change nothing, changed addresses are written; and a server stopped
+ * while starts are queued answers them all before it exits (status 0).
  */
 #include "harness.h"
 
@@ -33,7 +33,6 @@
 #define GUID_HTTP "hb-http"
 #define GUID_STOP "hb-stop"
 #define INSTANCES 7 /* indices 0..6; index 7 has no row */
-#define THREADS   8
 
 static struct bbs_store *g_store;
 
@@ -137,10 +136,67 @@ static void unlock_rows(PGconn *lock)
     PQfinish(lock);
 }
 
+/* What the callbacks were told, and on which thread. */
+struct answers {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n; /* callbacks called, all starts together */
+};
+
+struct answer {
+    struct answers *all;
+    int got;
+    int calls;
+    pthread_t thread;
+};
+
+static void on_answer(void *ud, int got)
+{
+    struct answer *a = ud;
+
+    pthread_mutex_lock(&a->all->mu);
+    a->got = got;
+    a->calls++;
+    a->thread = pthread_self();
+    a->all->n++;
+    pthread_cond_signal(&a->all->cv);
+    pthread_mutex_unlock(&a->all->mu);
+}
+
+static int answered(struct answers *all)
+{
+    int n;
+
+    pthread_mutex_lock(&all->mu);
+    n = all->n;
+    pthread_mutex_unlock(&all->mu);
+    return n;
+}
+
+/* Wait until `n` callbacks were called in all (10 s at most). */
+static void wait_answered(struct answers *all, int n)
+{
+    pthread_mutex_lock(&all->mu);
+    for (int i = 0; i < 1000 && all->n < n; i++) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 10000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&all->cv, &all->mu, &until);
+    }
+    pthread_mutex_unlock(&all->mu);
+    assert_int_equal(answered(all), n);
+}
+
+/* The start that finds no read in flight, on a thread of its own: it reads itself. */
 struct caller {
     pthread_t thread;
     struct bbs_start_input in;
-    int expect;
+    struct answer answer; /* never called: this start is not queued */
     int got;
 };
 
@@ -148,11 +204,11 @@ static void *call_peek(void *arg)
 {
     struct caller *c = arg;
 
-    c->got = bbs_store_alrp_start_peek(g_store, &c->in, it_now_ns());
+    c->got = bbs_store_alrp_start_peek_queue(g_store, &c->in, it_now_ns(), on_answer, &c->answer);
     return NULL;
 }
 
-/* Poll the queue's counters until `ok` holds (10 s at most). */
+/* Poll the queue's counters until `reads` were sent and `waiting` are queued (10 s at most). */
 static void wait_for(uint64_t reads, size_t waiting)
 {
     for (int i = 0; i < 1000; i++) {
@@ -170,11 +226,42 @@ static void wait_for(uint64_t reads, size_t waiting)
              (unsigned long long)reads, waiting);
 }
 
-static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
+/*
+ * Start `first` on a thread of its own with the reads held up, and wait
+ * until its read is in flight; then queue `n` starts from this thread,
+ * each returning BBS_PEEK_QUEUED at once. The caller unlocks `*lock`.
+ */
+static void queue_behind_a_read(struct caller *first, struct bbs_start_input *in,
+                                struct answer *answers, struct answers *all, int n, PGconn **lock,
+                                uint64_t *reads0, uint64_t *items0)
 {
+    size_t waiting;
+
+    bbs_store_peek_stats(g_store, reads0, items0, &waiting);
+    assert_int_equal(waiting, 0);
+    *lock = lock_rows();
+    first->answer = (struct answer){all, -9, 0, pthread_self()};
+    assert_int_equal(pthread_create(&first->thread, NULL, call_peek, first), 0);
+    wait_for(*reads0 + 1, 0);
+    for (int i = 0; i < n; i++) {
+        answers[i] = (struct answer){all, -9, 0, pthread_self()};
+        assert_int_equal(
+            bbs_store_alrp_start_peek_queue(g_store, &in[i], it_now_ns(), on_answer, &answers[i]),
+            BBS_PEEK_QUEUED);
+    }
+    wait_for(*reads0 + 1, (size_t)n);
+}
+
+static void test_queued_starts_share_one_read_each_deciding_alone(void **state)
+{
+    enum { QUEUED = 7 };
     struct bbs_arena *arena = bbs_arena_new();
     struct bbs_alrp rows[INSTANCES];
-    struct caller calls[THREADS];
+    struct caller first;
+    struct bbs_start_input in[QUEUED];
+    struct answer answers[QUEUED];
+    int expect[QUEUED];
+    struct answers all = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     uint64_t reads0;
     uint64_t items0;
     uint64_t reads;
@@ -186,98 +273,77 @@ static void test_waiting_starts_share_one_read_each_deciding_alone(void **state)
     running_fleet(GUID);
     stored_rows(arena, GUID, rows);
 
-    /* Thread 0 reads first; the others arrive while its read waits. */
-    calls[0].in = same_as(&rows[0]);
-    calls[0].expect = 1;
-    calls[1].in = same_as(&rows[0]); /* the same key, a changed zone */
-    calls[1].in.availability_zone = "z-other";
-    calls[1].expect = 0;
-    calls[2].in = same_as(&rows[1]);
-    calls[2].expect = 1;
-    calls[3].in = same_as(&rows[4]);
-    calls[3].in.availability_zone = "z-other";
-    calls[3].expect = 0;
-    calls[4].in = same_as(&rows[2]);
-    calls[4].expect = 1;
-    calls[5].in = same_as(&rows[6]);
-    calls[5].in.key.index = INSTANCES; /* no row: the start would create it */
-    calls[5].expect = 0;
-    calls[6].in = same_as(&rows[5]);
-    calls[6].expect = 1;
-    calls[7].in = same_as(&rows[3]);
-    calls[7].in.availability_zone = "z-other";
-    calls[7].expect = 0;
+    /* The first start reads; the others arrive while its read is held up. */
+    first.in = same_as(&rows[0]);
+    in[0] = same_as(&rows[0]); /* the same key, a changed zone */
+    in[0].availability_zone = "z-other";
+    expect[0] = 0;
+    in[1] = same_as(&rows[1]);
+    expect[1] = 1;
+    in[2] = same_as(&rows[4]);
+    in[2].availability_zone = "z-other";
+    expect[2] = 0;
+    in[3] = same_as(&rows[2]);
+    expect[3] = 1;
+    in[4] = same_as(&rows[6]);
+    in[4].key.index = INSTANCES; /* no row: the start would create it */
+    expect[4] = 0;
+    in[5] = same_as(&rows[5]);
+    expect[5] = 1;
+    in[6] = same_as(&rows[3]);
+    in[6].availability_zone = "z-other";
+    expect[6] = 0;
 
-    /* The first read is held in flight. */
-    lock = lock_rows();
-
-    bbs_store_peek_stats(g_store, &reads0, &items0, &waiting);
-    assert_int_equal(waiting, 0);
-    assert_int_equal(pthread_create(&calls[0].thread, NULL, call_peek, &calls[0]), 0);
-    wait_for(reads0 + 1, 0);
-    for (int i = 1; i < THREADS; i++) {
-        assert_int_equal(pthread_create(&calls[i].thread, NULL, call_peek, &calls[i]), 0);
-    }
-    wait_for(reads0 + 1, THREADS - 1);
+    queue_behind_a_read(&first, in, answers, &all, QUEUED, &lock, &reads0, &items0);
+    /* The start queued is the store's copy: changing the caller's does nothing. */
+    in[1].availability_zone = "z-changed-after-queueing";
+    /* Nothing is answered while the read in flight is held up. */
+    sleep_ms(50);
+    assert_int_equal(answered(&all), 0);
 
     unlock_rows(lock);
-    for (int i = 0; i < THREADS; i++) {
-        assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
-    }
-    for (int i = 0; i < THREADS; i++) {
-        if (calls[i].got != calls[i].expect) {
-            fail_msg("start %d (index %d): answered %d, expected %d", i, (int)calls[i].in.key.index,
-                     calls[i].got, calls[i].expect);
+    assert_int_equal(pthread_join(first.thread, NULL), 0);
+    assert_int_equal(first.got, 1); /* answered directly, not by callback */
+    wait_answered(&all, QUEUED);
+    assert_int_equal(first.answer.calls, 0);
+    for (int i = 0; i < QUEUED; i++) {
+        if (answers[i].got != expect[i] || answers[i].calls != 1) {
+            fail_msg("queued start %d (index %d): answered %d (%d calls), expected %d", i,
+                     (int)in[i].key.index, answers[i].got, answers[i].calls, expect[i]);
         }
+        /* From the store's reader thread, not the caller's nor the first reader's. */
+        assert_false(pthread_equal(answers[i].thread, pthread_self()));
+        assert_false(pthread_equal(answers[i].thread, first.thread));
     }
-    /* Two reads in all: thread 0's own, then one for the seven that waited. */
+    /* Two reads in all: the first start's own, then one for the seven queued. */
     bbs_store_peek_stats(g_store, &reads, &items, &waiting);
     assert_int_equal(reads - reads0, 2);
-    assert_int_equal(items - items0, THREADS);
+    assert_int_equal(items - items0, 1 + QUEUED);
     assert_int_equal(waiting, 0);
 
-    /* Alone, a start reads alone, and the stored rows were not touched. */
-    calls[0].in = same_as(&rows[6]);
-    assert_int_equal(bbs_store_alrp_start_peek(g_store, &calls[0].in, it_now_ns()), 1);
+    /* Alone, a start reads alone and is answered directly: no callback. */
+    in[0] = same_as(&rows[6]);
+    assert_int_equal(
+        bbs_store_alrp_start_peek_queue(g_store, &in[0], it_now_ns(), on_answer, &answers[0]), 1);
+    sleep_ms(50);
+    assert_int_equal(answered(&all), QUEUED);
     bbs_store_peek_stats(g_store, &reads, &items, &waiting);
     assert_int_equal(reads - reads0, 3);
-    assert_int_equal(items - items0, THREADS + 1);
+    assert_int_equal(items - items0, QUEUED + 2);
     bbs_arena_free(arena);
 }
 
-/* What a queued start's callback was told, and on which thread. */
-struct answer {
-    pthread_mutex_t *mu;
-    pthread_cond_t *cv;
-    int *answered;
-    int got;
-    pthread_t thread;
-};
-
-static void on_answer(void *ud, int got)
+/* After this the store has no reader thread (the server tests below do not use it). */
+static void test_without_a_reader_thread_the_reading_thread_answers_the_queue(void **state)
 {
-    struct answer *a = ud;
-
-    pthread_mutex_lock(a->mu);
-    a->got = got;
-    a->thread = pthread_self();
-    (*a->answered)++;
-    pthread_cond_signal(a->cv);
-    pthread_mutex_unlock(a->mu);
-}
-
-static void test_queued_starts_do_not_wait_and_are_answered_by_callback(void **state)
-{
-    enum { QUEUED = 5 };
+    enum { QUEUED = 3 };
     struct bbs_arena *arena = bbs_arena_new();
     struct bbs_alrp rows[INSTANCES];
     struct caller first;
     struct bbs_start_input in[QUEUED];
     struct answer answers[QUEUED];
-    const int expect[QUEUED] = {1, 0, 1, 0, 1};
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-    int answered = 0;
+    const int expect[QUEUED] = {1, 0, 1};
+    struct answers all = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     uint64_t reads0;
     uint64_t items0;
     uint64_t reads;
@@ -288,72 +354,30 @@ static void test_queued_starts_do_not_wait_and_are_answered_by_callback(void **s
     (void)state;
     running_fleet(GUID_Q);
     stored_rows(arena, GUID_Q, rows);
-    bbs_store_peek_stats(g_store, &reads0, &items0, &waiting);
+    bbs_store_peeks_stop(g_store); /* as the HTTP listener's stop does */
 
-    lock = lock_rows();
     first.in = same_as(&rows[0]);
-    assert_int_equal(pthread_create(&first.thread, NULL, call_peek, &first), 0);
-    wait_for(reads0 + 1, 0);
-
     for (int i = 0; i < QUEUED; i++) {
-        int idx = i + 1;
-
-        in[i] = same_as(&rows[idx]);
+        in[i] = same_as(&rows[i + 1]);
         if (expect[i] == 0) {
             in[i].availability_zone = "z-other";
         }
-        answers[i] = (struct answer){&mu, &cv, &answered, -9, pthread_self()};
-        /* Returns at once, the read in flight being held up by the lock. */
-        assert_int_equal(
-            bbs_store_alrp_start_peek_queue(g_store, &in[i], it_now_ns(), on_answer, &answers[i]),
-            BBS_PEEK_QUEUED);
     }
-    /* The start itself is the store's copy: changing the caller's does nothing. */
-    in[0].availability_zone = "z-changed-after-queueing";
-    wait_for(reads0 + 1, QUEUED);
-    pthread_mutex_lock(&mu);
-    assert_int_equal(answered, 0);
-    pthread_mutex_unlock(&mu);
-
+    queue_behind_a_read(&first, in, answers, &all, QUEUED, &lock, &reads0, &items0);
     unlock_rows(lock);
     assert_int_equal(pthread_join(first.thread, NULL), 0);
     assert_int_equal(first.got, 1);
-    pthread_mutex_lock(&mu);
-    for (int i = 0; i < 1000 && answered < QUEUED; i++) {
-        struct timespec until;
-
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 10000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&cv, &mu, &until);
-    }
-    assert_int_equal(answered, QUEUED);
-    pthread_mutex_unlock(&mu);
+    /* Answered before the first start's call returned, on its thread. */
+    assert_int_equal(answered(&all), QUEUED);
     for (int i = 0; i < QUEUED; i++) {
-        if (answers[i].got != expect[i]) {
-            fail_msg("queued start %d: answered %d, expected %d", i, answers[i].got, expect[i]);
-        }
-        /* From the store's reader thread, not the caller's nor the first reader's. */
-        assert_false(pthread_equal(answers[i].thread, pthread_self()));
-        assert_false(pthread_equal(answers[i].thread, first.thread));
+        assert_int_equal(answers[i].got, expect[i]);
+        assert_int_equal(answers[i].calls, 1);
+        assert_true(pthread_equal(answers[i].thread, first.thread));
     }
-    /* One read for the first, one for the five queued. */
     bbs_store_peek_stats(g_store, &reads, &items, &waiting);
     assert_int_equal(reads - reads0, 2);
     assert_int_equal(items - items0, 1 + QUEUED);
     assert_int_equal(waiting, 0);
-
-    /* With no read in flight the answer comes at once, and no callback. */
-    in[0] = same_as(&rows[6]);
-    assert_int_equal(
-        bbs_store_alrp_start_peek_queue(g_store, &in[0], it_now_ns(), on_answer, &answers[0]), 1);
-    sleep_ms(50);
-    pthread_mutex_lock(&mu);
-    assert_int_equal(answered, QUEUED);
-    pthread_mutex_unlock(&mu);
     bbs_arena_free(arena);
 }
 
@@ -463,8 +487,8 @@ static void test_stopped_server_answers_queued_starts_first(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_waiting_starts_share_one_read_each_deciding_alone),
-        cmocka_unit_test(test_queued_starts_do_not_wait_and_are_answered_by_callback),
+        cmocka_unit_test(test_queued_starts_share_one_read_each_deciding_alone),
+        cmocka_unit_test(test_without_a_reader_thread_the_reading_thread_answers_the_queue),
         cmocka_unit_test(test_server_answers_starts_queued_behind_a_read),
         cmocka_unit_test(test_stopped_server_answers_queued_starts_first),
     };
