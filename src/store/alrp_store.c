@@ -226,13 +226,39 @@ out:
     return rc;
 }
 
+/* FNV-1a over a claim's identity (never 0: 0 marks an empty slot of struct bbs_peek_queue). */
+static uint64_t claim_hash(const char *guid, int32_t index, const struct bbs_instance_key *inst)
+{
+    const char *parts[3] = {guid, inst->instance_guid, inst->cell_id};
+    uint64_t h = 14695981039346656037ULL;
+
+    for (int p = 0; p < 3; p++) {
+        for (const unsigned char *c = (const unsigned char *)(parts[p] != NULL ? parts[p] : "");
+             *c != '\0'; c++) {
+            h = (h ^ *c) * 1099511628211ULL;
+        }
+        h = (h ^ 0x100) * 1099511628211ULL; /* the end of a part: "ab"+"c" is not "a"+"bc" */
+    }
+    h = (h ^ (uint32_t)index) * 1099511628211ULL;
+    return h != 0 ? h : 1;
+}
+
 int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
                          const struct bbs_instance_key *claimer, int64_t now_ns,
                          struct bbs_change *change, struct bbs_error *err)
 {
     struct claim_ctx c = {guid, index, claimer, now_ns, change, bbs_change_mark(change)};
+    int rc = bbs_store_tx_change(st, claim_tx, &c, change, &c.mark, err);
 
-    return bbs_store_tx_change(st, claim_tx, &c, change, &c.mark, err);
+    if (rc == 0) {
+        struct bbs_peek_queue *q = bbs_store_peeks(st);
+        uint64_t h = claim_hash(guid, index, claimer);
+
+        pthread_mutex_lock(&q->mu);
+        q->claimed[h % BBS_PEEK_CLAIMED] = h;
+        pthread_mutex_unlock(&q->mu);
+    }
+    return rc;
 }
 
 /* ---- start ---- */
@@ -571,8 +597,14 @@ int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start
 {
     struct bbs_peek_queue *q = bbs_store_peeks(st);
     struct bbs_peek me = {.in = in, .now_ns = now_ns, .result = -1};
+    uint64_t h = claim_hash(in->key.process_guid, in->key.index, &in->instance);
 
     pthread_mutex_lock(&q->mu);
+    if (q->claimed[h % BBS_PEEK_CLAIMED] == h) {
+        q->claimed[h % BBS_PEEK_CLAIMED] = 0; /* the first start after this store's claim */
+        pthread_mutex_unlock(&q->mu);
+        return 0;
+    }
     if (q->busy) {
         struct bbs_peek *p = bbs_xcalloc(1, sizeof(*p));
 

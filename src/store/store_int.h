@@ -55,6 +55,7 @@ BBS_MUST_CHECK int bbs_store_run_idle(struct bbs_store *st, bbs_tx_fn fn, void *
  * statement. Owned by the store (pool.c); the fields are under `mu`.
  */
 struct bbs_peek;
+#define BBS_PEEK_CLAIMED 4096
 struct bbs_peek_queue {
     pthread_mutex_t mu;
     pthread_cond_t cv;            /* the reader thread's: its turn, or stopping */
@@ -66,6 +67,13 @@ struct bbs_peek_queue {
     size_t waiting;
     uint64_t reads; /* statements sent since start */
     uint64_t items; /* starts they answered */
+    /* The instances this store claimed whose start has not come yet: a
+     * hash of each claim (key and instance key) in the slot it selects,
+     * 0 for none. Their first start changes its row whatever it carries
+     * (CLAIMED to RUNNING), so it is answered 0 without a read. A hash
+     * overwritten or seen by chance costs only a read, or a locked
+     * transaction that changes nothing. */
+    uint64_t claimed[BBS_PEEK_CLAIMED];
 };
 struct bbs_peek_queue *bbs_store_peeks(struct bbs_store *st);
 /* The counters, for tests. */

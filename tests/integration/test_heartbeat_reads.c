@@ -28,11 +28,12 @@
 #include "bbs/changelog.h"
 #include "store_int.h"
 
-#define GUID      "hb-reads"
-#define GUID_Q    "hb-queued"
-#define GUID_HTTP "hb-http"
-#define GUID_STOP "hb-stop"
-#define INSTANCES 7 /* indices 0..6; index 7 has no row */
+#define GUID       "hb-reads"
+#define GUID_Q     "hb-queued"
+#define GUID_HTTP  "hb-http"
+#define GUID_STOP  "hb-stop"
+#define GUID_CLAIM "hb-claim"
+#define INSTANCES  7 /* indices 0..6; index 7 has no row */
 
 static struct bbs_store *g_store;
 
@@ -333,6 +334,93 @@ static void test_queued_starts_share_one_read_each_deciding_alone(void **state)
     bbs_arena_free(arena);
 }
 
+/* Claim index `index` of `guid` as ig-`index` on cell-hb through the test's store. */
+static int store_claim(const char *guid, int index)
+{
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_change ch;
+    struct bbs_error err = {0};
+    char ig[32];
+    struct bbs_instance_key inst = {ig, "cell-hb"};
+    int rc;
+
+    snprintf(ig, sizeof(ig), "ig-%d", index);
+    bbs_change_init(&ch, arena);
+    rc = bbs_store_alrp_claim(g_store, guid, index, &inst, it_now_ns(), &ch, &err);
+    bbs_arena_free(arena);
+    return rc;
+}
+
+/* A start of `guid`/`index` by `ig` on cell-hb at 10.0.0.9, as a cell sends it. */
+static struct bbs_start_input start_of(const char *guid, int index, const char *ig)
+{
+    struct bbs_start_input in = {0};
+
+    in.key.process_guid = guid;
+    in.key.index = index;
+    in.key.domain = IT_DOMAIN;
+    in.instance.instance_guid = ig;
+    in.instance.cell_id = "cell-hb";
+    in.availability_zone = "";
+    in.routable = 1;
+    return in;
+}
+
+static uint64_t peek_reads(void)
+{
+    uint64_t reads;
+    uint64_t items;
+    size_t waiting;
+
+    bbs_store_peek_stats(g_store, &reads, &items, &waiting);
+    return reads;
+}
+
+static void test_the_first_start_after_a_claim_is_a_change_without_a_read(void **state)
+{
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_alrp rows[INSTANCES];
+    struct bbs_start_input in;
+    struct bbs_change ch;
+    struct bbs_error err = {0};
+    uint64_t reads;
+
+    (void)state;
+    it_desire(GUID_CLAIM, IT_DOMAIN, INSTANCES);
+    assert_int_equal(store_claim(GUID_CLAIM, 0), 0);
+    assert_int_equal(store_claim(GUID_CLAIM, 1), 0);
+    reads = peek_reads();
+
+    /* Its first start needs the locked transaction: answered 0, nothing read. */
+    in = start_of(GUID_CLAIM, 0, "ig-0");
+    assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in, it_now_ns(), NULL, NULL), 0);
+    assert_int_equal(peek_reads(), reads);
+    bbs_change_init(&ch, arena);
+    assert_int_equal(bbs_store_alrp_start(g_store, &in, it_now_ns(), 1, &ch, &err), 0);
+    stored_rows(arena, GUID_CLAIM, rows);
+    assert_int_equal(rows[0].state, BBS_ALRP_RUNNING);
+    assert_int_equal(rows[1].state, BBS_ALRP_CLAIMED);
+    /* The next start of the same instance is read: here a heartbeat. */
+    in = same_as(&rows[0]);
+    assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in, it_now_ns(), NULL, NULL), 1);
+    assert_int_equal(peek_reads(), reads + 1);
+
+    /* Another instance's start on a claimed index is read, and leaves the claim's mark. */
+    in = start_of(GUID_CLAIM, 1, "ig-other");
+    assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in, it_now_ns(), NULL, NULL), 0);
+    assert_int_equal(peek_reads(), reads + 2);
+    in = start_of(GUID_CLAIM, 1, "ig-1");
+    assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in, it_now_ns(), NULL, NULL), 0);
+    assert_int_equal(peek_reads(), reads + 2);
+
+    /* A claim that failed marks nothing: the start is read. */
+    assert_int_not_equal(store_claim("hb-no-such-lrp", 0), 0);
+    in = start_of("hb-no-such-lrp", 0, "ig-0");
+    assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in, it_now_ns(), NULL, NULL), 0);
+    assert_int_equal(peek_reads(), reads + 3);
+    bbs_arena_free(arena);
+}
+
 /* After this the store has no reader thread (the server tests below do not use it). */
 static void test_without_a_reader_thread_the_reading_thread_answers_the_queue(void **state)
 {
@@ -488,6 +576,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queued_starts_share_one_read_each_deciding_alone),
+        cmocka_unit_test(test_the_first_start_after_a_claim_is_a_change_without_a_read),
         cmocka_unit_test(test_without_a_reader_thread_the_reading_thread_answers_the_queue),
         cmocka_unit_test(test_server_answers_starts_queued_behind_a_read),
         cmocka_unit_test(test_stopped_server_answers_queued_starts_first),
