@@ -182,6 +182,9 @@ BBS_MUST_CHECK int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, 
  * A copy that could not be removed after the start (3.4 step 5) is a
  * note. `peeked`: bbs_store_alrp_start_peek_queue has just answered 0, so the
  * unlocked read that answers a start changing nothing is not made again.
+ * Nor is it for the first start of an instance this store claimed (that
+ * start changes its row); bbs_store_alrp_start_peek_queue answers such a
+ * start 0 without a read as well.
  */
 BBS_MUST_CHECK int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
                                         int64_t now_ns, int peeked, struct bbs_change *change,

@@ -261,6 +261,23 @@ int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
     return rc;
 }
 
+/*
+ * 1 when `in` is the first start of an instance this store claimed: it
+ * changes its row, so the unlocked read that looks for a heartbeat is not
+ * made (its mark is taken). Under the queue's mu.
+ */
+static int claimed_take(struct bbs_peek_queue *q, const struct bbs_start_input *in)
+{
+    uint64_t h = claim_hash(in->key.process_guid, in->key.index, &in->instance);
+
+    if (q->claimed[h % BBS_PEEK_CLAIMED] != h) {
+        return 0;
+    }
+    q->claimed[h % BBS_PEEK_CLAIMED] = 0;
+    q->known++;
+    return 1;
+}
+
 /* ---- start ---- */
 
 struct start_ctx {
@@ -597,11 +614,9 @@ int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start
 {
     struct bbs_peek_queue *q = bbs_store_peeks(st);
     struct bbs_peek me = {.in = in, .now_ns = now_ns, .result = -1};
-    uint64_t h = claim_hash(in->key.process_guid, in->key.index, &in->instance);
 
     pthread_mutex_lock(&q->mu);
-    if (q->claimed[h % BBS_PEEK_CLAIMED] == h) {
-        q->claimed[h % BBS_PEEK_CLAIMED] = 0; /* the first start after this store's claim */
+    if (claimed_take(q, in)) {
         pthread_mutex_unlock(&q->mu);
         return 0;
     }
@@ -637,6 +652,13 @@ int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
     struct start_ctx c = {in, now_ns, change, bbs_change_mark(change), {NULL, NULL}};
     int rc;
 
+    if (!peeked) {
+        struct bbs_peek_queue *q = bbs_store_peeks(st);
+
+        pthread_mutex_lock(&q->mu);
+        peeked = claimed_take(q, in);
+        pthread_mutex_unlock(&q->mu);
+    }
     if (!peeked && bbs_store_run(st, start_peek, &peek, err) == 0 && peek.noop) {
         return 0; /* nothing changed: an empty record */
     }

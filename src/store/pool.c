@@ -956,6 +956,16 @@ void bbs_store_peek_stats(struct bbs_store *st, uint64_t *reads, uint64_t *items
     pthread_mutex_unlock(&st->peeks.mu);
 }
 
+uint64_t bbs_store_peek_known(struct bbs_store *st)
+{
+    uint64_t known;
+
+    pthread_mutex_lock(&st->peeks.mu);
+    known = st->peeks.known;
+    pthread_mutex_unlock(&st->peeks.mu);
+    return known;
+}
+
 int bbs_store_tx_change(struct bbs_store *st, bbs_tx_fn fn, void *ctx, struct bbs_change *change,
                         const struct bbs_change_mark *mark, struct bbs_error *err)
 {

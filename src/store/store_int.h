@@ -74,10 +74,12 @@ struct bbs_peek_queue {
      * overwritten or seen by chance costs only a read, or a locked
      * transaction that changes nothing. */
     uint64_t claimed[BBS_PEEK_CLAIMED];
+    uint64_t known; /* starts answered from it */
 };
 struct bbs_peek_queue *bbs_store_peeks(struct bbs_store *st);
 /* The counters, for tests. */
 void bbs_store_peek_stats(struct bbs_store *st, uint64_t *reads, uint64_t *items, size_t *waiting);
+uint64_t bbs_store_peek_known(struct bbs_store *st);
 
 /*
  * bbs_store_tx / bbs_store_run for a state change recorded in `change`:

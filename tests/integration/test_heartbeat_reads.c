@@ -8,7 +8,10 @@
  * once) and are answered by ONE more read, by callback from the store's
  * reader thread, each with its own decision (a heartbeat, a changed zone,
  * a duplicate key, an instance with no row); with the reader thread
- * stopped, the thread whose read was in flight answers them. Through the
+ * stopped, the thread whose read was in flight answers them. The first
+ * start of an instance the store claimed is answered "a change" without
+ * any read (through either entry), the next one is read; another
+ * instance's start, or a failed claim, marks nothing. Through the
  * server, starts arriving while a read is held up (queued, their
  * connections suspended) are answered each as it should be: heartbeats
  * change nothing, changed addresses are written; and a server stopped
@@ -380,21 +383,26 @@ static void test_the_first_start_after_a_claim_is_a_change_without_a_read(void *
 {
     struct bbs_arena *arena = bbs_arena_new();
     struct bbs_alrp rows[INSTANCES];
+    struct bbs_alrp after[INSTANCES];
     struct bbs_start_input in;
     struct bbs_change ch;
     struct bbs_error err = {0};
     uint64_t reads;
+    uint64_t known;
 
     (void)state;
     it_desire(GUID_CLAIM, IT_DOMAIN, INSTANCES);
     assert_int_equal(store_claim(GUID_CLAIM, 0), 0);
     assert_int_equal(store_claim(GUID_CLAIM, 1), 0);
+    assert_int_equal(store_claim(GUID_CLAIM, 2), 0);
     reads = peek_reads();
+    known = bbs_store_peek_known(g_store);
 
     /* Its first start needs the locked transaction: answered 0, nothing read. */
     in = start_of(GUID_CLAIM, 0, "ig-0");
     assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in, it_now_ns(), NULL, NULL), 0);
     assert_int_equal(peek_reads(), reads);
+    assert_int_equal(bbs_store_peek_known(g_store), known + 1);
     bbs_change_init(&ch, arena);
     assert_int_equal(bbs_store_alrp_start(g_store, &in, it_now_ns(), 1, &ch, &err), 0);
     stored_rows(arena, GUID_CLAIM, rows);
@@ -418,6 +426,23 @@ static void test_the_first_start_after_a_claim_is_a_change_without_a_read(void *
     in = start_of("hb-no-such-lrp", 0, "ig-0");
     assert_int_equal(bbs_store_alrp_start_peek_queue(g_store, &in, it_now_ns(), NULL, NULL), 0);
     assert_int_equal(peek_reads(), reads + 3);
+    assert_int_equal(bbs_store_peek_known(g_store), known + 2);
+
+    /* Without the I/O thread's read first (handlers on the I/O threads):
+     * the start's own unlocked read is skipped the same way, the start is
+     * written; the next one is read again, and changes nothing. */
+    in = start_of(GUID_CLAIM, 2, "ig-2");
+    bbs_change_init(&ch, arena);
+    assert_int_equal(bbs_store_alrp_start(g_store, &in, it_now_ns(), 0, &ch, &err), 0);
+    assert_int_equal(bbs_store_peek_known(g_store), known + 3);
+    stored_rows(arena, GUID_CLAIM, rows);
+    assert_int_equal(rows[2].state, BBS_ALRP_RUNNING);
+    in = same_as(&rows[2]);
+    bbs_change_init(&ch, arena);
+    assert_int_equal(bbs_store_alrp_start(g_store, &in, it_now_ns(), 0, &ch, &err), 0);
+    assert_int_equal(bbs_store_peek_known(g_store), known + 3);
+    stored_rows(arena, GUID_CLAIM, after);
+    assert_int_equal(after[2].mod_index, rows[2].mod_index);
     bbs_arena_free(arena);
 }
 
