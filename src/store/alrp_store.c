@@ -261,15 +261,20 @@ int bbs_store_alrp_claim(struct bbs_store *st, const char *guid, int32_t index,
     return rc;
 }
 
-/*
- * 1 when `in` is the first start of an instance this store claimed: it
- * changes its row, so the unlocked read that looks for a heartbeat is not
- * made (its mark is taken). Under the queue's mu.
- */
-static int claimed_take(struct bbs_peek_queue *q, const struct bbs_start_input *in)
+/* The hash claimed_take looks for: a start's key and instance key, as its claim's. */
+static uint64_t start_claim_hash(const struct bbs_start_input *in)
 {
-    uint64_t h = claim_hash(in->key.process_guid, in->key.index, &in->instance);
+    return claim_hash(in->key.process_guid, in->key.index, &in->instance);
+}
 
+/*
+ * 1 when the start hashed `h` (start_claim_hash, computed before taking
+ * the lock: every heartbeat passes here) is the first start of an instance
+ * this store claimed: it changes its row, so the unlocked read that looks
+ * for a heartbeat is not made (its mark is taken). Under the queue's mu.
+ */
+static int claimed_take(struct bbs_peek_queue *q, uint64_t h)
+{
     if (q->claimed[h % BBS_PEEK_CLAIMED] != h) {
         return 0;
     }
@@ -614,9 +619,10 @@ int bbs_store_alrp_start_peek_queue(struct bbs_store *st, const struct bbs_start
 {
     struct bbs_peek_queue *q = bbs_store_peeks(st);
     struct bbs_peek me = {.in = in, .now_ns = now_ns, .result = -1};
+    uint64_t h = start_claim_hash(in);
 
     pthread_mutex_lock(&q->mu);
-    if (claimed_take(q, in)) {
+    if (claimed_take(q, h)) {
         pthread_mutex_unlock(&q->mu);
         return 0;
     }
@@ -654,9 +660,10 @@ int bbs_store_alrp_start(struct bbs_store *st, const struct bbs_start_input *in,
 
     if (!peeked) {
         struct bbs_peek_queue *q = bbs_store_peeks(st);
+        uint64_t h = start_claim_hash(in);
 
         pthread_mutex_lock(&q->mu);
-        peeked = claimed_take(q, in);
+        peeked = claimed_take(q, h);
         pthread_mutex_unlock(&q->mu);
     }
     if (!peeked && bbs_store_run(st, start_peek, &peek, err) == 0 && peek.noop) {
