@@ -34,12 +34,14 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")", {"lines": lines}) else 1)
 EOF
 }
 
-if ! "$root/bench/run" --tls --keep --build "$build" --bbs "$bbs" -- --workloads claimstart \
-    --claimstart-k 2 --claimstart-m 40 --quiet >"$out/run.jsonl" 2>"$out/run.err"; then
+rc=0
+"$root/bench/run" --tls --keep --build "$build" --bbs "$bbs" -- --workloads claimstart \
+    --claimstart-k 2 --claimstart-m 40 --quiet >"$out/run.jsonl" 2>"$out/run.err" || rc=$?
+kept=$(sed -n 's/^bench\/run: kept //p' "$out/run.err") # removed on exit, failed or not
+if [ "$rc" -ne 0 ]; then
     cat "$out/run.err" >&2
-    fail "bench/run failed"
+    fail "bench/run failed ($rc)"
 fi
-kept=$(sed -n 's/^bench\/run: kept //p' "$out/run.err")
 if [ -z "$kept" ] || [ ! -d "$kept/data/postgres" ]; then
     fail "bench/run kept no data directory"
 fi
