@@ -15,7 +15,9 @@
  * is full is ended (after what it holds is flushed, so the client can
  * resume from its last id) and dropped; a sink whose client left is
  * dropped. Writers never wait for the hub, the hub never waits for a
- * client.
+ * client. While nobody subscribes, the hub reads nothing: writers do not
+ * wake it, it marks at its poll interval and passes what settled
+ * (bbs_hub_pass); a subscriber wakes it when it comes.
  *
  * Not done here: the SSE wire (the HTTP target's stream), leadership (the
  * hub serves the leader's subscribers; only the leader writes, so its
@@ -122,6 +124,18 @@ void bbs_hub_deliver(struct bbs_hub *hub, const struct bbs_changelog_row *rows, 
 
 /* Send an SSE comment to every subscriber (dropping the gone and the full). */
 void bbs_hub_heartbeat(struct bbs_hub *hub);
+
+/*
+ * The thread's step with nobody subscribed: move the last id delivered to
+ * `upto` (settled) without reading the rows, and return 1; nobody would
+ * get them (a new subscriber skips every id handed out before it came, a
+ * resuming one reads its backlog up to the last id delivered). With a
+ * subscriber: 0, nothing moves.
+ */
+int bbs_hub_pass(struct bbs_hub *hub, int64_t upto);
+
+/* How many steps read the log so far. */
+uint64_t bbs_hub_log_reads(struct bbs_hub *hub);
 
 /* Subscribers now; the last id delivered. */
 size_t bbs_hub_subscribers(struct bbs_hub *hub);

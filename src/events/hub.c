@@ -50,7 +50,8 @@ struct bbs_hub {
     pthread_mutex_t mu; /* guards everything below but the thread's fields */
     struct sub *head;
     size_t n_subs;
-    int64_t last; /* the last id delivered */
+    int64_t last;   /* the last id delivered */
+    uint64_t reads; /* steps that read the log (bbs_hub_log_reads) */
 
     /* The thread's own (no lock): marks not yet settled, oldest first, and
      * the newest id settled (delivered up to it unless a read failed). */
@@ -61,10 +62,13 @@ struct bbs_hub {
     int started;
     int wake[2];      /* poke -> thread; non-blocking both ends */
     atomic_int poked; /* a byte is in the pipe or the thread is about to read the log */
+    atomic_int heard; /* n_subs > 0, for the commit hook (read without `mu`) */
     atomic_int stopping;
 };
 
 static const char HEARTBEAT[] = ":\n\n";
+
+static void poke(void *arg);
 
 /* The shortest time between two reads of the log (see thread_main). */
 #define STEP_MIN_NS INT64_C(5000000)
@@ -110,6 +114,7 @@ struct bbs_hub *bbs_hub_new(struct bbs_store *st, const struct bbs_hub_config *c
     hub->wake[0] = hub->wake[1] = -1;
     atomic_init(&hub->stopping, 0);
     atomic_init(&hub->poked, 0);
+    atomic_init(&hub->heard, 0);
     return hub;
 }
 
@@ -125,6 +130,7 @@ static void unlink_sub(struct bbs_hub *hub, struct sub *s)
         s->next->prev = s->prev;
     }
     hub->n_subs--;
+    atomic_store(&hub->heard, hub->n_subs > 0);
 }
 
 static void sub_free(struct sub *s)
@@ -240,6 +246,31 @@ size_t bbs_hub_subscribers(struct bbs_hub *hub)
 
     pthread_mutex_lock(&hub->mu);
     n = hub->n_subs;
+    pthread_mutex_unlock(&hub->mu);
+    return n;
+}
+
+int bbs_hub_pass(struct bbs_hub *hub, int64_t upto)
+{
+    int passed = 0;
+
+    pthread_mutex_lock(&hub->mu);
+    if (hub->n_subs == 0) {
+        if (upto > hub->last) {
+            hub->last = upto;
+        }
+        passed = 1;
+    }
+    pthread_mutex_unlock(&hub->mu);
+    return passed;
+}
+
+uint64_t bbs_hub_log_reads(struct bbs_hub *hub)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&hub->mu);
+    n = hub->reads;
     pthread_mutex_unlock(&hub->mu);
     return n;
 }
@@ -367,8 +398,13 @@ int bbs_hub_subscribe(struct bbs_hub *hub, const struct bbs_hub_sink *sink,
     }
     hub->head = s;
     hub->n_subs++;
+    atomic_store(&hub->heard, 1);
     upto = hub->last;
     pthread_mutex_unlock(&hub->mu);
+    /* With nobody listening the thread read nothing and may not have
+     * stepped for up to a poll interval: wake it, so what committed
+     * meanwhile (after `upto`) comes now, not with the next write. */
+    poke(hub);
     if (!o->resume) {
         return 0;
     }
@@ -472,9 +508,12 @@ static int step(struct bbs_hub *hub, struct bbs_error *err)
     upto = hub->settled;
     /* Only this thread moves `last`: reading it unlocked is safe here. */
     after = hub->last;
-    if (upto <= after) {
-        return 0;
+    if (upto <= after || bbs_hub_pass(hub, upto)) {
+        return 0; /* nothing new, or nobody to give it to */
     }
+    pthread_mutex_lock(&hub->mu);
+    hub->reads++;
+    pthread_mutex_unlock(&hub->mu);
     for (;;) {
         struct bbs_arena *arena = bbs_arena_new();
         struct bbs_changelog_row *rows = NULL;
@@ -515,12 +554,18 @@ static void wait_poke(struct bbs_hub *hub, int64_t ns)
 /*
  * The store's commit hook (bbs_store_on_commit), on the writer's thread:
  * one byte per burst of commits, never a wait (the pipe is non-blocking).
+ * Nothing while nobody listens: the thread then only marks at its poll
+ * interval and passes what settled without reading it (bbs_hub_pass); a
+ * subscriber pokes when it comes.
  */
 static void poke(void *arg)
 {
     struct bbs_hub *hub = arg;
     char c = 1;
 
+    if (!atomic_load(&hub->heard) || hub->wake[1] < 0) {
+        return; /* nobody listens, or no thread (a hub never started) */
+    }
     if (!atomic_exchange(&hub->poked, 1) && write(hub->wake[1], &c, 1) < 0) {
         /* full pipe: the thread is due to wake anyway */
     }

@@ -10,12 +10,15 @@
  * connection that died unseen, is retried rather than answered "outcome
  * unknown"; a held change-log ticket holds the hub's mark until given
  * back (or its grace ends), a change whose connection broke keeps its
- * ticket for the grace, and the mark is fenced. The statements are
+ * ticket for the grace, and the mark is fenced; the event hub reads no
+ * change-log rows while nobody subscribes, and a subscriber still gets
+ * every event after it (live, or resumed from an earlier id). The statements are
  * the test's, registered as the store's own modules register theirs.
  */
 #include "harness.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,8 @@
 #include "bbs/arena.h"
 #include "bbs/change.h"
 #include "bbs/changelog.h"
+#include "bbs/events.h"
+#include "bbs/hub.h"
 #include "store_int.h"
 
 static const struct bbs_stmt it_pipe_stmts[] = {
@@ -381,6 +386,140 @@ static void test_changelog_mark_is_fenced(void **state)
     bbs_store_set_fence(g_store, 0, NULL, NULL);
 }
 
+/* ---- the event hub with nobody listening (hub.h) ---- */
+
+static int noop_tx(PGconn *conn, void *arg, struct bbs_error *err)
+{
+    (void)conn;
+    (void)arg;
+    (void)err;
+    return 0;
+}
+
+/* Commit one change: an ActualLRP created, one change-log row. */
+static void write_change(const char *guid)
+{
+    struct bbs_error err = {0};
+    struct bbs_arena *arena = bbs_arena_new();
+    struct bbs_change change;
+    struct bbs_change_mark mark;
+    struct bbs_alrp a = {0};
+
+    a.key.process_guid = guid;
+    a.key.domain = "pipe";
+    a.instance.instance_guid = "";
+    a.instance.cell_id = "";
+    a.state = BBS_ALRP_UNCLAIMED;
+    a.crash_reason = "";
+    a.placement_error = "";
+    a.availability_zone = "";
+    a.mod_epoch = "e";
+    a.net_info.present = 1;
+    bbs_change_init(&change, arena);
+    mark = bbs_change_mark(&change);
+    (void)bbs_change_alrp(&change, NULL, &a);
+    assert_int_equal(bbs_store_tx_change(g_store, noop_tx, NULL, &change, &mark, &err), 0);
+    bbs_arena_free(arena);
+}
+
+/* A sink that keeps the ids of the records it is given (the hub calls it under its lock). */
+struct id_sink {
+    pthread_mutex_t mu;
+    int64_t ids[16];
+    int n;
+};
+
+static int id_sink_send(void *ctx, const void *p, size_t n, size_t max)
+{
+    struct id_sink *k = ctx;
+    char line[32] = {0};
+
+    (void)max;
+    memcpy(line, p, n < sizeof(line) - 1 ? n : sizeof(line) - 1);
+    pthread_mutex_lock(&k->mu);
+    if (strncmp(line, "id: ", 4) == 0 && k->n < 16) {
+        k->ids[k->n++] = strtoll(line + 4, NULL, 10);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return 0;
+}
+
+static void id_sink_nothing(void *ctx)
+{
+    (void)ctx;
+}
+
+static int id_sink_count(struct id_sink *k)
+{
+    int n;
+
+    pthread_mutex_lock(&k->mu);
+    n = k->n;
+    pthread_mutex_unlock(&k->mu);
+    return n;
+}
+
+/* Up to 5 s for `k` to hold `n` records. */
+static int id_sink_wait(struct id_sink *k, int n)
+{
+    for (int i = 0; i < 500 && id_sink_count(k) < n; i++) {
+        it_sleep_ms(10);
+    }
+    return id_sink_count(k);
+}
+
+/*
+ * Nobody subscribed: writes do not make the hub read the log; it passes
+ * what settled at its poll interval. A subscriber that comes then gets
+ * what commits after it (the hub reads again), and one resuming from an
+ * id before the passed writes gets them from its backlog: nothing lost.
+ */
+static void test_hub_reads_nothing_while_nobody_listens(void **state)
+{
+    struct bbs_hub_config cfg = {64, INT64_C(60000000000), INT64_C(50000000), 100};
+    struct bbs_hub *hub = bbs_hub_new(g_store, &cfg);
+    struct id_sink live = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct id_sink resumed = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct bbs_hub_sink live_sink = {id_sink_send, id_sink_nothing, id_sink_nothing, &live};
+    struct bbs_hub_sink resumed_sink = {id_sink_send, id_sink_nothing, id_sink_nothing, &resumed};
+    struct bbs_hub_sub_opts live_o = {BBS_EVENT_INSTANCE, 0, "", 0, 0};
+    struct bbs_hub_sub_opts resumed_o = {BBS_EVENT_INSTANCE, 0, "", 1, 0};
+    struct bbs_error err = {0};
+    int64_t before;
+    int64_t passed;
+    uint64_t ticket;
+    (void)state;
+
+    assert_int_equal(bbs_hub_start(hub, &err), 0);
+    assert_int_equal(bbs_store_changelog_mark(g_store, &before, &ticket, &err), 0);
+    write_change("hub-quiet-1");
+    write_change("hub-quiet-2");
+    write_change("hub-quiet-3");
+    assert_int_equal(bbs_store_changelog_mark(g_store, &passed, &ticket, &err), 0);
+    assert_true(passed >= before + 3);
+    for (int i = 0; i < 500 && bbs_hub_last_id(hub) < passed; i++) {
+        it_sleep_ms(10);
+    }
+    assert_true(bbs_hub_last_id(hub) >= passed); /* passed at the poll interval */
+    assert_int_equal(bbs_hub_log_reads(hub), 0);
+
+    assert_int_equal(bbs_hub_subscribe(hub, &live_sink, &live_o, &err), 0);
+    write_change("hub-heard-1");
+    assert_int_equal(id_sink_wait(&live, 1), 1);
+    assert_true(live.ids[0] > passed);
+    assert_true(bbs_hub_log_reads(hub) >= 1);
+
+    resumed_o.last_id = before;
+    assert_int_equal(bbs_hub_subscribe(hub, &resumed_sink, &resumed_o, &err), 0);
+    assert_int_equal(id_sink_wait(&resumed, 4), 4);
+    for (int i = 0; i < 3; i++) {
+        assert_true(resumed.ids[i] > before && resumed.ids[i] <= passed);
+        assert_true(i == 0 || resumed.ids[i] > resumed.ids[i - 1]);
+    }
+    assert_true(resumed.ids[3] == live.ids[0]);
+    bbs_hub_free(hub);
+}
+
 static int setup(void **state)
 {
     struct bbs_error err = {0};
@@ -414,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_tickets_hold_the_mark_until_given_back),
         cmocka_unit_test(test_broken_connection_keeps_its_ticket_for_the_grace),
         cmocka_unit_test(test_changelog_mark_is_fenced),
+        cmocka_unit_test(test_hub_reads_nothing_while_nobody_listens),
     };
 
     it_set_name("store_pipeline");

@@ -374,6 +374,41 @@ static void test_resume_from_future_id_resyncs(void **state)
     bbs_buf_free(&f.got);
 }
 
+/*
+ * Nobody subscribed: the step passes a settled id without reading (the
+ * rows would go to nobody), and a subscriber that resumes from it needs no
+ * backlog. With a subscriber nothing is passed: the rows are read and
+ * delivered.
+ */
+static void test_pass_only_while_nobody_listens(void **state)
+{
+    struct bbs_hub *hub = hub_new(4);
+    struct fake f = {0};
+    struct fake g = {0};
+    struct bbs_hub_sink sink = {fake_send, fake_end, fake_release, &g};
+    struct bbs_hub_sub_opts o = {BBS_EVENT_INSTANCE, 0, "", 1, 7};
+    struct bbs_changelog_row r8 = row(8, "desired_lrp_created", BBS_EVENT_INSTANCE, NULL, NULL, 0);
+    struct bbs_error err = {0};
+
+    (void)state;
+    assert_int_equal(bbs_hub_pass(hub, 7), 1);
+    assert_int_equal(bbs_hub_last_id(hub), 7);
+    assert_int_equal(bbs_hub_pass(hub, 3), 1); /* never backwards */
+    assert_int_equal(bbs_hub_last_id(hub), 7);
+    subscribe(hub, &f, BBS_EVENT_INSTANCE, 0, "");
+    assert_int_equal(bbs_hub_pass(hub, 9), 0);
+    assert_int_equal(bbs_hub_last_id(hub), 7);
+    /* Resuming from the passed id: no backlog to read (no database here). */
+    assert_int_equal(bbs_hub_subscribe(hub, &sink, &o, &err), 0);
+    bbs_hub_deliver(hub, &r8, 1);
+    got_is(&f, "id: 8\nevent: desired_lrp_created\ndata: CgN2MyE=\n\n");
+    got_is(&g, "id: 8\nevent: desired_lrp_created\ndata: CgN2MyE=\n\n");
+    assert_int_equal(bbs_hub_log_reads(hub), 0); /* no thread here: rows were handed in */
+    bbs_hub_free(hub);
+    bbs_buf_free(&f.got);
+    bbs_buf_free(&g.got);
+}
+
 /* ---- marks: when the hub may pass an id ---- */
 
 /* No ticket held: the mark settles at once. */
@@ -469,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat_counts_against_queue),
         cmocka_unit_test(test_resume_at_current_id_gets_live_only),
         cmocka_unit_test(test_resume_from_future_id_resyncs),
+        cmocka_unit_test(test_pass_only_while_nobody_listens),
         cmocka_unit_test(test_mark_settles_when_no_ticket_is_held),
         cmocka_unit_test(test_open_transaction_holds_every_later_mark),
         cmocka_unit_test(test_newest_settled_mark_counts),
