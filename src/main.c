@@ -279,6 +279,8 @@ int main(int argc, char **argv)
         return 2;
     }
     bbs_log_set_level((enum bbs_log_level)bbs_log_parse_level(cfg.log_level));
+    cfg.http_worker_threads =
+        bbs_config_io_threads(cfg.http_worker_threads, sysconf(_SC_NPROCESSORS_ONLN));
 
     /*
      * The auctioneer's client identity is config too: checked (files load,

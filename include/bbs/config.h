@@ -30,7 +30,7 @@ struct bbs_config {
     char *auctioneer_address; /* "http://host:port"; "" = no auction requests */
     int64_t communication_timeout_ns;
     char *log_level;
-    int http_worker_threads;        /* thread pool size when not thread-per-connection */
+    int http_worker_threads;        /* I/O threads when not thread-per-connection (0: per CPU) */
     int http_handler_threads;       /* handlers' threads in the pool mode; 0: on the I/O threads */
     int http_thread_per_connection; /* one thread per connection (requests block in the DB) */
     int64_t max_request_body_bytes;
@@ -136,6 +136,13 @@ enum bbs_config_key_kind bbs_config_key_kind(const char *name);
 
 /* The i-th accepted-and-ignored upstream key (sorted), NULL past the end. */
 const char *bbs_config_ignored_key(size_t i);
+
+/*
+ * The I/O threads to start: `configured` (http_worker_threads) when set,
+ * else one per online CPU (`online_cpus`, sysconf's answer; < 1 when it
+ * has none), at least 2 and at most 1024.
+ */
+int bbs_config_io_threads(int configured, long online_cpus);
 
 /* Parse a Go duration ("10s", "1m30s", "500ms", "2h"); -1 on error. */
 int bbs_config_parse_duration(const char *s, int64_t *out_ns);

@@ -110,7 +110,8 @@ static const struct config_key config_keys[] = {
     {"communication_timeout", KEY_DURATION, OFF(communication_timeout_ns), "10s", 1, INT64_MAX,
      NULL},
     {"log_level", KEY_STRING, OFF(log_level), "info", 0, 0, check_log_level},
-    {"http_worker_threads", KEY_INT, OFF(http_worker_threads), "8", 1, 1024, NULL},
+    /* 0: one per online CPU, at least 2 (bbs_config_io_threads, resolved at start-up). */
+    {"http_worker_threads", KEY_INT, OFF(http_worker_threads), "0", 0, 1024, NULL},
     {"http_handler_threads", KEY_INT, OFF(http_handler_threads), "8", 0, 1024, NULL},
     {"http_thread_per_connection", KEY_BOOL, OFF(http_thread_per_connection), "false", 0, 1, NULL},
     {"max_request_body_bytes", KEY_INT64, OFF(max_request_body_bytes), "1048576", 1,
@@ -783,4 +784,15 @@ void bbs_config_clear(struct bbs_config *cfg)
             map_clear((struct bbs_config_map *)(base + config_keys[i].offset));
         }
     }
+}
+
+int bbs_config_io_threads(int configured, long online_cpus)
+{
+    if (configured > 0) {
+        return configured;
+    }
+    if (online_cpus < 2) {
+        return 2;
+    }
+    return online_cpus > 1024 ? 1024 : (int)online_cpus;
 }

@@ -28,6 +28,7 @@ static void test_defaults(void **state)
     assert_true(cfg.communication_timeout_ns == INT64_C(10000000000));
     assert_string_equal(cfg.log_level, "info");
     assert_int_equal(cfg.http_thread_per_connection, 0);
+    assert_int_equal(cfg.http_worker_threads, 0); /* one I/O thread per CPU, resolved at start */
     /* Past the 90 s after which the BBS's Go client closes an idle connection itself. */
     assert_true(cfg.http_idle_timeout_ns == INT64_C(120000000000));
     /* Upstream's code reads an absent max_task_retries as 0 (its suite relies on it). */
@@ -121,6 +122,7 @@ static const struct bad_case bad_cases[] = {
     {"auctioneer_require_tls_not_bool", "{\"auctioneer_require_tls\": \"yes\"}",
      "auctioneer_require_tls"},
     {"outbox_queue_max_zero", "{\"outbox_queue_max\": 0}", "outbox_queue_max"},
+    {"http_worker_threads_negative", "{\"http_worker_threads\": -1}", "http_worker_threads"},
     /* Locket: the four keys all set or none (presence_test.go: no address = exit). */
     {"locket_tls_without_address",
      "{\"locket_ca_cert_file\":\"ca.crt\",\"locket_client_cert_file\":\"c.crt\","
@@ -144,6 +146,19 @@ static const struct bad_case bad_cases[] = {
      "config key rep_client_key: required when"},
     {"rep_require_tls_not_bool", "{\"rep_require_tls\": 1}", "rep_require_tls"},
 };
+
+/* http_worker_threads 0 (the default): one I/O thread per online CPU, 2 to 1,024. */
+static void test_io_threads(void **state)
+{
+    (void)state;
+    assert_int_equal(bbs_config_io_threads(0, 2), 2);
+    assert_int_equal(bbs_config_io_threads(0, 16), 16);
+    assert_int_equal(bbs_config_io_threads(0, 1), 2);
+    assert_int_equal(bbs_config_io_threads(0, -1), 2); /* sysconf could not tell */
+    assert_int_equal(bbs_config_io_threads(0, 4096), 1024);
+    assert_int_equal(bbs_config_io_threads(8, 2), 8); /* set: as set */
+    assert_int_equal(bbs_config_io_threads(1, 64), 1);
+}
 
 static void test_bad_case(void **state)
 {
@@ -506,6 +521,7 @@ int main(void)
     size_t n = 0;
 
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_io_threads);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_task_keys);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_values_applied);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_auctioneer_tls_keys);
