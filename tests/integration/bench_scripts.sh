@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench_scripts.sh - the benchmark's scripts still work on this tree:
-# bench/run (a small claimstart over mutual TLS, its data kept) and
+# bench/run (a small claimstart over mutual TLS with one thread per
+# connection, its data kept) and
 # bench/pgfloor on the cluster it kept, with both pgbench scripts
 # (bench/pg/pair.sql and pair-cas.sql must still fit the schema the
 # migrations make). It checks what each prints, not how fast.
@@ -35,8 +36,9 @@ EOF
 }
 
 rc=0
-"$root/bench/run" --tls --keep --build "$build" --bbs "$bbs" -- --workloads claimstart \
-    --claimstart-k 2 --claimstart-m 40 --quiet >"$out/run.jsonl" 2>"$out/run.err" || rc=$?
+"$root/bench/run" --tls --keep --per-connection --build "$build" --bbs "$bbs" -- \
+    --workloads claimstart --claimstart-k 2 --claimstart-m 40 --quiet \
+    >"$out/run.jsonl" 2>"$out/run.err" || rc=$?
 kept=$(sed -n 's/^bench\/run: kept //p' "$out/run.err") # removed on exit, failed or not
 if [ "$rc" -ne 0 ]; then
     cat "$out/run.err" >&2
@@ -45,6 +47,8 @@ fi
 if [ -z "$kept" ] || [ ! -d "$kept/data/postgres" ]; then
     fail "bench/run kept no data directory"
 fi
+grep -q '"http_thread_per_connection": true' "$kept/bbs.json" ||
+    fail "bench/run --per-connection did not set http_thread_per_connection"
 check "$out/run.jsonl" 'len(lines) == 1 and lines[0]["workload"] == "claimstart" and
     lines[0]["k"] == 2 and lines[0]["ops"] == 40 and lines[0]["errors"] == 0 and
     lines[0]["wire_errors"] == 0'
