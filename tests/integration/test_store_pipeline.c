@@ -260,6 +260,22 @@ static void test_write_only_body_on_a_dead_connection_is_retried(void **state)
 
 /* ---- change-log tickets and the hub's mark (changelog.h) ---- */
 
+/* An UNCLAIMED instance of `guid`: a change of it logs one event (instance created). */
+static void unclaimed(struct bbs_alrp *a, const char *guid)
+{
+    memset(a, 0, sizeof(*a));
+    a->key.process_guid = guid;
+    a->key.domain = "pipe";
+    a->instance.instance_guid = "";
+    a->instance.cell_id = "";
+    a->state = BBS_ALRP_UNCLAIMED;
+    a->crash_reason = "";
+    a->placement_error = "";
+    a->availability_zone = "";
+    a->mod_epoch = "e";
+    a->net_info.present = 1;
+}
+
 static int64_t db_term(void)
 {
     PGconn *c = PQconnectdb(it_db_conninfo());
@@ -339,16 +355,7 @@ static void test_broken_connection_keeps_its_ticket_for_the_grace(void **state)
     uint64_t first = bbs_store_ticket_next(g_store);
     (void)state;
 
-    a.key.process_guid = "pipe-ticket";
-    a.key.domain = "pipe";
-    a.instance.instance_guid = "";
-    a.instance.cell_id = "";
-    a.state = BBS_ALRP_UNCLAIMED;
-    a.crash_reason = "";
-    a.placement_error = "";
-    a.availability_zone = "";
-    a.mod_epoch = "e";
-    a.net_info.present = 1;
+    unclaimed(&a, "pipe-ticket");
     bbs_change_init(&change, arena);
     mark = bbs_change_mark(&change);
     (void)bbs_change_alrp(&change, NULL, &a); /* one event: instance created */
@@ -405,16 +412,7 @@ static void write_change(const char *guid)
     struct bbs_change_mark mark;
     struct bbs_alrp a = {0};
 
-    a.key.process_guid = guid;
-    a.key.domain = "pipe";
-    a.instance.instance_guid = "";
-    a.instance.cell_id = "";
-    a.state = BBS_ALRP_UNCLAIMED;
-    a.crash_reason = "";
-    a.placement_error = "";
-    a.availability_zone = "";
-    a.mod_epoch = "e";
-    a.net_info.present = 1;
+    unclaimed(&a, guid);
     bbs_change_init(&change, arena);
     mark = bbs_change_mark(&change);
     (void)bbs_change_alrp(&change, NULL, &a);
