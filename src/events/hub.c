@@ -49,9 +49,8 @@ struct bbs_hub {
     struct bbs_hub_config cfg;
     pthread_mutex_t mu; /* guards everything below but the thread's fields */
     struct sub *head;
-    size_t n_subs;
-    int64_t last;   /* the last id delivered */
-    uint64_t reads; /* steps that read the log (bbs_hub_log_reads) */
+    atomic_size_t n_subs; /* changed under `mu`; the commit hook reads it without */
+    int64_t last;         /* the last id delivered */
 
     /* The thread's own (no lock): marks not yet settled, oldest first, and
      * the newest id settled (delivered up to it unless a read failed). */
@@ -60,9 +59,9 @@ struct bbs_hub {
 
     pthread_t thread;
     int started;
-    int wake[2];      /* poke -> thread; non-blocking both ends */
-    atomic_int poked; /* a byte is in the pipe or the thread is about to read the log */
-    atomic_int heard; /* n_subs > 0, for the commit hook (read without `mu`) */
+    int wake[2];                 /* poke -> thread; non-blocking both ends */
+    atomic_int poked;            /* a byte is in the pipe or the thread is about to read the log */
+    atomic_uint_least64_t reads; /* steps that read the log (bbs_hub_log_reads) */
     atomic_int stopping;
 };
 
@@ -114,7 +113,8 @@ struct bbs_hub *bbs_hub_new(struct bbs_store *st, const struct bbs_hub_config *c
     hub->wake[0] = hub->wake[1] = -1;
     atomic_init(&hub->stopping, 0);
     atomic_init(&hub->poked, 0);
-    atomic_init(&hub->heard, 0);
+    atomic_init(&hub->n_subs, 0);
+    atomic_init(&hub->reads, 0);
     return hub;
 }
 
@@ -129,8 +129,7 @@ static void unlink_sub(struct bbs_hub *hub, struct sub *s)
     if (s->next != NULL) {
         s->next->prev = s->prev;
     }
-    hub->n_subs--;
-    atomic_store(&hub->heard, hub->n_subs > 0);
+    atomic_fetch_sub(&hub->n_subs, 1);
 }
 
 static void sub_free(struct sub *s)
@@ -242,12 +241,7 @@ void bbs_hub_heartbeat(struct bbs_hub *hub)
 
 size_t bbs_hub_subscribers(struct bbs_hub *hub)
 {
-    size_t n;
-
-    pthread_mutex_lock(&hub->mu);
-    n = hub->n_subs;
-    pthread_mutex_unlock(&hub->mu);
-    return n;
+    return atomic_load(&hub->n_subs);
 }
 
 int bbs_hub_pass(struct bbs_hub *hub, int64_t upto)
@@ -255,7 +249,7 @@ int bbs_hub_pass(struct bbs_hub *hub, int64_t upto)
     int passed = 0;
 
     pthread_mutex_lock(&hub->mu);
-    if (hub->n_subs == 0) {
+    if (atomic_load(&hub->n_subs) == 0) { /* under `mu`: no subscriber is registering */
         if (upto > hub->last) {
             hub->last = upto;
         }
@@ -267,12 +261,7 @@ int bbs_hub_pass(struct bbs_hub *hub, int64_t upto)
 
 uint64_t bbs_hub_log_reads(struct bbs_hub *hub)
 {
-    uint64_t n;
-
-    pthread_mutex_lock(&hub->mu);
-    n = hub->reads;
-    pthread_mutex_unlock(&hub->mu);
-    return n;
+    return atomic_load(&hub->reads);
 }
 
 int64_t bbs_hub_last_id(struct bbs_hub *hub)
@@ -397,8 +386,7 @@ int bbs_hub_subscribe(struct bbs_hub *hub, const struct bbs_hub_sink *sink,
         hub->head->prev = s;
     }
     hub->head = s;
-    hub->n_subs++;
-    atomic_store(&hub->heard, 1);
+    atomic_fetch_add(&hub->n_subs, 1);
     upto = hub->last;
     pthread_mutex_unlock(&hub->mu);
     /* With nobody listening the thread read nothing and may not have
@@ -511,9 +499,7 @@ static int step(struct bbs_hub *hub, struct bbs_error *err)
     if (upto <= after || bbs_hub_pass(hub, upto)) {
         return 0; /* nothing new, or nobody to give it to */
     }
-    pthread_mutex_lock(&hub->mu);
-    hub->reads++;
-    pthread_mutex_unlock(&hub->mu);
+    atomic_fetch_add(&hub->reads, 1);
     for (;;) {
         struct bbs_arena *arena = bbs_arena_new();
         struct bbs_changelog_row *rows = NULL;
@@ -563,7 +549,7 @@ static void poke(void *arg)
     struct bbs_hub *hub = arg;
     char c = 1;
 
-    if (!atomic_load(&hub->heard) || hub->wake[1] < 0) {
+    if (atomic_load(&hub->n_subs) == 0 || hub->wake[1] < 0) {
         return; /* nobody listens, or no thread (a hub never started) */
     }
     if (!atomic_exchange(&hub->poked, 1) && write(hub->wake[1], &c, 1) < 0) {

@@ -518,6 +518,35 @@ static void test_hub_reads_nothing_while_nobody_listens(void **state)
     bbs_hub_free(hub);
 }
 
+/*
+ * A write nobody heard (no poke, and the poll interval a minute away)
+ * reaches a subscriber that comes afterwards and resumes from before it:
+ * its backlog ends at the hub's last id, the rest comes live, so the
+ * subscriber wakes the hub rather than wait for the next write or poll.
+ */
+static void test_subscriber_wakes_the_hub(void **state)
+{
+    struct bbs_hub_config cfg = {64, INT64_C(60000000000), INT64_C(60000000000), 100};
+    struct bbs_hub *hub = bbs_hub_new(g_store, &cfg);
+    struct id_sink k = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct bbs_hub_sink sink = {id_sink_send, id_sink_nothing, id_sink_nothing, &k};
+    struct bbs_hub_sub_opts o = {BBS_EVENT_INSTANCE, 0, "", 1, 0};
+    struct bbs_error err = {0};
+    int64_t written;
+    uint64_t ticket;
+    (void)state;
+
+    assert_int_equal(bbs_hub_start(hub, &err), 0);
+    o.last_id = bbs_hub_last_id(hub);
+    write_change("hub-unheard-1");
+    assert_int_equal(bbs_store_changelog_mark(g_store, &written, &ticket, &err), 0);
+    assert_true(bbs_hub_last_id(hub) < written); /* nobody woke it */
+    assert_int_equal(bbs_hub_subscribe(hub, &sink, &o, &err), 0);
+    assert_int_equal(id_sink_wait(&k, 1), 1);
+    assert_true(k.ids[0] > o.last_id && k.ids[0] <= written);
+    bbs_hub_free(hub);
+}
+
 static int setup(void **state)
 {
     struct bbs_error err = {0};
@@ -552,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_broken_connection_keeps_its_ticket_for_the_grace),
         cmocka_unit_test(test_changelog_mark_is_fenced),
         cmocka_unit_test(test_hub_reads_nothing_while_nobody_listens),
+        cmocka_unit_test(test_subscriber_wakes_the_hub),
     };
 
     it_set_name("store_pipeline");
